@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { envBool, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
+import type { HubConfig } from './hub.ts';
+
+const DAY = 86_400_000;
+
+const schema = z.object({
+  HUB_MQTT_HOST: z.string().default('127.0.0.1'),
+  HUB_MQTT_PORT: envInt(1883, 0, 65535),
+  HUB_HTTP_HOST: z.string().default('127.0.0.1'),
+  HUB_HTTP_PORT: envInt(8080, -1, 65535),
+  HUB_REGISTRY_PATH: z.string().min(1).default('.data/registry.sqlite'),
+  HUB_ALLOW_ANONYMOUS: envBool(false),
+  INFLUX_URL: z.url().default('http://127.0.0.1:8086'),
+  INFLUX_DB: z.string().min(1).default('campus'),
+  INFLUX_USERNAME: z.string().optional(),
+  INFLUX_PASSWORD: z.string().optional(),
+  HUB_INFLUX_BATCH_LINES: envInt(5000, 1, 100_000),
+  HUB_INFLUX_LINGER_MS: envInt(20, 0, 10_000),
+  HUB_INFLUX_ATTEMPTS: envInt(3, 1, 100),
+  HUB_INFLUX_TIMEOUT_MS: envInt(10_000, 100, 600_000),
+  HUB_MAX_PAYLOAD_BYTES: envInt(1_048_576, 1024, 64 * 1_048_576),
+  HUB_MAX_FUTURE_MS: envInt(300_000, 0),
+  HUB_MAX_AGE_MS: envInt(400 * DAY, 60_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface HubMainConfig {
+  hub: HubConfig;
+  logLevel: string;
+}
+
+export function loadHubConfig(env: Record<string, string | undefined> = process.env): Readonly<HubMainConfig> {
+  const e = parseEnvConfig(schema, env);
+  return Object.freeze({
+    logLevel: e.LOG_LEVEL,
+    hub: {
+      mqttHost: e.HUB_MQTT_HOST,
+      mqttPort: e.HUB_MQTT_PORT,
+      httpHost: e.HUB_HTTP_HOST,
+      httpPort: e.HUB_HTTP_PORT,
+      registryPath: e.HUB_REGISTRY_PATH,
+      allowAnonymous: e.HUB_ALLOW_ANONYMOUS,
+      influx: {
+        url: e.INFLUX_URL.replace(/\/$/, ''),
+        database: e.INFLUX_DB,
+        username: e.INFLUX_USERNAME,
+        password: e.INFLUX_PASSWORD,
+        maxLines: e.HUB_INFLUX_BATCH_LINES,
+        lingerMs: e.HUB_INFLUX_LINGER_MS,
+        attempts: e.HUB_INFLUX_ATTEMPTS,
+        requestTimeoutMs: e.HUB_INFLUX_TIMEOUT_MS,
+      },
+      limits: {
+        maxPayloadBytes: e.HUB_MAX_PAYLOAD_BYTES,
+        maxFutureMs: e.HUB_MAX_FUTURE_MS,
+        maxAgeMs: e.HUB_MAX_AGE_MS,
+      },
+    },
+  });
+}

@@ -1,0 +1,23 @@
+import express, { type Express } from 'express';
+import type { Aedes } from 'aedes';
+import type { Counters } from '../../protocol/src/counters.ts';
+import type { InfluxWriter } from './influx/writer.ts';
+import type { Presence } from './presence.ts';
+
+/** Health and metrics for operators and probes (no device data: that is InfluxDB's). */
+export function createHttpApp(deps: { counters: Counters; presence: Presence; writer: InfluxWriter; broker: Aedes }): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/health', (_req, res) => {
+    res.json({
+      status: 'ok',
+      connectedClients: deps.broker.connectedClients,
+      gatewaysOnline: deps.presence.list().filter((p) => p.state === 'online').length,
+      influx: deps.writer.stats,
+    });
+  });
+  app.get('/metrics', (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(deps.counters.toPrometheus('hub'));
+  });
+  return app;
+}

@@ -1,0 +1,258 @@
+import { createServer, type Server } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { Aedes, type Client, type AuthenticateError } from 'aedes';
+import type { Logger } from 'pino';
+import { Counters } from '../../protocol/src/counters.ts';
+import { toError } from '../../protocol/src/errors.ts';
+import { gatewayStateSchema } from '../../protocol/src/gatewayState.ts';
+import { parseGatewayTopic } from '../../protocol/src/topics.ts';
+import { HubError } from './errors.ts';
+import { createHttpApp } from './http.ts';
+import { encodePoint } from './influx/lineProtocol.ts';
+import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
+import { ingestTelemetry, type IngestLimits } from './ingest.ts';
+import { verifyPassword } from './passwords.ts';
+import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
+import { Presence } from './presence.ts';
+import { Registry } from './registry.ts';
+
+export interface HubConfig {
+  mqttHost: string;
+  /** 0 picks a free port. */
+  mqttPort: number;
+  httpHost: string;
+  /** 0 picks a free port; -1 disables the HTTP endpoint. */
+  httpPort: number;
+  registryPath: string;
+  allowAnonymous: boolean;
+  influx: InfluxWriterConfig;
+  limits: IngestLimits;
+}
+
+export interface HubDeps {
+  log: Logger;
+  /** An open registry to use instead of opening registryPath (tests, embedding). */
+  registry?: Registry;
+  now?: () => number;
+}
+
+export interface Hub {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly mqttPort: number;
+  readonly httpPort: number;
+  readonly counters: Counters;
+  readonly presence: Presence;
+  readonly registry: Registry;
+  readonly writer: InfluxWriter;
+  /** Revokes a gateway's credentials and drops its live session at once. */
+  revokeGateway(id: string): boolean;
+}
+
+/** The hub: Aedes on TCP, authentication and ACL by school, ingest to InfluxDB. */
+export function createHub(config: HubConfig, deps: HubDeps): Hub {
+  const log = deps.log.child({ module: 'hub' });
+  const now = deps.now ?? Date.now;
+  const counters = new Counters();
+  const presence = new Presence();
+  const ownsRegistry = deps.registry === undefined;
+  let registry: Registry | undefined = deps.registry;
+  const writer = new InfluxWriter(config.influx, log.child({ module: 'influx' }));
+  const identities = new WeakMap<Client, Identity>();
+  const connectRequests = new WeakMap<Client, { clientId: string; clean: boolean }>();
+  const liveGateways = new Map<string, Client>();
+  const lastWarn = new Map<string, number>();
+  let broker: Aedes | undefined;
+  let server: Server | undefined;
+  let http: HttpServer | undefined;
+  let mqttPort = -1;
+  let httpPort = -1;
+  let stopped = false;
+
+  const reg = (): Registry => {
+    if (!registry) throw new Error('hub not started');
+    return registry;
+  };
+
+  function warnRateLimited(key: string, obj: object, msg: string): void {
+    const t = Date.now();
+    if ((lastWarn.get(key) ?? 0) + 5000 > t) return void log.debug(obj, msg);
+    lastWarn.set(key, t);
+    log.warn(obj, msg);
+  }
+
+  async function handleTelemetry(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<void> {
+    const result = ingestTelemetry(identity, payload, config.limits, { lookupDevice: (id) => reg().getDevice(id), now });
+    counters.inc('messages_received', { channel: 'telemetry' });
+    if (result.messageRejected) counters.inc('messages_rejected', { reason: result.rejections[0]!.reason });
+    else for (const r of result.rejections) counters.inc('records_rejected', { reason: r.reason });
+    if (result.rejections.length > 0) {
+      warnRateLimited(identity.gateway, {
+        gateway: identity.gateway,
+        rejected: result.rejections.length,
+        accepted: result.lines.length,
+        first: result.rejections[0],
+      }, 'telemetry refused');
+    }
+    if (result.lines.length === 0) return;
+    const w = await writer.write(result.lines);
+    counters.inc('records_written', {}, result.lines.length - w.refused);
+    if (w.refused > 0) counters.inc('records_rejected', { reason: 'influx_refused' }, w.refused);
+  }
+
+  /** Returns false for a state update that must be dropped (invalid or stale death). */
+  async function handleState(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<boolean> {
+    let parsed;
+    try {
+      parsed = gatewayStateSchema.safeParse(JSON.parse(payload.toString('utf8')));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success) {
+      counters.inc('messages_rejected', { reason: 'bad_state' });
+      return false;
+    }
+    const entry = { ...parsed.data, district: identity.district, school: identity.school, gateway: identity.gateway };
+    if (!presence.apply(entry)) {
+      counters.inc('stale_deaths_ignored');
+      log.info({ gateway: identity.gateway, bdSeq: entry.bdSeq }, 'stale gateway death ignored');
+      return false;
+    }
+    log.info({ gateway: identity.gateway, state: entry.state, bdSeq: entry.bdSeq }, 'gateway state');
+    const line = encodePoint({
+      measurement: 'gateway_state',
+      tags: { district: identity.district, school: identity.school, gateway: identity.gateway },
+      fields: { online: { t: 'bool', v: entry.state === 'online' }, bd_seq: { t: 'int', v: entry.bdSeq } },
+      tsMs: now(),
+    });
+    await writer.write([line]);
+    return true;
+  }
+
+  return {
+    get mqttPort() {
+      return mqttPort;
+    },
+    get httpPort() {
+      return httpPort;
+    },
+    counters,
+    presence,
+    get registry() {
+      return reg();
+    },
+    writer,
+
+    revokeGateway(id: string): boolean {
+      const changed = reg().revokeGateway(id);
+      const client = liveGateways.get(id);
+      if (client) {
+        log.info({ gateway: id }, 'credentials revoked: closing live session');
+        client.close();
+      }
+      return changed;
+    },
+
+    async start() {
+      registry ??= new Registry(config.registryPath);
+      await writer.ensureDatabase();
+      broker = await Aedes.createBroker({
+        preConnect(client, packet, done) {
+          connectRequests.set(client, { clientId: packet.clientId, clean: packet.clean !== false });
+          done(null, true);
+        },
+        authenticate(client, username, password, done) {
+          const req = connectRequests.get(client) ?? { clientId: client.id, clean: true };
+          authenticate(
+            { clientId: req.clientId, cleanSession: req.clean, username, password },
+            { lookupGateway: (id) => reg().getGateway(id), verifyPassword, allowAnonymous: config.allowAnonymous },
+          ).then((d) => {
+            if (d.ok) {
+              identities.set(client, d.value);
+              if (d.value.kind === 'gateway') liveGateways.set(d.value.gateway, client);
+              counters.inc('connections_accepted', { kind: d.value.kind });
+              return done(null, true);
+            }
+            counters.inc('connections_refused', { code: d.code });
+            log.warn({ clientId: req.clientId, username, code: d.code }, d.reason);
+            const err = new HubError(d.code, d.reason) as HubError & AuthenticateError;
+            err.returnCode = d.returnCode ?? 5;
+            done(err, false);
+          }, (e: unknown) => {
+            log.error({ err: toError(e) }, 'authentication failed');
+            done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false);
+          });
+        },
+        authorizePublish(client, packet, done) {
+          const identity = client ? identities.get(client) : undefined;
+          if (!identity) return done(new Error('not authenticated'));
+          const d = authorizePublish(identity, packet.topic);
+          if (!d.ok) {
+            counters.inc('publishes_denied', { code: d.code });
+            warnRateLimited(`deny:${client?.id}`, { clientId: client?.id, topic: packet.topic }, d.reason);
+            return done(new HubError(d.code, d.reason));
+          }
+          if (identity.kind !== 'gateway') return done(null);
+          const t = parseGatewayTopic(packet.topic);
+          const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+          if (t?.channel === 'telemetry') {
+            handleTelemetry(identity, payload).then(() => done(null), (e: unknown) => done(toError(e)));
+          } else if (t?.channel === 'state') {
+            handleState(identity, payload).then(
+              (keep) => done(keep ? null : new Error('state update dropped')),
+              (e: unknown) => done(toError(e)),
+            );
+          } else {
+            done(null);
+          }
+        },
+        authorizeSubscribe(client, sub, done) {
+          const identity = identities.get(client);
+          const d = identity ? authorizeSubscribe(identity, sub.topic) : { ok: false as const, reason: 'not authenticated', code: 'HUB_ERR_SUBSCRIBE_DENIED' };
+          if (d.ok) return done(null, sub);
+          counters.inc('subscriptions_denied');
+          log.warn({ clientId: client.id, filter: sub.topic }, d.reason);
+          // [MQTT-3.9.3]: a refused subscription is answered with return code 0x80.
+          done(null, null);
+        },
+      });
+      broker.on('clientDisconnect', (client) => {
+        const id = identities.get(client);
+        if (id?.kind === 'gateway' && liveGateways.get(id.gateway) === client) liveGateways.delete(id.gateway);
+      });
+      broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err }, 'client error'));
+
+      server = createServer(broker.handle);
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(config.mqttPort, config.mqttHost, () => resolve());
+      });
+      mqttPort = (server.address() as { port: number }).port;
+      if (config.httpPort >= 0) {
+        const app = createHttpApp({ counters, presence, writer, broker });
+        await new Promise<void>((resolve, reject) => {
+          http = app.listen(config.httpPort, config.httpHost, (err?: Error) => (err ? reject(err) : resolve()));
+        });
+        httpPort = (http!.address() as { port: number }).port;
+      }
+      log.info({ mqttPort, httpPort, allowAnonymous: config.allowAnonymous }, 'hub started');
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (http) {
+        const h = http;
+        const closed = new Promise<void>((resolve) => h.close(() => resolve()));
+        h.closeAllConnections();
+        await closed;
+      }
+      const serverClosed = server ? new Promise<void>((resolve) => server!.close(() => resolve())) : Promise.resolve();
+      if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
+      await serverClosed;
+      await writer.stop();
+      if (ownsRegistry) registry?.close();
+      log.info('hub stopped');
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import type { Logger } from 'pino';
+import { toError } from '../../../protocol/src/errors.ts';
+import { HubError, HubErrorCode } from '../errors.ts';
+
+export interface InfluxWriterConfig {
+  url: string;
+  database: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** Flush when this many lines are queued. */
+  maxLines: number;
+  /** Flush at most this long after the first queued line. */
+  lingerMs: number;
+  /** Attempts per batch before the waiting publishers are failed (they will retry). */
+  attempts: number;
+  requestTimeoutMs: number;
+}
+
+export interface WriteResult {
+  /** Lines InfluxDB refused (400: type conflicts or parse errors); never retried. */
+  refused: number;
+  refusal?: string;
+}
+
+interface Pending {
+  lines: string[];
+  resolve(r: WriteResult): void;
+  reject(e: Error): void;
+}
+
+/**
+ * Batches lines from many publishes into one /write and resolves each caller only once its lines
+ * are durable in InfluxDB (a 204 from /write, which 1.x gives after the WAL write). Callers'
+ * acknowledgements wait on it, so nothing is held only here (DESIGN §7).
+ */
+export class InfluxWriter {
+  readonly #cfg: InfluxWriterConfig;
+  readonly #log: Logger;
+  #queue: Pending[] = [];
+  #queuedLines = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #inflight = new Set<Promise<void>>();
+  #stopped = false;
+  readonly stats = { linesWritten: 0, requests: 0, failedRequests: 0, linesRefused: 0 };
+
+  constructor(cfg: InfluxWriterConfig, log: Logger) {
+    this.#cfg = cfg;
+    this.#log = log;
+  }
+
+  async ensureDatabase(): Promise<void> {
+    await this.query(`CREATE DATABASE "${this.#cfg.database.replace(/"/g, '\\"')}"`, false);
+  }
+
+  /** Runs InfluxQL through /query and returns the parsed JSON. */
+  async query(q: string, withDb = true): Promise<unknown> {
+    const params = new URLSearchParams({ q, epoch: 'ms' });
+    if (withDb) params.set('db', this.#cfg.database);
+    const res = await fetch(`${this.#cfg.url}/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.#authHeader() },
+      body: params,
+      signal: AbortSignal.timeout(this.#cfg.requestTimeoutMs),
+    });
+    const body = await res.text();
+    if (!res.ok) throw new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB /query ${res.status}: ${body.slice(0, 300)}`);
+    return JSON.parse(body);
+  }
+
+  write(lines: string[]): Promise<WriteResult> {
+    if (lines.length === 0) return Promise.resolve({ refused: 0 });
+    if (this.#stopped) return Promise.reject(new HubError(HubErrorCode.INFLUX_UNAVAILABLE, 'writer stopped'));
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.#queue.push({ lines, resolve, reject });
+      this.#queuedLines += lines.length;
+      if (this.#queuedLines >= this.#cfg.maxLines) this.#flush();
+      else this.#timer ??= setTimeout(() => this.#flush(), this.#cfg.lingerMs);
+    });
+  }
+
+  /** Flushes what is queued and waits for every request under way. */
+  async stop(): Promise<void> {
+    this.#flush();
+    this.#stopped = true;
+    await Promise.allSettled([...this.#inflight]);
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#queuedLines = 0;
+    const p = this.#send(batch).finally(() => this.#inflight.delete(p));
+    this.#inflight.add(p);
+  }
+
+  async #send(batch: Pending[]): Promise<void> {
+    const body = batch.map((b) => b.lines.join('\n')).join('\n');
+    const count = batch.reduce((n, b) => n + b.lines.length, 0);
+    let lastErr: Error | undefined;
+    for (let attempt = 1; attempt <= this.#cfg.attempts; attempt++) {
+      try {
+        this.stats.requests++;
+        const params = new URLSearchParams({ db: this.#cfg.database, precision: 'ms' });
+        const res = await fetch(`${this.#cfg.url}/write?${params}`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain; charset=utf-8', ...this.#authHeader() },
+          body,
+          signal: AbortSignal.timeout(this.#cfg.requestTimeoutMs),
+        });
+        const text = res.status === 204 ? '' : await res.text();
+        if (res.status === 204) {
+          this.stats.linesWritten += count;
+          for (const b of batch) b.resolve({ refused: 0 });
+          return;
+        }
+        if (res.status === 400) {
+          // Partial write: InfluxDB kept the good points and says how many it dropped.
+          const dropped = Number(/dropped=(\d+)/.exec(text)?.[1] ?? count);
+          this.stats.linesWritten += count - dropped;
+          this.stats.linesRefused += dropped;
+          this.#log.warn({ dropped, error: text.slice(0, 500) }, 'InfluxDB refused part of a write');
+          for (const b of batch) b.resolve({ refused: dropped, refusal: text.slice(0, 500) });
+          return;
+        }
+        lastErr = new Error(`InfluxDB /write ${res.status}: ${text.slice(0, 300)}`);
+      } catch (e) {
+        lastErr = toError(e);
+      }
+      this.stats.failedRequests++;
+      if (attempt < this.#cfg.attempts && !this.#stopped) {
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
+    const err = new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB write failed: ${lastErr?.message}`, { cause: lastErr });
+    this.#log.error({ err, lines: count }, 'InfluxDB write failed; publishers are not acknowledged');
+    for (const b of batch) b.reject(err);
+  }
+
+  #authHeader(): Record<string, string> {
+    if (!this.#cfg.username) return {};
+    const token = Buffer.from(`${this.#cfg.username}:${this.#cfg.password ?? ''}`).toString('base64');
+    return { authorization: `Basic ${token}` };
+  }
+}

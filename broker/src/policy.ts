@@ -1,0 +1,70 @@
+import { commandFilter, gatewayPrefix, parseGatewayTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
+import { HubErrorCode } from './errors.ts';
+import type { GatewayRow } from './registry.ts';
+
+/**
+ * Security policy as functions over typed inputs (DESIGN §8). The Aedes hooks in hub.ts are
+ * one-line adapters around these.
+ */
+export type Identity =
+  | ({ kind: 'gateway' } & GatewayAddress)
+  | { kind: 'anonymous' };
+
+export interface ConnectRequest {
+  /** The client id exactly as sent in CONNECT (may be empty). */
+  clientId: string;
+  cleanSession: boolean;
+  username: string | undefined;
+  password: Buffer | undefined;
+}
+
+export type Decision<T = undefined> =
+  | ({ ok: true } & (T extends undefined ? object : { value: T }))
+  | { ok: false; code: HubErrorCode; reason: string; returnCode?: 2 | 4 | 5 };
+
+export interface AuthenticateDeps {
+  lookupGateway(id: string): GatewayRow | undefined;
+  verifyPassword(password: string, hash: string): Promise<boolean>;
+  allowAnonymous: boolean;
+}
+
+export async function authenticate(req: ConnectRequest, deps: AuthenticateDeps): Promise<Decision<Identity>> {
+  // [MQTT-3.1.3-8]: a zero-byte client id with CleanSession = 0 gets CONNACK 0x02.
+  if (req.clientId.length === 0 && !req.cleanSession) {
+    return { ok: false, code: HubErrorCode.EMPTY_CLIENT_ID, reason: 'empty client id with a persistent session', returnCode: 2 };
+  }
+  if (req.username === undefined || req.username.length === 0) {
+    if (deps.allowAnonymous) return { ok: true, value: { kind: 'anonymous' } };
+    return { ok: false, code: HubErrorCode.ANONYMOUS_DENIED, reason: 'anonymous clients are not allowed', returnCode: 5 };
+  }
+  if (req.clientId !== req.username) {
+    return { ok: false, code: HubErrorCode.CLIENT_ID_MISMATCH, reason: 'client id must equal the gateway id', returnCode: 2 };
+  }
+  const gw = deps.lookupGateway(req.username);
+  // Unknown, revoked and wrong password answer alike, so ids cannot be probed.
+  const denied = { ok: false, code: HubErrorCode.AUTH_DENIED, reason: 'bad username or password', returnCode: 4 } as const;
+  if (!gw || gw.revoked || req.password === undefined) return denied;
+  if (!(await deps.verifyPassword(req.password.toString('utf8'), gw.passwordHash))) return denied;
+  return { ok: true, value: { kind: 'gateway', district: gw.district, school: gw.school, gateway: gw.id } };
+}
+
+/** A gateway publishes only telemetry, state and command responses under its own prefix. */
+export function authorizePublish(identity: Identity, topic: string): Decision {
+  if (identity.kind === 'anonymous') return { ok: true };
+  const t = parseGatewayTopic(topic);
+  const own =
+    t !== null &&
+    t.district === identity.district &&
+    t.school === identity.school &&
+    t.gateway === identity.gateway &&
+    t.channel !== 'cmd';
+  return own ? { ok: true } : { ok: false, code: HubErrorCode.PUBLISH_DENIED, reason: `may not publish to ${topic}` };
+}
+
+/** A gateway subscribes only to its own command topics. */
+export function authorizeSubscribe(identity: Identity, filter: string): Decision {
+  if (identity.kind === 'anonymous') return { ok: true };
+  const cmdRoot = `${gatewayPrefix(identity)}/cmd/`;
+  const own = filter === commandFilter(identity) || filter.startsWith(cmdRoot);
+  return own ? { ok: true } : { ok: false, code: HubErrorCode.SUBSCRIBE_DENIED, reason: `may not subscribe to ${filter}` };
+}

@@ -1,0 +1,136 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DeviceKind } from '../../protocol/src/kinds.ts';
+
+/**
+ * The registry of districts, schools, gateways (with hashed credentials) and devices, in an
+ * embedded SQLite database (node:sqlite). The hub owns it; other processes go through the hub.
+ */
+export interface DistrictRow {
+  id: string;
+  nameEn: string;
+}
+export interface SchoolRow {
+  id: string;
+  district: string;
+  name: string;
+}
+export interface GatewayRow {
+  id: string;
+  school: string;
+  district: string;
+  passwordHash: string;
+  revoked: boolean;
+}
+export interface DeviceRow {
+  id: string;
+  school: string;
+  room: string;
+  kind: DeviceKind;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS districts (id TEXT PRIMARY KEY, name_en TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS schools (
+  id TEXT PRIMARY KEY,
+  district TEXT NOT NULL REFERENCES districts(id),
+  name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateways (
+  id TEXT PRIMARY KEY,
+  school TEXT NOT NULL REFERENCES schools(id),
+  password_hash TEXT NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS devices (
+  id TEXT PRIMARY KEY,
+  school TEXT NOT NULL REFERENCES schools(id),
+  room TEXT NOT NULL,
+  kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS devices_school ON devices(school);
+`;
+
+export class Registry {
+  readonly #db: DatabaseSync;
+  readonly #stmts: Record<string, StatementSync>;
+  /** Device lookups sit on the ingest hot path; writes through this object invalidate it. */
+  readonly #deviceCache = new Map<string, DeviceRow>();
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    this.#db.exec(SCHEMA);
+    const p = (sql: string) => this.#db.prepare(sql);
+    this.#stmts = {
+      upsertDistrict: p('INSERT INTO districts (id, name_en) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name_en = excluded.name_en'),
+      upsertSchool: p('INSERT INTO schools (id, district, name) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET district = excluded.district, name = excluded.name'),
+      upsertGateway: p('INSERT INTO gateways (id, school, password_hash, revoked) VALUES (?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET school = excluded.school, password_hash = excluded.password_hash, revoked = 0'),
+      revokeGateway: p('UPDATE gateways SET revoked = 1 WHERE id = ?'),
+      getGateway: p('SELECT g.id, g.school, s.district, g.password_hash AS passwordHash, g.revoked FROM gateways g JOIN schools s ON s.id = g.school WHERE g.id = ?'),
+      upsertDevice: p('INSERT INTO devices (id, school, room, kind) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET school = excluded.school, room = excluded.room, kind = excluded.kind'),
+      getDevice: p('SELECT id, school, room, kind FROM devices WHERE id = ?'),
+      countDevices: p('SELECT COUNT(*) AS n FROM devices'),
+    };
+  }
+
+  upsertDistrict(d: DistrictRow): void {
+    this.#stmts['upsertDistrict']!.run(d.id, d.nameEn);
+  }
+
+  upsertSchool(s: SchoolRow): void {
+    this.#stmts['upsertSchool']!.run(s.id, s.district, s.name);
+  }
+
+  /** Sets (or rotates) a gateway's credentials; the hash only is stored. */
+  setGateway(id: string, school: string, passwordHash: string): void {
+    this.#stmts['upsertGateway']!.run(id, school, passwordHash);
+  }
+
+  revokeGateway(id: string): boolean {
+    return Number(this.#stmts['revokeGateway']!.run(id).changes) > 0;
+  }
+
+  getGateway(id: string): GatewayRow | undefined {
+    const row = this.#stmts['getGateway']!.get(id) as
+      | { id: string; school: string; district: string; passwordHash: string; revoked: number }
+      | undefined;
+    return row && { ...row, revoked: row.revoked !== 0 };
+  }
+
+  upsertDevice(d: DeviceRow): void {
+    this.#stmts['upsertDevice']!.run(d.id, d.school, d.room, d.kind);
+    this.#deviceCache.delete(d.id);
+  }
+
+  getDevice(id: string): DeviceRow | undefined {
+    const cached = this.#deviceCache.get(id);
+    if (cached) return cached;
+    const row = this.#stmts['getDevice']!.get(id) as DeviceRow | undefined;
+    if (!row) return undefined; // unknown ids are not cached: a device may be registered later
+    if (this.#deviceCache.size >= 1_000_000) this.#deviceCache.clear();
+    const copy = { ...row };
+    this.#deviceCache.set(id, copy);
+    return copy;
+  }
+
+  deviceCount(): number {
+    return Number((this.#stmts['countDevices']!.get() as { n: number }).n);
+  }
+
+  /** Runs `fn` in one transaction (bulk loads). */
+  transaction<T>(fn: () => T): T {
+    this.#db.exec('BEGIN');
+    try {
+      const out = fn();
+      this.#db.exec('COMMIT');
+      return out;
+    } catch (e) {
+      this.#db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

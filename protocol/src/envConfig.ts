@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { formatIssues } from './errors.ts';
+
+/** `true`/`false`/`1`/`0`/`yes`/`no` from an environment variable. */
+export const envBool = (dflt: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .default(dflt ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const envInt = (dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(dflt);
+
+export class ConfigError extends Error {
+  readonly problems: string;
+  constructor(problems: string) {
+    super(`invalid configuration:\n${problems}`);
+    this.problems = problems;
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once; every problem is reported as `VARIABLE: message`. Frozen. */
+export function parseEnvConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): Readonly<z.infer<S>> {
+  const r = schema.safeParse(env);
+  if (!r.success) throw new ConfigError(formatIssues(r.error.issues));
+  return deepFreeze(r.data);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** For a `main`: prints the problems and exits 1. */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+}

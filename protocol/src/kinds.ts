@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+export const DEVICE_KINDS = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node'] as const;
+export const deviceKindSchema = z.enum(DEVICE_KINDS);
+export type DeviceKind = z.infer<typeof deviceKindSchema>;
+
+export const LINK_ROLES = ['school_uplink', 'district_uplink', 'backbone', 'access'] as const;
+export const linkRoleSchema = z.enum(LINK_ROLES);
+export type LinkRole = z.infer<typeof linkRoleSchema>;
+
+/** 64-bit octet counters travel as decimal strings: JSON numbers lose precision above 2^53. */
+export const MAX_U64 = (1n << 64n) - 1n;
+export const u64StringSchema = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,19})$/, 'must be an unsigned decimal integer string')
+  .refine((s) => BigInt(s) <= MAX_U64, { message: 'must be below 2^64' });
+
+const power = z.enum(['on', 'standby', 'off']);
+const finite = z.number().finite();
+
+export const classroomAvDataSchema = z.strictObject({
+  power,
+  lampHours: finite.min(0).max(200_000),
+  temperatureC: finite.min(-40).max(150),
+  inSession: z.boolean(),
+  /** Synchronous-classroom stream, present only while a lesson is streamed. */
+  streamKbps: finite.min(0).max(1_000_000).optional(),
+  streamLossPct: finite.min(0).max(100).optional(),
+});
+
+export const interactiveBoardDataSchema = z.strictObject({
+  power,
+  touchOk: z.boolean(),
+  activeInput: z.enum(['hdmi1', 'hdmi2', 'ops', 'usb-c', 'vga', 'none']),
+  firmware: z.string().min(1).max(64).regex(/^[\x20-\x7e]+$/, 'must be printable ASCII'),
+});
+
+export const vrKitDataSchema = z.strictObject({
+  batteryPct: finite.min(0).max(100),
+  charging: z.boolean(),
+  inSession: z.boolean(),
+});
+
+export const networkNodeDataSchema = z.strictObject({
+  role: linkRoleSchema,
+  capacityBps: z.number().int().positive().max(400e9),
+  octetsIn: u64StringSchema,
+  octetsOut: u64StringSchema,
+  operUp: z.boolean(),
+});
+
+export type ClassroomAvData = z.infer<typeof classroomAvDataSchema>;
+export type InteractiveBoardData = z.infer<typeof interactiveBoardDataSchema>;
+export type VrKitData = z.infer<typeof vrKitDataSchema>;
+export type NetworkNodeData = z.infer<typeof networkNodeDataSchema>;
+
+/** Link capacities by role (DESIGN §5): school uplinks are 100M–1G. */
+export const ROLE_CAPACITY_BPS: Record<LinkRole, { min: number; max: number }> = {
+  school_uplink: { min: 100e6, max: 1e9 },
+  district_uplink: { min: 10e9, max: 10e9 },
+  backbone: { min: 100e9, max: 100e9 },
+  access: { min: 100e6, max: 10e9 },
+};

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { deviceIdSchema, topicIdSchema } from './ids.ts';
+import {
+  classroomAvDataSchema,
+  interactiveBoardDataSchema,
+  networkNodeDataSchema,
+  vrKitDataSchema,
+} from './kinds.ts';
+
+/** Earliest device timestamp accepted anywhere: 2020-01-01T00:00:00Z. */
+export const MIN_TIMESTAMP_MS = Date.UTC(2020, 0, 1);
+
+const common = {
+  device: deviceIdSchema,
+  /** Per-device sequence number, so that gaps and duplicates are detectable. */
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /** Device timestamp, milliseconds since the Unix epoch. */
+  ts: z.number().int().min(MIN_TIMESTAMP_MS).max(Date.UTC(2100, 0, 1)),
+};
+
+/** One sample as a device publishes it on the campus LAN. */
+export const deviceSampleSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ ...common, kind: z.literal('classroom_av'), data: classroomAvDataSchema }),
+  z.strictObject({ ...common, kind: z.literal('interactive_board'), data: interactiveBoardDataSchema }),
+  z.strictObject({ ...common, kind: z.literal('vr_kit'), data: vrKitDataSchema }),
+  z.strictObject({ ...common, kind: z.literal('network_node'), data: networkNodeDataSchema }),
+]);
+export type DeviceSample = z.infer<typeof deviceSampleSchema>;
+
+/** A sample as the gateway forwards it: stamped with its receive time, maybe historical. */
+export type TelemetryRecord = DeviceSample & {
+  /** Gateway receive time, ms since epoch. */
+  rx: number;
+  /** Replayed from the outbox after an outage: never overwrites live state. */
+  hist?: boolean;
+};
+
+/**
+ * The envelope a gateway sends to the hub. Records are validated one by one at the hub, so one
+ * bad record never costs the rest of its batch; only the envelope is parsed here.
+ */
+export const telemetryBatchEnvelopeSchema = z.strictObject({
+  v: z.literal(1),
+  gateway: topicIdSchema,
+  batch: z.string().min(1).max(64),
+  records: z.array(z.unknown()).max(10_000),
+});
+export type TelemetryBatchEnvelope = z.infer<typeof telemetryBatchEnvelopeSchema>;
+
+export const telemetryRecordSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ ...common, kind: z.literal('classroom_av'), data: classroomAvDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
+  z.strictObject({ ...common, kind: z.literal('interactive_board'), data: interactiveBoardDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
+  z.strictObject({ ...common, kind: z.literal('vr_kit'), data: vrKitDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
+  z.strictObject({ ...common, kind: z.literal('network_node'), data: networkNodeDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
+]);
+
+export interface TelemetryBatch {
+  v: 1;
+  gateway: string;
+  batch: string;
+  records: TelemetryRecord[];
+}

@@ -1,0 +1,52 @@
+/**
+ * Every topic string in the product is built or parsed here. Hub topics carry the hierarchy
+ * district / school / gateway so that the ACL is a prefix check (DESIGN §4).
+ *
+ *   campus/v1/{district}/{school}/{gateway}/telemetry    gateway → hub, QoS 1, batched records
+ *   campus/v1/{district}/{school}/{gateway}/state        gateway → hub, retained, Last Will
+ *   campus/v1/{district}/{school}/{gateway}/cmd/{...}    hub → gateway, commands
+ *   campus/v1/{district}/{school}/{gateway}/cmdres/{...} gateway → hub, command responses
+ *   lan/v1/telemetry                                     device → gateway on the campus LAN
+ */
+export const HUB_ROOT = 'campus/v1';
+export const LAN_TELEMETRY_TOPIC = 'lan/v1/telemetry';
+
+export interface GatewayAddress {
+  district: string;
+  school: string;
+  gateway: string;
+}
+
+export type GatewayChannel = 'telemetry' | 'state' | 'cmd' | 'cmdres';
+const CHANNELS: ReadonlySet<string> = new Set<GatewayChannel>(['telemetry', 'state', 'cmd', 'cmdres']);
+
+export function gatewayPrefix(a: GatewayAddress): string {
+  return `${HUB_ROOT}/${a.district}/${a.school}/${a.gateway}`;
+}
+export function telemetryTopic(a: GatewayAddress): string {
+  return `${gatewayPrefix(a)}/telemetry`;
+}
+export function stateTopic(a: GatewayAddress): string {
+  return `${gatewayPrefix(a)}/state`;
+}
+/** The filter a gateway subscribes to for its commands. */
+export function commandFilter(a: GatewayAddress): string {
+  return `${gatewayPrefix(a)}/cmd/#`;
+}
+
+export interface ParsedGatewayTopic extends GatewayAddress {
+  channel: GatewayChannel;
+  /** Levels after the channel (for cmd and cmdres). */
+  rest: string[];
+}
+
+/** Parses a concrete (wildcard-free) hub topic; null when it is not one of ours. */
+export function parseGatewayTopic(topic: string): ParsedGatewayTopic | null {
+  const levels = topic.split('/');
+  if (levels.length < 6 || levels[0] !== 'campus' || levels[1] !== 'v1') return null;
+  const [, , district, school, gateway, channel, ...rest] = levels as [string, string, string, string, string, string, ...string[]];
+  if (!district || !school || !gateway || !CHANNELS.has(channel)) return null;
+  if (levels.some((l) => l === '+' || l === '#')) return null;
+  if ((channel === 'telemetry' || channel === 'state') && rest.length > 0) return null;
+  return { district, school, gateway, channel: channel as GatewayChannel, rest };
+}
