@@ -1,0 +1,34 @@
+import type { DeviceKind } from '../../protocol/src/kinds.ts';
+import { hashPassword, type ScryptParams } from './passwords.ts';
+import type { Registry } from './registry.ts';
+
+/** A fleet as the registry needs it (the simulator's Fleet has this shape). */
+export interface FleetInventory {
+  districts: ReadonlyArray<{ id: string; nameEn: string }>;
+  schools: ReadonlyArray<{
+    id: string;
+    name: string;
+    district: string;
+    gateway: string;
+    devices: ReadonlyArray<{ id: string; kind: DeviceKind; room: string }>;
+  }>;
+}
+
+/** Loads districts, schools, gateways (hashed credentials) and devices into the registry. */
+export async function provisionFleet(
+  registry: Registry,
+  fleet: FleetInventory,
+  passwordOf: (gateway: string) => string,
+  scrypt?: ScryptParams,
+): Promise<void> {
+  const hashes = new Map<string, string>();
+  for (const s of fleet.schools) hashes.set(s.gateway, await hashPassword(passwordOf(s.gateway), scrypt));
+  registry.transaction(() => {
+    for (const d of fleet.districts) registry.upsertDistrict({ id: d.id, nameEn: d.nameEn });
+    for (const s of fleet.schools) {
+      registry.upsertSchool({ id: s.id, district: s.district, name: s.name });
+      registry.setGateway(s.gateway, s.id, hashes.get(s.gateway)!);
+      for (const dev of s.devices) registry.upsertDevice({ id: dev.id, school: s.id, room: dev.room, kind: dev.kind });
+    }
+  });
+}

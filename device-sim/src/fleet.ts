@@ -1,0 +1,108 @@
+import type { DeviceKind, LinkRole } from '../../protocol/src/kinds.ts';
+import { Rng } from './random.ts';
+
+export interface DistrictSpec {
+  /** Registry id, also the InfluxDB tag value and topic level: the district's Chinese name. */
+  id: string;
+  nameEn: string;
+  /** Short ASCII code used in school, gateway and device ids. */
+  code: string;
+}
+
+/** Districts the seeds name (DESIGN §1). */
+export const SEED_DISTRICTS: readonly DistrictSpec[] = [
+  { id: '渝中区', nameEn: 'Yuzhong', code: 'yz' },
+  { id: '江北区', nameEn: 'Jiangbei', code: 'jb' },
+  { id: '两江新区', nameEn: 'Liangjiang', code: 'lj' },
+  { id: '铜梁区', nameEn: 'Tongliang', code: 'tl' },
+  { id: '璧山区', nameEn: 'Bishan', code: 'bs' },
+  { id: '沙坪坝区', nameEn: 'Shapingba', code: 'spb' },
+];
+
+export interface FleetSpec {
+  seed: number;
+  districts: readonly DistrictSpec[];
+  schoolsPerDistrict: number;
+  roomsPerSchool: number;
+  vrKitsPerSchool: number;
+  /** Access switches per school, besides the school uplink. */
+  accessSwitchesPerSchool: number;
+}
+
+export interface SimDevice {
+  id: string;
+  kind: DeviceKind;
+  room: string;
+  /** For network nodes. */
+  link?: { role: LinkRole; capacityBps: number };
+  /** For classroom AV: this room hosts a synchronous classroom. */
+  synchronous?: boolean;
+}
+
+export interface SimSchool {
+  id: string;
+  name: string;
+  district: string;
+  gateway: string;
+  devices: SimDevice[];
+}
+
+export interface Fleet {
+  districts: readonly DistrictSpec[];
+  schools: SimSchool[];
+}
+
+export function deviceCount(f: Fleet): number {
+  return f.schools.reduce((n, s) => n + s.devices.length, 0);
+}
+
+/** The same spec always yields the same fleet. */
+export function generateFleet(spec: FleetSpec): Fleet {
+  const rng = new Rng(spec.seed);
+  const schools: SimSchool[] = [];
+  for (const d of spec.districts) {
+    for (let s = 1; s <= spec.schoolsPerDistrict; s++) {
+      const id = `${d.code}-s${String(s).padStart(2, '0')}`;
+      const devices: SimDevice[] = [];
+      for (let r = 1; r <= spec.roomsPerSchool; r++) {
+        const room = `r${String(r).padStart(2, '0')}`;
+        devices.push({ id: `${id}-${room}-av`, kind: 'classroom_av', room, synchronous: rng.chance(0.2) });
+        devices.push({ id: `${id}-${room}-board`, kind: 'interactive_board', room });
+      }
+      for (let v = 1; v <= spec.vrKitsPerSchool; v++) {
+        devices.push({ id: `${id}-vr${String(v).padStart(2, '0')}`, kind: 'vr_kit', room: 'vr-lab' });
+      }
+      devices.push({
+        id: `${id}-uplink`,
+        kind: 'network_node',
+        room: 'server-room',
+        link: { role: 'school_uplink', capacityBps: rng.pick([100e6, 300e6, 500e6, 1e9]) },
+      });
+      for (let a = 1; a <= spec.accessSwitchesPerSchool; a++) {
+        devices.push({
+          id: `${id}-sw${String(a).padStart(2, '0')}`,
+          kind: 'network_node',
+          room: 'server-room',
+          link: { role: 'access', capacityBps: 1e9 },
+        });
+      }
+      schools.push({ id, name: `${d.id}第${s}中学`, district: d.id, gateway: `gw-${id}`, devices });
+    }
+  }
+  return { districts: spec.districts, schools };
+}
+
+/** `id:nameEn:code,...` from configuration, e.g. `万州区:Wanzhou:wz`. */
+export function parseDistrictList(s: string): DistrictSpec[] {
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const [id, nameEn, code] = item.split(':');
+      if (!id || !nameEn || !code || !/^[a-z0-9]+$/.test(code)) {
+        throw new Error(`district "${item}" must be id:nameEn:code with a lower-case ASCII code`);
+      }
+      return { id, nameEn, code };
+    });
+}

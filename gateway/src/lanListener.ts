@@ -1,0 +1,91 @@
+import { createServer, type Server } from 'node:net';
+import { Aedes } from 'aedes';
+import type { Logger } from 'pino';
+import { formatIssues } from '../../protocol/src/errors.ts';
+import { deviceSampleSchema, type DeviceSample } from '../../protocol/src/telemetry.ts';
+import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
+import type { Counters } from '../../protocol/src/counters.ts';
+
+export interface LanListenerConfig {
+  host: string;
+  port: number;
+  maxSampleBytes: number;
+}
+
+/**
+ * The MQTT listener devices on the campus LAN publish to. Each sample is validated here, at the
+ * edge; the device's PUBACK is sent only after `accept` resolved (the sample is in the outbox).
+ * A bad sample is acknowledged (retrying cannot fix it), counted and dropped.
+ */
+export class LanListener {
+  readonly #cfg: LanListenerConfig;
+  readonly #log: Logger;
+  readonly #counters: Counters;
+  readonly #accept: (s: DeviceSample) => Promise<void>;
+  #broker: Aedes | undefined;
+  #server: Server | undefined;
+  port = -1;
+
+  constructor(cfg: LanListenerConfig, deps: { log: Logger; counters: Counters; accept: (s: DeviceSample) => Promise<void> }) {
+    this.#cfg = cfg;
+    this.#log = deps.log;
+    this.#counters = deps.counters;
+    this.#accept = deps.accept;
+  }
+
+  async start(): Promise<void> {
+    const counters = this.#counters;
+    const log = this.#log;
+    const cfg = this.#cfg;
+    const accept = this.#accept;
+    this.#broker = await Aedes.createBroker({
+      authorizePublish(client, packet, done) {
+        if (packet.topic !== LAN_TELEMETRY_TOPIC) return done(null);
+        const reject = (reason: string, detail: string) => {
+          counters.inc('samples_rejected', { reason });
+          log.debug({ clientId: client?.id, reason, detail }, 'sample refused');
+          // Acknowledged but not forwarded: see authorizeForward below.
+          (packet as { refused?: boolean }).refused = true;
+          done(null);
+        };
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        if (payload.length > cfg.maxSampleBytes) return reject('oversize_payload', `${payload.length} bytes`);
+        let json: unknown;
+        try {
+          json = JSON.parse(payload.toString('utf8'));
+        } catch {
+          return reject('malformed_json', 'not JSON');
+        }
+        const parsed = deviceSampleSchema.safeParse(json);
+        if (!parsed.success) return reject('invalid_sample', formatIssues(parsed.error.issues));
+        counters.inc('samples_accepted');
+        accept(parsed.data).then(
+          () => done(null),
+          (err: unknown) => {
+            log.error({ err }, 'outbox append failed; device not acknowledged');
+            done(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
+      },
+      authorizeForward(_client, packet) {
+        return (packet as { refused?: boolean }).refused ? null : packet;
+      },
+    });
+    this.#server = createServer(this.#broker.handle);
+    await new Promise<void>((resolve, reject) => {
+      this.#server!.once('error', reject);
+      this.#server!.listen(cfg.port, cfg.host, () => resolve());
+    });
+    this.port = (this.#server.address() as { port: number }).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    const broker = this.#broker;
+    this.#server = undefined;
+    this.#broker = undefined;
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    if (broker) await new Promise<void>((r) => broker.close(() => r()));
+    await closed;
+  }
+}

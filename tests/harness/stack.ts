@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import { createHub, type Hub, type HubConfig } from '../../broker/src/hub.ts';
+import { provisionFleet } from '../../broker/src/provision.ts';
+import { Registry } from '../../broker/src/registry.ts';
+import { createGateway, type Gateway, type GatewayConfig } from '../../gateway/src/gateway.ts';
+import type { Fleet } from '../../device-sim/src/fleet.ts';
+import { silentLogger } from '../../protocol/src/logging.ts';
+import type { TelemetryRecord } from '../../protocol/src/telemetry.ts';
+
+/** Cheap scrypt for tests: the cost parameters do not change what is being tested. */
+export const TEST_SCRYPT = { N: 1024, r: 8, p: 1 };
+
+export const gatewayPassword = (gateway: string): string => `pw-${gateway}-Ω`;
+
+export function hubConfig(influxUrl: string, database: string, over: Partial<HubConfig> = {}): HubConfig {
+  return {
+    mqttHost: '127.0.0.1',
+    mqttPort: 0,
+    httpHost: '127.0.0.1',
+    httpPort: 0,
+    registryPath: ':memory:',
+    allowAnonymous: false,
+    influx: { url: influxUrl, database, maxLines: 5000, lingerMs: 10, attempts: 3, requestTimeoutMs: 10_000 },
+    limits: { maxPayloadBytes: 1_048_576, maxFutureMs: 300_000, maxAgeMs: 400 * 86_400_000 },
+    ...over,
+  };
+}
+
+export function gatewayConfig(
+  school: { id: string; district: string; gateway: string },
+  hubPort: number,
+  over: Partial<GatewayConfig> = {},
+): GatewayConfig {
+  return {
+    gateway: school.gateway,
+    district: school.district,
+    school: school.id,
+    password: gatewayPassword(school.gateway),
+    hubUrl: `mqtt://127.0.0.1:${hubPort}`,
+    lanHost: '127.0.0.1',
+    lanPort: 0,
+    batchMaxRecords: 500,
+    batchMaxBytes: 900_000,
+    lingerMs: 20,
+    maxInflightBatches: 4,
+    keepaliveSec: 30,
+    reconnectMs: 200,
+    maxSampleBytes: 65_536,
+    outboxMaxRecords: 1_000_000,
+    ...over,
+  };
+}
+
+export interface Stack {
+  hub: Hub;
+  registry: Registry;
+  gateways: Map<string, Gateway>;
+  stop(): Promise<void>;
+}
+
+/** A hub (in process, real sockets) with the fleet provisioned, and one gateway per school. */
+export async function startStack(opts: {
+  influxUrl: string;
+  database: string;
+  fleet: Fleet;
+  log?: Logger;
+  hub?: Partial<HubConfig>;
+  gateway?: Partial<GatewayConfig>;
+  onDelivered?: (records: TelemetryRecord[], at: number) => void;
+}): Promise<Stack> {
+  const log = opts.log ?? silentLogger();
+  const registry = new Registry(':memory:');
+  await provisionFleet(registry, opts.fleet, gatewayPassword, TEST_SCRYPT);
+  const hub = createHub(hubConfig(opts.influxUrl, opts.database, opts.hub), { log, registry });
+  await hub.start();
+  const gateways = new Map<string, Gateway>();
+  for (const s of opts.fleet.schools) {
+    const gw = createGateway(gatewayConfig(s, hub.mqttPort, opts.gateway), {
+      log,
+      ...(opts.onDelivered ? { onDelivered: opts.onDelivered } : {}),
+    });
+    await gw.start();
+    gateways.set(s.id, gw);
+  }
+  return {
+    hub,
+    registry,
+    gateways,
+    async stop() {
+      await Promise.all([...gateways.values()].map((g) => g.stop()));
+      await hub.stop();
+      registry.close();
+    },
+  };
+}
+
+/** Runs InfluxQL against the v1 API and returns the first statement's series. */
+export async function influxQuery(
+  url: string,
+  database: string,
+  q: string,
+): Promise<Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>> {
+  const res = await fetch(`${url}/query?${new URLSearchParams({ db: database, q, epoch: 'ms' })}`);
+  const body = (await res.json()) as { results: Array<{ series?: unknown[]; error?: string }> };
+  const r = body.results[0]!;
+  if (r.error) throw new Error(`InfluxQL error: ${r.error}`);
+  return (r.series ?? []) as never;
+}
