@@ -67,6 +67,8 @@ export async function startStack(opts: {
   hub?: Partial<HubConfig>;
   gateway?: Partial<GatewayConfig>;
   onDelivered?: (records: TelemetryRecord[], at: number) => void;
+  /** false: provision the fleet but start no gateway (a test plays the gateway). */
+  withGateways?: boolean;
 }): Promise<Stack> {
   const log = opts.log ?? silentLogger();
   const registry = new Registry(':memory:');
@@ -74,7 +76,7 @@ export async function startStack(opts: {
   const hub = createHub(hubConfig(opts.influxUrl, opts.database, opts.hub), { log, registry });
   await hub.start();
   const gateways = new Map<string, Gateway>();
-  for (const s of opts.fleet.schools) {
+  for (const s of opts.withGateways === false ? [] : opts.fleet.schools) {
     const gw = createGateway(gatewayConfig(s, hub.mqttPort, opts.gateway), {
       log,
       ...(opts.onDelivered ? { onDelivered: opts.onDelivered } : {}),
