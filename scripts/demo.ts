@@ -1,0 +1,145 @@
+/**
+ * `npm run demo`: the whole system on one machine with a simulated fleet. InfluxDB (its own
+ * influxd, or INFLUX_URL), the hub as its own process, one gateway per simulated school and the
+ * fleet itself; prints where the data is and how to query it. Ctrl-C stops everything.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { provisionFleet } from '../broker/src/provision.ts';
+import { Registry } from '../broker/src/registry.ts';
+import { deviceCount, generateFleet, parseDistrictList, SEED_DISTRICTS } from '../device-sim/src/fleet.ts';
+import { createSimulator } from '../device-sim/src/simulator.ts';
+import { createGateway, type Gateway } from '../gateway/src/gateway.ts';
+import { envInt, loadConfigOrExit, parseEnvConfig } from '../protocol/src/envConfig.ts';
+import { REDACT_PATHS } from '../protocol/src/logging.ts';
+import { startHubProcess, PROJECT_ROOT } from '../tests/harness/hubProcess.ts';
+import { startInflux } from '../tests/harness/influx.ts';
+import { gatewayConfig } from '../tests/harness/stack.ts';
+
+const cfg = loadConfigOrExit(() =>
+  parseEnvConfig(
+    z.object({
+      DEMO_SEED: envInt(2026),
+      DEMO_SCHOOLS_PER_DISTRICT: envInt(2, 1, 200),
+      DEMO_ROOMS_PER_SCHOOL: envInt(4, 1, 500),
+      DEMO_VR_KITS_PER_SCHOOL: envInt(2, 0, 200),
+      DEMO_EXTRA_DISTRICTS: z.string().default(''),
+      /** 1 = real cadences (30 s); 0.1 = ten times faster. */
+      DEMO_CADENCE_SCALE: z.coerce.number().positive().max(100).default(1),
+      /** Stop by itself after this many seconds (0 = run until Ctrl-C). */
+      DEMO_DURATION_S: envInt(0),
+      DEMO_DATA_DIR: z.string().default(join(PROJECT_ROOT, '.data', 'demo')),
+      INFLUX_DB: z.string().default('campus'),
+    }),
+    process.env,
+  ),
+);
+
+const dataDir = cfg.DEMO_DATA_DIR;
+const logDir = join(dataDir, 'logs');
+mkdirSync(logDir, { recursive: true });
+const gwLog = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ dest: join(logDir, 'gateways.log'), mkdir: true, sync: false }));
+const quiet = pino({ level: 'warn' });
+
+const fleet = generateFleet({
+  seed: cfg.DEMO_SEED,
+  districts: [...SEED_DISTRICTS, ...parseDistrictList(cfg.DEMO_EXTRA_DISTRICTS)],
+  schoolsPerDistrict: cfg.DEMO_SCHOOLS_PER_DISTRICT,
+  roomsPerSchool: cfg.DEMO_ROOMS_PER_SCHOOL,
+  vrKitsPerSchool: cfg.DEMO_VR_KITS_PER_SCHOOL,
+  accessSwitchesPerSchool: 1,
+});
+
+const say = (s = '') => process.stdout.write(`${s}\n`);
+say('Campus IoT hub demo: starting InfluxDB, the hub, the gateways and the simulated fleet…');
+
+const influx = await startInflux({ ...(process.env['INFLUX_URL'] ? {} : { dataDir: join(dataDir, 'influxdb') }) });
+// A new registry each run, with fresh random gateway passwords (only their hashes are stored).
+const registryPath = join(dataDir, 'registry.sqlite');
+for (const suffix of ['', '-wal', '-shm']) rmSync(`${registryPath}${suffix}`, { force: true });
+const passwords = new Map(fleet.schools.map((s) => [s.gateway, randomBytes(18).toString('base64url')]));
+const registry = new Registry(registryPath);
+await provisionFleet(registry, fleet, (gw) => passwords.get(gw)!);
+registry.close();
+
+const hub = await startHubProcess(
+  { HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: cfg.INFLUX_DB, LOG_LEVEL: 'info' },
+  join(logDir, 'hub.log'),
+);
+
+const gateways: Gateway[] = [];
+for (const s of fleet.schools) {
+  const gw = createGateway(
+    { ...gatewayConfig(s, hub.mqttPort), password: passwords.get(s.gateway)!, lingerMs: 200 },
+    { log: gwLog },
+  );
+  await gw.start();
+  gateways.push(gw);
+}
+const lanPort = new Map(fleet.schools.map((s, i) => [s.id, gateways[i]!.lanPort]));
+const sim = createSimulator(
+  fleet,
+  (s) => `mqtt://127.0.0.1:${lanPort.get(s.id)}`,
+  { seed: cfg.DEMO_SEED, cadenceScale: cfg.DEMO_CADENCE_SCALE, samplesPerDevice: 0, startSpreadMs: 5000 },
+  { log: quiet },
+);
+await sim.start();
+
+const q = (query: string) =>
+  `curl -sG '${influx.url}/query' --data-urlencode 'db=${cfg.INFLUX_DB}' --data-urlencode "q=${query}"`;
+say();
+say(`  InfluxDB   ${influx.url}  database "${cfg.INFLUX_DB}"${influx.source === 'local-influxd' ? `, data in ${join(dataDir, 'influxdb')}` : ''}`);
+say(`  Hub        mqtt://127.0.0.1:${hub.mqttPort}   health http://127.0.0.1:${hub.httpPort}/health   metrics http://127.0.0.1:${hub.httpPort}/metrics`);
+say(`  Fleet      ${fleet.districts.length} districts × ${cfg.DEMO_SCHOOLS_PER_DISTRICT} schools, ${deviceCount(fleet)} devices, ${gateways.length} gateways (one per school)`);
+say(`  Districts  ${fleet.districts.map((d) => `${d.id} ${d.nameEn}`).join(' · ')}`);
+say(`  Logs       ${join(logDir, 'hub.log')}  ${join(logDir, 'gateways.log')}`);
+say();
+say('  Query it (InfluxQL on the v1 API), for example:');
+say(`    ${q('SHOW MEASUREMENTS')}`);
+say(`    ${q("SELECT count(seq) FROM classroom_av, interactive_board, vr_kit, network_node WHERE time > now() - 10m GROUP BY district")}`);
+say(`    ${q("SELECT last(octets_in) FROM network_node WHERE role = 'school_uplink' GROUP BY school")}`);
+say();
+say(cfg.DEMO_DURATION_S > 0 ? `  Stops by itself after ${cfg.DEMO_DURATION_S} s.` : '  Stop: Ctrl-C (everything started here stops with it).');
+say();
+
+async function pointsByDistrict(): Promise<Record<string, number>> {
+  const params = new URLSearchParams({
+    db: cfg.INFLUX_DB,
+    q: 'SELECT count(seq) FROM classroom_av, interactive_board, vr_kit, network_node GROUP BY district',
+  });
+  const res = await fetch(`${influx.url}/query?${params}`);
+  const body = (await res.json()) as { results: Array<{ series?: Array<{ tags: Record<string, string>; values: unknown[][] }> }> };
+  const out: Record<string, number> = Object.fromEntries(fleet.districts.map((d) => [d.id, 0]));
+  for (const s of body.results[0]?.series ?? []) out[s.tags['district']!] = (out[s.tags['district']!] ?? 0) + Number(s.values[0]![1]);
+  return out;
+}
+
+const started = Date.now();
+const status = setInterval(() => {
+  void pointsByDistrict().then((p) => {
+    const secs = Math.round((Date.now() - started) / 1000);
+    say(`  [${String(secs).padStart(4)} s] points in InfluxDB: ${Object.entries(p).map(([d, n]) => `${d} ${n}`).join(' · ')}`);
+  }, () => {});
+}, 10_000);
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(status);
+  const summary = { devices: deviceCount(fleet), samplesAcknowledged: sim.totalAcked(), pointsByDistrict: await pointsByDistrict().catch(() => ({})) };
+  await sim.stop();
+  await Promise.all(gateways.map((g) => g.stop()));
+  await hub.stop();
+  await influx.stop();
+  gwLog.flush();
+  say(`DEMO_SUMMARY ${JSON.stringify(summary)}`);
+  say('Demo stopped.');
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());
+if (cfg.DEMO_DURATION_S > 0) setTimeout(() => void shutdown(), cfg.DEMO_DURATION_S * 1000);
