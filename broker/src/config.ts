@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBool, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
+import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
 import type { HubConfig } from './hub.ts';
 
 const DAY = 86_400_000;
@@ -32,7 +32,7 @@ export interface HubMainConfig {
 
 export function loadHubConfig(env: Record<string, string | undefined> = process.env): Readonly<HubMainConfig> {
   const e = parseEnvConfig(schema, env);
-  return Object.freeze({
+  return deepFreeze({
     logLevel: e.LOG_LEVEL,
     hub: {
       mqttHost: e.HUB_MQTT_HOST,

@@ -1,5 +1,6 @@
 import type { DeviceKind, LinkRole } from '../../protocol/src/kinds.ts';
 import { Rng } from './random.ts';
+import { topicIdSchema } from '../../protocol/src/ids.ts';
 
 export interface DistrictSpec {
   /** Registry id, also the InfluxDB tag value and topic level: the district's Chinese name. */
@@ -99,9 +100,10 @@ export function parseDistrictList(s: string): DistrictSpec[] {
     .map((x) => x.trim())
     .filter(Boolean)
     .map((item) => {
-      const [id, nameEn, code] = item.split(':');
-      if (!id || !nameEn || !code || !/^[a-z0-9]+$/.test(code)) {
-        throw new Error(`district "${item}" must be id:nameEn:code with a lower-case ASCII code`);
+      const parts = item.split(':');
+      const [id, nameEn, code] = parts;
+      if (parts.length !== 3 || !id || !nameEn || !code || !/^[a-z0-9]+$/.test(code) || !topicIdSchema.safeParse(id).success) {
+        throw new Error(`district "${item}" must be id:nameEn:code, the id a valid topic level, the code lower-case ASCII`);
       }
       return { id, nameEn, code };
     });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
-import { envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
+import { deepFreeze, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
 import type { GatewayConfig } from './gateway.ts';
 
 const schema = z.object({
@@ -24,7 +24,7 @@ const schema = z.object({
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): Readonly<{ gateway: GatewayConfig; logLevel: string }> {
   const e = parseEnvConfig(schema, env);
-  return Object.freeze({
+  return deepFreeze({
     logLevel: e.LOG_LEVEL,
     gateway: {
       gateway: e.GW_ID,

@@ -15,6 +15,8 @@ export interface Outbox {
   release(batchId: number): void;
   /** Records held (waiting and in flight). */
   size(): number;
+  /** Records waiting to be taken (not in flight). */
+  waiting(): number;
   /** Records dropped by the bound (drop-oldest), since creation. */
   readonly dropped: number;
   close(): Promise<void>;
@@ -32,12 +34,13 @@ export interface OutboxBatch {
  */
 export class MemoryOutbox implements Outbox {
   readonly #maxRecords: number;
-  /** Waiting records, oldest first; `#head` avoids O(n) shifts. */
-  #waiting: TelemetryRecord[] = [];
+  /** Waiting entries, oldest first; `#head` avoids O(n) shifts. `n` is the append order. */
+  #waiting: Array<{ n: number; r: TelemetryRecord }> = [];
   #head = 0;
-  readonly #inflight = new Map<number, TelemetryRecord[]>();
+  readonly #inflight = new Map<number, Array<{ n: number; r: TelemetryRecord }>>();
   #inflightCount = 0;
   #nextBatch = 1;
+  #nextOrdinal = 0;
   #dropped = 0;
 
   constructor(maxRecords: number) {
@@ -49,15 +52,19 @@ export class MemoryOutbox implements Outbox {
   }
 
   size(): number {
-    return this.#waiting.length - this.#head + this.#inflightCount;
+    return this.waiting() + this.#inflightCount;
+  }
+
+  waiting(): number {
+    return this.#waiting.length - this.#head;
   }
 
   async append(records: TelemetryRecord[]): Promise<void> {
-    for (const r of records) this.#waiting.push(r);
+    for (const r of records) this.#waiting.push({ n: this.#nextOrdinal++, r });
     const over = this.size() - this.#maxRecords;
     if (over > 0) {
-      const waiting = this.#waiting.length - this.#head;
-      const drop = Math.min(over, waiting);
+      // Drop-oldest among waiting records; in-flight ones may be acknowledged any moment.
+      const drop = Math.min(over, this.waiting());
       this.#head += drop;
       this.#dropped += drop;
     }
@@ -65,30 +72,39 @@ export class MemoryOutbox implements Outbox {
   }
 
   take(max: number): OutboxBatch | null {
-    const n = Math.min(max, this.#waiting.length - this.#head);
+    const n = Math.min(max, this.waiting());
     if (n <= 0) return null;
-    const records = this.#waiting.slice(this.#head, this.#head + n);
+    const entries = this.#waiting.slice(this.#head, this.#head + n);
     this.#head += n;
     this.#compact();
     const id = this.#nextBatch++;
-    this.#inflight.set(id, records);
-    this.#inflightCount += records.length;
-    return { id, records };
+    this.#inflight.set(id, entries);
+    this.#inflightCount += entries.length;
+    return { id, records: entries.map((e) => e.r) };
   }
 
   async ack(batchId: number): Promise<void> {
-    const records = this.#inflight.get(batchId);
-    if (!records) return;
+    const entries = this.#inflight.get(batchId);
+    if (!entries) return;
     this.#inflight.delete(batchId);
-    this.#inflightCount -= records.length;
+    this.#inflightCount -= entries.length;
   }
 
   release(batchId: number): void {
-    const records = this.#inflight.get(batchId);
-    if (!records) return;
+    const entries = this.#inflight.get(batchId);
+    if (!entries) return;
     this.#inflight.delete(batchId);
-    this.#inflightCount -= records.length;
-    this.#waiting = [...records, ...this.#waiting.slice(this.#head)];
+    this.#inflightCount -= entries.length;
+    // Merge by append order, so batches released in any order come back oldest first.
+    const rest = this.#waiting.slice(this.#head);
+    const merged: Array<{ n: number; r: TelemetryRecord }> = [];
+    let i = 0;
+    let j = 0;
+    while (i < entries.length || j < rest.length) {
+      if (j >= rest.length || (i < entries.length && entries[i]!.n < rest[j]!.n)) merged.push(entries[i++]!);
+      else merged.push(rest[j++]!);
+    }
+    this.#waiting = merged;
     this.#head = 0;
   }
 

@@ -97,7 +97,7 @@ export class Uplink {
     const client = this.#client;
     if (!client?.connected || this.#stopping) return;
     while (this.#inflight < this.#cfg.maxInflightBatches) {
-      const waiting = this.#outbox.size();
+      const waiting = this.#outbox.waiting();
       if (waiting === 0) return;
       // A partial batch waits up to lingerMs for company, unless nothing else is in flight.
       if (waiting < this.#cfg.batchMaxRecords && this.#inflight > 0) {

@@ -2,14 +2,20 @@ import { z } from 'zod';
 import { formatIssues } from './errors.ts';
 
 /** `true`/`false`/`1`/`0`/`yes`/`no` from an environment variable. */
+/** An empty or blank variable counts as unset (shells and compose files leave `VAR=` around). */
+const blankIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
 export const envBool = (dflt: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
-    .default(dflt ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+  z.preprocess(
+    blankIsUnset,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(dflt ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  );
 
 export const envInt = (dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(dflt);
+  z.preprocess(blankIsUnset, z.coerce.number().int().min(min).max(max).default(dflt));
 
 export class ConfigError extends Error {
   readonly problems: string;
@@ -27,7 +33,7 @@ export function parseEnvConfig<S extends z.ZodType>(schema: S, env: Record<strin
   return deepFreeze(r.data);
 }
 
-function deepFreeze<T>(o: T): T {
+export function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
     for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);

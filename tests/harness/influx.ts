@@ -10,6 +10,8 @@ export interface InfluxInstance {
   url: string;
   /** How it was obtained. */
   source: 'env' | 'testcontainers' | 'local-influxd';
+  /** The influxd process id, when this harness started it locally. */
+  readonly pid?: number | undefined;
   /** Stops the server (a no-op for INFLUX_URL) and removes its data unless it was kept. */
   stop(): Promise<void>;
   /** Stops the process without removing its data (for restart tests). Local only. */
@@ -122,6 +124,9 @@ bind-address = "127.0.0.1:${rpcPort}"
   return {
     url,
     source: 'local-influxd',
+    get pid() {
+      return child?.pid;
+    },
     kill,
     restart: launch,
     stop: async () => {

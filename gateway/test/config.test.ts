@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { loadGatewayConfig } from '../src/config.ts';
+import { ConfigError } from '../../protocol/src/envConfig.ts';
+
+const MINIMAL = {
+  GW_ID: 'gw-yz-s01',
+  GW_DISTRICT: '渝中区',
+  GW_SCHOOL: 'yz-s01',
+  GW_PASSWORD: 'secret12', // exactly 8 characters
+} as const;
+
+/** Runs the loader and returns the ConfigError it must throw. */
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadGatewayConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return e as ConfigError;
+  }
+  throw new Error('loadGatewayConfig accepted an invalid environment');
+}
+
+/** The variables a ConfigError's problems name, one `VARIABLE: message` per line. */
+function named(err: ConfigError): string[] {
+  return err.problems.split('\n').map((line) => line.slice(0, line.indexOf(':')));
+}
+
+describe('loadGatewayConfig', () => {
+  it('maps a minimal valid environment and fills in the documented defaults', () => {
+    const cfg = loadGatewayConfig({ ...MINIMAL });
+    expect(cfg.logLevel).toBe('info');
+    expect(cfg.gateway).toEqual({
+      gateway: 'gw-yz-s01',
+      district: '渝中区',
+      school: 'yz-s01',
+      password: 'secret12',
+      hubUrl: 'mqtt://127.0.0.1:1883',
+      lanHost: '127.0.0.1',
+      lanPort: 1884,
+      batchMaxRecords: 500,
+      batchMaxBytes: 900_000,
+      lingerMs: 200,
+      maxInflightBatches: 4,
+      keepaliveSec: 30,
+      reconnectMs: 1000,
+      maxSampleBytes: 65_536,
+      outboxMaxRecords: 2_000_000,
+    });
+  });
+
+  it('takes explicit values over the defaults, coercing numbers', () => {
+    const cfg = loadGatewayConfig({
+      ...MINIMAL,
+      GW_HUB_URL: 'mqtts://hub.example.cn:8883',
+      GW_LAN_PORT: '0',
+      GW_BATCH_MAX_RECORDS: '10000',
+      GW_OUTBOX_MAX_RECORDS: '25',
+      LOG_LEVEL: 'debug',
+    });
+    expect(cfg.gateway.hubUrl).toBe('mqtts://hub.example.cn:8883');
+    expect(cfg.gateway.lanPort).toBe(0);
+    expect(cfg.gateway.batchMaxRecords).toBe(10_000);
+    expect(cfg.gateway.outboxMaxRecords).toBe(25);
+    expect(cfg.logLevel).toBe('debug');
+  });
+
+  it('ignores unrelated environment variables', () => {
+    const cfg = loadGatewayConfig({ ...MINIMAL, PATH: '/usr/bin', HOME: '/root' });
+    expect(cfg.gateway.gateway).toBe('gw-yz-s01');
+    expect(Object.keys(cfg).sort()).toEqual(['gateway', 'logLevel']);
+  });
+
+  it('refuses a missing GW_ID, naming only GW_ID', () => {
+    const { GW_ID: _, ...env } = MINIMAL;
+    const err = configError(env);
+    expect(named(err)).toEqual(['GW_ID']);
+    expect(err.message).toContain('GW_ID');
+  });
+
+  it('refuses a 7-character password and names GW_PASSWORD with the rule', () => {
+    const err = configError({ ...MINIMAL, GW_PASSWORD: 'secret1' });
+    expect(named(err)).toEqual(['GW_PASSWORD']);
+    expect(err.problems).toBe('GW_PASSWORD: must be at least 8 characters');
+  });
+
+  it('refuses an http:// hub URL, naming GW_HUB_URL', () => {
+    const err = configError({ ...MINIMAL, GW_HUB_URL: 'http://x' });
+    expect(named(err)).toEqual(['GW_HUB_URL']);
+    expect(err.problems).toContain('mqtt://');
+  });
+
+  it.each(['yz/s01', 'yz+s01', 'yz#s01', 'yz s01', ''])('refuses GW_SCHOOL %j, naming GW_SCHOOL', (school) => {
+    const err = configError({ ...MINIMAL, GW_SCHOOL: school });
+    expect(named(err)).toEqual(['GW_SCHOOL']);
+  });
+
+  it('reports every bad variable at once', () => {
+    const err = configError({ GW_DISTRICT: '渝中区', GW_SCHOOL: 'a/b', GW_PASSWORD: 'short', GW_LAN_PORT: '70000' });
+    expect(new Set(named(err))).toEqual(new Set(['GW_ID', 'GW_SCHOOL', 'GW_PASSWORD', 'GW_LAN_PORT']));
+  });
+
+  it('refuses out-of-range and non-numeric integers', () => {
+    expect(named(configError({ ...MINIMAL, GW_MAX_INFLIGHT_BATCHES: '0' }))).toEqual(['GW_MAX_INFLIGHT_BATCHES']);
+    expect(named(configError({ ...MINIMAL, GW_KEEPALIVE_SEC: 'abc' }))).toEqual(['GW_KEEPALIVE_SEC']);
+    expect(named(configError({ ...MINIMAL, GW_BATCH_LINGER_MS: '1.5' }))).toEqual(['GW_BATCH_LINGER_MS']);
+    expect(named(configError({ ...MINIMAL, LOG_LEVEL: 'verbose' }))).toEqual(['LOG_LEVEL']);
+  });
+
+  it('an empty GW_LAN_PORT is refused or means the default, never port 0 (a random port)', () => {
+    // `GW_LAN_PORT=` in an env file must not silently move the LAN listener to a free port that
+    // no device knows; 0 has to be asked for explicitly.
+    let port: number;
+    try {
+      port = loadGatewayConfig({ ...MINIMAL, GW_LAN_PORT: '' }).gateway.lanPort;
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      expect(named(e as ConfigError)).toEqual(['GW_LAN_PORT']);
+      return;
+    }
+    expect(port).toBe(1884);
+  });
+
+  it('returns a frozen object', () => {
+    const cfg = loadGatewayConfig({ ...MINIMAL });
+    expect(Object.isFrozen(cfg)).toBe(true);
+    expect(() => {
+      (cfg as { logLevel: string }).logLevel = 'trace';
+    }).toThrow(TypeError);
+    expect(cfg.logLevel).toBe('info');
+  });
+});
