@@ -11,8 +11,7 @@ import { z } from 'zod';
 import { provisionFleet } from '../broker/src/provision.ts';
 import { Registry } from '../broker/src/registry.ts';
 import { deviceCount, generateFleet, parseDistrictList, SEED_DISTRICTS } from '../device-sim/src/fleet.ts';
-import { createSimulator } from '../device-sim/src/simulator.ts';
-import { createGateway, type Gateway } from '../gateway/src/gateway.ts';
+import { startSimulatedCampuses } from '../device-sim/src/campuses.ts';
 import { envInt, loadConfigOrExit, parseEnvConfig } from '../protocol/src/envConfig.ts';
 import { REDACT_PATHS } from '../protocol/src/logging.ts';
 import { startHubProcess, PROJECT_ROOT } from '../tests/harness/hubProcess.ts';
@@ -70,23 +69,14 @@ const hub = await startHubProcess(
   join(logDir, 'hub.log'),
 );
 
-const gateways: Gateway[] = [];
-for (const s of fleet.schools) {
-  const gw = createGateway(
-    { ...gatewayConfig(s, hub.mqttPort), password: passwords.get(s.gateway)!, lingerMs: 200 },
-    { log: gwLog },
-  );
-  await gw.start();
-  gateways.push(gw);
-}
-const lanPort = new Map(fleet.schools.map((s, i) => [s.id, gateways[i]!.lanPort]));
-const sim = createSimulator(
+const campuses = await startSimulatedCampuses({
   fleet,
-  (s) => `mqtt://127.0.0.1:${lanPort.get(s.id)}`,
-  { seed: cfg.DEMO_SEED, cadenceScale: cfg.DEMO_CADENCE_SCALE, samplesPerDevice: 0, startSpreadMs: 5000 },
-  { log: quiet },
-);
-await sim.start();
+  gatewayConfig: (s) => ({ ...gatewayConfig(s, hub.mqttPort), password: passwords.get(s.gateway)!, lingerMs: 200 }),
+  sim: { seed: cfg.DEMO_SEED, cadenceScale: cfg.DEMO_CADENCE_SCALE, samplesPerDevice: 0, startSpreadMs: 5000 },
+  gatewayLog: gwLog,
+  simLog: quiet,
+});
+const { gateways, sim } = campuses;
 
 const q = (query: string) =>
   `curl -sG '${influx.url}/query' --data-urlencode 'db=${cfg.INFLUX_DB}' --data-urlencode "q=${query}"`;
@@ -131,8 +121,7 @@ async function shutdown(): Promise<void> {
   stopping = true;
   clearInterval(status);
   const summary = { devices: deviceCount(fleet), samplesAcknowledged: sim.totalAcked(), pointsByDistrict: await pointsByDistrict().catch(() => ({})) };
-  await sim.stop();
-  await Promise.all(gateways.map((g) => g.stop()));
+  await campuses.stop();
   await hub.stop();
   await influx.stop();
   gwLog.flush();

@@ -80,7 +80,14 @@ export function ingestTelemetry(
   const rejections: Rejection[] = [];
   const now = deps.now();
   env.data.records.forEach((raw, index) => {
-    const parsed = telemetryRecordSchema.safeParse(raw);
+    let parsed;
+    try {
+      parsed = telemetryRecordSchema.safeParse(raw);
+    } catch (e) {
+      // A validator that throws must cost one record, never the batch or the process.
+      rejections.push({ reason: 'invalid_record', detail: e instanceof Error ? e.message : 'validation failed', index });
+      return;
+    }
     if (!parsed.success) {
       const device = typeof (raw as { device?: unknown })?.device === 'string' ? (raw as { device: string }).device : undefined;
       rejections.push({ reason: 'invalid_record', detail: formatIssues(parsed.error.issues), index, ...(device ? { device } : {}) });

@@ -30,6 +30,11 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
   if (![N, r, p].every((n) => Number.isSafeInteger(n) && n > 0)) return false;
   const expected = Buffer.from(parts[5]!, 'base64url');
-  const key = await derive(password, Buffer.from(parts[4]!, 'base64url'), { N, r, p });
-  return key.length === expected.length && timingSafeEqual(key, expected);
+  try {
+    const key = await derive(password, Buffer.from(parts[4]!, 'base64url'), { N, r, p });
+    return key.length === expected.length && timingSafeEqual(key, expected);
+  } catch {
+    // Parameters scrypt refuses (N not a power of two, …): a hash that can match nothing.
+    return false;
+  }
 }

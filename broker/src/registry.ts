@@ -54,7 +54,7 @@ export class Registry {
   readonly #db: DatabaseSync;
   readonly #stmts: Record<string, StatementSync>;
   /** Device lookups sit on the ingest hot path; writes through this object invalidate it. */
-  readonly #deviceCache = new Map<string, DeviceRow>();
+  readonly #deviceCache = new Map<string, Readonly<DeviceRow>>();
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -102,15 +102,15 @@ export class Registry {
     this.#deviceCache.delete(d.id);
   }
 
-  getDevice(id: string): DeviceRow | undefined {
+  getDevice(id: string): Readonly<DeviceRow> | undefined {
     const cached = this.#deviceCache.get(id);
     if (cached) return cached;
     const row = this.#stmts['getDevice']!.get(id) as DeviceRow | undefined;
     if (!row) return undefined; // unknown ids are not cached: a device may be registered later
     if (this.#deviceCache.size >= 1_000_000) this.#deviceCache.clear();
-    const copy = { ...row };
-    this.#deviceCache.set(id, copy);
-    return copy;
+    const frozen = Object.freeze({ ...row });
+    this.#deviceCache.set(id, frozen);
+    return frozen;
   }
 
   deviceCount(): number {
@@ -126,6 +126,7 @@ export class Registry {
       return out;
     } catch (e) {
       this.#db.exec('ROLLBACK');
+      this.#deviceCache.clear();
       throw e;
     }
   }

@@ -56,7 +56,12 @@ export class LanListener {
         } catch {
           return reject('malformed_json', 'not JSON');
         }
-        const parsed = deviceSampleSchema.safeParse(json);
+        let parsed;
+        try {
+          parsed = deviceSampleSchema.safeParse(json);
+        } catch (e) {
+          return reject('invalid_sample', e instanceof Error ? e.message : 'validation failed');
+        }
         if (!parsed.success) return reject('invalid_sample', formatIssues(parsed.error.issues));
         counters.inc('samples_accepted');
         accept(parsed.data).then(

@@ -10,10 +10,14 @@ export type LinkRole = z.infer<typeof linkRoleSchema>;
 
 /** 64-bit octet counters travel as decimal strings: JSON numbers lose precision above 2^53. */
 export const MAX_U64 = (1n << 64n) - 1n;
+const U64_DIGITS = /^(0|[1-9][0-9]{0,19})$/;
 export const u64StringSchema = z
   .string()
-  .regex(/^(0|[1-9][0-9]{0,19})$/, 'must be an unsigned decimal integer string')
-  .refine((s) => BigInt(s) <= MAX_U64, { message: 'must be below 2^64' });
+  // One check, so BigInt() never sees a string that is not plain digits (zod runs every
+  // refinement even after a failed regex, and BigInt('1e3') throws).
+  .refine((s) => U64_DIGITS.test(s) && BigInt(s) <= MAX_U64, {
+    message: 'must be an unsigned decimal integer string below 2^64',
+  });
 
 const power = z.enum(['on', 'standby', 'off']);
 const finite = z.number().finite();

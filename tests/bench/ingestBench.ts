@@ -15,9 +15,8 @@ import { z } from 'zod';
 import { provisionFleet } from '../../broker/src/provision.ts';
 import { Registry } from '../../broker/src/registry.ts';
 import { deviceCount, generateFleet, SEED_DISTRICTS } from '../../device-sim/src/fleet.ts';
-import { createSimulator } from '../../device-sim/src/simulator.ts';
+import { startSimulatedCampuses } from '../../device-sim/src/campuses.ts';
 import { CADENCE_MS } from '../../device-sim/src/telemetry.ts';
-import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';
 import { envInt, loadConfigOrExit, parseEnvConfig } from '../../protocol/src/envConfig.ts';
 import { silentLogger } from '../../protocol/src/logging.ts';
 import { startHubProcess } from '../harness/hubProcess.ts';
@@ -58,26 +57,17 @@ const hub = await startHubProcess({ HUB_REGISTRY_PATH: registryPath, INFLUX_URL:
 
 let measuring = false;
 const latencies: number[] = [];
-const gateways: Gateway[] = [];
-for (const s of fleet.schools) {
-  const gw = createGateway({ ...gatewayConfig(s, hub.mqttPort), password: passwords.get(s.gateway)! }, {
-    log: silentLogger(),
-    onDelivered: (records, at) => {
-      if (!measuring) return;
-      for (const r of records) latencies.push(at - r.ts);
-    },
-  });
-  await gw.start();
-  gateways.push(gw);
-}
-const lanPort = new Map(fleet.schools.map((s, i) => [s.id, gateways[i]!.lanPort]));
-const sim = createSimulator(fleet, (s) => `mqtt://127.0.0.1:${lanPort.get(s.id)}`, {
-  seed: 99,
-  cadenceScale: cfg.BENCH_CADENCE_SCALE,
-  samplesPerDevice: 0,
-  startSpreadMs: 30_000 * cfg.BENCH_CADENCE_SCALE,
-}, { log: silentLogger() });
-await sim.start();
+const campuses = await startSimulatedCampuses({
+  fleet,
+  gatewayConfig: (s) => ({ ...gatewayConfig(s, hub.mqttPort), password: passwords.get(s.gateway)! }),
+  sim: { seed: 99, cadenceScale: cfg.BENCH_CADENCE_SCALE, samplesPerDevice: 0, startSpreadMs: 30_000 * cfg.BENCH_CADENCE_SCALE },
+  gatewayLog: silentLogger(),
+  simLog: silentLogger(),
+  onDelivered: (records, at) => {
+    if (!measuring) return;
+    for (const r of records) latencies.push(at - r.ts);
+  },
+});
 await new Promise((r) => setTimeout(r, cfg.BENCH_WARMUP_S * 1000));
 
 const countPoints = async (fromMs: number, toMs: number): Promise<number> => {
@@ -103,8 +93,7 @@ const secs = (t1 - t0) / 1000;
 const sorted = latencies.sort((a, b) => a - b);
 const health = (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { influx: { requests: number } };
 
-await sim.stop();
-await Promise.all(gateways.map((g) => g.stop()));
+await campuses.stop();
 await hub.stop();
 await influx.stop();
 rmSync(dir, { recursive: true, force: true });

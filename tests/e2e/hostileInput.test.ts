@@ -97,6 +97,8 @@ describe('hostile input at the hub and at the gateway', () => {
       board('yz-s01-r01-board', 110, ts + 10), // good
       null,
       'a string',
+      // A counter that is not a decimal integer string (BigInt('1.5') would throw).
+      { device: 'yz-s01-uplink', kind: 'network_node', seq: 111, ts: ts + 11, rx: ts, data: { role: 'school_uplink', capacityBps: 1e9, octetsIn: '1.5', octetsOut: '0', operUp: true } },
     ];
     await send(env(records, 'mixed'));
     const c = stack.hub.counters;
@@ -107,7 +109,7 @@ describe('hostile input at the hub and at the gateway', () => {
       kind: c.get('records_rejected', { reason: 'kind_mismatch' }),
       future: c.get('records_rejected', { reason: 'ts_in_future' }),
       old: c.get('records_rejected', { reason: 'ts_too_old' }),
-    }).toEqual({ invalid: 6, unknown: 1, foreign: 1, kind: 1, future: 1, old: 1 });
+    }).toEqual({ invalid: 7, unknown: 1, foreign: 1, kind: 1, future: 1, old: 1 });
     const s = await influxQuery(influx.url, db, `SELECT seq FROM interactive_board WHERE device = 'yz-s01-r01-board'`);
     expect(s[0]!.values).toEqual([[ts, 100], [ts + 10, 110]]);
   });
@@ -147,11 +149,12 @@ describe('hostile input at the hub and at the gateway', () => {
       await device.publishAsync(LAN_TELEMETRY_TOPIC, JSON.stringify({ device: 'x', kind: 'toaster', seq: 1, ts, data: {} }), { qos: 1 });
       await device.publishAsync(LAN_TELEMETRY_TOPIC, JSON.stringify({ device: 'x', kind: 'vr_kit', seq: 1, ts, data: { batteryPct: 140, charging: false, inSession: false } }), { qos: 1 });
       await device.publishAsync(LAN_TELEMETRY_TOPIC, Buffer.alloc(4096, 0x41), { qos: 1 });
+      await device.publishAsync(LAN_TELEMETRY_TOPIC, JSON.stringify({ device: 'yz-s02-uplink', kind: 'network_node', seq: 1, ts, data: { role: 'school_uplink', capacityBps: 1e9, octetsIn: '1e3', octetsOut: 'abc', operUp: true } }), { qos: 1 });
       await device.publishAsync(LAN_TELEMETRY_TOPIC, good(2), { qos: 1 });
       expect(gw.counters.snapshot()).toMatchObject({
         samples_accepted: 2,
         'samples_rejected{reason="malformed_json"}': 1,
-        'samples_rejected{reason="invalid_sample"}': 2,
+        'samples_rejected{reason="invalid_sample"}': 3,
         'samples_rejected{reason="oversize_payload"}': 1,
       });
       const s = await waitFor('the two good samples in InfluxDB', async () => {

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../protocol/src/envConfig.ts';
+import { loadHubConfig } from '../src/config.ts';
+
+/** The ConfigError that loading env throws. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadHubConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('did not throw');
+}
+
+describe('loadHubConfig', () => {
+  it('gives the defaults for an empty environment', () => {
+    expect(loadHubConfig({})).toEqual({
+      logLevel: 'info',
+      hub: {
+        mqttHost: '127.0.0.1',
+        mqttPort: 1883,
+        httpHost: '127.0.0.1',
+        httpPort: 8080,
+        registryPath: '.data/registry.sqlite',
+        allowAnonymous: false,
+        influx: {
+          url: 'http://127.0.0.1:8086',
+          database: 'campus',
+          username: undefined,
+          password: undefined,
+          maxLines: 5000,
+          lingerMs: 20,
+          attempts: 3,
+          requestTimeoutMs: 10_000,
+        },
+        // maxAgeMs: 400 days × 86 400 000 ms = 34 560 000 000 ms
+        limits: { maxPayloadBytes: 1_048_576, maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
+      },
+    });
+  });
+
+  it('returns a deeply frozen object', () => {
+    const c = loadHubConfig({});
+    expect([Object.isFrozen(c), Object.isFrozen(c.hub), Object.isFrozen(c.hub.influx), Object.isFrozen(c.hub.limits)]).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+  });
+
+  it('treats blank variables as unset (defaults apply)', () => {
+    const c = loadHubConfig({ HUB_MQTT_PORT: '', HUB_HTTP_PORT: '  ', HUB_ALLOW_ANONYMOUS: '', HUB_MAX_AGE_MS: ' ' });
+    expect([c.hub.mqttPort, c.hub.httpPort, c.hub.allowAnonymous, c.hub.limits.maxAgeMs]).toEqual([1883, 8080, false, 34_560_000_000]);
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+    ['false', false],
+    ['0', false],
+    ['no', false],
+  ])('reads HUB_ALLOW_ANONYMOUS=%s as %s', (v, expected) => {
+    expect(loadHubConfig({ HUB_ALLOW_ANONYMOUS: v }).hub.allowAnonymous).toBe(expected);
+  });
+
+  it('reads numbers, strings and credentials', () => {
+    const c = loadHubConfig({
+      HUB_MQTT_PORT: '1884',
+      HUB_HTTP_PORT: '-1',
+      INFLUX_URL: 'http://influx:8086/',
+      INFLUX_USERNAME: 'hub',
+      INFLUX_PASSWORD: 'secret',
+      HUB_MAX_AGE_MS: '60000',
+      LOG_LEVEL: 'debug',
+    });
+    expect(c.hub.mqttPort).toBe(1884);
+    expect(c.hub.httpPort).toBe(-1);
+    expect(c.hub.influx.url).toBe('http://influx:8086'); // trailing slash removed
+    expect([c.hub.influx.username, c.hub.influx.password]).toEqual(['hub', 'secret']);
+    expect(c.hub.limits.maxAgeMs).toBe(60_000);
+    expect(c.logLevel).toBe('debug');
+  });
+
+  it.each([
+    ['HUB_MQTT_PORT', 'abc'],
+    ['HUB_MQTT_PORT', '65536'],
+    ['HUB_MQTT_PORT', '-1'],
+    ['HUB_MQTT_PORT', '1883.5'],
+    ['INFLUX_URL', 'nope'],
+    ['HUB_ALLOW_ANONYMOUS', 'TRUE'],
+    ['HUB_ALLOW_ANONYMOUS', 'maybe'],
+    ['HUB_MAX_AGE_MS', '59999'],
+    ['HUB_MAX_PAYLOAD_BYTES', '1023'],
+    ['LOG_LEVEL', 'verbose'],
+    ['INFLUX_DB', ''],
+  ])('refuses %s=%s with a ConfigError naming the variable', (name, value) => {
+    const e = configError({ [name]: value });
+    expect(e.name).toBe('ConfigError');
+    expect(e.problems.split('\n')).toHaveLength(1);
+    expect(e.problems.startsWith(`${name}: `)).toBe(true);
+    expect(e.message).toBe(`invalid configuration:\n${e.problems}`);
+  });
+
+  it('reports every problem at once, one line per variable', () => {
+    const e = configError({ HUB_MQTT_PORT: 'abc', INFLUX_URL: 'nope' });
+    expect(e.problems.split('\n').map((l) => l.slice(0, l.indexOf(':')))).toEqual(['HUB_MQTT_PORT', 'INFLUX_URL']);
+  });
+});

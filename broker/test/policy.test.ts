@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { authenticate, authorizePublish, authorizeSubscribe, type AuthenticateDeps, type ConnectRequest, type Identity } from '../src/policy.ts';
+import type { GatewayRow } from '../src/registry.ts';
+
+const ROWS: Record<string, GatewayRow> = {
+  G01: { id: 'G01', school: 'S01', district: '渝中区', passwordHash: 'hash:pw-G01', revoked: false },
+  G02: { id: 'G02', school: 'S01', district: '渝中区', passwordHash: 'hash:pw-G02', revoked: true },
+};
+
+/** Injected lookups; verifyPassword records its calls so we can see what was checked. */
+function deps(allowAnonymous = false) {
+  const verified: Array<[string, string]> = [];
+  const d: AuthenticateDeps = {
+    lookupGateway: (id) => ROWS[id],
+    verifyPassword: async (pw, hash) => {
+      verified.push([pw, hash]);
+      return hash === `hash:${pw}`;
+    },
+    allowAnonymous,
+  };
+  return { d, verified };
+}
+
+const req = (r: Partial<ConnectRequest>): ConnectRequest => ({
+  clientId: 'G01',
+  cleanSession: true,
+  username: 'G01',
+  password: Buffer.from('pw-G01'),
+  ...r,
+});
+
+const AUTH_DENIED = { ok: false, code: 'HUB_ERR_AUTH_DENIED', reason: 'bad username or password', returnCode: 4 };
+
+describe('authenticate', () => {
+  it('refuses an empty client id with a persistent session with CONNACK 2, before any credential check', async () => {
+    const { d, verified } = deps(true);
+    const r = await authenticate(req({ clientId: '', cleanSession: false }), d);
+    expect(r).toEqual({ ok: false, code: 'HUB_ERR_EMPTY_CLIENT_ID', reason: 'empty client id with a persistent session', returnCode: 2 });
+    expect(verified).toEqual([]);
+  });
+
+  it('admits an empty client id with a clean session and no username as anonymous when allowed', async () => {
+    const { d } = deps(true);
+    const r = await authenticate(req({ clientId: '', cleanSession: true, username: undefined, password: undefined }), d);
+    expect(r).toEqual({ ok: true, value: { kind: 'anonymous' } });
+  });
+
+  it('refuses the same client with CONNACK 5 when anonymous clients are not allowed', async () => {
+    const { d } = deps(false);
+    const r = await authenticate(req({ clientId: '', cleanSession: true, username: undefined, password: undefined }), d);
+    expect(r).toEqual({ ok: false, code: 'HUB_ERR_ANONYMOUS_DENIED', reason: 'anonymous clients are not allowed', returnCode: 5 });
+  });
+
+  it('treats an empty username as anonymous', async () => {
+    expect(await authenticate(req({ username: '' }), deps(false).d)).toMatchObject({ ok: false, code: 'HUB_ERR_ANONYMOUS_DENIED', returnCode: 5 });
+    expect(await authenticate(req({ username: '' }), deps(true).d)).toEqual({ ok: true, value: { kind: 'anonymous' } });
+  });
+
+  it.each([
+    ['a different client id', 'G01-laptop'],
+    ['an empty client id with a clean session', ''],
+  ])('refuses %s than the username with CONNACK 2', async (_what, clientId) => {
+    const { d, verified } = deps();
+    const r = await authenticate(req({ clientId }), d);
+    expect(r).toEqual({ ok: false, code: 'HUB_ERR_CLIENT_ID_MISMATCH', reason: 'client id must equal the gateway id', returnCode: 2 });
+    expect(verified).toEqual([]);
+  });
+
+  it('answers unknown gateway, revoked gateway, wrong password and missing password identically (CONNACK 4)', async () => {
+    const unknown = deps();
+    const revoked = deps();
+    const wrong = deps();
+    const missing = deps();
+    const results = [
+      await authenticate(req({ clientId: 'G99', username: 'G99', password: Buffer.from('pw-G99') }), unknown.d),
+      await authenticate(req({ clientId: 'G02', username: 'G02', password: Buffer.from('pw-G02') }), revoked.d),
+      await authenticate(req({ password: Buffer.from('pw-G02') }), wrong.d),
+      await authenticate(req({ password: undefined }), missing.d),
+    ];
+    for (const r of results) expect(r).toEqual(AUTH_DENIED);
+    // Only the wrong password reached the hash check; revoked refused even with its right password.
+    expect(unknown.verified).toEqual([]);
+    expect(revoked.verified).toEqual([]);
+    expect(wrong.verified).toEqual([['pw-G02', 'hash:pw-G01']]);
+    expect(missing.verified).toEqual([]);
+  });
+
+  it('returns the identity from the registry row on success', async () => {
+    const { d, verified } = deps();
+    const r = await authenticate(req({}), d);
+    expect(r).toEqual({ ok: true, value: { kind: 'gateway', district: '渝中区', school: 'S01', gateway: 'G01' } });
+    expect(verified).toEqual([['pw-G01', 'hash:pw-G01']]);
+  });
+
+  it('decodes the password as UTF-8', async () => {
+    const rows: Record<string, GatewayRow> = { G03: { id: 'G03', school: 'S02', district: '江北区', passwordHash: 'hash:密码-1', revoked: false } };
+    const r = await authenticate(
+      { clientId: 'G03', cleanSession: false, username: 'G03', password: Buffer.from('密码-1', 'utf8') },
+      { lookupGateway: (id) => rows[id], verifyPassword: async (pw, h) => h === `hash:${pw}`, allowAnonymous: false },
+    );
+    expect(r).toEqual({ ok: true, value: { kind: 'gateway', district: '江北区', school: 'S02', gateway: 'G03' } });
+  });
+});
+
+const ME: Identity = { kind: 'gateway', district: 'D1', school: 'S01', gateway: 'G01' };
+const ANON: Identity = { kind: 'anonymous' };
+
+describe('authorizePublish', () => {
+  it.each([
+    'campus/v1/D1/S01/G01/telemetry',
+    'campus/v1/D1/S01/G01/state',
+    'campus/v1/D1/S01/G01/cmdres/c-17',
+    'campus/v1/D1/S01/G01/cmdres/a/b',
+  ])('allows own %s', (topic) => {
+    expect(authorizePublish(ME, topic)).toEqual({ ok: true });
+  });
+
+  it.each([
+    ["another school's prefix", 'campus/v1/D1/S02/G01/telemetry'],
+    ['another district', 'campus/v1/D2/S01/G01/telemetry'],
+    ['another gateway', 'campus/v1/D1/S01/G02/state'],
+    ['own command topic', 'campus/v1/D1/S01/G01/cmd/reboot'],
+    ['own bare cmd level', 'campus/v1/D1/S01/G01/cmd'],
+    ['a non-campus topic', 'lan/v1/telemetry'],
+    ['an arbitrary topic', 'school/news'],
+    ['a gateway id extending its own', 'campus/v1/D1/S01/G01-evil/telemetry'],
+    ['a gateway id that is a prefix of its own', 'campus/v1/D1/S01/G0/telemetry'],
+    ['an extra level after telemetry', 'campus/v1/D1/S01/G01/telemetry/extra'],
+    ['an extra level after state', 'campus/v1/D1/S01/G01/state/x'],
+    ['an extra level before the channel', 'campus/v1/D1/S01/G01/x/telemetry'],
+    ['its bare prefix', 'campus/v1/D1/S01/G01'],
+    ['the prefix with a trailing slash', 'campus/v1/D1/S01/G01/'],
+    ['a wildcard level', 'campus/v1/D1/S01/+/telemetry'],
+  ])('denies %s', (_what, topic) => {
+    expect(authorizePublish(ME, topic)).toEqual({ ok: false, code: 'HUB_ERR_PUBLISH_DENIED', reason: `may not publish to ${topic}` });
+  });
+
+  it('allows anonymous clients anything (anonymous mode is for development)', () => {
+    expect(authorizePublish(ANON, 'campus/v1/D1/S01/G01/cmd/reboot')).toEqual({ ok: true });
+    expect(authorizePublish(ANON, 'anything/else')).toEqual({ ok: true });
+  });
+});
+
+describe('authorizeSubscribe', () => {
+  it.each(['campus/v1/D1/S01/G01/cmd/#', 'campus/v1/D1/S01/G01/cmd/reboot', 'campus/v1/D1/S01/G01/cmd/+'])('allows own %s', (filter) => {
+    expect(authorizeSubscribe(ME, filter)).toEqual({ ok: true });
+  });
+
+  it.each([
+    ['everything under the root', 'campus/v1/#'],
+    ["every gateway's commands", 'campus/v1/+/+/+/cmd/#'],
+    ["every gateway's commands in its school", 'campus/v1/D1/S01/+/cmd/#'],
+    ["another gateway's commands", 'campus/v1/D1/S01/G02/cmd/#'],
+    ['a gateway id extending its own', 'campus/v1/D1/S01/G01-evil/cmd/#'],
+    ['own telemetry', 'campus/v1/D1/S01/G01/telemetry'],
+    ['own command responses', 'campus/v1/D1/S01/G01/cmdres/#'],
+    ['everything of its own', 'campus/v1/D1/S01/G01/#'],
+    ['the global wildcard', '#'],
+  ])('denies %s', (_what, filter) => {
+    expect(authorizeSubscribe(ME, filter)).toEqual({ ok: false, code: 'HUB_ERR_SUBSCRIBE_DENIED', reason: `may not subscribe to ${filter}` });
+  });
+
+  it('allows anonymous clients any filter', () => {
+    expect(authorizeSubscribe(ANON, '#')).toEqual({ ok: true });
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { Presence, type PresenceEntry } from '../src/presence.ts';
+
+const entry = (gateway: string, state: 'online' | 'offline', bdSeq: number, ts = 1000): PresenceEntry => ({
+  district: '渝中区',
+  school: 'S01',
+  gateway,
+  state,
+  bdSeq,
+  ts,
+});
+
+describe('Presence', () => {
+  it('knows nothing at first', () => {
+    const p = new Presence();
+    expect(p.get('G01')).toBeUndefined();
+    expect(p.list()).toEqual([]);
+  });
+
+  it('refuses a death older than the birth in force and stays online', () => {
+    const p = new Presence();
+    expect(p.apply(entry('G01', 'online', 10, 1000))).toBe(true);
+    expect(p.apply(entry('G01', 'offline', 9, 2000))).toBe(false);
+    expect(p.get('G01')).toEqual(entry('G01', 'online', 10, 1000));
+  });
+
+  it('applies the death of the same connection (equal bdSeq)', () => {
+    const p = new Presence();
+    p.apply(entry('G01', 'online', 10));
+    expect(p.apply(entry('G01', 'offline', 10, 2000))).toBe(true);
+    expect(p.get('G01')).toEqual(entry('G01', 'offline', 10, 2000));
+  });
+
+  it('applies a newer death', () => {
+    const p = new Presence();
+    p.apply(entry('G01', 'online', 10));
+    expect(p.apply(entry('G01', 'offline', 11, 3000))).toBe(true);
+    expect(p.get('G01')?.state).toBe('offline');
+    expect(p.get('G01')?.bdSeq).toBe(11);
+  });
+
+  it('applies a death for a gateway never seen', () => {
+    const p = new Presence();
+    expect(p.apply(entry('G01', 'offline', 5))).toBe(true);
+    expect(p.get('G01')?.state).toBe('offline');
+  });
+
+  it('refuses an old death after a newer death too', () => {
+    const p = new Presence();
+    p.apply(entry('G01', 'offline', 12));
+    expect(p.apply(entry('G01', 'offline', 11))).toBe(false);
+    expect(p.get('G01')?.bdSeq).toBe(12);
+  });
+
+  it('a new birth after a death brings the gateway back online', () => {
+    const p = new Presence();
+    p.apply(entry('G01', 'online', 10));
+    p.apply(entry('G01', 'offline', 10));
+    expect(p.apply(entry('G01', 'online', 11))).toBe(true);
+    expect(p.get('G01')?.state).toBe('online');
+  });
+
+  it('keeps gateways apart', () => {
+    const p = new Presence();
+    p.apply(entry('G01', 'online', 10));
+    p.apply(entry('G02', 'online', 3));
+    // G02's current bdSeq is 3, so a death with 5 applies although G01 is at 10.
+    expect(p.apply(entry('G02', 'offline', 5))).toBe(true);
+    expect(p.list().map((e) => [e.gateway, e.state, e.bdSeq])).toEqual([
+      ['G01', 'online', 10],
+      ['G02', 'offline', 5],
+    ]);
+  });
+
+  it('stores a copy of the entry', () => {
+    const p = new Presence();
+    const e = entry('G01', 'online', 10);
+    p.apply(e);
+    e.state = 'offline';
+    expect(p.get('G01')?.state).toBe('online');
+  });
+});

@@ -1,0 +1,121 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Registry } from '../src/registry.ts';
+
+let reg: Registry;
+
+beforeEach(() => {
+  reg = new Registry(':memory:');
+  reg.upsertDistrict({ id: '渝中区', nameEn: 'Yuzhong' });
+  reg.upsertDistrict({ id: '江北区', nameEn: 'Jiangbei' });
+  reg.upsertSchool({ id: 'S01', district: '渝中区', name: '巴蜀小学' });
+  reg.upsertSchool({ id: 'S02', district: '江北区', name: '新村实验小学' });
+});
+afterEach(() => reg.close());
+
+describe('Registry gateways', () => {
+  it('returns a gateway with its district joined from its school', () => {
+    reg.setGateway('G01', 'S01', 'hash-1');
+    expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S01', district: '渝中区', passwordHash: 'hash-1', revoked: false });
+  });
+
+  it('returns undefined for an unknown gateway', () => {
+    expect(reg.getGateway('G99')).toBeUndefined();
+  });
+
+  it('revokes a gateway and reports whether one was changed', () => {
+    reg.setGateway('G01', 'S01', 'hash-1');
+    expect(reg.revokeGateway('G01')).toBe(true);
+    expect(reg.getGateway('G01')?.revoked).toBe(true);
+    expect(reg.revokeGateway('G99')).toBe(false);
+  });
+
+  it('rotating credentials replaces the hash and lifts a revocation', () => {
+    reg.setGateway('G01', 'S01', 'hash-1');
+    reg.revokeGateway('G01');
+    reg.setGateway('G01', 'S02', 'hash-2');
+    expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S02', district: '江北区', passwordHash: 'hash-2', revoked: false });
+  });
+
+  it('follows a school moved to another district', () => {
+    reg.setGateway('G01', 'S01', 'hash-1');
+    reg.upsertSchool({ id: 'S01', district: '江北区', name: '巴蜀小学' });
+    expect(reg.getGateway('G01')?.district).toBe('江北区');
+  });
+
+  it('refuses a gateway of an unknown school (foreign key)', () => {
+    expect(() => reg.setGateway('G01', 'S99', 'hash-1')).toThrow();
+    expect(reg.getGateway('G01')).toBeUndefined();
+  });
+});
+
+describe('Registry devices', () => {
+  it('stores and returns devices and counts them', () => {
+    reg.upsertDevice({ id: 'AV-101', school: 'S01', room: '101', kind: 'classroom_av' });
+    reg.upsertDevice({ id: 'a b,c=d"e 渝中区', school: 'S02', room: '实验室', kind: 'vr_kit' });
+    expect(reg.getDevice('AV-101')).toEqual({ id: 'AV-101', school: 'S01', room: '101', kind: 'classroom_av' });
+    expect(reg.getDevice('a b,c=d"e 渝中区')).toEqual({ id: 'a b,c=d"e 渝中区', school: 'S02', room: '实验室', kind: 'vr_kit' });
+    expect(reg.deviceCount()).toBe(2);
+  });
+
+  it('returns undefined for an unknown device', () => {
+    expect(reg.getDevice('nope')).toBeUndefined();
+    expect(reg.deviceCount()).toBe(0);
+  });
+
+  it('finds a device registered after a failed lookup (negative lookups are not cached)', () => {
+    expect(reg.getDevice('AV-9')).toBeUndefined();
+    reg.upsertDevice({ id: 'AV-9', school: 'S01', room: '109', kind: 'classroom_av' });
+    expect(reg.getDevice('AV-9')).toEqual({ id: 'AV-9', school: 'S01', room: '109', kind: 'classroom_av' });
+  });
+
+  it('an upsert of a cached device is seen by the next lookup', () => {
+    reg.upsertDevice({ id: 'AV-1', school: 'S01', room: '101', kind: 'classroom_av' });
+    expect(reg.getDevice('AV-1')?.room).toBe('101'); // now cached
+    reg.upsertDevice({ id: 'AV-1', school: 'S02', room: '201', kind: 'interactive_board' });
+    expect(reg.getDevice('AV-1')).toEqual({ id: 'AV-1', school: 'S02', room: '201', kind: 'interactive_board' });
+    expect(reg.deviceCount()).toBe(1);
+  });
+
+  it('refuses a device of an unknown school (foreign key)', () => {
+    expect(() => reg.upsertDevice({ id: 'X', school: 'S99', room: '1', kind: 'vr_kit' })).toThrow();
+    expect(reg.getDevice('X')).toBeUndefined();
+  });
+});
+
+describe('Registry transactions', () => {
+  it('commits the writes of a transaction and returns its value', () => {
+    const n = reg.transaction(() => {
+      reg.upsertDevice({ id: 'D1', school: 'S01', room: '1', kind: 'vr_kit' });
+      reg.upsertDevice({ id: 'D2', school: 'S01', room: '2', kind: 'vr_kit' });
+      return 2;
+    });
+    expect(n).toBe(2);
+    expect(reg.deviceCount()).toBe(2);
+  });
+
+  it('rolls back every write when the function throws', () => {
+    reg.upsertDevice({ id: 'D0', school: 'S01', room: '0', kind: 'vr_kit' });
+    expect(() =>
+      reg.transaction(() => {
+        reg.upsertDevice({ id: 'D1', school: 'S01', room: '1', kind: 'vr_kit' });
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(reg.deviceCount()).toBe(1);
+    expect(reg.getDevice('D1')).toBeUndefined();
+  });
+
+  // Fails against the current src: a row read inside a transaction is cached and stays cached
+  // after the rollback, so getDevice answers with data that is not in the database.
+  it('does not answer from the cache with a rolled-back device update', () => {
+    reg.upsertDevice({ id: 'D0', school: 'S01', room: '101', kind: 'classroom_av' });
+    expect(() =>
+      reg.transaction(() => {
+        reg.upsertDevice({ id: 'D0', school: 'S02', room: '201', kind: 'classroom_av' });
+        expect(reg.getDevice('D0')?.room).toBe('201'); // visible inside the transaction
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(reg.getDevice('D0')).toEqual({ id: 'D0', school: 'S01', room: '101', kind: 'classroom_av' });
+  });
+});
