@@ -20,6 +20,7 @@ fi
 missing=""
 if [ -z "${INFLUX_URL:-}" ] && ! command -v influxd >/dev/null 2>&1; then missing="$missing influxdb"; fi
 if ! command -v mosquitto_pub >/dev/null 2>&1; then missing="$missing mosquitto-clients"; fi
+if ! command -v docker-compose >/dev/null 2>&1; then missing="$missing docker-compose"; fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages:$missing"
