@@ -168,7 +168,12 @@ export class Uplink {
         new Promise<void>((resolve) => setTimeout(resolve, 2000).unref()),
       ]);
     }
-    // Unacknowledged batches stay in the outbox; nothing is waited for here.
-    await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+    // A graceful end sends DISCONNECT, so the hub discards the will [MQTT-3.1.2-10]; forced
+    // ends skip it. Unacknowledged batches stay in the outbox either way.
+    const graceful = new Promise<boolean>((resolve) => client.end(false, {}, () => resolve(true)));
+    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000).unref());
+    if (!(await Promise.race([graceful, timedOut]))) {
+      await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+    }
   }
 }
