@@ -110,6 +110,10 @@ describe('hostile input at the hub and at the gateway', () => {
       future: c.get('records_rejected', { reason: 'ts_in_future' }),
       old: c.get('records_rejected', { reason: 'ts_too_old' }),
     }).toEqual({ invalid: 7, unknown: 1, foreign: 1, kind: 1, future: 1, old: 1 });
+    // The same counts, as an operator's scraper sees them.
+    const metrics = await (await fetch(`http://127.0.0.1:${stack.hub.httpPort}/metrics`)).text();
+    expect(metrics).toContain('hub_records_rejected{reason="invalid_record"} 7\n');
+    expect(metrics).toContain('hub_records_rejected{reason="unknown_device"} 1\n');
     const s = await influxQuery(influx.url, db, `SELECT seq FROM interactive_board WHERE device = 'yz-s01-r01-board'`);
     expect(s[0]!.values).toEqual([[ts, 100], [ts + 10, 110]]);
   });

@@ -1,4 +1,6 @@
 import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { REDACT_PATHS } from '../../protocol/src/logging.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFleet, SEED_DISTRICTS } from '../../device-sim/src/fleet.ts';
 import { telemetryTopic, commandFilter } from '../../protocol/src/topics.ts';
@@ -31,14 +33,16 @@ function batch(device: string, seq: number, ts: number, gateway = gw): string {
 }
 
 describe('a third-party MQTT client (mosquitto_pub) against the hub', () => {
+  const logLines: string[] = [];
   let influx: InfluxInstance;
   let stack: Stack;
   const db = 'e2e_mosquitto';
 
   beforeAll(async () => {
     influx = await startInflux();
-    // No gateways: this test is the only client of the hub.
-    stack = await startStack({ influxUrl: influx.url, database: db, fleet, withGateways: false });
+    // No gateways: this test is the only client of the hub. Its logs are kept to be read.
+    const log = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, { write: (line: string) => void logLines.push(line) });
+    stack = await startStack({ influxUrl: influx.url, database: db, fleet, withGateways: false, log });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -63,6 +67,9 @@ describe('a third-party MQTT client (mosquitto_pub) against the hub', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/bad user name or password/i);
     expect(stack.hub.counters.get('connections_refused', { code: 'HUB_ERR_AUTH_DENIED' })).toBe(before + 1);
+    // The refusal is logged with its code, and no password — right or wrong — ever is.
+    expect(logLines.some((l) => l.includes('HUB_ERR_AUTH_DENIED'))).toBe(true);
+    expect(logLines.filter((l) => l.includes('not-the-password') || l.includes(gatewayPassword(gw)))).toEqual([]);
     const series = await influxQuery(influx.url, db, `SELECT seq FROM interactive_board WHERE seq = 42`);
     expect(series).toEqual([]);
   });
