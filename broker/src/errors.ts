@@ -9,7 +9,6 @@ export const HubErrorCode = {
   PUBLISH_DENIED: 'HUB_ERR_PUBLISH_DENIED',
   SUBSCRIBE_DENIED: 'HUB_ERR_SUBSCRIBE_DENIED',
   INFLUX_UNAVAILABLE: 'HUB_ERR_INFLUX_UNAVAILABLE',
-  CONFIG_INVALID: 'HUB_ERR_CONFIG_INVALID',
 } as const;
 export type HubErrorCode = (typeof HubErrorCode)[keyof typeof HubErrorCode];
 

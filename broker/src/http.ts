@@ -9,8 +9,11 @@ export function createHttpApp(deps: { counters: Counters; presence: Presence; wr
   const app = express();
   app.disable('x-powered-by');
   app.get('/health', (_req, res) => {
-    res.json({
-      status: 'ok',
+    // Degraded while InfluxDB writes fail: publishes are then not acknowledged (gateways keep them).
+    const degraded = deps.writer.lastError !== undefined;
+    res.status(degraded ? 503 : 200).json({
+      status: degraded ? 'degraded' : 'ok',
+      ...(degraded ? { influxError: deps.writer.lastError } : {}),
       connectedClients: deps.broker.connectedClients,
       gatewaysOnline: deps.presence.list().filter((p) => p.state === 'online').length,
       influx: deps.writer.stats,

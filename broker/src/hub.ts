@@ -11,7 +11,7 @@ import { createHttpApp } from './http.ts';
 import { encodePoint } from './influx/lineProtocol.ts';
 import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import { ingestTelemetry, type IngestLimits } from './ingest.ts';
-import { verifyPassword } from './passwords.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
 import { Presence } from './presence.ts';
 import { Registry } from './registry.ts';
@@ -47,6 +47,8 @@ export interface Hub {
   readonly writer: InfluxWriter;
   /** Revokes a gateway's credentials and drops its live session at once. */
   revokeGateway(id: string): boolean;
+  /** Sets a new password for a gateway and drops its live session, which must log in again. */
+  rotateGatewayPassword(id: string, password: string): Promise<boolean>;
 }
 
 /** The hub: Aedes on TCP, authentication and ACL by school, ingest to InfluxDB. */
@@ -61,6 +63,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const identities = new WeakMap<Client, Identity>();
   const connectRequests = new WeakMap<Client, { clientId: string; clean: boolean }>();
   const liveGateways = new Map<string, Client>();
+  const refusedPackets = new WeakSet<object>();
   const lastWarn = new Map<string, number>();
   let broker: Aedes | undefined;
   let server: Server | undefined;
@@ -81,7 +84,8 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     log.warn(obj, msg);
   }
 
-  async function handleTelemetry(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<void> {
+  /** Returns false when the whole message was refused (it is then not forwarded either). */
+  async function handleTelemetry(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<boolean> {
     const result = ingestTelemetry(identity, payload, config.limits, { lookupDevice: (id) => reg().getDevice(id), now });
     counters.inc('messages_received', { channel: 'telemetry' });
     if (result.messageRejected) counters.inc('messages_rejected', { reason: result.rejections[0]!.reason });
@@ -94,10 +98,11 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
         first: result.rejections[0],
       }, 'telemetry refused');
     }
-    if (result.lines.length === 0) return;
+    if (result.lines.length === 0) return !result.messageRejected;
     const w = await writer.write(result.lines);
     counters.inc('records_written', {}, result.lines.length - w.refused);
     if (w.refused > 0) counters.inc('records_rejected', { reason: 'influx_refused' }, w.refused);
+    return true;
   }
 
   /** Returns false for a state update that must be dropped (invalid or stale death). */
@@ -153,6 +158,18 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       return changed;
     },
 
+    async rotateGatewayPassword(id: string, password: string): Promise<boolean> {
+      const gw = reg().getGateway(id);
+      if (!gw) return false;
+      reg().setGateway(id, gw.school, await hashPassword(password));
+      const client = liveGateways.get(id);
+      if (client) {
+        log.info({ gateway: id }, 'credentials rotated: closing live session');
+        client.close();
+      }
+      return true;
+    },
+
     async start() {
       registry ??= new Registry(config.registryPath);
       await writer.ensureDatabase();
@@ -196,7 +213,11 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
           const t = parseGatewayTopic(packet.topic);
           const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
           if (t?.channel === 'telemetry') {
-            handleTelemetry(identity, payload).then(() => done(null), (e: unknown) => done(toError(e)));
+            handleTelemetry(identity, payload).then((readable) => {
+              // Acknowledged (a resend cannot fix it) but not forwarded to subscribers.
+              if (!readable) refusedPackets.add(packet);
+              done(null);
+            }, (e: unknown) => done(toError(e)));
           } else if (t?.channel === 'state') {
             handleState(identity, payload).then(
               (keep) => done(keep ? null : new Error('state update dropped')),
@@ -205,6 +226,9 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
           } else {
             done(null);
           }
+        },
+        authorizeForward(_client, packet) {
+          return refusedPackets.has(packet) ? null : packet;
         },
         authorizeSubscribe(client, sub, done) {
           const identity = identities.get(client);

@@ -1,4 +1,4 @@
-import { commandFilter, gatewayPrefix, parseGatewayTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
+import { commandFilter, gatewayPrefix, HUB_ROOT, parseGatewayTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import { HubErrorCode } from './errors.ts';
 import type { GatewayRow } from './registry.ts';
 
@@ -48,9 +48,17 @@ export async function authenticate(req: ConnectRequest, deps: AuthenticateDeps):
   return { ok: true, value: { kind: 'gateway', district: gw.district, school: gw.school, gateway: gw.id } };
 }
 
-/** A gateway publishes only telemetry, state and command responses under its own prefix. */
+/**
+ * A gateway publishes only telemetry, state and command responses under its own prefix.
+ * Anonymous clients (a development setting) may publish anywhere but under the hub's root, so
+ * they can never write telemetry or a gateway's state.
+ */
 export function authorizePublish(identity: Identity, topic: string): Decision {
-  if (identity.kind === 'anonymous') return { ok: true };
+  if (identity.kind === 'anonymous') {
+    return topic === HUB_ROOT || topic.startsWith(`${HUB_ROOT}/`)
+      ? { ok: false, code: HubErrorCode.PUBLISH_DENIED, reason: `anonymous clients may not publish to ${topic}` }
+      : { ok: true };
+  }
   const t = parseGatewayTopic(topic);
   const own =
     t !== null &&

@@ -3,7 +3,8 @@ import type { DeviceKind } from '../../protocol/src/kinds.ts';
 
 /**
  * The registry of districts, schools, gateways (with hashed credentials) and devices, in an
- * embedded SQLite database (node:sqlite). The hub owns it; other processes go through the hub.
+ * embedded SQLite database (node:sqlite). Provisioning may write it from another process (WAL
+ * mode); the hub reads gateways on every login and caches devices for DEVICE_CACHE_TTL_MS.
  */
 export interface DistrictRow {
   id: string;
@@ -54,7 +55,9 @@ export class Registry {
   readonly #db: DatabaseSync;
   readonly #stmts: Record<string, StatementSync>;
   /** Device lookups sit on the ingest hot path; writes through this object invalidate it. */
-  readonly #deviceCache = new Map<string, Readonly<DeviceRow>>();
+  readonly #deviceCache = new Map<string, { row: Readonly<DeviceRow>; at: number }>();
+  /** Another process (provisioning) may change a device: a cached row lives this long. */
+  static readonly DEVICE_CACHE_TTL_MS = 30_000;
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -104,12 +107,13 @@ export class Registry {
 
   getDevice(id: string): Readonly<DeviceRow> | undefined {
     const cached = this.#deviceCache.get(id);
-    if (cached) return cached;
+    const now = Date.now();
+    if (cached && now - cached.at < Registry.DEVICE_CACHE_TTL_MS) return cached.row;
     const row = this.#stmts['getDevice']!.get(id) as DeviceRow | undefined;
     if (!row) return undefined; // unknown ids are not cached: a device may be registered later
     if (this.#deviceCache.size >= 1_000_000) this.#deviceCache.clear();
     const frozen = Object.freeze({ ...row });
-    this.#deviceCache.set(id, frozen);
+    this.#deviceCache.set(id, { row: frozen, at: now });
     return frozen;
   }
 

@@ -53,6 +53,9 @@ describe('loadHubConfig', () => {
   it('treats blank variables as unset (defaults apply)', () => {
     const c = loadHubConfig({ HUB_MQTT_PORT: '', HUB_HTTP_PORT: '  ', HUB_ALLOW_ANONYMOUS: '', HUB_MAX_AGE_MS: ' ' });
     expect([c.hub.mqttPort, c.hub.httpPort, c.hub.allowAnonymous, c.hub.limits.maxAgeMs]).toEqual([1883, 8080, false, 34_560_000_000]);
+    // A blank host must not mean "every interface", nor a blank database a refusal.
+    const d = loadHubConfig({ HUB_MQTT_HOST: '', HUB_HTTP_HOST: ' ', INFLUX_DB: '' });
+    expect([d.hub.mqttHost, d.hub.httpHost, d.hub.influx.database]).toEqual(['127.0.0.1', '127.0.0.1', 'campus']);
   });
 
   it.each([
@@ -95,7 +98,6 @@ describe('loadHubConfig', () => {
     ['HUB_MAX_AGE_MS', '59999'],
     ['HUB_MAX_PAYLOAD_BYTES', '1023'],
     ['LOG_LEVEL', 'verbose'],
-    ['INFLUX_DB', ''],
   ])('refuses %s=%s with a ConfigError naming the variable', (name, value) => {
     const e = configError({ [name]: value });
     expect(e.name).toBe('ConfigError');

@@ -135,9 +135,12 @@ describe('authorizePublish', () => {
     expect(authorizePublish(ME, topic)).toEqual({ ok: false, code: 'HUB_ERR_PUBLISH_DENIED', reason: `may not publish to ${topic}` });
   });
 
-  it('allows anonymous clients anything (anonymous mode is for development)', () => {
-    expect(authorizePublish(ANON, 'campus/v1/D1/S01/G01/cmd/reboot')).toEqual({ ok: true });
+  it('allows anonymous clients anything outside the hub root, nothing under it', () => {
     expect(authorizePublish(ANON, 'anything/else')).toEqual({ ok: true });
+    expect(authorizePublish(ANON, 'campus/v2/x')).toEqual({ ok: true });
+    for (const t of ['campus/v1/D1/S01/G01/cmd/reboot', 'campus/v1/D1/S01/G01/state', 'campus/v1/D1/S01/G01/telemetry', 'campus/v1']) {
+      expect(authorizePublish(ANON, t)).toEqual({ ok: false, code: 'HUB_ERR_PUBLISH_DENIED', reason: `anonymous clients may not publish to ${t}` });
+    }
   });
 });
 

@@ -173,7 +173,8 @@ export class Uplink {
     const graceful = new Promise<boolean>((resolve) => client.end(false, {}, () => resolve(true)));
     const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000).unref());
     if (!(await Promise.race([graceful, timedOut]))) {
-      await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+      // mqtt.js ignores a second end() once one is under way: close the socket itself.
+      client.stream?.destroy();
     }
   }
 }

@@ -28,7 +28,9 @@ export class ConfigError extends Error {
 
 /** Parses the environment once; every problem is reported as `VARIABLE: message`. Frozen. */
 export function parseEnvConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): Readonly<z.infer<S>> {
-  const r = schema.safeParse(env);
+  // A blank variable counts as unset, so its default applies (never "listen on every interface").
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const r = schema.safeParse(set);
   if (!r.success) throw new ConfigError(formatIssues(r.error.issues));
   return deepFreeze(r.data);
 }

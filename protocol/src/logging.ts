@@ -6,8 +6,9 @@ export type { Logger };
 export const REDACT_PATHS = [
   'password',
   '*.password',
-  'config.gatewayPassword',
-  'config.influxPassword',
+  '*.*.password',
+  'hub.influx.password',
+  'gateway.password',
   'token',
   '*.token',
   'authorization',

@@ -78,6 +78,7 @@ const countPoints = async (fromMs: number, toMs: number): Promise<number> => {
 measuring = true;
 const t0 = Date.now();
 const hub0 = procStats(hub.pid);
+const requests0 = ((await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { influx: { requests: number } }).influx.requests;
 const influx0 = influx.pid ? procStats(influx.pid) : undefined;
 const self0 = process.cpuUsage();
 await new Promise((r) => setTimeout(r, cfg.BENCH_SECONDS * 1000));
@@ -86,12 +87,12 @@ measuring = false;
 const hub1 = procStats(hub.pid);
 const influx1 = influx.pid ? procStats(influx.pid) : undefined;
 const self1 = process.cpuUsage(self0);
+const health = (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { influx: { requests: number } };
 // Let what was in flight at t1 land, then count points whose device time is in the window.
 await new Promise((r) => setTimeout(r, 3000));
 const points = await countPoints(t0, t1);
 const secs = (t1 - t0) / 1000;
 const sorted = latencies.sort((a, b) => a - b);
-const health = (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { influx: { requests: number } };
 
 await campuses.stop();
 await hub.stop();
@@ -111,7 +112,7 @@ const report = {
     cpuPercentOfOneCore: Number(f1(((hub1.cpuSec - hub0.cpuSec) / secs) * 100)),
     rssMiB: Number(f1(hub1.rssMiB)),
     peakRssMiB: Number(f1(hub1.peakRssMiB)),
-    influxWriteRequests: health.influx.requests,
+    influxWriteRequestsInWindow: health.influx.requests - requests0,
   },
   ...(influx0 && influx1 ? { influxd: { cpuPercentOfOneCore: Number(f1(((influx1.cpuSec - influx0.cpuSec) / secs) * 100)), rssMiB: Number(f1(influx1.rssMiB)) } } : {}),
   loadGenerator: { cpuPercentOfOneCore: Number(f1(((self1.user + self1.system) / 1e6 / secs) * 100)), note: 'simulator + gateways, one process' },

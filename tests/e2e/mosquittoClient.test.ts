@@ -131,6 +131,23 @@ describe('a third-party MQTT client (mosquitto_pub) against the hub', () => {
     }
   });
 
+  it('drops a live session at once when its password is rotated; the new password works, the old does not', async () => {
+    const g = fleet.schools.find((s) => s.id === 'jb-s01')!.gateway;
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, {
+      clientId: g,
+      username: g,
+      password: gatewayPassword(g),
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    const closed = new Promise<void>((r) => client.once('close', () => r()));
+    expect(await stack.hub.rotateGatewayPassword(g, 'a-brand-new-password')).toBe(true);
+    await closed;
+    expect(await rawConnect(stack.hub.mqttPort, { clientId: g, clean: true, username: g, password: gatewayPassword(g) })).toBe(4);
+    expect(await rawConnect(stack.hub.mqttPort, { clientId: g, clean: true, username: g, password: 'a-brand-new-password' })).toBe(0);
+    await client.endAsync(true);
+  });
+
   it('drops a live session at once when its credentials are revoked', async () => {
     const g = yz2.gateway;
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, {

@@ -42,6 +42,9 @@ export class InfluxWriter {
   #inflight = new Set<Promise<void>>();
   #stopped = false;
   readonly stats = { linesWritten: 0, requests: 0, failedRequests: 0, linesRefused: 0 };
+  /** The last write that failed after every attempt, cleared by the next success. */
+  lastError: { at: number; message: string } | undefined;
+  lastSuccessAt = 0;
 
   constructor(cfg: InfluxWriterConfig, log: Logger) {
     this.#cfg = cfg;
@@ -102,30 +105,31 @@ export class InfluxWriter {
     let lastErr: Error | undefined;
     for (let attempt = 1; attempt <= this.#cfg.attempts; attempt++) {
       try {
-        this.stats.requests++;
-        const params = new URLSearchParams({ db: this.#cfg.database, precision: 'ms' });
-        const res = await fetch(`${this.#cfg.url}/write?${params}`, {
-          method: 'POST',
-          headers: { 'content-type': 'text/plain; charset=utf-8', ...this.#authHeader() },
-          body,
-          signal: AbortSignal.timeout(this.#cfg.requestTimeoutMs),
-        });
-        const text = res.status === 204 ? '' : await res.text();
+        const res = await this.#post(body);
         if (res.status === 204) {
           this.stats.linesWritten += count;
+          this.lastSuccessAt = Date.now();
+          this.lastError = undefined;
           for (const b of batch) b.resolve({ refused: 0 });
           return;
         }
         if (res.status === 400) {
+          if (batch.length > 1) {
+            // A refusal in a combined write cannot be attributed: write each caller's lines on
+            // their own (rare: a field type conflict), so every count is exact.
+            for (const b of batch) await this.#send([b]);
+            return;
+          }
           // Partial write: InfluxDB kept the good points and says how many it dropped.
-          const dropped = Number(/dropped=(\d+)/.exec(text)?.[1] ?? count);
+          const dropped = Math.min(count, Number(/dropped=(\d+)/.exec(res.text)?.[1] ?? count));
           this.stats.linesWritten += count - dropped;
           this.stats.linesRefused += dropped;
-          this.#log.warn({ dropped, error: text.slice(0, 500) }, 'InfluxDB refused part of a write');
-          for (const b of batch) b.resolve({ refused: dropped, refusal: text.slice(0, 500) });
+          this.lastSuccessAt = Date.now();
+          this.#log.warn({ dropped, error: res.text.slice(0, 500) }, 'InfluxDB refused part of a write');
+          batch[0]!.resolve({ refused: dropped, refusal: res.text.slice(0, 500) });
           return;
         }
-        lastErr = new Error(`InfluxDB /write ${res.status}: ${text.slice(0, 300)}`);
+        lastErr = new Error(`InfluxDB /write ${res.status}: ${res.text.slice(0, 300)}`);
       } catch (e) {
         lastErr = toError(e);
       }
@@ -135,8 +139,21 @@ export class InfluxWriter {
       }
     }
     const err = new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB write failed: ${lastErr?.message}`, { cause: lastErr });
+    this.lastError = { at: Date.now(), message: err.message };
     this.#log.error({ err, lines: count }, 'InfluxDB write failed; publishers are not acknowledged');
     for (const b of batch) b.reject(err);
+  }
+
+  async #post(body: string): Promise<{ status: number; text: string }> {
+    this.stats.requests++;
+    const params = new URLSearchParams({ db: this.#cfg.database, precision: 'ms' });
+    const res = await fetch(`${this.#cfg.url}/write?${params}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=utf-8', ...this.#authHeader() },
+      body,
+      signal: AbortSignal.timeout(this.#cfg.requestTimeoutMs),
+    });
+    return { status: res.status, text: res.status === 204 ? '' : await res.text() };
   }
 
   #authHeader(): Record<string, string> {
