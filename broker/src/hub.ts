@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Counters } from '../../protocol/src/counters.ts';
 import { toError } from '../../protocol/src/errors.ts';
 import { gatewayStateSchema } from '../../protocol/src/gatewayState.ts';
+import { gatewayHealthSchema } from '../../protocol/src/gatewayHealth.ts';
 import { parseGatewayTopic } from '../../protocol/src/topics.ts';
 import { HubError } from './errors.ts';
 import { createHttpApp } from './http.ts';
@@ -134,6 +135,43 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     return true;
   }
 
+  async function handleHealth(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<void> {
+    let parsed;
+    try {
+      parsed = gatewayHealthSchema.safeParse(JSON.parse(payload.toString('utf8')));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success) {
+      counters.inc('messages_rejected', { reason: 'bad_health' });
+      return;
+    }
+    const h = parsed.data;
+    const int = (v: number) => ({ t: 'int' as const, v });
+    const line = encodePoint({
+      measurement: 'gateway_health',
+      tags: { district: identity.district, school: identity.school, gateway: identity.gateway },
+      fields: {
+        outbox_records: int(h.outbox.records),
+        outbox_waiting_live: int(h.outbox.waitingLive),
+        outbox_waiting_backlog: int(h.outbox.waitingBacklog),
+        outbox_bytes: int(h.outbox.bytes),
+        outbox_oldest_age_ms: int(h.outbox.oldestAgeMs),
+        outbox_dropped: int(h.outbox.dropped),
+        replay_active: { t: 'bool', v: h.replay.active },
+        replay_remaining: int(h.replay.remaining),
+        replay_sent: int(h.replay.sent),
+        last_uplink_ok_at: int(h.lastUplinkOkAt),
+        samples_accepted: int(h.samplesAccepted),
+        samples_rejected: int(h.samplesRejected),
+        bd_seq: int(h.bdSeq),
+      },
+      tsMs: now(),
+    });
+    counters.inc('messages_received', { channel: 'health' });
+    await writer.write([line]);
+  }
+
   return {
     get mqttPort() {
       return mqttPort;
@@ -218,6 +256,8 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
               if (!readable) refusedPackets.add(packet);
               done(null);
             }, (e: unknown) => done(toError(e)));
+          } else if (t?.channel === 'health') {
+            handleHealth(identity, payload).then(() => done(null), (e: unknown) => done(toError(e)));
           } else if (t?.channel === 'state') {
             handleState(identity, payload).then(
               (keep) => done(keep ? null : new Error('state update dropped')),

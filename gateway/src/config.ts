@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
 import { deepFreeze, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
@@ -18,7 +19,25 @@ const schema = z.object({
   GW_KEEPALIVE_SEC: envInt(30, 5, 3600),
   GW_RECONNECT_MS: envInt(1000, 100, 600_000),
   GW_MAX_SAMPLE_BYTES: envInt(65_536, 256, 1_048_576),
+  /** Where the durable outbox lives (a folder per gateway below it); `memory` keeps it in RAM. */
+  GW_OUTBOX_DIR: z.string().default('.data/outbox'),
+  /**
+   * Sized for a weekend-long outage of a 300-device school: 300 devices × (2 telemetry + 1
+   * availability samples a minute) × 64 h ≈ 3.5 M records × ~350 bytes ≈ 1.2 GB.
+   */
+  GW_OUTBOX_MAX_BYTES: envInt(2 * 1024 ** 3, 1 << 20),
+  GW_OUTBOX_MAX_AGE_H: envInt(7 * 24, 1, 24 * 366),
+  GW_OUTBOX_SEGMENT_BYTES: envInt(8 << 20, 4096, 1 << 30),
+  GW_OUTBOX_FSYNC: z.enum(['always', 'interval']).default('always'),
+  GW_OUTBOX_FSYNC_INTERVAL_MS: envInt(200, 10, 60_000),
+  /** For GW_OUTBOX_DIR=memory: the bound in records. */
   GW_OUTBOX_MAX_RECORDS: envInt(2_000_000, 1),
+  GW_REPLAY_RATE: envInt(2000, 1, 1_000_000),
+  GW_REPLAY_JITTER_MS: envInt(10_000, 0, 3_600_000),
+  GW_REPLAY_INFLIGHT: envInt(2, 1, 100),
+  GW_HEALTH_HOST: z.string().default('127.0.0.1'),
+  GW_HEALTH_PORT: envInt(8081, -1, 65535),
+  GW_HEALTH_INTERVAL_MS: envInt(30_000, 1000, 3_600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -42,6 +61,23 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       reconnectMs: e.GW_RECONNECT_MS,
       maxSampleBytes: e.GW_MAX_SAMPLE_BYTES,
       outboxMaxRecords: e.GW_OUTBOX_MAX_RECORDS,
+      outbox:
+        e.GW_OUTBOX_DIR === 'memory'
+          ? undefined
+          : {
+              dir: join(e.GW_OUTBOX_DIR, e.GW_ID),
+              maxBytes: e.GW_OUTBOX_MAX_BYTES,
+              maxAgeMs: e.GW_OUTBOX_MAX_AGE_H * 3_600_000,
+              segmentBytes: Math.min(e.GW_OUTBOX_SEGMENT_BYTES, Math.floor(e.GW_OUTBOX_MAX_BYTES / 4)),
+              fsync: e.GW_OUTBOX_FSYNC,
+              fsyncIntervalMs: e.GW_OUTBOX_FSYNC_INTERVAL_MS,
+            },
+      replayRatePerSec: e.GW_REPLAY_RATE,
+      replayJitterMs: e.GW_REPLAY_JITTER_MS,
+      replayInflightBatches: e.GW_REPLAY_INFLIGHT,
+      healthHost: e.GW_HEALTH_HOST,
+      healthPort: e.GW_HEALTH_PORT,
+      healthIntervalMs: e.GW_HEALTH_INTERVAL_MS,
     },
   });
 }

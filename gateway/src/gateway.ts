@@ -1,6 +1,9 @@
+import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Counters } from '../../protocol/src/counters.ts';
+import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
 import type { DeviceSample, TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import { FileOutbox, type FileOutboxConfig } from './fileOutbox.ts';
 import { LanListener } from './lanListener.ts';
 import { MemoryOutbox, type Outbox } from './outbox.ts';
 import { Uplink, type UplinkConfig } from './uplink.ts';
@@ -10,13 +13,22 @@ export interface GatewayConfig extends UplinkConfig {
   /** 0 picks a free port. */
   lanPort: number;
   maxSampleBytes: number;
+  /** The durable outbox; undefined keeps records in memory (bounded by outboxMaxRecords). */
+  outbox?: FileOutboxConfig | undefined;
   outboxMaxRecords: number;
+  healthHost: string;
+  /** 0 picks a free port; -1 disables the local health endpoint. */
+  healthPort: number;
+  /** How often health is sent to the hub as telemetry. */
+  healthIntervalMs: number;
 }
 
 export interface GatewayDeps {
   log: Logger;
+  /** An outbox to use instead of the configured one (tests). */
   outbox?: Outbox;
   now?: () => number;
+  random?: () => number;
   /** Called with records the hub acknowledged (benchmarks measure latency with it). */
   onDelivered?: (records: TelemetryRecord[], at: number) => void;
 }
@@ -25,57 +37,139 @@ export interface Gateway {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly lanPort: number;
+  readonly healthPort: number;
   readonly counters: Counters;
   readonly outbox: Outbox;
   readonly uplinkConnected: boolean;
+  health(): GatewayHealth;
 }
 
-/** One school's edge gateway: campus LAN listener → validation → outbox → uplink to the hub. */
+/**
+ * One school's edge gateway: campus LAN listener → validation → outbox (durable by default) →
+ * uplink to the hub, with a local health endpoint for campus IT and health sent as telemetry.
+ */
 export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
   const log = deps.log.child({ module: 'gateway', gateway: config.gateway });
   const now = deps.now ?? Date.now;
   const counters = new Counters();
-  const outbox = deps.outbox ?? new MemoryOutbox(config.outboxMaxRecords);
-  const uplink = new Uplink(config, {
-    log: log.child({ module: 'uplink' }),
-    outbox,
-    counters,
-    ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
-  });
-  const accept = async (sample: DeviceSample): Promise<void> => {
-    const before = outbox.dropped;
-    await outbox.append([{ ...sample, rx: now() }]);
-    if (outbox.dropped > before) counters.inc('outbox_dropped', {}, outbox.dropped - before);
-    uplink.pump();
-  };
-  const lan = new LanListener(
-    { host: config.lanHost, port: config.lanPort, maxSampleBytes: config.maxSampleBytes },
-    { log: log.child({ module: 'lan' }), counters, accept },
-  );
+  let outbox: Outbox | undefined = deps.outbox;
+  let uplink: Uplink | undefined;
+  let lan: LanListener | undefined;
+  let http: Server | undefined;
+  let healthTimer: NodeJS.Timeout | undefined;
+  let healthPort = -1;
   let started = false;
   let stopped = false;
+
+  const box = (): Outbox => {
+    if (!outbox) throw new Error('gateway not started');
+    return outbox;
+  };
+
+  const accept = async (sample: DeviceSample): Promise<void> => {
+    const o = box();
+    const before = o.dropped;
+    await o.append([{ ...sample, rx: now() }]);
+    if (o.dropped > before) {
+      counters.inc('outbox_dropped', {}, o.dropped - before);
+      log.warn({ dropped: o.dropped - before, total: o.dropped }, 'outbox bound reached: oldest records dropped');
+    }
+    uplink?.pump();
+  };
+
+  function health(): GatewayHealth {
+    const o = box();
+    const oldest = o.oldestRx();
+    const replay = uplink!.replayStatus();
+    return {
+      ts: now(),
+      bdSeq: uplink!.bdSeq,
+      outbox: {
+        records: o.size(),
+        waitingLive: o.waiting('live'),
+        waitingBacklog: o.waiting('backlog'),
+        bytes: o.bytes(),
+        oldestAgeMs: oldest === undefined ? 0 : Math.max(0, now() - oldest),
+        dropped: o.dropped,
+      },
+      replay: { active: replay.active, remaining: replay.remaining, sent: replay.sent },
+      lastUplinkOkAt: uplink!.lastUplinkOkAt,
+      samplesAccepted: counters.get('samples_accepted'),
+      samplesRejected: counters.total('samples_rejected'),
+    };
+  }
+
   return {
     get lanPort() {
-      return lan.port;
+      return lan?.port ?? -1;
+    },
+    get healthPort() {
+      return healthPort;
     },
     counters,
-    outbox,
-    get uplinkConnected() {
-      return uplink.connected;
+    get outbox() {
+      return box();
     },
+    get uplinkConnected() {
+      return uplink?.connected ?? false;
+    },
+    health,
     async start() {
       started = true;
+      if (!outbox) {
+        outbox = config.outbox ? await FileOutbox.open(config.outbox, now) : new MemoryOutbox(config.outboxMaxRecords);
+        if (outbox instanceof FileOutbox && outbox.repairedBytes > 0) {
+          log.warn({ bytes: outbox.repairedBytes }, 'outbox: a torn last record was cut (crash mid-write)');
+        }
+        log.info({ durable: Boolean(config.outbox), backlog: outbox.size() }, 'outbox opened');
+      }
+      uplink = new Uplink(config, {
+        log: log.child({ module: 'uplink' }),
+        outbox,
+        counters,
+        ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
+        ...(deps.random ? { random: deps.random } : {}),
+      });
+      lan = new LanListener(
+        { host: config.lanHost, port: config.lanPort, maxSampleBytes: config.maxSampleBytes },
+        { log: log.child({ module: 'lan' }), counters, accept },
+      );
       await lan.start();
       uplink.start();
-      log.info({ lanPort: lan.port, hub: config.hubUrl }, 'gateway started');
+      if (config.healthPort >= 0) {
+        http = createServer((req, res) => {
+          if (req.method === 'GET' && req.url === '/health') {
+            const h = health();
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ gateway: config.gateway, connected: uplink!.connected, ...h }));
+          } else {
+            res.writeHead(404).end();
+          }
+        });
+        await new Promise<void>((resolve, reject) => {
+          http!.once('error', reject);
+          http!.listen(config.healthPort, config.healthHost, () => resolve());
+        });
+        healthPort = (http.address() as { port: number }).port;
+      }
+      healthTimer = setInterval(() => uplink!.publishHealth(health()), config.healthIntervalMs);
+      healthTimer.unref();
+      log.info({ lanPort: lan.port, healthPort, hub: config.hubUrl }, 'gateway started');
     },
     async stop() {
       if (stopped || !started) return;
       stopped = true;
-      await lan.stop();
-      await uplink.stop();
-      await outbox.close();
-      log.info({ waiting: outbox.size() }, 'gateway stopped');
+      clearInterval(healthTimer);
+      if (http) {
+        const h = http;
+        await new Promise<void>((r) => {
+          h.close(() => r());
+          h.closeAllConnections();
+        });
+      }
+      await lan?.stop();
+      await uplink?.stop();
+      await outbox?.close();
+      log.info({ waiting: outbox?.size() }, 'gateway stopped');
     },
   };
 }

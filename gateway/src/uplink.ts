@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import type { Counters } from '../../protocol/src/counters.ts';
 import type { GatewayState } from '../../protocol/src/gatewayState.ts';
 import type { TelemetryBatch, TelemetryRecord } from '../../protocol/src/telemetry.ts';
-import { stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
-import type { Outbox } from './outbox.ts';
+import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
+import { healthTopic, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
+import type { Lane, Outbox } from './outbox.ts';
 
 export interface UplinkConfig extends GatewayAddress {
   hubUrl: string;
@@ -12,15 +13,34 @@ export interface UplinkConfig extends GatewayAddress {
   batchMaxRecords: number;
   batchMaxBytes: number;
   lingerMs: number;
+  /** Live batches in flight at once. */
   maxInflightBatches: number;
   keepaliveSec: number;
   reconnectMs: number;
+  /** Backlog replay: records per second, at most. */
+  replayRatePerSec: number;
+  /** Backlog replay starts after a random delay in [0, replayJitterMs], per connection. */
+  replayJitterMs: number;
+  /** Backlog batches in flight at once. */
+  replayInflightBatches: number;
+}
+
+export interface ReplayStatus {
+  active: boolean;
+  /** Backlog records not yet acknowledged (waiting and in flight). */
+  remaining: number;
+  /** Backlog records acknowledged since the current replay started. */
+  sent: number;
+  startedAt: number | undefined;
 }
 
 /**
- * The gateway's QoS 1 connection to the hub with its own credentials. It drains the outbox in
- * batches, with a bounded number in flight; a batch leaves the outbox only on PUBACK, which the
- * hub sends once the batch is in InfluxDB. Retained state with a Last Will marks it offline.
+ * The gateway's QoS 1 connection to the hub with its own credentials. Two lanes leave the
+ * outbox: live records go at once (bounded in flight), the backlog from before the connection
+ * is replayed in order, flagged historical, rate-limited and started after a random delay, so a
+ * district reconnecting at once does not stampede the hub. A batch leaves the outbox only on
+ * PUBACK, which the hub sends once the batch is in InfluxDB. Retained state with a Last Will
+ * carries this connection's bdSeq.
  */
 export class Uplink {
   readonly #cfg: UplinkConfig;
@@ -28,9 +48,14 @@ export class Uplink {
   readonly #outbox: Outbox;
   readonly #counters: Counters;
   readonly #onDelivered: ((records: TelemetryRecord[], at: number) => void) | undefined;
+  readonly #random: () => number;
   #client: MqttClient | undefined;
-  #inflight = 0;
+  readonly #inflight: Record<Lane, number> = { live: 0, backlog: 0 };
   #linger: NodeJS.Timeout | undefined;
+  #replayTimer: NodeJS.Timeout | undefined;
+  /** Replay may send once the clock passes this (jitter, then the rate limit). */
+  #replayNotBefore = Number.POSITIVE_INFINITY;
+  #replay: { startedAt: number | undefined; sent: number } = { startedAt: undefined, sent: 0 };
   #bdSeq: number;
   #batchCounter = 0;
   #stopping = false;
@@ -38,21 +63,39 @@ export class Uplink {
 
   constructor(
     cfg: UplinkConfig,
-    deps: { log: Logger; outbox: Outbox; counters: Counters; onDelivered?: (records: TelemetryRecord[], at: number) => void },
+    deps: {
+      log: Logger;
+      outbox: Outbox;
+      counters: Counters;
+      onDelivered?: (records: TelemetryRecord[], at: number) => void;
+      /** The first bdSeq; it grows with every connection. Defaults to the wall clock. */
+      initialBdSeq?: number;
+      random?: () => number;
+    },
   ) {
     this.#cfg = cfg;
     this.#log = deps.log;
     this.#outbox = deps.outbox;
     this.#counters = deps.counters;
     this.#onDelivered = deps.onDelivered;
-    // Grows with every connection and across restarts (wall clock at start), so a newer birth
-    // always carries a larger bdSeq than any older death.
-    this.#bdSeq = Date.now();
+    this.#random = deps.random ?? Math.random;
+    this.#bdSeq = deps.initialBdSeq ?? Date.now();
   }
 
   get connected(): boolean {
     return this.#client?.connected ?? false;
   }
+
+  get bdSeq(): number {
+    return this.#bdSeq;
+  }
+
+  replayStatus(): ReplayStatus {
+    const remaining = this.#outbox.waiting('backlog') + this.#inflightBacklogRecords;
+    return { active: remaining > 0, remaining, sent: this.#replay.sent, startedAt: this.#replay.startedAt };
+  }
+
+  #inflightBacklogRecords = 0;
 
   #state(state: GatewayState['state']): Buffer {
     return Buffer.from(JSON.stringify({ state, bdSeq: this.#bdSeq, ts: Date.now() } satisfies GatewayState));
@@ -76,11 +119,23 @@ export class Uplink {
     this.#client = client;
     client.on('connect', () => {
       this.#counters.inc('uplink_connects');
-      this.#log.info({ bdSeq: this.#bdSeq }, 'uplink connected');
+      // What waits now is backlog: replayed beside the live records that arrive from here on.
+      this.#outbox.markBoundary();
+      const backlog = this.#outbox.waiting('backlog');
+      const jitter = Math.floor(this.#random() * this.#cfg.replayJitterMs);
+      this.#replayNotBefore = Date.now() + jitter;
+      if (backlog > 0) {
+        this.#replay = { startedAt: Date.now(), sent: 0 };
+        this.#log.info({ bdSeq: this.#bdSeq, backlog, jitterMs: jitter }, 'uplink connected; replaying backlog');
+      } else {
+        this.#log.info({ bdSeq: this.#bdSeq }, 'uplink connected');
+      }
       client.publish(topic, this.#state('online'), { qos: 1, retain: true });
       this.pump();
     });
     client.on('close', () => {
+      clearTimeout(this.#replayTimer);
+      this.#replayTimer = undefined;
       if (this.#stopping) return;
       // The next connection is a new session: a new bdSeq for its birth and its will.
       this.#bdSeq = Math.max(this.#bdSeq + 1, Date.now());
@@ -92,70 +147,103 @@ export class Uplink {
     });
   }
 
-  /** Sends what the outbox holds, up to the in-flight bound. Called when records arrive. */
+  /** Sends the gateway's health to the hub (skipped while disconnected: the hub sees that). */
+  publishHealth(h: GatewayHealth): void {
+    const client = this.#client;
+    if (!client?.connected || this.#stopping) return;
+    client.publish(healthTopic(this.#cfg), JSON.stringify(h), { qos: 0 });
+  }
+
+  /** Sends what the outbox holds, within the in-flight bounds. Called when records arrive. */
   pump(): void {
     const client = this.#client;
     if (!client?.connected || this.#stopping) return;
-    while (this.#inflight < this.#cfg.maxInflightBatches) {
-      const waiting = this.#outbox.waiting();
+    this.#pumpLive(client);
+    this.#pumpBacklog(client);
+  }
+
+  #pumpLive(client: MqttClient): void {
+    while (this.#inflight.live < this.#cfg.maxInflightBatches) {
+      const waiting = this.#outbox.waiting('live');
       if (waiting === 0) return;
       // A partial batch waits up to lingerMs for company, unless nothing else is in flight.
-      if (waiting < this.#cfg.batchMaxRecords && this.#inflight > 0) {
+      if (waiting < this.#cfg.batchMaxRecords && this.#inflight.live > 0) {
         this.#linger ??= setTimeout(() => {
           this.#linger = undefined;
           this.#flushPartial();
         }, this.#cfg.lingerMs);
         return;
       }
-      const batch = this.#outbox.take(this.#cfg.batchMaxRecords);
-      if (!batch) return;
-      this.#send(client, batch.id, batch.records);
+      if (!this.#sendNext(client, 'live', this.#cfg.batchMaxRecords)) return;
     }
   }
 
   #flushPartial(): void {
     const client = this.#client;
     if (!client?.connected) return;
-    while (this.#inflight < this.#cfg.maxInflightBatches) {
-      const batch = this.#outbox.take(this.#cfg.batchMaxRecords);
-      if (!batch) return;
-      this.#send(client, batch.id, batch.records);
+    while (this.#inflight.live < this.#cfg.maxInflightBatches) {
+      if (!this.#sendNext(client, 'live', this.#cfg.batchMaxRecords)) return;
     }
   }
 
-  #send(client: MqttClient, batchId: number, records: TelemetryRecord[]): void {
+  /** Token-bucket pacing: each backlog batch of n records pushes the next start n/rate later. */
+  #pumpBacklog(client: MqttClient): void {
+    while (this.#inflight.backlog < this.#cfg.replayInflightBatches && this.#outbox.waiting('backlog') > 0) {
+      const now = Date.now();
+      if (now < this.#replayNotBefore) {
+        clearTimeout(this.#replayTimer);
+        this.#replayTimer = setTimeout(() => {
+          this.#replayTimer = undefined;
+          this.pump();
+        }, this.#replayNotBefore - now);
+        return;
+      }
+      // At most one second's worth per batch, so pacing stays smooth at low rates.
+      const max = Math.max(1, Math.min(this.#cfg.batchMaxRecords, this.#cfg.replayRatePerSec));
+      const n = this.#sendNext(client, 'backlog', max);
+      if (n === 0) return;
+      this.#replayNotBefore = Math.max(this.#replayNotBefore, now) + (n * 1000) / this.#cfg.replayRatePerSec;
+    }
+  }
+
+  /** Takes and sends one batch of a lane; returns how many records it sent. */
+  #sendNext(client: MqttClient, lane: Lane, max: number): number {
+    const batch = this.#outbox.take(max, lane);
+    if (!batch) return 0;
+    // Replayed records are flagged historical: they never overwrite live state.
+    const records = lane === 'backlog' ? batch.records.map((r) => (r.hist ? r : { ...r, hist: true })) : batch.records;
     const payload: TelemetryBatch = { v: 1, gateway: this.#cfg.gateway, batch: `${this.#bdSeq}-${++this.#batchCounter}`, records };
     const body = Buffer.from(JSON.stringify(payload));
     if (body.length > this.#cfg.batchMaxBytes && records.length > 1) {
-      // Too large for one message: give it back and send it in halves.
-      this.#outbox.release(batchId);
-      const half = Math.ceil(records.length / 2);
-      const a = this.#outbox.take(half);
-      if (a) this.#send(client, a.id, a.records);
-      const b = this.#outbox.take(records.length - half);
-      if (b) this.#send(client, b.id, b.records);
-      return;
+      // Too large for one message: give it back and send half as many.
+      this.#outbox.release(batch.id);
+      return this.#sendNext(client, lane, Math.ceil(records.length / 2));
     }
-    this.#inflight++;
+    this.#inflight[lane]++;
+    if (lane === 'backlog') this.#inflightBacklogRecords += records.length;
     client.publish(telemetryTopic(this.#cfg), body, { qos: 1 }, (err) => {
-      this.#inflight--;
+      this.#inflight[lane]--;
+      if (lane === 'backlog') this.#inflightBacklogRecords -= records.length;
       if (err) {
-        this.#outbox.release(batchId);
-        this.#counters.inc('batches_failed');
-      } else {
-        const at = Date.now();
-        this.lastUplinkOkAt = at;
-        this.#counters.inc('records_delivered', {}, records.length);
-        this.#counters.inc('batches_delivered');
-        this.#onDelivered?.(records, at);
-        void this.#outbox.ack(batchId).then(() => this.pump());
+        this.#outbox.release(batch.id);
+        this.#counters.inc('batches_failed', { lane });
+        return;
       }
+      const at = Date.now();
+      this.lastUplinkOkAt = at;
+      this.#counters.inc('records_delivered', { lane }, records.length);
+      this.#counters.inc('batches_delivered', { lane });
+      if (lane === 'backlog') this.#replay.sent += records.length;
+      this.#onDelivered?.(records, at);
+      void this.#outbox.ack(batch.id).then(() => this.pump());
     });
+    return records.length;
   }
 
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#linger);
+    clearTimeout(this.#replayTimer);
     const client = this.#client;
     this.#client = undefined;
     if (!client) return;

@@ -45,7 +45,28 @@ describe('loadGatewayConfig', () => {
       reconnectMs: 1000,
       maxSampleBytes: 65_536,
       outboxMaxRecords: 2_000_000,
+      // 2 GiB, 7 days, 8 MiB segments: sized for a weekend outage of a 300-device school.
+      outbox: {
+        dir: '.data/outbox/gw-yz-s01',
+        maxBytes: 2_147_483_648,
+        maxAgeMs: 604_800_000,
+        segmentBytes: 8_388_608,
+        fsync: 'always',
+        fsyncIntervalMs: 200,
+      },
+      replayRatePerSec: 2000,
+      replayJitterMs: 10_000,
+      replayInflightBatches: 2,
+      healthHost: '127.0.0.1',
+      healthPort: 8081,
+      healthIntervalMs: 30_000,
     });
+  });
+
+  it('keeps the outbox in memory when GW_OUTBOX_DIR=memory, and caps segments at a quarter of the bound', () => {
+    expect(loadGatewayConfig({ ...MINIMAL, GW_OUTBOX_DIR: 'memory' }).gateway.outbox).toBeUndefined();
+    const c = loadGatewayConfig({ ...MINIMAL, GW_OUTBOX_DIR: '/var/lib/gw', GW_OUTBOX_MAX_BYTES: '4194304', GW_OUTBOX_FSYNC: 'interval' });
+    expect(c.gateway.outbox).toMatchObject({ dir: '/var/lib/gw/gw-yz-s01', maxBytes: 4_194_304, segmentBytes: 1_048_576, fsync: 'interval' });
   });
 
   it('takes explicit values over the defaults, coercing numbers', () => {

@@ -2,6 +2,7 @@ export * from './ids.ts';
 export * from './kinds.ts';
 export * from './telemetry.ts';
 export * from './gatewayState.ts';
+export * from './gatewayHealth.ts';
 export * from './topics.ts';
 export * from './counters.ts';
 export * from './errors.ts';

@@ -4,6 +4,7 @@
  *
  *   campus/v1/{district}/{school}/{gateway}/telemetry    gateway → hub, QoS 1, batched records
  *   campus/v1/{district}/{school}/{gateway}/state        gateway → hub, retained, Last Will
+ *   campus/v1/{district}/{school}/{gateway}/health       gateway → hub, periodic outbox/replay health
  *   campus/v1/{district}/{school}/{gateway}/cmd/{...}    hub → gateway, commands
  *   campus/v1/{district}/{school}/{gateway}/cmdres/{...} gateway → hub, command responses
  *   lan/v1/telemetry                                     device → gateway on the campus LAN
@@ -17,8 +18,8 @@ export interface GatewayAddress {
   gateway: string;
 }
 
-export type GatewayChannel = 'telemetry' | 'state' | 'cmd' | 'cmdres';
-const CHANNELS: ReadonlySet<string> = new Set<GatewayChannel>(['telemetry', 'state', 'cmd', 'cmdres']);
+export type GatewayChannel = 'telemetry' | 'state' | 'health' | 'cmd' | 'cmdres';
+const CHANNELS: ReadonlySet<string> = new Set<GatewayChannel>(['telemetry', 'state', 'health', 'cmd', 'cmdres']);
 
 export function gatewayPrefix(a: GatewayAddress): string {
   return `${HUB_ROOT}/${a.district}/${a.school}/${a.gateway}`;
@@ -28,6 +29,9 @@ export function telemetryTopic(a: GatewayAddress): string {
 }
 export function stateTopic(a: GatewayAddress): string {
   return `${gatewayPrefix(a)}/state`;
+}
+export function healthTopic(a: GatewayAddress): string {
+  return `${gatewayPrefix(a)}/health`;
 }
 /** The filter a gateway subscribes to for its commands. */
 export function commandFilter(a: GatewayAddress): string {
@@ -47,6 +51,6 @@ export function parseGatewayTopic(topic: string): ParsedGatewayTopic | null {
   const [, , district, school, gateway, channel, ...rest] = levels as [string, string, string, string, string, string, ...string[]];
   if (!district || !school || !gateway || !CHANNELS.has(channel)) return null;
   if (levels.some((l) => l === '+' || l === '#')) return null;
-  if ((channel === 'telemetry' || channel === 'state') && rest.length > 0) return null;
+  if ((channel === 'telemetry' || channel === 'state' || channel === 'health') && rest.length > 0) return null;
   return { district, school, gateway, channel: channel as GatewayChannel, rest };
 }

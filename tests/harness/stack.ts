@@ -47,6 +47,12 @@ export function gatewayConfig(
     reconnectMs: 200,
     maxSampleBytes: 65_536,
     outboxMaxRecords: 1_000_000,
+    replayRatePerSec: 5000,
+    replayJitterMs: 0,
+    replayInflightBatches: 2,
+    healthHost: '127.0.0.1',
+    healthPort: -1,
+    healthIntervalMs: 60_000,
     ...over,
   };
 }

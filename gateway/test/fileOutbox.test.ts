@@ -1,0 +1,136 @@
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileOutbox, type FileOutboxConfig } from '../src/fileOutbox.ts';
+import { outboxContract, recs } from './outboxContract.ts';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'outbox-'));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const cfg = (dir: string, over: Partial<FileOutboxConfig> = {}): FileOutboxConfig => ({
+  dir,
+  maxBytes: 1 << 30,
+  maxAgeMs: 100 * 365 * 86_400_000, // test records carry 2025 receive times
+  segmentBytes: 4096,
+  fsync: 'always',
+  fsyncIntervalMs: 100,
+  ...over,
+});
+
+outboxContract('file (fsync always)', () => FileOutbox.open(cfg(tempDir())), { boundedByRecords: false });
+outboxContract('file (fsync interval, tiny segments)', () => FileOutbox.open(cfg(tempDir(), { fsync: 'interval', segmentBytes: 600 })), { boundedByRecords: false });
+
+const seqsOf = (b: { records: Array<{ seq: number }> } | null) => b?.records.map((r) => r.seq) ?? null;
+
+describe('FileOutbox durability', () => {
+  it('after a crash (no close), every unacknowledged record comes back as backlog, in order, and acknowledged ones do not', async () => {
+    const dir = tempDir();
+    const a = await FileOutbox.open(cfg(dir));
+    await a.append(recs(0, 100));
+    const b1 = a.take(30)!; // 0..29
+    const b2 = a.take(30)!; // 30..59
+    await a.ack(b2.id); // acknowledged out of order
+    // Process dies here: no close(), no flush beyond what append already awaited.
+    const b = await FileOutbox.open(cfg(dir));
+    expect(b.waiting('backlog')).toBe(70);
+    expect(b.waiting('live')).toBe(0);
+    const got: number[] = [];
+    for (let x = b.take(25, 'backlog'); x; x = b.take(25, 'backlog')) got.push(...x.records.map((r) => r.seq));
+    expect(got).toEqual([...Array.from({ length: 30 }, (_, i) => i), ...Array.from({ length: 40 }, (_, i) => 60 + i)]);
+    expect(b1.records).toHaveLength(30);
+    await b.close();
+  });
+
+  it('records appended after a restart get new ordinals and stay after the backlog', async () => {
+    const dir = tempDir();
+    const a = await FileOutbox.open(cfg(dir));
+    await a.append(recs(0, 10));
+    await a.close();
+    const b = await FileOutbox.open(cfg(dir));
+    await b.append(recs(10, 15));
+    expect(seqsOf(b.take(100, 'live'))).toEqual([10, 11, 12, 13, 14]);
+    expect(seqsOf(b.take(100, 'backlog'))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await b.close();
+  });
+
+  it('cuts a torn last line (kill -9 mid-write) and keeps every complete record', async () => {
+    const dir = tempDir();
+    const a = await FileOutbox.open(cfg(dir, { segmentBytes: 1 << 20 }));
+    await a.append(recs(0, 5));
+    await a.close();
+    const seg = readdirSync(dir).filter((n) => n.startsWith('seg-')).sort().at(-1)!;
+    appendFileSync(join(dir, seg), '5\t{"device":"yz-s01-dev2","kind":"vr_k');
+    const b = await FileOutbox.open(cfg(dir));
+    expect(b.repairedBytes).toBe('5\t{"device":"yz-s01-dev2","kind":"vr_k'.length);
+    expect(seqsOf(b.take(100, 'backlog'))).toEqual([0, 1, 2, 3, 4]);
+    await b.close();
+  });
+
+  it('deletes segments once every record in them is acknowledged', async () => {
+    const dir = tempDir();
+    const o = await FileOutbox.open(cfg(dir, { segmentBytes: 1000 }));
+    for (let i = 0; i < 40; i += 4) await o.append(recs(i, i + 4));
+    const segsBefore = readdirSync(dir).filter((n) => n.startsWith('seg-')).length;
+    expect(segsBefore).toBeGreaterThan(3);
+    for (let b = o.take(7); b; b = o.take(7)) await o.ack(b.id);
+    expect(o.size()).toBe(0);
+    // Only the tail (being written) remains.
+    expect(readdirSync(dir).filter((n) => n.startsWith('seg-'))).toHaveLength(1);
+    await o.close();
+  });
+});
+
+describe('FileOutbox bounds: whole segments, oldest first, every waiting record counted', () => {
+  it('over the byte bound drops the oldest segments and counts exactly their waiting records', async () => {
+    const dir = tempDir();
+    const line = `0\t${JSON.stringify(recs(0, 1)[0])}\n`.length;
+    // Segments of ~4 records; a bound of ~12 records' worth.
+    const o = await FileOutbox.open(cfg(dir, { segmentBytes: line * 4, maxBytes: line * 12 }));
+    for (let i = 0; i < 40; i += 4) await o.append(recs(i, i + 4));
+    const kept = o.waiting();
+    expect(o.dropped + kept).toBe(40);
+    expect(o.bytes()).toBeLessThanOrEqual(line * 12 + 64);
+    // What is kept is exactly the newest `kept` records, in order.
+    const got = seqsOf(o.take(100));
+    expect(got).toEqual(Array.from({ length: kept }, (_, i) => 40 - kept + i));
+    await o.close();
+  });
+
+  it('in-flight records are not counted as dropped and are still acknowledged', async () => {
+    const dir = tempDir();
+    const line = `0\t${JSON.stringify(recs(0, 1)[0])}\n`.length;
+    const o = await FileOutbox.open(cfg(dir, { segmentBytes: line * 4, maxBytes: line * 12 }));
+    await o.append(recs(0, 4));
+    const inflight = o.take(4)!; // 0..3 in flight
+    for (let i = 4; i < 40; i += 4) await o.append(recs(i, i + 4));
+    const kept = o.waiting();
+    expect(o.dropped + kept + 4).toBe(40);
+    await o.ack(inflight.id);
+    expect(o.size()).toBe(kept);
+    await o.close();
+  });
+
+  it('records older than the age bound are dropped (by receive time) and counted', async () => {
+    const dir = tempDir();
+    let now = recs(0, 1)[0]!.rx;
+    const o = await FileOutbox.open(cfg(dir, { segmentBytes: 700, maxAgeMs: 60_000 }), () => now);
+    await o.append(recs(0, 10)); // rx spaced 1 s apart
+    now += 3_600_000; // an hour later
+    await o.append(recs(3600, 3605));
+    // Everything before the fresh records was older than an hour: dropped, except the segment
+    // being written, which is never dropped.
+    const left = seqsOf(o.take(100)) ?? [];
+    expect(o.dropped + left.length).toBe(15);
+    expect(left.slice(-5)).toEqual([3600, 3601, 3602, 3603, 3604]);
+    expect(o.dropped).toBeGreaterThan(0);
+    await o.close();
+  });
+});
