@@ -71,7 +71,15 @@ const hub = await startHubProcess(
 
 const campuses = await startSimulatedCampuses({
   fleet,
-  gatewayConfig: (s) => ({ ...gatewayConfig(s, hub.mqttPort), password: passwords.get(s.gateway)!, lingerMs: 200 }),
+  gatewayConfig: (s) => ({
+    ...gatewayConfig(s, hub.mqttPort),
+    password: passwords.get(s.gateway)!,
+    lingerMs: 200,
+    replayJitterMs: 5000,
+    replayRatePerSec: 2000,
+    // The durable outbox, as in production: kept across demo runs, replayed on the next one.
+    outbox: { dir: join(dataDir, 'outbox', s.gateway), maxBytes: 256 << 20, maxAgeMs: 7 * 86_400_000, segmentBytes: 4 << 20, fsync: 'always', fsyncIntervalMs: 200 },
+  }),
   sim: { seed: cfg.DEMO_SEED, cadenceScale: cfg.DEMO_CADENCE_SCALE, samplesPerDevice: 0, startSpreadMs: 5000 },
   gatewayLog: gwLog,
   simLog: quiet,
@@ -86,6 +94,7 @@ say(`  Hub        mqtt://127.0.0.1:${hub.mqttPort}   health http://127.0.0.1:${h
 say(`  Fleet      ${fleet.districts.length} districts × ${cfg.DEMO_SCHOOLS_PER_DISTRICT} schools, ${deviceCount(fleet)} devices, ${gateways.length} gateways (one per school)`);
 say(`  Districts  ${fleet.districts.map((d) => `${d.id} ${d.nameEn}`).join(' · ')}`);
 say(`  Logs       ${join(logDir, 'hub.log')}  ${join(logDir, 'gateways.log')}`);
+say(`  Outboxes   ${join(dataDir, 'outbox')} (one durable outbox per gateway)`);
 say();
 say('  Query it (InfluxQL on the v1 API), for example:');
 say(`    ${q('SHOW MEASUREMENTS')}`);

@@ -25,7 +25,7 @@ const schema = z.object({
    * Sized for a weekend-long outage of a 300-device school: 300 devices × (2 telemetry + 1
    * availability samples a minute) × 64 h ≈ 3.5 M records × ~350 bytes ≈ 1.2 GB.
    */
-  GW_OUTBOX_MAX_BYTES: envInt(2 * 1024 ** 3, 1 << 20),
+  GW_OUTBOX_MAX_BYTES: envInt(2 * 1024 ** 3, 64 * 1024),
   GW_OUTBOX_MAX_AGE_H: envInt(7 * 24, 1, 24 * 366),
   GW_OUTBOX_SEGMENT_BYTES: envInt(8 << 20, 4096, 1 << 30),
   GW_OUTBOX_FSYNC: z.enum(['always', 'interval']).default('always'),

@@ -2,9 +2,8 @@ import { CodedError } from '../../protocol/src/errors.ts';
 
 /** Error codes of the gateway; the catalogue is in gateway/README.md. */
 export const GatewayErrorCode = {
-  UPLINK_REFUSED: 'GW_ERR_UPLINK_REFUSED',
-  OUTBOX_FULL: 'GW_ERR_OUTBOX_FULL',
-  CONFIG_INVALID: 'GW_ERR_CONFIG_INVALID',
+  /** Writing a sample to the outbox failed (disk full, I/O error): the device is not acknowledged. */
+  OUTBOX_IO: 'GW_ERR_OUTBOX_IO',
 } as const;
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Counters } from '../../protocol/src/counters.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
 import type { DeviceSample, TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import { GatewayError, GatewayErrorCode } from './errors.ts';
 import { FileOutbox, type FileOutboxConfig } from './fileOutbox.ts';
 import { LanListener } from './lanListener.ts';
 import { MemoryOutbox, type Outbox } from './outbox.ts';
@@ -69,7 +70,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const accept = async (sample: DeviceSample): Promise<void> => {
     const o = box();
     const before = o.dropped;
-    await o.append([{ ...sample, rx: now() }]);
+    try {
+      await o.append([{ ...sample, rx: now() }]);
+    } catch (e) {
+      counters.inc('outbox_errors');
+      throw new GatewayError(GatewayErrorCode.OUTBOX_IO, 'outbox append failed', { cause: e });
+    }
     if (o.dropped > before) {
       counters.inc('outbox_dropped', {}, o.dropped - before);
       log.warn({ dropped: o.dropped - before, total: o.dropped }, 'outbox bound reached: oldest records dropped');

@@ -11,14 +11,18 @@ export interface HubProcess {
   mqttPort: number;
   httpPort: number;
   child: ChildProcess;
-  /** SIGTERM, then wait for exit. */
-  stop(): Promise<void>;
+  /** SIGTERM (or the given signal), then wait for exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** Runs the hub's own main (broker/src/main.ts) as a separate process, as production does. */
-export async function startHubProcess(env: Record<string, string>, logFile: string): Promise<HubProcess> {
-  const mqttPort = await freePort();
-  const httpPort = await freePort();
+export async function startHubProcess(
+  env: Record<string, string>,
+  logFile: string,
+  ports: { mqttPort?: number; httpPort?: number } = {},
+): Promise<HubProcess> {
+  const mqttPort = ports.mqttPort ?? (await freePort());
+  const httpPort = ports.httpPort ?? (await freePort());
   mkdirSync(dirname(logFile), { recursive: true });
   const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'broker/src/main.ts')], {
@@ -39,11 +43,11 @@ export async function startHubProcess(env: Record<string, string>, logFile: stri
     mqttPort,
     httpPort,
     child,
-    async stop() {
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (exited) return;
       await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+        child.kill(signal);
       });
     },
   };
