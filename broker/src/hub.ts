@@ -260,7 +260,15 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
             handleHealth(identity, payload).then(() => done(null), (e: unknown) => done(toError(e)));
           } else if (t?.channel === 'state') {
             handleState(identity, payload).then(
-              (keep) => done(keep ? null : new Error('state update dropped')),
+              (keep) => {
+                if (!keep) {
+                  // Invalid or a stale death: acknowledged (MQTT 3.1.1 has no negative PUBACK),
+                  // but neither retained nor forwarded, so the state in force stays.
+                  packet.retain = false;
+                  refusedPackets.add(packet);
+                }
+                done(null);
+              },
               (e: unknown) => done(toError(e)),
             );
           } else {
