@@ -135,7 +135,9 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     return true;
   }
 
-  async function handleHealth(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<void> {
+  /** Returns false for a health report that was refused (it is then not forwarded). */
+  async function handleHealth(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<boolean> {
+    counters.inc('messages_received', { channel: 'health' });
     let parsed;
     try {
       parsed = gatewayHealthSchema.safeParse(JSON.parse(payload.toString('utf8')));
@@ -144,7 +146,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     }
     if (!parsed?.success) {
       counters.inc('messages_rejected', { reason: 'bad_health' });
-      return;
+      return false;
     }
     const h = parsed.data;
     const int = (v: number) => ({ t: 'int' as const, v });
@@ -168,8 +170,8 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       },
       tsMs: now(),
     });
-    counters.inc('messages_received', { channel: 'health' });
     await writer.write([line]);
+    return true;
   }
 
   return {
@@ -257,7 +259,10 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
               done(null);
             }, (e: unknown) => done(toError(e)));
           } else if (t?.channel === 'health') {
-            handleHealth(identity, payload).then(() => done(null), (e: unknown) => done(toError(e)));
+            handleHealth(identity, payload).then((ok) => {
+              if (!ok) refusedPackets.add(packet);
+              done(null);
+            }, (e: unknown) => done(toError(e)));
           } else if (t?.channel === 'state') {
             handleState(identity, payload).then(
               (keep) => {

@@ -49,7 +49,7 @@ export async function authenticate(req: ConnectRequest, deps: AuthenticateDeps):
 }
 
 /**
- * A gateway publishes only telemetry, state and command responses under its own prefix.
+ * A gateway publishes only telemetry, state, health and command responses under its own prefix.
  * Anonymous clients (a development setting) may publish anywhere but under the hub's root, so
  * they can never write telemetry or a gateway's state.
  */

@@ -302,7 +302,8 @@ export class FileOutbox implements Outbox {
     }
     const first = tail ? tail.last + 1 : this.#writtenEnd();
     const seg = this.#newSegment(first);
-    this.#tailHandle = await open(seg.path, 'a+');
+    // Positional writes: not append mode, which Linux would make ignore the position.
+    this.#tailHandle = await open(seg.path, 'w');
     if (this.#cfg.fsync === 'always') this.#syncDir();
   }
 
@@ -575,7 +576,7 @@ export class FileOutbox implements Outbox {
       rmSync(empty.path, { force: true });
     }
     const tail = this.#newSegment(this.#nextOrdinal);
-    this.#tailHandle = await open(tail.path, 'a+');
+    this.#tailHandle = await open(tail.path, 'w');
     this.#boundary = this.#nextOrdinal;
     const firstHeld = this.#segments.find((s) => s.last >= this.#lowWater && s.last >= s.first);
     if (firstHeld && this.#lowWater < this.#nextOrdinal) {

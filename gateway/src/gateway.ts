@@ -69,19 +69,25 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
 
   const accept = async (sample: DeviceSample): Promise<void> => {
     const o = box();
-    const before = o.dropped;
     try {
       await o.append([{ ...sample, rx: now() }]);
     } catch (e) {
       counters.inc('outbox_errors');
       throw new GatewayError(GatewayErrorCode.OUTBOX_IO, 'outbox append failed', { cause: e });
     }
-    if (o.dropped > before) {
-      counters.inc('outbox_dropped', {}, o.dropped - before);
-      log.warn({ dropped: o.dropped - before, total: o.dropped }, 'outbox bound reached: oldest records dropped');
-    }
+    reportDrops();
     uplink?.pump();
   };
+
+  /** Adds the outbox's new drops to the counter once each, however appends interleave. */
+  let reportedDrops = 0;
+  function reportDrops(): void {
+    const d = box().dropped - reportedDrops;
+    if (d <= 0) return;
+    reportedDrops += d;
+    counters.inc('outbox_dropped', {}, d);
+    log.warn({ dropped: d, total: reportedDrops }, 'outbox bound reached: oldest records dropped');
+  }
 
   function health(): GatewayHealth {
     const o = box();
@@ -128,6 +134,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
           log.warn({ bytes: outbox.repairedBytes }, 'outbox: a torn last record was cut (crash mid-write)');
         }
         log.info({ durable: Boolean(config.outbox), backlog: outbox.size() }, 'outbox opened');
+        reportDrops();
       }
       uplink = new Uplink(config, {
         log: log.child({ module: 'uplink' }),

@@ -63,9 +63,11 @@ export class LanListener {
           return reject('invalid_sample', e instanceof Error ? e.message : 'validation failed');
         }
         if (!parsed.success) return reject('invalid_sample', formatIssues(parsed.error.issues));
-        counters.inc('samples_accepted');
         accept(parsed.data).then(
-          () => done(null),
+          () => {
+            counters.inc('samples_accepted');
+            done(null);
+          },
           (err: unknown) => {
             log.error({ err }, 'outbox append failed; device not acknowledged');
             done(err instanceof Error ? err : new Error(String(err)));

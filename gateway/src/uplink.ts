@@ -19,7 +19,7 @@ export interface UplinkConfig extends GatewayAddress {
   reconnectMs: number;
   /** Backlog replay: records per second, at most. */
   replayRatePerSec: number;
-  /** Backlog replay starts after a random delay in [0, replayJitterMs], per connection. */
+  /** Backlog replay starts after a random delay in [0, replayJitterMs), per connection. */
   replayJitterMs: number;
   /** Backlog batches in flight at once. */
   replayInflightBatches: number;
