@@ -40,20 +40,15 @@ interface Rig {
 
 describe('faults: the count in InfluxDB equals what the devices produced', () => {
   let influx: InfluxInstance;
-  const rigs: Rig[] = [];
+  /** Undone in reverse order after the file, including what a failed setup had started. */
+  const cleanups: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
     // A local influxd, so the InfluxDB fault can stop and start it.
     influx = await startInflux({ forceLocal: true });
   });
   afterAll(async () => {
-    for (const r of rigs) {
-      await r.sim.stop();
-      await r.gateway.stop('SIGKILL');
-      await r.proxy.stop();
-      await r.hub.stop('SIGKILL');
-      rmSync(r.dir, { recursive: true, force: true });
-    }
+    for (const undo of cleanups.reverse()) await undo().catch(() => {});
     await influx?.stop();
   });
 
@@ -61,6 +56,7 @@ describe('faults: the count in InfluxDB equals what the devices produced', () =>
     const fleet = generateFleet({ seed: name.length * 7, districts: SEED_DISTRICTS.slice(0, 1), schoolsPerDistrict: 1, roomsPerSchool: 6, vrKitsPerSchool: 2, accessSwitchesPerSchool: 1 });
     const school = fleet.schools[0]!;
     const dir = mkdtempSync(join(tmpdir(), `fault-${name}-`));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const db = `faults_${name}`;
     const registryPath = join(dir, 'registry.sqlite');
     const reg = new Registry(registryPath);
@@ -68,8 +64,14 @@ describe('faults: the count in InfluxDB equals what the devices produced', () =>
     reg.close();
     const hubPorts = { mqttPort: await freePort(), httpPort: await freePort() };
     const hubEnv = { HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: db, LOG_LEVEL: 'warn', HUB_INFLUX_ATTEMPTS: '2' };
-    const hub = await startHubProcess(hubEnv, join(dir, 'hub.log'), hubPorts);
+    // Each part is undone after the file, even if a later step of this setup fails; a scenario
+    // may replace the hub or the gateway, so the current one is stopped.
+    const r: Partial<Rig> = { fleet, db, dir, hubEnv, hubPorts };
+    r.hub = await startHubProcess(hubEnv, join(dir, 'hub.log'), hubPorts);
+    cleanups.push(async () => r.hub?.stop('SIGKILL'));
     const proxy = await startTcpProxy(hubPorts.mqttPort);
+    r.proxy = proxy;
+    cleanups.push(async () => r.proxy?.stop());
     const lanPort = await freePort();
     const healthPort = await freePort();
     const gatewayEnv = {
@@ -88,12 +90,15 @@ describe('faults: the count in InfluxDB equals what the devices produced', () =>
       LOG_LEVEL: 'warn',
       ...gatewayOver,
     };
-    const gateway = await startGatewayProcess(gatewayEnv, healthPort, join(dir, 'gateway.log'));
+    r.gatewayEnv = gatewayEnv;
+    r.healthPort = healthPort;
+    r.gateway = await startGatewayProcess(gatewayEnv, healthPort, join(dir, 'gateway.log'));
+    cleanups.push(async () => r.gateway?.stop('SIGKILL'));
     const sim = createSimulator(fleet, () => `mqtt://127.0.0.1:${lanPort}`, { seed: 1, cadenceScale: CADENCE_SCALE, samplesPerDevice: SAMPLES, startSpreadMs: 50 }, { log: silentLogger() });
-    const r: Rig = { fleet, db, dir, hub, hubEnv, hubPorts, proxy, gateway, gatewayEnv, healthPort, sim };
-    rigs.push(r);
+    r.sim = sim;
+    cleanups.push(() => sim.stop());
     await sim.start();
-    return r;
+    return r as Rig; // every field is set by now
   }
 
   /** Per device: points in InfluxDB and distinct sequence numbers among them. */

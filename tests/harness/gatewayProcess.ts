@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { track } from './children.ts';
 import { PROJECT_ROOT } from './hubProcess.ts';
 import { waitFor } from './ports.ts';
 
@@ -16,10 +17,10 @@ export interface GatewayProcess {
 export async function startGatewayProcess(env: Record<string, string>, healthPort: number, logFile: string): Promise<GatewayProcess> {
   mkdirSync(dirname(logFile), { recursive: true });
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'gateway/src/main.ts')], {
+  const child = track(spawn(process.execPath, [join(PROJECT_ROOT, 'gateway/src/main.ts')], {
     env: { ...process.env, ...env, GW_HEALTH_PORT: String(healthPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
   let exited = false;
@@ -31,7 +32,10 @@ export async function startGatewayProcess(env: Record<string, string>, healthPor
   await waitFor('the gateway process', async () => {
     if (exited) throw new Error(`gateway exited during start; see ${logFile}`);
     return await health().then(() => true, () => false);
-  }, { timeoutMs: 30_000, intervalMs: 100 });
+  }, { timeoutMs: 30_000, intervalMs: 100 }).catch((e: unknown) => {
+    child.kill('SIGKILL');
+    throw e;
+  });
   return {
     child,
     healthPort,

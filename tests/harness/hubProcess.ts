@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { track } from './children.ts';
 import { freePort, waitFor } from './ports.ts';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,10 +26,10 @@ export async function startHubProcess(
   const httpPort = ports.httpPort ?? (await freePort());
   mkdirSync(dirname(logFile), { recursive: true });
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'broker/src/main.ts')], {
+  const child = track(spawn(process.execPath, [join(PROJECT_ROOT, 'broker/src/main.ts')], {
     env: { ...process.env, ...env, HUB_MQTT_PORT: String(mqttPort), HUB_HTTP_PORT: String(httpPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
   let exited = false;
@@ -37,7 +38,10 @@ export async function startHubProcess(
     if (exited) throw new Error(`hub exited during start; see ${logFile}`);
     const r = await fetch(`http://127.0.0.1:${httpPort}/health`).catch(() => undefined);
     return r?.ok;
-  }, { timeoutMs: 30_000, intervalMs: 100 });
+  }, { timeoutMs: 30_000, intervalMs: 100 }).catch((e: unknown) => {
+    child.kill('SIGKILL');
+    throw e;
+  });
   return {
     pid: child.pid!,
     mqttPort,

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { track } from './children.ts';
 import { dockerEngineAvailable } from './docker.ts';
 import { freePort, waitFor } from './ports.ts';
 
@@ -99,7 +100,7 @@ bind-address = "127.0.0.1:${rpcPort}"
   let stderrTail = '';
   const launch = async (): Promise<void> => {
     stderrTail = '';
-    const proc = spawn(bin, ['-config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = track(spawn(bin, ['-config', conf], { stdio: ['ignore', 'ignore', 'pipe'] }));
     proc.stderr?.on('data', (b: Buffer) => {
       stderrTail = (stderrTail + b.toString()).slice(-2000);
     });
@@ -109,7 +110,10 @@ bind-address = "127.0.0.1:${rpcPort}"
     await waitFor(`influxd on ${url}`, async () => {
       if (exited) throw new Error(`influxd exited: ${stderrTail}`);
       return await ping(url);
-    }, { timeoutMs: 30_000, intervalMs: 50 });
+    }, { timeoutMs: 30_000, intervalMs: 50 }).catch((e: unknown) => {
+      proc.kill('SIGKILL');
+      throw e;
+    });
   };
   const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     const proc = child;
