@@ -92,6 +92,7 @@ say();
 say(`  InfluxDB   ${influx.url}  database "${cfg.INFLUX_DB}"${influx.source === 'local-influxd' ? `, data in ${join(dataDir, 'influxdb')}` : ''}`);
 say(`  Hub        mqtt://127.0.0.1:${hub.mqttPort}   health http://127.0.0.1:${hub.httpPort}/health   metrics http://127.0.0.1:${hub.httpPort}/metrics`);
 say(`  Fleet      ${fleet.districts.length} districts × ${cfg.DEMO_SCHOOLS_PER_DISTRICT} schools, ${deviceCount(fleet)} devices, ${gateways.length} gateways (one per school)`);
+say(`             each device reports every ${30 * cfg.DEMO_CADENCE_SCALE} s (VR kits every ${60 * cfg.DEMO_CADENCE_SCALE} s)`);
 say(`  Districts  ${fleet.districts.map((d) => `${d.id} ${d.nameEn}`).join(' · ')}`);
 say(`  Logs       ${join(logDir, 'hub.log')}  ${join(logDir, 'gateways.log')}`);
 say(`  Outboxes   ${join(dataDir, 'outbox')} (one durable outbox per gateway)`);

@@ -3,9 +3,11 @@ import { provisionFleet } from '../../broker/src/provision.ts';
 import { Registry } from '../../broker/src/registry.ts';
 import { loadConfigOrExit } from '../../protocol/src/envConfig.ts';
 import { createRootLogger } from '../../protocol/src/logging.ts';
-import { startSimulatedCampuses } from './campuses.ts';
+import { startSimulatedCampuses, type Campuses } from './campuses.ts';
 import { loadSimConfig } from './config.ts';
-import { deviceCount, generateFleet, parseDistrictList, SEED_DISTRICTS } from './fleet.ts';
+import { deviceCount, generateFleet, parseDistrictList, SEED_DISTRICTS, type SimSchool } from './fleet.ts';
+import { loadGatewayConfig } from '../../gateway/src/config.ts';
+import { runService } from '../../protocol/src/service.ts';
 
 const cfg = loadConfigOrExit(() => loadSimConfig());
 const log = createRootLogger('device-sim', cfg.LOG_LEVEL);
@@ -26,45 +28,33 @@ if (cfg.SIM_REGISTRY_PATH) {
   log.info({ registry: cfg.SIM_REGISTRY_PATH, gateways: fleet.schools.length }, 'simulated fleet provisioned');
 }
 
-const url = new URL(cfg.SIM_HUB_URL);
-const campuses = await startSimulatedCampuses({
-  fleet,
-  gatewayConfig: (s) => ({
-    gateway: s.gateway,
-    district: s.district,
-    school: s.id,
-    password: passwordOf(s.gateway),
-    hubUrl: url.toString(),
-    lanHost: '127.0.0.1',
-    lanPort: 0,
-    batchMaxRecords: 500,
-    batchMaxBytes: 900_000,
-    lingerMs: 200,
-    maxInflightBatches: 4,
-    keepaliveSec: 30,
-    reconnectMs: 1000,
-    maxSampleBytes: 65_536,
-    outboxMaxRecords: 2_000_000,
-    replayRatePerSec: 2000,
-    replayJitterMs: 10_000,
-    replayInflightBatches: 2,
-    healthHost: '127.0.0.1',
-    healthPort: -1,
-    healthIntervalMs: 30_000,
-  }),
-  sim: { seed: cfg.SIM_SEED, cadenceScale: cfg.SIM_CADENCE_SCALE, samplesPerDevice: 0, startSpreadMs: 5000 },
-  gatewayLog: log,
-  simLog: log,
-});
-log.info({ devices: deviceCount(fleet), gateways: campuses.gateways.length, hub: cfg.SIM_HUB_URL }, 'simulated campuses running');
+// Each simulated gateway takes the gateway's own defaults (gateway/src/config.ts), with its
+// identity, a free LAN port on loopback and its outbox in memory.
+const gatewayConfigOf = (s: SimSchool) =>
+  loadGatewayConfig({
+    GW_ID: s.gateway,
+    GW_DISTRICT: s.district,
+    GW_SCHOOL: s.id,
+    GW_PASSWORD: passwordOf(s.gateway),
+    GW_HUB_URL: cfg.SIM_HUB_URL,
+    GW_LAN_PORT: '0',
+    GW_OUTBOX_DIR: 'memory',
+    GW_HEALTH_PORT: '-1',
+  }).gateway;
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'stopping');
-  await campuses.stop();
-  process.exit(0);
-}
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+let campuses: Campuses | undefined;
+await runService('device-sim', log, {
+  async start() {
+    campuses = await startSimulatedCampuses({
+      fleet,
+      gatewayConfig: gatewayConfigOf,
+      sim: { seed: cfg.SIM_SEED, cadenceScale: cfg.SIM_CADENCE_SCALE, samplesPerDevice: 0, startSpreadMs: 5000 },
+      gatewayLog: log,
+      simLog: log,
+    });
+    log.info({ devices: deviceCount(fleet), gateways: campuses.gateways.length, hub: cfg.SIM_HUB_URL }, 'simulated campuses running');
+  },
+  async stop() {
+    await campuses?.stop();
+  },
+});

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { createHub, type Hub, type HubConfig } from '../../broker/src/hub.ts';
 import { provisionFleet } from '../../broker/src/provision.ts';
 import { Registry } from '../../broker/src/registry.ts';
+import { loadGatewayConfig } from '../../gateway/src/config.ts';
 import { createGateway, type Gateway, type GatewayConfig } from '../../gateway/src/gateway.ts';
 import type { Fleet } from '../../device-sim/src/fleet.ts';
 import { silentLogger } from '../../protocol/src/logging.ts';
@@ -26,35 +27,31 @@ export function hubConfig(influxUrl: string, database: string, over: Partial<Hub
   };
 }
 
+/**
+ * A gateway's configuration for tests: the gateway's own defaults (gateway/src/config.ts), on
+ * loopback with free ports, the outbox in memory, no health endpoint, quick reconnects and no
+ * replay jitter; `over` changes any of it.
+ */
 export function gatewayConfig(
   school: { id: string; district: string; gateway: string },
   hubPort: number,
   over: Partial<GatewayConfig> = {},
 ): GatewayConfig {
-  return {
-    gateway: school.gateway,
-    district: school.district,
-    school: school.id,
-    password: gatewayPassword(school.gateway),
-    hubUrl: `mqtt://127.0.0.1:${hubPort}`,
-    lanHost: '127.0.0.1',
-    lanPort: 0,
-    batchMaxRecords: 500,
-    batchMaxBytes: 900_000,
-    lingerMs: 20,
-    maxInflightBatches: 4,
-    keepaliveSec: 30,
-    reconnectMs: 200,
-    maxSampleBytes: 65_536,
-    outboxMaxRecords: 1_000_000,
-    replayRatePerSec: 5000,
-    replayJitterMs: 0,
-    replayInflightBatches: 2,
-    healthHost: '127.0.0.1',
-    healthPort: -1,
-    healthIntervalMs: 60_000,
-    ...over,
-  };
+  const defaults = loadGatewayConfig({
+    GW_ID: school.gateway,
+    GW_DISTRICT: school.district,
+    GW_SCHOOL: school.id,
+    GW_PASSWORD: gatewayPassword(school.gateway),
+    GW_HUB_URL: `mqtt://127.0.0.1:${hubPort}`,
+    GW_LAN_PORT: '0',
+    GW_OUTBOX_DIR: 'memory',
+    GW_HEALTH_PORT: '-1',
+    GW_BATCH_LINGER_MS: '20',
+    GW_RECONNECT_MS: '200',
+    GW_REPLAY_JITTER_MS: '0',
+    GW_REPLAY_RATE: '5000',
+  }).gateway;
+  return { ...defaults, ...over };
 }
 
 export interface Stack {
