@@ -87,7 +87,11 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
 
   /** Returns false when the whole message was refused (it is then not forwarded either). */
   async function handleTelemetry(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<boolean> {
-    const result = ingestTelemetry(identity, payload, config.limits, { lookupDevice: (id) => reg().getDevice(id), now });
+    const result = ingestTelemetry(identity, payload, config.limits, {
+      lookupDevice: (id) => reg().getDevice(id),
+      timetableOf: (school) => reg().timetableOf(school),
+      now,
+    });
     counters.inc('messages_received', { channel: 'telemetry' });
     if (result.messageRejected) counters.inc('messages_rejected', { reason: result.rejections[0]!.reason });
     else for (const r of result.rejections) counters.inc('records_rejected', { reason: r.reason });

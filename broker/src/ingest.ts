@@ -1,5 +1,6 @@
 import { formatIssues } from '../../protocol/src/errors.ts';
-import { telemetryBatchEnvelopeSchema, telemetryRecordSchema, type TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import { DEFAULT_TIMETABLE, expectedUp, type Timetable } from '../../protocol/src/schedule.ts';
+import { telemetryBatchEnvelopeSchema, telemetryRecordSchema, type AvailabilityRecord, type TelemetryRecord } from '../../protocol/src/telemetry.ts';
 import type { GatewayAddress } from '../../protocol/src/topics.ts';
 import { encodePoint, LineProtocolError, type FieldValue, type Point } from './influx/lineProtocol.ts';
 import type { DeviceRow } from './registry.ts';
@@ -35,6 +36,8 @@ export interface IngestLimits {
 
 export interface IngestDeps {
   lookupDevice(id: string): DeviceRow | undefined;
+  /** The school's timetable, for whether a device was expected up (defaults apply if absent). */
+  timetableOf?(school: string): Timetable;
   now(): number;
 }
 
@@ -100,9 +103,14 @@ export function ingestTelemetry(
     const dev = deps.lookupDevice(r.device);
     if (!dev) return reject('unknown_device', 'device is not in the registry');
     if (dev.school !== gw.school) return reject('foreign_device', `device belongs to school ${dev.school}`);
-    if (dev.kind !== r.kind) return reject('kind_mismatch', `registered as ${dev.kind}, sent as ${r.kind}`);
+    const deviceKind = r.kind === 'availability' ? r.deviceKind : r.kind;
+    if (dev.kind !== deviceKind) return reject('kind_mismatch', `registered as ${dev.kind}, sent as ${deviceKind}`);
     try {
-      lines.push(encodePoint(recordToPoint(gw, r)));
+      const point =
+        r.kind === 'availability'
+          ? availabilityToPoint(gw, r, deps.timetableOf?.(gw.school) ?? DEFAULT_TIMETABLE)
+          : recordToPoint(gw, r);
+      lines.push(encodePoint(point));
     } catch (e) {
       if (e instanceof LineProtocolError) return reject('unencodable', e.message);
       throw e;
@@ -121,6 +129,31 @@ const s = (v: string): FieldValue => ({ t: 'string', v });
  * measurement + tags and the timestamp is the device's, so a replayed duplicate writes the same
  * point and collapses.
  */
+/**
+ * One minute of one device's availability. `expected` is whether the device should have been up
+ * (its kind and its school's timetable, and not cleanly powered off); `up_expected` is up while
+ * expected. Availability over any range = sum(up_expected) / sum(expected); minutes without a
+ * record are unknown and count on neither side.
+ */
+export function availabilityToPoint(gw: GatewayAddress, r: AvailabilityRecord, timetable: Timetable): Point {
+  const expected = r.state !== 'off' && expectedUp(r.deviceKind, r.ts, timetable);
+  const up = r.state === 'up';
+  const i = (v: boolean): FieldValue => ({ t: 'int', v: v ? 1 : 0 });
+  const fields: Record<string, FieldValue> = {
+    state: { t: 'string', v: r.state },
+    up: i(up),
+    expected: i(expected),
+    up_expected: i(up && expected),
+  };
+  if (r.hist) fields['hist'] = { t: 'bool', v: true };
+  return {
+    measurement: 'availability',
+    tags: { district: gw.district, school: gw.school, gateway: gw.gateway, device: r.device, kind: r.deviceKind },
+    fields,
+    tsMs: r.ts,
+  };
+}
+
 export function recordToPoint(gw: GatewayAddress, r: TelemetryRecord): Point {
   const tags: Record<string, string> = {
     district: gw.district,
@@ -157,6 +190,11 @@ export function recordToPoint(gw: GatewayAddress, r: TelemetryRecord): Point {
       fields['octets_in'] = s(r.data.octetsIn);
       fields['octets_out'] = s(r.data.octetsOut);
       fields['oper_up'] = b(r.data.operUp);
+      if (r.rate) {
+        fields['rx_bps'] = f(r.rate.rxBps);
+        fields['tx_bps'] = f(r.rate.txBps);
+        fields['utilisation'] = f(Math.max(r.rate.rxBps, r.rate.txBps) / r.data.capacityBps);
+      }
       break;
   }
   if (r.hist) fields['hist'] = b(true);

@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
+import { DEFAULT_TIMETABLE, timetableSchema, type Timetable } from '../../protocol/src/schedule.ts';
 
 /**
  * The registry of districts, schools, gateways (with hashed credentials) and devices, in an
@@ -56,6 +57,7 @@ export class Registry {
   readonly #stmts: Record<string, StatementSync>;
   /** Device lookups sit on the ingest hot path; writes through this object invalidate it. */
   readonly #deviceCache = new Map<string, { row: Readonly<DeviceRow>; at: number }>();
+  readonly #timetableCache = new Map<string, { t: Timetable; at: number }>();
   /** Another process (provisioning) may change a device: a cached row lives this long. */
   static readonly DEVICE_CACHE_TTL_MS = 30_000;
 
@@ -63,6 +65,9 @@ export class Registry {
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
+    // Added after the first schema: a school's own timetable (JSON; null = the default).
+    const cols = this.#db.prepare('PRAGMA table_info(schools)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'timetable')) this.#db.exec('ALTER TABLE schools ADD COLUMN timetable TEXT');
     const p = (sql: string) => this.#db.prepare(sql);
     this.#stmts = {
       upsertDistrict: p('INSERT INTO districts (id, name_en) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name_en = excluded.name_en'),
@@ -73,6 +78,9 @@ export class Registry {
       upsertDevice: p('INSERT INTO devices (id, school, room, kind) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET school = excluded.school, room = excluded.room, kind = excluded.kind'),
       getDevice: p('SELECT id, school, room, kind FROM devices WHERE id = ?'),
       countDevices: p('SELECT COUNT(*) AS n FROM devices'),
+      setTimetable: p('UPDATE schools SET timetable = ? WHERE id = ?'),
+      getTimetable: p('SELECT timetable FROM schools WHERE id = ?'),
+      devicesBySchool: p('SELECT s.district AS district, d.school AS school, d.kind AS kind, COUNT(*) AS n FROM devices d JOIN schools s ON s.id = d.school GROUP BY s.district, d.school, d.kind'),
     };
   }
 
@@ -115,6 +123,28 @@ export class Registry {
     const frozen = Object.freeze({ ...row });
     this.#deviceCache.set(id, { row: frozen, at: now });
     return frozen;
+  }
+
+  /** Sets a school's timetable (null: back to the default). */
+  setTimetable(school: string, t: Timetable | null): void {
+    this.#stmts['setTimetable']!.run(t ? JSON.stringify(timetableSchema.parse(t)) : null, school);
+    this.#timetableCache.delete(school);
+  }
+
+  timetableOf(school: string): Timetable {
+    const cached = this.#timetableCache.get(school);
+    const now = Date.now();
+    if (cached && now - cached.at < Registry.DEVICE_CACHE_TTL_MS) return cached.t;
+    const row = this.#stmts['getTimetable']!.get(school) as { timetable: string | null } | undefined;
+    const parsed = row?.timetable ? timetableSchema.safeParse(JSON.parse(row.timetable)) : undefined;
+    const t = parsed?.success ? parsed.data : DEFAULT_TIMETABLE;
+    this.#timetableCache.set(school, { t, at: now });
+    return t;
+  }
+
+  /** Registered devices per district, school and kind (the denominators of coverage). */
+  deviceCounts(): Array<{ district: string; school: string; kind: DeviceKind; n: number }> {
+    return (this.#stmts['devicesBySchool']!.all() as Array<{ district: string; school: string; kind: DeviceKind; n: number }>).map((r) => ({ ...r, n: Number(r.n) }));
   }
 
   deviceCount(): number {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { createGateway, type Gateway, type GatewayConfig } from '../../gateway/src/gateway.ts';
-import type { TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
 import type { Fleet } from './fleet.ts';
 import { createSimulator, type Simulator, type SimulatorConfig } from './simulator.ts';
 
@@ -20,7 +20,7 @@ export async function startSimulatedCampuses(opts: {
   sim: SimulatorConfig;
   gatewayLog: Logger;
   simLog: Logger;
-  onDelivered?: (records: TelemetryRecord[], at: number) => void;
+  onDelivered?: (records: OutboxRecord[], at: number) => void;
 }): Promise<Campuses> {
   const gateways: Gateway[] = [];
   const lanPort = new Map<string, number>();

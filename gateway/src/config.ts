@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
-import { deepFreeze, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
+import { HEARTBEAT_TIMEOUT_MS } from './liveness.ts';
+import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
 import type { GatewayConfig } from './gateway.ts';
 
 const schema = z.object({
@@ -38,6 +39,13 @@ const schema = z.object({
   GW_HEALTH_HOST: z.string().default('127.0.0.1'),
   GW_HEALTH_PORT: envInt(8081, -1, 65535),
   GW_HEALTH_INTERVAL_MS: envInt(30_000, 1000, 3_600_000),
+  /** Record each device's availability every minute. */
+  GW_AVAILABILITY: envBool(true),
+  /** Heartbeat timeouts per kind (ms); defaults are 2.5 reporting cadences. */
+  GW_TIMEOUT_CLASSROOM_AV_MS: envInt(HEARTBEAT_TIMEOUT_MS.classroom_av, 1000),
+  GW_TIMEOUT_INTERACTIVE_BOARD_MS: envInt(HEARTBEAT_TIMEOUT_MS.interactive_board, 1000),
+  GW_TIMEOUT_VR_KIT_MS: envInt(HEARTBEAT_TIMEOUT_MS.vr_kit, 1000),
+  GW_TIMEOUT_NETWORK_NODE_MS: envInt(HEARTBEAT_TIMEOUT_MS.network_node, 1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -78,6 +86,13 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       healthHost: e.GW_HEALTH_HOST,
       healthPort: e.GW_HEALTH_PORT,
       healthIntervalMs: e.GW_HEALTH_INTERVAL_MS,
+      availabilitySampling: e.GW_AVAILABILITY,
+      heartbeatTimeouts: {
+        classroom_av: e.GW_TIMEOUT_CLASSROOM_AV_MS,
+        interactive_board: e.GW_TIMEOUT_INTERACTIVE_BOARD_MS,
+        vr_kit: e.GW_TIMEOUT_VR_KIT_MS,
+        network_node: e.GW_TIMEOUT_NETWORK_NODE_MS,
+      },
     },
   });
 }

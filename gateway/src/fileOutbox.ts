@@ -1,7 +1,7 @@
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
 import { mergeByOrdinal, type Lane, type Outbox, type OutboxBatch } from './outbox.ts';
 
 /**
@@ -50,7 +50,7 @@ interface Pos {
 
 interface Entry {
   n: number;
-  r: TelemetryRecord;
+  r: OutboxRecord;
   size: number;
 }
 
@@ -162,7 +162,7 @@ export class FileOutbox implements Outbox {
     this.#live = { ord: end, seg: this.#segments.at(-1)!, off: Number.NaN };
   }
 
-  async append(records: TelemetryRecord[]): Promise<void> {
+  async append(records: OutboxRecord[]): Promise<void> {
     if (this.#closed) throw new Error('outbox closed');
     if (records.length === 0) return;
     let text = '';
@@ -408,7 +408,7 @@ export class FileOutbox implements Outbox {
         if (n >= end) return out;
         const next: Pos = { ord: n + 1, seg, off: off + start };
         if (n >= pos.ord && n >= this.#lowWater && !this.#isAcked(n)) {
-          const r = JSON.parse(line.subarray(tab + 1).toString('utf8')) as TelemetryRecord;
+          const r = JSON.parse(line.subarray(tab + 1).toString('utf8')) as OutboxRecord;
           out.push({ n, r, size: lineBytes, next });
         }
         nl = chunk.indexOf(0x0a, start);
@@ -641,7 +641,7 @@ export class FileOutbox implements Outbox {
 
 function rxOf(line: Buffer): number {
   const tab = line.indexOf(0x09);
-  return (JSON.parse(line.subarray(tab + 1).toString('utf8')) as TelemetryRecord).rx;
+  return (JSON.parse(line.subarray(tab + 1).toString('utf8')) as OutboxRecord).rx;
 }
 
 function toRanges(ns: number[]): Array<[number, number]> {

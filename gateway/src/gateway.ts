@@ -2,7 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Counters } from '../../protocol/src/counters.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
-import type { DeviceSample, TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import type { DeviceKind } from '../../protocol/src/kinds.ts';
+import type { DeviceSample, OutboxRecord } from '../../protocol/src/telemetry.ts';
+import { HEARTBEAT_TIMEOUT_MS, Liveness, MINUTE_MS } from './liveness.ts';
+import { CounterRates } from './rates.ts';
 import { GatewayError, GatewayErrorCode } from './errors.ts';
 import { FileOutbox, type FileOutboxConfig } from './fileOutbox.ts';
 import { LanListener } from './lanListener.ts';
@@ -22,6 +25,9 @@ export interface GatewayConfig extends UplinkConfig {
   healthPort: number;
   /** How often health is sent to the hub as telemetry. */
   healthIntervalMs: number;
+  /** Record every device's availability each minute (tests drive it by hand instead). */
+  availabilitySampling: boolean;
+  heartbeatTimeouts: Readonly<Record<DeviceKind, number>>;
 }
 
 export interface GatewayDeps {
@@ -31,7 +37,7 @@ export interface GatewayDeps {
   now?: () => number;
   random?: () => number;
   /** Called with records the hub acknowledged (benchmarks measure latency with it). */
-  onDelivered?: (records: TelemetryRecord[], at: number) => void;
+  onDelivered?: (records: OutboxRecord[], at: number) => void;
 }
 
 export interface Gateway {
@@ -43,6 +49,8 @@ export interface Gateway {
   readonly outbox: Outbox;
   readonly uplinkConnected: boolean;
   health(): GatewayHealth;
+  /** Records every tracked device's state for the minute starting at `minute` (the minute timer does this). */
+  sampleAvailability(minute: number): Promise<number>;
 }
 
 /**
@@ -58,6 +66,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   let lan: LanListener | undefined;
   let http: Server | undefined;
   let healthTimer: NodeJS.Timeout | undefined;
+  let minuteTimer: NodeJS.Timeout | undefined;
   let healthPort = -1;
   let started = false;
   let stopped = false;
@@ -67,10 +76,29 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     return outbox;
   };
 
-  const accept = async (sample: DeviceSample): Promise<void> => {
+  const liveness = new Liveness(config.heartbeatTimeouts);
+  const rates = new CounterRates();
+  /** Devices seen on each LAN session, so a clean goodbye marks them off. */
+  const devicesOfClient = new Map<string, Set<string>>();
+
+  const accept = async (sample: DeviceSample, clientId: string): Promise<void> => {
     const o = box();
+    const rx = now();
+    const record: OutboxRecord = { ...sample, rx };
+    if (sample.kind === 'network_node') {
+      const r = rates.observe(sample.device, sample.ts, sample.data.octetsIn, sample.data.octetsOut, sample.data.capacityBps);
+      if (r.ok) record.rate = { rxBps: r.rxBps, txBps: r.txBps };
+      else if (r.reason !== 'first_sample') counters.inc('rate_intervals_dropped', { reason: r.reason });
+    }
+    const poweredOff = (sample.kind === 'classroom_av' || sample.kind === 'interactive_board') && sample.data.power === 'off';
+    liveness.heard(sample.device, sample.kind, rx, poweredOff);
+    if (clientId) {
+      let set = devicesOfClient.get(clientId);
+      if (!set) devicesOfClient.set(clientId, (set = new Set()));
+      set.add(sample.device);
+    }
     try {
-      await o.append([{ ...sample, rx: now() }]);
+      await o.append([record]);
     } catch (e) {
       counters.inc('outbox_errors');
       throw new GatewayError(GatewayErrorCode.OUTBOX_IO, 'outbox append failed', { cause: e });
@@ -87,6 +115,26 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     reportedDrops += d;
     counters.inc('outbox_dropped', {}, d);
     log.warn({ dropped: d, total: reportedDrops }, 'outbox bound reached: oldest records dropped');
+  }
+
+  /** Appends one availability record per tracked device for the minute starting at `minute`. */
+  async function sampleAvailability(minute: number): Promise<number> {
+    const records = liveness.minuteRecords(minute, now());
+    if (records.length === 0) return 0;
+    await box().append(records);
+    reportDrops();
+    uplink?.pump();
+    return records.length;
+  }
+
+  function scheduleMinute(): void {
+    const t = now();
+    const next = t - (t % MINUTE_MS) + MINUTE_MS;
+    minuteTimer = setTimeout(() => {
+      void sampleAvailability(next).catch((err: unknown) => log.error({ err }, 'availability sampling failed'));
+      scheduleMinute();
+    }, next - t);
+    minuteTimer.unref();
   }
 
   function health(): GatewayHealth {
@@ -126,6 +174,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       return uplink?.connected ?? false;
     },
     health,
+    sampleAvailability,
     async start() {
       started = true;
       if (!outbox) {
@@ -145,7 +194,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       });
       lan = new LanListener(
         { host: config.lanHost, port: config.lanPort, maxSampleBytes: config.maxSampleBytes },
-        { log: log.child({ module: 'lan' }), counters, accept },
+        {
+          log: log.child({ module: 'lan' }),
+          counters,
+          accept,
+          onDisconnect: (clientId, clean) => {
+            const devices = devicesOfClient.get(clientId);
+            if (clean && devices) for (const d of devices) liveness.saidGoodbye(d, now());
+          },
+        },
       );
       await lan.start();
       uplink.start();
@@ -164,6 +221,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         });
         healthPort = (http.address() as { port: number }).port;
       }
+      if (config.availabilitySampling) scheduleMinute();
       healthTimer = setInterval(() => uplink!.publishHealth(health()), config.healthIntervalMs);
       healthTimer.unref();
       log.info({ lanPort: lan.port, healthPort, hub: config.hubUrl }, 'gateway started');
@@ -172,6 +230,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       if (stopped || !started) return;
       stopped = true;
       clearInterval(healthTimer);
+      clearTimeout(minuteTimer);
       if (http) {
         const h = http;
         await new Promise<void>((r) => {

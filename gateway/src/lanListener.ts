@@ -21,16 +21,27 @@ export class LanListener {
   readonly #cfg: LanListenerConfig;
   readonly #log: Logger;
   readonly #counters: Counters;
-  readonly #accept: (s: DeviceSample) => Promise<void>;
+  readonly #accept: (s: DeviceSample, clientId: string) => Promise<void>;
+  readonly #onDisconnect: ((clientId: string, clean: boolean) => void) | undefined;
   #broker: Aedes | undefined;
   #server: Server | undefined;
   port = -1;
 
-  constructor(cfg: LanListenerConfig, deps: { log: Logger; counters: Counters; accept: (s: DeviceSample) => Promise<void> }) {
+  constructor(
+    cfg: LanListenerConfig,
+    deps: {
+      log: Logger;
+      counters: Counters;
+      accept: (s: DeviceSample, clientId: string) => Promise<void>;
+      /** A device session ended; `clean` when it sent DISCONNECT. */
+      onDisconnect?: (clientId: string, clean: boolean) => void;
+    },
+  ) {
     this.#cfg = cfg;
     this.#log = deps.log;
     this.#counters = deps.counters;
     this.#accept = deps.accept;
+    this.#onDisconnect = deps.onDisconnect;
   }
 
   async start(): Promise<void> {
@@ -63,7 +74,7 @@ export class LanListener {
           return reject('invalid_sample', e instanceof Error ? e.message : 'validation failed');
         }
         if (!parsed.success) return reject('invalid_sample', formatIssues(parsed.error.issues));
-        accept(parsed.data).then(
+        accept(parsed.data, client?.id ?? '').then(
           () => {
             counters.inc('samples_accepted');
             done(null);
@@ -78,6 +89,12 @@ export class LanListener {
         return (packet as { refused?: boolean }).refused ? null : packet;
       },
     });
+    const onDisconnect = this.#onDisconnect;
+    if (onDisconnect) {
+      // Aedes marks a session closed by a DISCONNECT packet with `_disconnected` (it is what
+      // decides whether the will is sent); an unclean end leaves it false.
+      this.#broker.on('clientDisconnect', (client) => onDisconnect(client.id, (client as unknown as { _disconnected?: boolean })._disconnected === true));
+    }
     this.#server = createServer(this.#broker.handle);
     await new Promise<void>((resolve, reject) => {
       this.#server!.once('error', reject);

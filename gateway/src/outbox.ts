@@ -1,4 +1,4 @@
-import type { TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
 
 /**
  * Two lanes share one ordered store: `backlog` holds what was waiting when the uplink last
@@ -13,7 +13,7 @@ export type Lane = 'live' | 'backlog';
  * bound (drop-oldest, counted). Every implementation passes gateway/test/outboxContract.ts.
  */
 export interface Outbox {
-  append(records: TelemetryRecord[]): Promise<void>;
+  append(records: OutboxRecord[]): Promise<void>;
   /** Up to `max` waiting records of a lane, oldest first, as one batch; null when none wait. */
   take(max: number, lane?: Lane): OutboxBatch | null;
   /** The hub acknowledged the batch: its records are gone for good. */
@@ -38,13 +38,13 @@ export interface Outbox {
 export interface OutboxBatch {
   id: number;
   lane: Lane;
-  records: TelemetryRecord[];
+  records: OutboxRecord[];
 }
 
 interface Entry {
   /** Append order: the one order the outbox keeps. */
   n: number;
-  r: TelemetryRecord;
+  r: OutboxRecord;
   size: number;
 }
 
@@ -100,7 +100,7 @@ export class MemoryOutbox implements Outbox {
     this.#boundary = this.#nextOrdinal;
   }
 
-  async append(records: TelemetryRecord[]): Promise<void> {
+  async append(records: OutboxRecord[]): Promise<void> {
     for (const r of records) {
       const size = JSON.stringify(r).length + 16;
       this.#waiting.push({ n: this.#nextOrdinal++, r, size });

@@ -2,7 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Counters } from '../../protocol/src/counters.ts';
 import type { GatewayState } from '../../protocol/src/gatewayState.ts';
-import type { TelemetryBatch, TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import type { OutboxRecord, TelemetryBatch } from '../../protocol/src/telemetry.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
 import { healthTopic, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import type { Lane, Outbox } from './outbox.ts';
@@ -47,7 +47,7 @@ export class Uplink {
   readonly #log: Logger;
   readonly #outbox: Outbox;
   readonly #counters: Counters;
-  readonly #onDelivered: ((records: TelemetryRecord[], at: number) => void) | undefined;
+  readonly #onDelivered: ((records: OutboxRecord[], at: number) => void) | undefined;
   readonly #random: () => number;
   #client: MqttClient | undefined;
   readonly #inflight: Record<Lane, number> = { live: 0, backlog: 0 };
@@ -67,7 +67,7 @@ export class Uplink {
       log: Logger;
       outbox: Outbox;
       counters: Counters;
-      onDelivered?: (records: TelemetryRecord[], at: number) => void;
+      onDelivered?: (records: OutboxRecord[], at: number) => void;
       /** The first bdSeq; it grows with every connection. Defaults to the wall clock. */
       initialBdSeq?: number;
       random?: () => number;

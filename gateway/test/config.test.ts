@@ -60,6 +60,8 @@ describe('loadGatewayConfig', () => {
       healthHost: '127.0.0.1',
       healthPort: 8081,
       healthIntervalMs: 30_000,
+      availabilitySampling: true,
+      heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 75_000 },
     });
   });
 

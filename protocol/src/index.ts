@@ -8,3 +8,4 @@ export * from './counters.ts';
 export * from './errors.ts';
 export * from './logging.ts';
 export * from './envConfig.ts';
+export * from './schedule.ts';

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { deviceIdSchema, topicIdSchema } from './ids.ts';
 import {
+  deviceKindSchema,
+  type DeviceKind,
   classroomAvDataSchema,
   interactiveBoardDataSchema,
   networkNodeDataSchema,
@@ -33,7 +35,36 @@ export type TelemetryRecord = DeviceSample & {
   rx: number;
   /** Replayed from the outbox after an outage: never overwrites live state. */
   hist?: boolean;
+  /** Network nodes: the rate since the previous sample, computed at the edge from the counters. */
+  rate?: Rate;
 };
+
+const rateSchema = z.strictObject({ rxBps: z.number().finite().min(0), txBps: z.number().finite().min(0) });
+export type Rate = z.infer<typeof rateSchema>;
+
+export const AVAILABILITY_STATES = ['up', 'down', 'off'] as const;
+export type AvailabilityState = (typeof AVAILABILITY_STATES)[number];
+
+/**
+ * The gateway's observation of one device for one minute (DESIGN §5): `up`, `down`, or `off`
+ * (a clean or scheduled power-off). Sent through the outbox like telemetry, so an outage of the
+ * WAN is filled in when the gateway replays; a minute with no record is `unknown`.
+ */
+export interface AvailabilityRecord {
+  kind: 'availability';
+  device: string;
+  deviceKind: DeviceKind;
+  /** The minute, as an index (ts / 60 000): unique per device. */
+  seq: number;
+  /** The start of the minute, ms since epoch. */
+  ts: number;
+  state: AvailabilityState;
+  rx: number;
+  hist?: boolean;
+}
+
+/** What a gateway's outbox holds and sends. */
+export type OutboxRecord = TelemetryRecord | AvailabilityRecord;
 
 /**
  * The envelope a gateway sends to the hub. Records are validated one by one at the hub, so one
@@ -51,12 +82,20 @@ export const telemetryRecordSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...common, kind: z.literal('classroom_av'), data: classroomAvDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
   z.strictObject({ ...common, kind: z.literal('interactive_board'), data: interactiveBoardDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
   z.strictObject({ ...common, kind: z.literal('vr_kit'), data: vrKitDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
-  z.strictObject({ ...common, kind: z.literal('network_node'), data: networkNodeDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
+  z.strictObject({ ...common, kind: z.literal('network_node'), data: networkNodeDataSchema, rx: z.number().int(), hist: z.boolean().optional(), rate: rateSchema.optional() }),
+  z.strictObject({
+    ...common,
+    kind: z.literal('availability'),
+    deviceKind: deviceKindSchema,
+    state: z.enum(AVAILABILITY_STATES),
+    rx: z.number().int(),
+    hist: z.boolean().optional(),
+  }),
 ]);
 
 export interface TelemetryBatch {
   v: 1;
   gateway: string;
   batch: string;
-  records: TelemetryRecord[];
+  records: OutboxRecord[];
 }

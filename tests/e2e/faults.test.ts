@@ -87,6 +87,8 @@ describe('faults: the count in InfluxDB equals what the devices produced', () =>
       GW_REPLAY_RATE: '3000',
       GW_BATCH_LINGER_MS: '50',
       GW_HEALTH_INTERVAL_MS: '1000',
+      // Only device samples here, so the outbox bound's drops count device samples alone.
+      GW_AVAILABILITY: 'false',
       LOG_LEVEL: 'warn',
       ...gatewayOver,
     };

@@ -6,7 +6,7 @@ import { loadGatewayConfig } from '../../gateway/src/config.ts';
 import { createGateway, type Gateway, type GatewayConfig } from '../../gateway/src/gateway.ts';
 import type { Fleet } from '../../device-sim/src/fleet.ts';
 import { silentLogger } from '../../protocol/src/logging.ts';
-import type { TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
 
 /** Cheap scrypt for tests: the cost parameters do not change what is being tested. */
 export const TEST_SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -50,6 +50,8 @@ export function gatewayConfig(
     GW_RECONNECT_MS: '200',
     GW_REPLAY_JITTER_MS: '0',
     GW_REPLAY_RATE: '5000',
+    // Tests record availability by hand (gateway.sampleAvailability), never on the wall clock.
+    GW_AVAILABILITY: 'false',
   }).gateway;
   return { ...defaults, ...over };
 }
@@ -69,7 +71,7 @@ export async function startStack(opts: {
   log?: Logger;
   hub?: Partial<HubConfig>;
   gateway?: Partial<GatewayConfig>;
-  onDelivered?: (records: TelemetryRecord[], at: number) => void;
+  onDelivered?: (records: OutboxRecord[], at: number) => void;
   /** false: provision the fleet but start no gateway (a test plays the gateway). */
   withGateways?: boolean;
 }): Promise<Stack> {

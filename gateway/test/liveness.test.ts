@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { HEARTBEAT_TIMEOUT_MS, Liveness, MINUTE_MS } from '../src/liveness.ts';
+
+const T = 1_790_000_000_000 - (1_790_000_000_000 % MINUTE_MS); // a minute boundary
+
+describe('Liveness', () => {
+  it('is up within its kind\'s timeout and down after it (per kind, not one global timeout)', () => {
+    const l = new Liveness();
+    l.heard('board', 'interactive_board', T, false);
+    l.heard('vr', 'vr_kit', T, false);
+    expect(l.stateAt('board', T + 75_000)).toBe('up');
+    expect(l.stateAt('board', T + 75_001)).toBe('down');
+    // A VR kit reports every 60 s: 150 s of silence is still up.
+    expect(l.stateAt('vr', T + 150_000)).toBe('up');
+    expect(l.stateAt('vr', T + 150_001)).toBe('down');
+    expect(HEARTBEAT_TIMEOUT_MS.vr_kit).toBe(2 * HEARTBEAT_TIMEOUT_MS.interactive_board);
+  });
+
+  it('tolerates one lost sample and jitter of half a cadence', () => {
+    const l = new Liveness();
+    l.heard('av', 'classroom_av', T, false);
+    // Next sample lost (T+30 s), the one after comes 15 s late (T+75 s): never down.
+    expect(l.stateAt('av', T + 74_999)).toBe('up');
+    l.heard('av', 'classroom_av', T + 75_000, false);
+    expect(l.stateAt('av', T + 120_000)).toBe('up');
+  });
+
+  it('is off, not down, after a clean power-off or a goodbye, until heard again', () => {
+    const l = new Liveness();
+    l.heard('av', 'classroom_av', T, true);
+    expect(l.stateAt('av', T + 3_600_000)).toBe('off');
+    l.heard('board', 'interactive_board', T, false);
+    l.saidGoodbye('board', T + 10_000);
+    expect(l.stateAt('board', T + 3_600_000)).toBe('off');
+    l.heard('board', 'interactive_board', T + 3_600_000, false);
+    expect(l.stateAt('board', T + 3_600_000)).toBe('up');
+  });
+
+  it('ignores an older sample delivered late', () => {
+    const l = new Liveness();
+    l.heard('n', 'network_node', T + 60_000, false);
+    l.heard('n', 'network_node', T, true);
+    expect(l.stateAt('n', T + 60_000)).toBe('up');
+  });
+
+  it('emits one record per tracked device per minute, with the minute as sequence number', () => {
+    const l = new Liveness();
+    l.heard('a', 'interactive_board', T, false);
+    l.heard('b', 'network_node', T - 120_000, false);
+    expect(l.minuteRecords(T + MINUTE_MS, T + MINUTE_MS + 5)).toEqual([
+      { kind: 'availability', device: 'a', deviceKind: 'interactive_board', seq: (T + MINUTE_MS) / MINUTE_MS, ts: T + MINUTE_MS, state: 'up', rx: T + MINUTE_MS + 5 },
+      { kind: 'availability', device: 'b', deviceKind: 'network_node', seq: (T + MINUTE_MS) / MINUTE_MS, ts: T + MINUTE_MS, state: 'down', rx: T + MINUTE_MS + 5 },
+    ]);
+    expect(l.stateAt('never-heard', T)).toBeUndefined();
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TIMETABLE, expectedUp, localWeekMinute } from '../src/schedule.ts';
+
+// Asia/Shanghai is UTC+8 all year. 2026-11-24 is a Tuesday.
+const sh = (iso: string) => Date.parse(`${iso}+08:00`);
+
+describe('expectedUp with the default timetable (Mon–Fri 07:30–18:00 Asia/Shanghai)', () => {
+  it('reads local weekday and minute in the school time zone', () => {
+    expect(localWeekMinute(sh('2026-11-24T10:00:00'), 'Asia/Shanghai')).toEqual({ weekday: 2, minute: 600 });
+    // 2026-11-23T23:30Z is already Tuesday 07:30 in Shanghai.
+    expect(localWeekMinute(Date.parse('2026-11-23T23:30:00Z'), 'Asia/Shanghai')).toEqual({ weekday: 2, minute: 450 });
+  });
+
+  it.each([
+    ['2026-11-24T07:29:59', false],
+    ['2026-11-24T07:30:00', true],
+    ['2026-11-24T10:00:00', true],
+    ['2026-11-24T17:59:00', true],
+    ['2026-11-24T18:00:00', false], // switched off at 18:00: not expected up
+    ['2026-11-28T10:00:00', false], // Saturday
+    ['2026-11-29T10:00:00', false], // Sunday
+    ['2026-11-27T17:59:59', true], // Friday
+  ])('a board at %s (Shanghai) is expected up: %s', (iso, want) => {
+    expect(expectedUp('interactive_board', sh(iso))).toBe(want);
+    expect(expectedUp('classroom_av', sh(iso))).toBe(want);
+    expect(expectedUp('vr_kit', sh(iso))).toBe(want);
+  });
+
+  it('expects network nodes up around the clock', () => {
+    for (const iso of ['2026-11-24T03:00:00', '2026-11-28T23:59:00', '2026-11-24T12:00:00']) expect(expectedUp('network_node', sh(iso))).toBe(true);
+  });
+
+  it('follows a school timetable of its own', () => {
+    const t = { ...DEFAULT_TIMETABLE, days: [6], start: '08:00', end: '12:00' };
+    expect(expectedUp('vr_kit', sh('2026-11-28T09:00:00'), t)).toBe(true);
+    expect(expectedUp('vr_kit', sh('2026-11-24T09:00:00'), t)).toBe(false);
+  });
+});
