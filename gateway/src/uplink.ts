@@ -59,6 +59,11 @@ export class Uplink {
   #bdSeq: number;
   #batchCounter = 0;
   #stopping = false;
+  /**
+   * Set when a publish fails: the connection is broken even if mqtt.js has not said so yet, and
+   * a publish on a dead stream may fail synchronously, which would loop. Cleared on connect.
+   */
+  #broken = false;
   lastUplinkOkAt = 0;
 
   constructor(
@@ -118,6 +123,7 @@ export class Uplink {
     });
     this.#client = client;
     client.on('connect', () => {
+      this.#broken = false;
       this.#counters.inc('uplink_connects');
       // What waits now is backlog: replayed beside the live records that arrive from here on.
       this.#outbox.markBoundary();
@@ -157,13 +163,13 @@ export class Uplink {
   /** Sends what the outbox holds, within the in-flight bounds. Called when records arrive. */
   pump(): void {
     const client = this.#client;
-    if (!client?.connected || this.#stopping) return;
+    if (!client?.connected || this.#stopping || this.#broken) return;
     this.#pumpLive(client);
     this.#pumpBacklog(client);
   }
 
   #pumpLive(client: MqttClient): void {
-    while (this.#inflight.live < this.#cfg.maxInflightBatches) {
+    while (this.#inflight.live < this.#cfg.maxInflightBatches && !this.#broken) {
       const waiting = this.#outbox.waiting('live');
       if (waiting === 0) return;
       // A partial batch waits up to lingerMs for company, unless nothing else is in flight.
@@ -181,14 +187,14 @@ export class Uplink {
   #flushPartial(): void {
     const client = this.#client;
     if (!client?.connected) return;
-    while (this.#inflight.live < this.#cfg.maxInflightBatches) {
+    while (this.#inflight.live < this.#cfg.maxInflightBatches && !this.#broken) {
       if (!this.#sendNext(client, 'live', this.#cfg.batchMaxRecords)) return;
     }
   }
 
   /** Token-bucket pacing: each backlog batch of n records pushes the next start n/rate later. */
   #pumpBacklog(client: MqttClient): void {
-    while (this.#inflight.backlog < this.#cfg.replayInflightBatches && this.#outbox.waiting('backlog') > 0) {
+    while (this.#inflight.backlog < this.#cfg.replayInflightBatches && this.#outbox.waiting('backlog') > 0 && !this.#broken) {
       const now = Date.now();
       if (now < this.#replayNotBefore) {
         clearTimeout(this.#replayTimer);
@@ -225,6 +231,7 @@ export class Uplink {
       this.#inflight[lane]--;
       if (lane === 'backlog') this.#inflightBacklogRecords -= records.length;
       if (err) {
+        this.#broken = true;
         this.#outbox.release(batch.id);
         this.#counters.inc('batches_failed', { lane });
         return;
