@@ -55,12 +55,19 @@ const schoolC: SimSchool = {
   gateway: 'gw-jb-s01',
   devices: [av('jb-s01-av1', 'r1'), av('jb-s01-av2', 'r2'), board('jb-s01-b1', 'r1'), uplink('jb-s01-uplink', 100e6)],
 };
+const schoolD: SimSchool = {
+  id: 'jb-s02',
+  name: '江北区第2中学',
+  district: '江北区',
+  gateway: 'gw-jb-s02',
+  devices: [uplink('jb-s02-uplink', 100e6)],
+};
 const fleet: Fleet = {
   districts: [
     { id: '渝中区', nameEn: 'Yuzhong', code: 'yz' },
     { id: '江北区', nameEn: 'Jiangbei', code: 'jb' },
   ],
-  schools: [schoolA, schoolB, schoolC],
+  schools: [schoolA, schoolB, schoolC, schoolD],
 };
 
 function sample(d: SimDevice, seq: number, ts: number, extra: { octets?: bigint; power?: 'on' | 'off' } = {}): DeviceSample {
@@ -251,5 +258,41 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
     // 18:01, 29 minutes, none of them expected.
     expect(await count('off')).toEqual({ 'jb-s01-av1': 30, 'jb-s01-av2': 30 });
     expect(await count('down')).toEqual({ 'jb-s01-b1': 29 });
+  });
+
+  it('turns counter wraps, reboots, impossible rates and duplicates into no rate at all, counted', async () => {
+    await startSchool(schoolD);
+    const d = schoolD.devices[0]!;
+    const T2 = lastTuesdayAt(12, 0);
+    const MAX = (1n << 64n) - 1n;
+    // [seconds after T2, octets in] on a 100 Mbit/s link; 3,750,000 octets per 30 s = 1 Mbit/s.
+    const script: Array<[number, bigint]> = [
+      [0, MAX - 1_000_000n],
+      [30, MAX - 1_000_000n + 3_750_000n - MAX - 1n], // wrapped past 2^64: 2,749,999 → dropped
+      [60, 2_749_999n + 3_750_000n], // 1 Mbit/s
+      [90, 1_000n], // rebooted: counter reset → dropped
+      [120, 1_000n + 3_750_000n], // 1 Mbit/s
+      [150, 1_000n + 3_750_000n + 1_000_000_000n], // 266.7 Mbit/s on 100 Mbit/s → refused
+      [180, 1_000n + 3_750_000n + 1_000_000_000n + 3_750_000n], // 1 Mbit/s
+      [180, 1_000n + 3_750_000n + 1_000_000_000n + 3_750_000n], // the same sample again, thrice
+      [180, 1_000n + 3_750_000n + 1_000_000_000n + 3_750_000n],
+      [210, 1_000n + 3_750_000n + 1_000_000_000n + 7_500_000n], // 1 Mbit/s
+    ];
+    for (const [sec, o] of script) {
+      clock.now = T2 + sec * 1000;
+      await publish(d, { octets: o });
+    }
+    await drained(schoolD);
+    const rows = await influxQuery(influx.url, db, `SELECT rx_bps FROM network_node WHERE device = 'jb-s02-uplink' AND rx_bps >= 0`);
+    // Rates only for 60, 120, 180 and 210 s, each exactly 1,000,000 bit/s; never negative or huge.
+    expect(rows[0]!.values).toEqual([60, 120, 180, 210].map((sec) => [T2 + sec * 1000, 1_000_000]));
+    expect(gateways.get('jb-s02')!.counters.snapshot()).toMatchObject({
+      'rate_intervals_dropped{reason="counter_backwards"}': 2,
+      'rate_intervals_dropped{reason="above_capacity"}': 1,
+      'rate_intervals_dropped{reason="duplicate"}': 2,
+    });
+    // Every sample is still stored (one point per timestamp: the duplicates collapse).
+    const all = await influxQuery(influx.url, db, `SELECT count(octets_in) FROM network_node WHERE device = 'jb-s02-uplink'`);
+    expect(all[0]!.values[0]![1]).toBe(8);
   });
 });
