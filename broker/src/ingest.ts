@@ -1,4 +1,5 @@
 import { formatIssues } from '../../protocol/src/errors.ts';
+import { ROLE_CAPACITY_BPS } from '../../protocol/src/kinds.ts';
 import { DEFAULT_TIMETABLE, expectedUp, type Timetable } from '../../protocol/src/schedule.ts';
 import { telemetryBatchEnvelopeSchema, telemetryRecordSchema, type AvailabilityRecord, type TelemetryRecord } from '../../protocol/src/telemetry.ts';
 import type { GatewayAddress } from '../../protocol/src/topics.ts';
@@ -17,6 +18,7 @@ export type RejectReason =
   | 'unknown_device'
   | 'foreign_device'
   | 'kind_mismatch'
+  | 'capacity_out_of_range'
   | 'unencodable';
 
 export interface Rejection {
@@ -105,6 +107,12 @@ export function ingestTelemetry(
     if (dev.school !== gw.school) return reject('foreign_device', `device belongs to school ${dev.school}`);
     const deviceKind = r.kind === 'availability' ? r.deviceKind : r.kind;
     if (dev.kind !== deviceKind) return reject('kind_mismatch', `registered as ${dev.kind}, sent as ${deviceKind}`);
+    if (r.kind === 'network_node') {
+      const range = ROLE_CAPACITY_BPS[r.data.role];
+      if (r.data.capacityBps < range.min || r.data.capacityBps > range.max) {
+        return reject('capacity_out_of_range', `${r.data.role} links are ${range.min}–${range.max} bit/s, not ${r.data.capacityBps}`);
+      }
+    }
     try {
       const point =
         r.kind === 'availability'

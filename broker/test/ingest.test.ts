@@ -224,3 +224,37 @@ describe('ingestTelemetry: exact lines', () => {
     ]);
   });
 });
+
+describe('ingestTelemetry: link capacities, rates and availability', () => {
+  it('refuses a capacity outside its role\'s range (school uplinks are 100M–1G)', () => {
+    const bad = { ...sw('sw-up'), data: { ...sw('sw-up').data, capacityBps: 10_000_000_000 } };
+    const r = ingest([bad]);
+    expect(r.rejections).toEqual([
+      { reason: 'capacity_out_of_range', detail: 'school_uplink links are 100000000–1000000000 bit/s, not 10000000000', device: 'sw-up', index: 0 },
+    ]);
+  });
+
+  it('writes the edge-computed rate with utilisation = max(rx, tx) ÷ capacity', () => {
+    const r = ingest([{ ...sw('sw-up'), rate: { rxBps: 250_000_000, txBps: 50_000_000 } }]);
+    expect(r.lines).toEqual([
+      'network_node,device=sw-up,district=渝中区,gateway=G01,kind=network_node,role=school_uplink,school=S01 seq=42i,capacity_bps=1000000000i,octets_in="18446744073709551615",octets_out="123456789012",oper_up=true,rx_bps=250000000,tx_bps=50000000,utilisation=0.25 1749999999000',
+    ]);
+  });
+
+  it('writes availability with expected-up from the timetable: 0 outside school hours and when off', () => {
+    // NOW − 1 s = 2025-06-15T15:06:39Z, a Sunday in Shanghai: a board is not expected up.
+    const rec = (state: string, deviceKind: string, device: string) => ({ kind: 'availability', device, deviceKind, seq: Math.floor(T / 60_000), ts: T, state, rx: T });
+    const r = ingest([rec('up', 'interactive_board', 'board-101'), rec('down', 'network_node', 'sw-up'), rec('off', 'classroom_av', 'av-101')]);
+    expect(r.rejections).toEqual([]);
+    expect(r.lines).toEqual([
+      'availability,device=board-101,district=渝中区,gateway=G01,kind=interactive_board,school=S01 state="up",up=1i,expected=0i,up_expected=0i 1749999999000',
+      'availability,device=sw-up,district=渝中区,gateway=G01,kind=network_node,school=S01 state="down",up=0i,expected=1i,up_expected=0i 1749999999000',
+      'availability,device=av-101,district=渝中区,gateway=G01,kind=classroom_av,school=S01 state="off",up=0i,expected=0i,up_expected=0i 1749999999000',
+    ]);
+  });
+
+  it('refuses availability for a device registered as another kind', () => {
+    const r = ingest([{ kind: 'availability', device: 'vr-1', deviceKind: 'classroom_av', seq: 1, ts: T, state: 'up', rx: T }]);
+    expect(r.rejections[0]).toMatchObject({ reason: 'kind_mismatch', detail: 'registered as vr_kit, sent as classroom_av' });
+  });
+});
