@@ -1,5 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROLLUP_RP, rollupBackfill } from '../../broker/src/influx/schema.ts';
 import { availabilityFigures, availabilityQuery, districtBandwidthQuery, schoolUplinkQuery, type TimeRange } from '../../broker/src/queries.ts';
 import type { Fleet, SimDevice, SimSchool } from '../../device-sim/src/fleet.ts';
 import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';
@@ -192,6 +193,17 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
       'yz-s01': [1182, 1320, 1320],
       'yz-s02': [300, 300, 300],
     });
+  });
+
+  it('keeps the same figures in the hourly rollups (recomputed after the replay)', async () => {
+    for (const statement of rollupBackfill(db, range)) {
+      const r = (await (await fetch(`${influx.url}/query?${new URLSearchParams({ q: statement })}`, { method: 'POST' })).json()) as { results: Array<{ error?: string }> };
+      expect(r.results[0]!.error).toBeUndefined();
+    }
+    const rows = await influxQuery(influx.url, db, `SELECT sum(up), sum(expected), sum(observed) FROM "${ROLLUP_RP}"."availability_1h" WHERE district = '渝中区' AND time >= ${range.fromMs}ms AND time < ${range.toMs}ms`);
+    expect(rows[0]!.values[0]!.slice(1)).toEqual([1482, 1620, 1620]);
+    const cqs = await influxQuery(influx.url, db, 'SHOW CONTINUOUS QUERIES').catch(() => []);
+    expect(cqs.find((s) => s.name === db)?.values.map((v) => v[0]).sort()).toEqual(['cq_availability_1h', 'cq_school_uplink_1h']);
   });
 
   it('reports the dead gateway once, as unknown for its devices, not as 5 device outages', async () => {

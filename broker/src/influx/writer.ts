@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { toError } from '../../../protocol/src/errors.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
+import { schemaStatements } from './schema.ts';
 
 export interface InfluxWriterConfig {
   url: string;
@@ -53,6 +54,14 @@ export class InfluxWriter {
 
   async ensureDatabase(): Promise<void> {
     await this.query(`CREATE DATABASE "${this.#cfg.database.replace(/"/g, '\\"')}"`, false);
+    for (const statement of schemaStatements(this.#cfg.database)) {
+      const body = (await this.query(statement, false)) as { results: Array<{ error?: string }> };
+      const error = body.results[0]?.error;
+      // Created by an earlier start: fine. Anything else is a real problem.
+      if (error && !/already exists/.test(error)) {
+        throw new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB refused "${statement}": ${error}`);
+      }
+    }
   }
 
   /** Runs InfluxQL through /query and returns the parsed JSON. */
