@@ -19,6 +19,10 @@ export function createHttpApp(deps: { counters: Counters; presence: Presence; wr
       influx: deps.writer.stats,
     });
   });
+  // Presence of every gateway and its devices (loopback by default; scoped roles come with the API).
+  app.get('/api/v1/presence', (_req, res) => {
+    res.json(deps.presence.list().map((g) => ({ ...g, devices: deps.presence.devicesOf(g.gateway) })));
+  });
   app.get('/metrics', (_req, res) => {
     res.type('text/plain; version=0.0.4').send(deps.counters.toPrometheus('hub'));
   });

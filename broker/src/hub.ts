@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
@@ -6,7 +7,7 @@ import { Counters } from '../../protocol/src/counters.ts';
 import { toError } from '../../protocol/src/errors.ts';
 import { gatewayStateSchema } from '../../protocol/src/gatewayState.ts';
 import { gatewayHealthSchema } from '../../protocol/src/gatewayHealth.ts';
-import { parseGatewayTopic } from '../../protocol/src/topics.ts';
+import { eventsTopic, parseGatewayTopic, presenceTopic } from '../../protocol/src/topics.ts';
 import { HubError } from './errors.ts';
 import { createHttpApp } from './http.ts';
 import { encodePoint } from './influx/lineProtocol.ts';
@@ -14,7 +15,7 @@ import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import { ingestTelemetry, type IngestLimits } from './ingest.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
-import { Presence } from './presence.ts';
+import { Presence, type PresenceEvent } from './presence.ts';
 import { Registry } from './registry.ts';
 
 export interface HubConfig {
@@ -44,6 +45,8 @@ export interface Hub {
   readonly httpPort: number;
   readonly counters: Counters;
   readonly presence: Presence;
+  /** 'presence' events (PresenceEvent), as published on events/v1/…; for in-process consumers. */
+  readonly events: EventEmitter;
   readonly registry: Registry;
   readonly writer: InfluxWriter;
   /** Revokes a gateway's credentials and drops its live session at once. */
@@ -58,6 +61,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const now = deps.now ?? Date.now;
   const counters = new Counters();
   const presence = new Presence();
+  const emitter = new EventEmitter();
   const ownsRegistry = deps.registry === undefined;
   let registry: Registry | undefined = deps.registry;
   const writer = new InfluxWriter(config.influx, log.child({ module: 'influx' }));
@@ -107,7 +111,20 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     const w = await writer.write(result.lines);
     counters.inc('records_written', {}, result.lines.length - w.refused);
     if (w.refused > 0) counters.inc('records_rejected', { reason: 'influx_refused' }, w.refused);
+    const changes = result.liveAvailability.flatMap((a) => presence.applyDevice(identity, a.device, a.deviceKind, a.state, a.ts));
+    if (changes.length > 0) announce(identity, changes);
     return true;
+  }
+
+  /** Publishes presence changes: the events, then the gateway's retained presence document. */
+  function announce(gw: { district: string; school: string; gateway: string }, events: PresenceEvent[]): void {
+    for (const ev of events) {
+      counters.inc('presence_events', { type: ev.type });
+      emitter.emit('presence', ev);
+      broker?.publish({ cmd: 'publish', topic: eventsTopic(gw), payload: Buffer.from(JSON.stringify(ev)), qos: 0, retain: false, dup: false }, () => {});
+    }
+    const doc = { ...presence.get(gw.gateway), ...gw, devices: presence.devicesOf(gw.gateway) };
+    broker?.publish({ cmd: 'publish', topic: presenceTopic(gw), payload: Buffer.from(JSON.stringify(doc)), qos: 0, retain: true, dup: false }, () => {});
   }
 
   /** Returns false for a state update that must be dropped (invalid or stale death). */
@@ -123,7 +140,8 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       return false;
     }
     const entry = { ...parsed.data, district: identity.district, school: identity.school, gateway: identity.gateway };
-    if (!presence.apply(entry)) {
+    const events = presence.applyGateway(entry);
+    if (events === null) {
       counters.inc('stale_deaths_ignored');
       log.info({ gateway: identity.gateway, bdSeq: entry.bdSeq }, 'stale gateway death ignored');
       return false;
@@ -136,6 +154,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       tsMs: now(),
     });
     await writer.write([line]);
+    if (events.length > 0) announce(identity, events);
     return true;
   }
 
@@ -187,6 +206,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     },
     counters,
     presence,
+    events: emitter,
     get registry() {
       return reg();
     },

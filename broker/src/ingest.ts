@@ -46,6 +46,8 @@ export interface IngestDeps {
 export interface IngestResult {
   lines: string[];
   rejections: Rejection[];
+  /** Accepted live (not replayed) availability observations, for the hub's presence. */
+  liveAvailability: AvailabilityRecord[];
   /** The whole message was refused (bad JSON, bad envelope, oversize). */
   messageRejected: boolean;
 }
@@ -63,6 +65,7 @@ export function ingestTelemetry(
 ): IngestResult {
   const whole = (reason: RejectReason, detail: string): IngestResult => ({
     lines: [],
+    liveAvailability: [],
     rejections: [{ reason, detail }],
     messageRejected: true,
   });
@@ -83,6 +86,7 @@ export function ingestTelemetry(
 
   const lines: string[] = [];
   const rejections: Rejection[] = [];
+  const liveAvailability: AvailabilityRecord[] = [];
   const now = deps.now();
   env.data.records.forEach((raw, index) => {
     let parsed;
@@ -119,12 +123,13 @@ export function ingestTelemetry(
           ? availabilityToPoint(gw, r, deps.timetableOf?.(gw.school) ?? DEFAULT_TIMETABLE)
           : recordToPoint(gw, r);
       lines.push(encodePoint(point));
+      if (r.kind === 'availability' && !r.hist) liveAvailability.push(r);
     } catch (e) {
       if (e instanceof LineProtocolError) return reject('unencodable', e.message);
       throw e;
     }
   });
-  return { lines, rejections, messageRejected: false };
+  return { lines, rejections, liveAvailability, messageRejected: false };
 }
 
 const f = (v: number): FieldValue => ({ t: 'float', v });

@@ -62,7 +62,7 @@ const ingest = (records: unknown[], deps: IngestDeps = DEPS, gw: GatewayAddress 
 describe('ingestTelemetry: whole-message rejections', () => {
   it('refuses a payload above maxPayloadBytes', () => {
     const r = ingestTelemetry(GW, Buffer.alloc(4097, 'x'), LIMITS, DEPS);
-    expect(r).toEqual({ lines: [], rejections: [{ reason: 'oversize_payload', detail: '4097 bytes > 4096' }], messageRejected: true });
+    expect(r).toEqual({ lines: [], liveAvailability: [], rejections: [{ reason: 'oversize_payload', detail: '4097 bytes > 4096' }], messageRejected: true });
   });
 
   it('measures the limit in bytes, not characters, and the limit itself is allowed', () => {
@@ -99,6 +99,7 @@ describe('ingestTelemetry: whole-message rejections', () => {
     const r = ingestTelemetry(GW, buf(envelope([av('av-101')], { gateway: 'G02' })), LIMITS, DEPS);
     expect(r).toEqual({
       lines: [],
+      liveAvailability: [],
       rejections: [{ reason: 'gateway_mismatch', detail: 'envelope names G02, connection is G01' }],
       messageRejected: true,
     });
@@ -141,7 +142,7 @@ describe('ingestTelemetry: per-record judgement', () => {
   });
 
   it('accepts an empty batch with nothing to write', () => {
-    expect(ingest([])).toEqual({ lines: [], rejections: [], messageRejected: false });
+    expect(ingest([])).toEqual({ lines: [], liveAvailability: [], rejections: [], messageRejected: false });
   });
 
   it('accepts ts up to maxFutureMs ahead and refuses 1 ms more (ts_in_future)', () => {
@@ -172,6 +173,7 @@ describe('ingestTelemetry: per-record judgement', () => {
   it("refuses a device registered to another school (foreign_device)", () => {
     expect(ingest([av('av-other')])).toEqual({
       lines: [],
+      liveAvailability: [],
       rejections: [{ reason: 'foreign_device', detail: 'device belongs to school S02', device: 'av-other', index: 0 }],
       messageRejected: false,
     });

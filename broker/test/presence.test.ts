@@ -80,3 +80,27 @@ describe('Presence', () => {
     expect(p.get('G01')?.state).toBe('online');
   });
 });
+
+describe('Presence: devices behind gateways', () => {
+  const gw = { district: 'D1', school: 'S1', gateway: 'G1' };
+  it('turns a gateway outage into one event and its devices into unknown, keeping what was last observed', () => {
+    const p = new Presence();
+    expect(p.applyGateway({ ...gw, state: 'online', bdSeq: 5, ts: 100 })).toEqual([{ type: 'gateway_online', ...gw, bdSeq: 5, ts: 100 }]);
+    expect(p.applyDevice(gw, 'd1', 'interactive_board', 'up', 1000)).toEqual([{ type: 'device_state', ...gw, device: 'd1', kind: 'interactive_board', from: null, to: 'up', ts: 1000 }]);
+    expect(p.applyDevice(gw, 'd2', 'vr_kit', 'up', 1000)).toHaveLength(1);
+    expect(p.applyDevice(gw, 'd1', 'interactive_board', 'up', 2000)).toEqual([]); // no change, no event
+    expect(p.applyGateway({ ...gw, state: 'offline', bdSeq: 5, ts: 3000 })).toEqual([{ type: 'gateway_offline', ...gw, bdSeq: 5, ts: 3000, devicesUnknown: 2 }]);
+    expect(p.devicesOf('G1')).toEqual([
+      { device: 'd1', kind: 'interactive_board', state: 'unknown', lastObserved: 'up', since: 1000 },
+      { device: 'd2', kind: 'vr_kit', state: 'unknown', lastObserved: 'up', since: 1000 },
+    ]);
+    expect(p.applyGateway({ ...gw, state: 'offline', bdSeq: 4, ts: 3500 })).toBeNull(); // stale death
+  });
+
+  it('never moves a device back in time', () => {
+    const p = new Presence();
+    p.applyDevice(gw, 'd1', 'network_node', 'down', 5000);
+    expect(p.applyDevice(gw, 'd1', 'network_node', 'up', 4000)).toEqual([]);
+    expect(p.applyDevice(gw, 'd1', 'network_node', 'up', 6000)).toEqual([{ type: 'device_state', ...gw, device: 'd1', kind: 'network_node', from: 'down', to: 'up', ts: 6000 }]);
+  });
+});

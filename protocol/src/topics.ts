@@ -8,6 +8,8 @@
  *   campus/v1/{district}/{school}/{gateway}/cmd/{...}    hub → gateway, commands
  *   campus/v1/{district}/{school}/{gateway}/cmdres/{...} gateway → hub, command responses
  *   lan/v1/telemetry                                     device → gateway on the campus LAN
+ *   presence/v1/{district}/{school}/{gateway}            hub → observers, retained: the gateway and its devices now
+ *   events/v1/{district}/{school}/{gateway}              hub → observers: state changes (one per gateway outage)
  */
 export const HUB_ROOT = 'campus/v1';
 export const LAN_TELEMETRY_TOPIC = 'lan/v1/telemetry';
@@ -33,6 +35,13 @@ export function stateTopic(a: GatewayAddress): string {
 export function healthTopic(a: GatewayAddress): string {
   return `${gatewayPrefix(a)}/health`;
 }
+export function presenceTopic(a: GatewayAddress): string {
+  return `presence/v1/${a.district}/${a.school}/${a.gateway}`;
+}
+export function eventsTopic(a: GatewayAddress): string {
+  return `events/v1/${a.district}/${a.school}/${a.gateway}`;
+}
+
 /** The filter a gateway subscribes to for its commands. */
 export function commandFilter(a: GatewayAddress): string {
   return `${gatewayPrefix(a)}/cmd/#`;

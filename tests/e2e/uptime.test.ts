@@ -2,6 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLLUP_RP, rollupBackfill } from '../../broker/src/influx/schema.ts';
 import { availabilityFigures, availabilityQuery, districtBandwidthQuery, schoolUplinkQuery, type TimeRange } from '../../broker/src/queries.ts';
+import type { PresenceEvent } from '../../broker/src/presence.ts';
 import type { Fleet, SimDevice, SimSchool } from '../../device-sim/src/fleet.ts';
 import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';
 import { MemoryOutbox } from '../../gateway/src/outbox.ts';
@@ -115,9 +116,11 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
     await waitFor(`${s.id} outbox drained`, async () => (gateways.get(s.id)!.outbox.size() === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 50 });
   }
 
+  const events: PresenceEvent[] = [];
   beforeAll(async () => {
     influx = await startInflux();
     stack = await startStack({ influxUrl: influx.url, database: db, fleet, withGateways: false });
+    stack.hub.events.on('presence', (e: PresenceEvent) => events.push(e));
   });
   afterAll(async () => {
     for (const c of clients.values()) await c.endAsync(true).catch(() => {});
@@ -141,8 +144,16 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
     for (let step = 0; step < 240; step++) {
       clock.now = T0 + step * STEP;
       const minute = step % 2 === 0 ? clock.now : undefined;
-      if (minute === T0 + 40 * MIN) proxies.get('yz-s01')!.cut();
-      if (minute === T0 + 80 * MIN) proxies.get('yz-s01')!.restore();
+      // The simulated clock runs far ahead of the wall clock: wait for the gateway to notice the
+      // cut and the restore, as it would long before the next sample in real time.
+      if (minute === T0 + 40 * MIN) {
+        proxies.get('yz-s01')!.cut();
+        await waitFor('A disconnected', async () => !gateways.get('yz-s01')!.uplinkConnected);
+      }
+      if (minute === T0 + 80 * MIN) {
+        proxies.get('yz-s01')!.restore();
+        await waitFor('A reconnected', async () => gateways.get('yz-s01')!.uplinkConnected);
+      }
       for (const s of [schoolA, schoolB]) {
         if (s === schoolB && clock.now > T0 + 59 * MIN) continue; // B's gateway died after 09:59
         // Boards b1 and b2 of school A fail at 09:50: their last sample is at 09:49:30.
@@ -213,6 +224,29 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
     // Its devices have no availability after 09:59 at all: unknown, on neither side.
     const after = await influxQuery(influx.url, db, `SELECT count(up) FROM availability WHERE school = 'yz-s02' AND time >= ${T0 + 60 * MIN}ms`);
     expect(after).toEqual([]);
+  });
+
+  it('keeps live presence: one event for the dead gateway, its devices unknown; failed boards down', async () => {
+    // A's WAN cut is one outage of A (its 11 devices unknown meanwhile), B's death one of B.
+    const offline = events.filter((e) => e.type === 'gateway_offline');
+    expect(offline.map((e) => e.type === 'gateway_offline' && [e.gateway, e.devicesUnknown])).toEqual([['gw-yz-s01', 11], ['gw-yz-s02', 5]]);
+    const online = events.filter((e) => e.type === 'gateway_online').map((e) => e.gateway);
+    expect(online.sort()).toEqual(['gw-yz-s01', 'gw-yz-s01', 'gw-yz-s02']);
+    const b = events.filter((e) => e.type === 'device_state' && e.school === 'yz-s02');
+    // B's five devices appeared once each (null → up) and never changed: no device alarms.
+    expect(b.map((e) => e.type === 'device_state' && [e.device, e.from, e.to])).toEqual(schoolB.devices.map((d) => [d.id, null, 'up']));
+    const downs = events.filter((e) => e.type === 'device_state' && e.to === 'down');
+    expect(downs.map((e) => e.type === 'device_state' && [e.device, e.from])).toEqual([['yz-s01-b1', 'up'], ['yz-s01-b2', 'up']]);
+    // Replayed (historical) observations never moved live state: the downs come from the first
+    // live records after the cut, at 80 min, not from the replayed 51 min.
+    for (const e of downs) expect(e.ts).toBe(T0 + 80 * MIN);
+    const api = (await (await fetch(`http://127.0.0.1:${stack.hub.httpPort}/api/v1/presence`)).json()) as Array<{ gateway: string; state: string; devices: Array<{ device: string; state: string; lastObserved: string }> }>;
+    const gwB = api.find((g) => g.gateway === 'gw-yz-s02')!;
+    expect(gwB.state).toBe('offline');
+    expect(gwB.devices.map((d) => d.state)).toEqual(['unknown', 'unknown', 'unknown', 'unknown', 'unknown']);
+    expect(gwB.devices.map((d) => d.lastObserved)).toEqual(['up', 'up', 'up', 'up', 'up']);
+    const gwA = api.find((g) => g.gateway === 'gw-yz-s01')!;
+    expect(gwA.devices.filter((d) => d.state === 'down').map((d) => d.device)).toEqual(['yz-s01-b1', 'yz-s01-b2']);
   });
 
   it('sums school uplinks into district bandwidth, from exact counter rates', async () => {
