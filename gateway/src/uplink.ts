@@ -64,6 +64,12 @@ export class Uplink {
    * a publish on a dead stream may fail synchronously, which would loop. Cleared on connect.
    */
   #broken = false;
+  /**
+   * Our session is up: set in the 'connect' handler once the outbox boundary is marked. mqtt.js
+   * sets `connected` earlier (before it resends its store and emits 'connect'), and sending in
+   * that gap would send the outage's records as live.
+   */
+  #up = false;
   lastUplinkOkAt = 0;
 
   constructor(
@@ -88,7 +94,7 @@ export class Uplink {
   }
 
   get connected(): boolean {
-    return this.#client?.connected ?? false;
+    return this.#up && (this.#client?.connected ?? false);
   }
 
   get bdSeq(): number {
@@ -127,6 +133,7 @@ export class Uplink {
       this.#counters.inc('uplink_connects');
       // What waits now is backlog: replayed beside the live records that arrive from here on.
       this.#outbox.markBoundary();
+      this.#up = true;
       const backlog = this.#outbox.waiting('backlog');
       const jitter = Math.floor(this.#random() * this.#cfg.replayJitterMs);
       this.#replayNotBefore = Date.now() + jitter;
@@ -140,6 +147,7 @@ export class Uplink {
       this.pump();
     });
     client.on('close', () => {
+      this.#up = false;
       clearTimeout(this.#replayTimer);
       this.#replayTimer = undefined;
       if (this.#stopping) return;
@@ -156,14 +164,14 @@ export class Uplink {
   /** Sends the gateway's health to the hub (skipped while disconnected: the hub sees that). */
   publishHealth(h: GatewayHealth): void {
     const client = this.#client;
-    if (!client?.connected || this.#stopping) return;
+    if (!this.connected || !client || this.#stopping) return;
     client.publish(healthTopic(this.#cfg), JSON.stringify(h), { qos: 0 });
   }
 
   /** Sends what the outbox holds, within the in-flight bounds. Called when records arrive. */
   pump(): void {
     const client = this.#client;
-    if (!client?.connected || this.#stopping || this.#broken) return;
+    if (!this.connected || !client || this.#stopping || this.#broken) return;
     this.#pumpLive(client);
     this.#pumpBacklog(client);
   }
@@ -186,7 +194,7 @@ export class Uplink {
 
   #flushPartial(): void {
     const client = this.#client;
-    if (!client?.connected) return;
+    if (!this.connected || !client) return;
     while (this.#inflight.live < this.#cfg.maxInflightBatches && !this.#broken) {
       if (!this.#sendNext(client, 'live', this.#cfg.batchMaxRecords)) return;
     }
@@ -254,7 +262,7 @@ export class Uplink {
     const client = this.#client;
     this.#client = undefined;
     if (!client) return;
-    if (client.connected) {
+    if (this.#up && client.connected) {
       // A clean goodbye: retained offline state, then DISCONNECT (no will is sent).
       await Promise.race([
         new Promise<void>((resolve) =>
