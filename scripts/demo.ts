@@ -75,6 +75,7 @@ const campuses = await startSimulatedCampuses({
     ...gatewayConfig(s, hub.mqttPort),
     password: passwords.get(s.gateway)!,
     lingerMs: 200,
+    availabilitySampling: true,
     replayJitterMs: 5000,
     replayRatePerSec: 2000,
     // The durable outbox, as in production: kept across demo runs, replayed on the next one.
@@ -101,6 +102,7 @@ say('  Query it (InfluxQL on the v1 API), for example:');
 say(`    ${q('SHOW MEASUREMENTS')}`);
 say(`    ${q("SELECT count(seq) FROM classroom_av, interactive_board, vr_kit, network_node WHERE time > now() - 10m GROUP BY district")}`);
 say(`    ${q("SELECT last(octets_in) FROM network_node WHERE role = 'school_uplink' GROUP BY school")}`);
+say(`    ${q("SELECT sum(up_expected) / sum(expected) AS availability FROM availability WHERE time > now() - 1h GROUP BY district")}`);
 say();
 say(cfg.DEMO_DURATION_S > 0 ? `  Stops by itself after ${cfg.DEMO_DURATION_S} s.` : '  Stop: Ctrl-C (everything started here stops with it).');
 say();
