@@ -55,7 +55,9 @@ export async function authenticate(req: ConnectRequest, deps: AuthenticateDeps):
  */
 export function authorizePublish(identity: Identity, topic: string): Decision {
   if (identity.kind === 'anonymous') {
-    return topic === HUB_ROOT || topic.startsWith(`${HUB_ROOT}/`)
+    // Nor the hub's own presence and events, which observers rely on.
+    const reserved = [HUB_ROOT, 'presence/v1', 'events/v1'];
+    return reserved.some((r) => topic === r || topic.startsWith(`${r}/`))
       ? { ok: false, code: HubErrorCode.PUBLISH_DENIED, reason: `anonymous clients may not publish to ${topic}` }
       : { ok: true };
   }

@@ -34,7 +34,7 @@ export type PresenceEvent =
  */
 export class Presence {
   readonly #byGateway = new Map<string, PresenceEntry>();
-  readonly #devices = new Map<string, Map<string, { kind: DeviceKind; state: AvailabilityState; since: number }>>();
+  readonly #devices = new Map<string, Map<string, { kind: DeviceKind; state: AvailabilityState; since: number; last: number }>>();
 
   /** Returns false when the update is a stale death and must not be applied or retained. */
   apply(entry: PresenceEntry): boolean {
@@ -58,9 +58,13 @@ export class Presence {
     let devices = this.#devices.get(gw.gateway);
     if (!devices) this.#devices.set(gw.gateway, (devices = new Map()));
     const cur = devices.get(device);
-    if (cur && ts < cur.since) return [];
-    if (cur && cur.state === state) return [];
-    devices.set(device, { kind, state, since: ts });
+    // Never back in time: an observation older than the last one is late news.
+    if (cur && ts < cur.last) return [];
+    if (cur && cur.state === state) {
+      cur.last = ts;
+      return [];
+    }
+    devices.set(device, { kind, state, since: ts, last: ts });
     return [{ type: 'device_state', district: gw.district, school: gw.school, gateway: gw.gateway, device, kind, from: cur?.state ?? null, to: state, ts }];
   }
 
@@ -75,7 +79,7 @@ export class Presence {
   /** A gateway's devices as operators see them now: `unknown` while the gateway is offline. */
   devicesOf(gateway: string): DevicePresence[] {
     const online = this.#byGateway.get(gateway)?.state === 'online';
-    return [...(this.#devices.get(gateway) ?? new Map<string, { kind: DeviceKind; state: AvailabilityState; since: number }>())].map(([device, d]) => ({
+    return [...(this.#devices.get(gateway) ?? new Map<string, { kind: DeviceKind; state: AvailabilityState; since: number; last: number }>())].map(([device, d]) => ({
       device,
       kind: d.kind,
       state: online ? d.state : 'unknown',

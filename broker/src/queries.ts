@@ -62,12 +62,12 @@ export function availabilityFigures(
   };
 }
 
-/** Bandwidth per district: the sum over its school uplinks of each one's mean rate per interval. */
+/** Bandwidth per district: the sum over its school uplinks (every uplink device) of each one's mean rate per interval. */
 export function districtBandwidthQuery(range: TimeRange, intervalS: number, filter: Pick<Filter, 'district'> = {}): string {
   const t = `time(${intervalS}s)`;
   return (
     `SELECT sum(rx) AS rx_bps, sum(tx) AS tx_bps FROM (` +
-    `SELECT mean(rx_bps) AS rx, mean(tx_bps) AS tx FROM network_node WHERE role = 'school_uplink' AND ${timeCond(range)}${filterCond(filter)} GROUP BY ${t}, district, school fill(none)` +
+    `SELECT mean(rx_bps) AS rx, mean(tx_bps) AS tx FROM network_node WHERE role = 'school_uplink' AND ${timeCond(range)}${filterCond(filter)} GROUP BY ${t}, district, school, device fill(none)` +
     `) GROUP BY ${t}, district fill(none)`
   );
 }
@@ -75,11 +75,12 @@ export function districtBandwidthQuery(range: TimeRange, intervalS: number, filt
 /** District uplinks are 10G (DESIGN §5): utilisation = district bandwidth ÷ 10 Gbit/s. */
 export const DISTRICT_UPLINK_BPS = 10e9;
 
-export function districtUtilisationQuery(range: TimeRange, intervalS: number): string {
+/** Inbound (the direction schools saturate) district bandwidth ÷ the 10G district uplink. */
+export function districtUtilisationQuery(range: TimeRange, intervalS: number, filter: Pick<Filter, 'district'> = {}): string {
   const t = `time(${intervalS}s)`;
   return (
-    `SELECT max(rx) / ${DISTRICT_UPLINK_BPS} AS utilisation FROM (` +
-    `SELECT sum(rx) AS rx FROM (SELECT mean(rx_bps) AS rx, mean(tx_bps) AS tx FROM network_node WHERE role = 'school_uplink' AND ${timeCond(range)} GROUP BY ${t}, district, school fill(none)) GROUP BY ${t}, district fill(none)` +
+    `SELECT sum(rx) / ${DISTRICT_UPLINK_BPS} AS utilisation FROM (` +
+    `SELECT mean(rx_bps) AS rx FROM network_node WHERE role = 'school_uplink' AND ${timeCond(range)}${filterCond(filter)} GROUP BY ${t}, district, school, device fill(none)` +
     `) GROUP BY ${t}, district fill(none)`
   );
 }

@@ -136,7 +136,13 @@ export class Registry {
     const now = Date.now();
     if (cached && now - cached.at < Registry.DEVICE_CACHE_TTL_MS) return cached.t;
     const row = this.#stmts['getTimetable']!.get(school) as { timetable: string | null } | undefined;
-    const parsed = row?.timetable ? timetableSchema.safeParse(JSON.parse(row.timetable)) : undefined;
+    let raw: unknown;
+    try {
+      raw = row?.timetable ? JSON.parse(row.timetable) : undefined;
+    } catch {
+      raw = undefined; // written by hand or another process: fall back to the default
+    }
+    const parsed = raw === undefined ? undefined : timetableSchema.safeParse(raw);
     const t = parsed?.success ? parsed.data : DEFAULT_TIMETABLE;
     this.#timetableCache.set(school, { t, at: now });
     return t;

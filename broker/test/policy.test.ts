@@ -138,7 +138,7 @@ describe('authorizePublish', () => {
   it('allows anonymous clients anything outside the hub root, nothing under it', () => {
     expect(authorizePublish(ANON, 'anything/else')).toEqual({ ok: true });
     expect(authorizePublish(ANON, 'campus/v2/x')).toEqual({ ok: true });
-    for (const t of ['campus/v1/D1/S01/G01/cmd/reboot', 'campus/v1/D1/S01/G01/state', 'campus/v1/D1/S01/G01/telemetry', 'campus/v1']) {
+    for (const t of ['campus/v1/D1/S01/G01/cmd/reboot', 'campus/v1/D1/S01/G01/state', 'campus/v1/D1/S01/G01/telemetry', 'campus/v1', 'presence/v1/D1/S01/G01', 'events/v1/D1/S01/G01']) {
       expect(authorizePublish(ANON, t)).toEqual({ ok: false, code: 'HUB_ERR_PUBLISH_DENIED', reason: `anonymous clients may not publish to ${t}` });
     }
   });

@@ -104,3 +104,14 @@ describe('Presence: devices behind gateways', () => {
     expect(p.applyDevice(gw, 'd1', 'network_node', 'up', 6000)).toEqual([{ type: 'device_state', ...gw, device: 'd1', kind: 'network_node', from: 'down', to: 'up', ts: 6000 }]);
   });
 });
+
+describe('Presence: late observations', () => {
+  it('ignores an observation older than the last one, even when the state did not change in between', () => {
+    const p = new Presence();
+    const gw = { district: 'D1', school: 'S1', gateway: 'G1' };
+    p.applyDevice(gw, 'd', 'interactive_board', 'up', 1000);
+    p.applyDevice(gw, 'd', 'interactive_board', 'up', 5000); // same state, later
+    expect(p.applyDevice(gw, 'd', 'interactive_board', 'down', 3000)).toEqual([]);
+    expect(p.devicesOf('G1')[0]).toMatchObject({ lastObserved: 'up', since: 1000 });
+  });
+});

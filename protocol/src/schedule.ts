@@ -10,7 +10,7 @@ export const timetableSchema = z.strictObject({
   days: z.array(z.number().int().min(1).max(7)).min(1),
   /** Local time `HH:MM`, start inclusive, end exclusive. */
   start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/),
-  end: z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/),
+  end: z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/),
   timeZone: z.string().min(1),
 });
 export type Timetable = z.infer<typeof timetableSchema>;

@@ -1,8 +1,9 @@
 import type { TimeRange } from '../queries.ts';
 
 /**
- * Retention and rollups (docs/influx-schema.md). Raw points stay in the database's default
- * retention policy; hourly rollups per district, school and kind go to `rollup_1h`, kept for
+ * Retention and rollups (docs/influx-schema.md). Raw points stay in `autogen`, the retention
+ * policy CREATE DATABASE makes the default; hourly rollups (availability per district, school
+ * and kind; uplinks per district and school) go to `rollup_1h`, kept for
  * ROLLUP_RETENTION, so a year of per-district history is read from ~9k points per series.
  *
  * Continuous queries in InfluxDB 1.x only see recent intervals, and a gateway may replay an
