@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import type { Logger } from 'pino';
+import type { ZodType } from 'zod';
 import { Counters } from '../../protocol/src/counters.ts';
 import { toError } from '../../protocol/src/errors.ts';
 import { gatewayStateSchema } from '../../protocol/src/gatewayState.ts';
@@ -129,17 +130,12 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
 
   /** Returns false for a state update that must be dropped (invalid or stale death). */
   async function handleState(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<boolean> {
-    let parsed;
-    try {
-      parsed = gatewayStateSchema.safeParse(JSON.parse(payload.toString('utf8')));
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed?.success) {
+    const state = parseJsonPayload(gatewayStateSchema, payload);
+    if (!state) {
       counters.inc('messages_rejected', { reason: 'bad_state' });
       return false;
     }
-    const entry = { ...parsed.data, district: identity.district, school: identity.school, gateway: identity.gateway };
+    const entry = { ...state, district: identity.district, school: identity.school, gateway: identity.gateway };
     const events = presence.applyGateway(entry);
     if (events === null) {
       counters.inc('stale_deaths_ignored');
@@ -161,17 +157,11 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   /** Returns false for a health report that was refused (it is then not forwarded). */
   async function handleHealth(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<boolean> {
     counters.inc('messages_received', { channel: 'health' });
-    let parsed;
-    try {
-      parsed = gatewayHealthSchema.safeParse(JSON.parse(payload.toString('utf8')));
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed?.success) {
+    const h = parseJsonPayload(gatewayHealthSchema, payload);
+    if (!h) {
       counters.inc('messages_rejected', { reason: 'bad_health' });
       return false;
     }
-    const h = parsed.data;
     const int = (v: number) => ({ t: 'int' as const, v });
     const line = encodePoint({
       measurement: 'gateway_health',
@@ -356,4 +346,14 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       log.info('hub stopped');
     },
   };
+}
+
+/** A JSON payload parsed with a schema; undefined when it is not JSON or does not match. */
+function parseJsonPayload<T>(schema: ZodType<T>, payload: Buffer): T | undefined {
+  try {
+    const r = schema.safeParse(JSON.parse(payload.toString('utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -49,6 +49,10 @@ describe('a third-party MQTT client (mosquitto_pub) against the hub', () => {
     await influx?.stop();
   });
 
+  /** An MQTT.js client logged in as a gateway, no reconnects (each call its own options object). */
+  const connectAsGateway = (g: string) =>
+    mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { clientId: g, username: g, password: gatewayPassword(g), protocolVersion: 4, reconnectPeriod: 0 });
+
   it('lands a point with a gateway\'s credentials', async () => {
     const ts = Date.now() - 1000;
     const r = await mosquittoPub(stack.hub.mqttPort, [...creds, '-q', '1', '-t', telemetryTopic(addr), '-m', batch('yz-s01-r01-board', 41, ts)]);
@@ -133,13 +137,7 @@ describe('a third-party MQTT client (mosquitto_pub) against the hub', () => {
 
   it('drops a live session at once when its password is rotated; the new password works, the old does not', async () => {
     const g = fleet.schools.find((s) => s.id === 'jb-s01')!.gateway;
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, {
-      clientId: g,
-      username: g,
-      password: gatewayPassword(g),
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-    });
+    const client = await connectAsGateway(g);
     const closed = new Promise<void>((r) => client.once('close', () => r()));
     expect(await stack.hub.rotateGatewayPassword(g, 'a-brand-new-password')).toBe(true);
     await closed;
@@ -150,13 +148,7 @@ describe('a third-party MQTT client (mosquitto_pub) against the hub', () => {
 
   it('drops a live session at once when its credentials are revoked', async () => {
     const g = yz2.gateway;
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, {
-      clientId: g,
-      username: g,
-      password: gatewayPassword(g),
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-    });
+    const client = await connectAsGateway(g);
     const closed = new Promise<void>((r) => client.once('close', () => r()));
     expect(stack.hub.revokeGateway(g)).toBe(true);
     await closed;
