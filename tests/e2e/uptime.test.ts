@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLLUP_RP, rollupBackfill } from '../../broker/src/influx/schema.ts';
-import { availabilityFigures, availabilityQuery, districtBandwidthQuery, schoolUplinkQuery, type TimeRange } from '../../broker/src/queries.ts';
+import { availabilityFigures, availabilityQuery, districtBandwidthQuery, districtUtilisationQuery, schoolUplinkQuery, type TimeRange } from '../../broker/src/queries.ts';
 import type { PresenceEvent } from '../../broker/src/presence.ts';
 import type { Fleet, SimDevice, SimSchool } from '../../device-sim/src/fleet.ts';
 import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';
@@ -261,6 +261,17 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
     // Utilisation = rate ÷ capacity (1 Gbit/s); InfluxDB's mean of 119 equal floats rounds in the last bits.
     expect(bySchool['yz-s01']![2]).toBeCloseTo(0.2, 12);
     expect(bySchool['yz-s02']![2]).toBeCloseTo(0.05, 12);
+  });
+
+  it('gives district uplink utilisation against 10G, and coverage denominators from the registry', async () => {
+    const first = { fromMs: T0, toMs: T0 + 60 * MIN };
+    const rows = await influxQuery(influx.url, db, districtUtilisationQuery(first, 1800, { district: '渝中区' }));
+    // 250 Mbit/s of school uplinks ÷ 10 Gbit/s = 2.5 %, in both half-hour intervals.
+    expect(rows[0]!.values.map((v) => v[1])).toEqual([0.025, 0.025]);
+    const yz = stack.registry.deviceCounts().filter((c) => c.district === '渝中区');
+    // 10 + 4 boards and 2 uplinks: the 16 devices behind the coverage figure above.
+    expect(yz.reduce((n, c) => n + c.n, 0)).toBe(16);
+    expect(yz.find((c) => c.school === 'yz-s02' && c.kind === 'interactive_board')?.n).toBe(4);
   });
 
   it('does not count classrooms switched off at 18:00 as down; a board that vanishes after hours is not counted either', async () => {

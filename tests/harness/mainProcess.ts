@@ -1,0 +1,51 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { track } from './children.ts';
+import { waitFor } from './ports.ts';
+
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface MainProcess {
+  child: ChildProcess;
+  /** Sends a signal (SIGTERM by default) and waits for the process to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Runs one part's own `main` as a separate process, as production does: output to `logFile`,
+ * started once `ready()` answers, killed if it does not (or when the test process exits).
+ */
+export async function startMainProcess(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  logFile: string,
+  ready: () => Promise<boolean>,
+): Promise<MainProcess> {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const child = track(spawn(process.execPath, [join(PROJECT_ROOT, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  await waitFor(`the ${name} process`, async () => {
+    if (exited) throw new Error(`${name} exited during start; see ${logFile}`);
+    return await ready().catch(() => false);
+  }, { timeoutMs: 30_000, intervalMs: 100 }).catch((e: unknown) => {
+    child.kill('SIGKILL');
+    throw e;
+  });
+  return {
+    child,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (exited) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      });
+    },
+  };
+}
