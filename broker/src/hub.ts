@@ -30,6 +30,12 @@ export interface HubConfig {
   allowAnonymous: boolean;
   influx: InfluxWriterConfig;
   limits: IngestLimits;
+  /**
+   * How often the registry's device counts are written to `inventory` (the denominator of
+   * coverage), at whole multiples of the interval; 0 disables the timer (recordInventory still
+   * works).
+   */
+  inventoryIntervalMs: number;
 }
 
 export interface HubDeps {
@@ -50,6 +56,11 @@ export interface Hub {
   readonly events: EventEmitter;
   readonly registry: Registry;
   readonly writer: InfluxWriter;
+  /**
+   * Writes the registered devices per district, school and kind to `inventory`, stamped `atMs`
+   * (default: now, rounded down to the inventory interval). Returns the number of points.
+   */
+  recordInventory(atMs?: number): Promise<number>;
   /** Revokes a gateway's credentials and drops its live session at once. */
   revokeGateway(id: string): boolean;
   /** Sets a new password for a gateway and drops its live session, which must log in again. */
@@ -77,6 +88,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqttPort = -1;
   let httpPort = -1;
   let stopped = false;
+  let inventoryTimer: NodeJS.Timeout | undefined;
 
   const reg = (): Registry => {
     if (!registry) throw new Error('hub not started');
@@ -146,12 +158,44 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     const line = encodePoint({
       measurement: 'gateway_state',
       tags: { district: identity.district, school: identity.school, gateway: identity.gateway },
-      fields: { online: { t: 'bool', v: entry.state === 'online' }, bd_seq: { t: 'int', v: entry.bdSeq } },
+      // `up` repeats `online` as 1/0: alert rules and state timelines aggregate numbers.
+      fields: { online: { t: 'bool', v: entry.state === 'online' }, up: { t: 'int', v: entry.state === 'online' ? 1 : 0 }, bd_seq: { t: 'int', v: entry.bdSeq } },
       tsMs: now(),
     });
     await writer.write([line]);
     if (events.length > 0) announce(identity, events);
     return true;
+  }
+
+  async function recordInventory(atMs?: number): Promise<number> {
+    const step = config.inventoryIntervalMs > 0 ? config.inventoryIntervalMs : 60_000;
+    const ts = atMs ?? Math.floor(now() / step) * step;
+    const lines = reg()
+      .deviceCounts()
+      .map((c) =>
+        encodePoint({
+          measurement: 'inventory',
+          tags: { district: c.district, school: c.school, kind: c.kind },
+          fields: { devices: { t: 'int', v: c.n } },
+          tsMs: ts,
+        }),
+      );
+    if (lines.length > 0) await writer.write(lines);
+    return lines.length;
+  }
+
+  function scheduleInventory(): void {
+    const step = config.inventoryIntervalMs;
+    const t = now();
+    inventoryTimer = setTimeout(() => {
+      if (stopped) return;
+      recordInventory(Math.floor(now() / step) * step).catch((e: unknown) => {
+        counters.inc('inventory_write_failures');
+        log.warn({ err: toError(e) }, 'inventory not written');
+      });
+      scheduleInventory();
+    }, step - (t % step) + 1);
+    inventoryTimer.unref();
   }
 
   /** Returns false for a health report that was refused (it is then not forwarded). */
@@ -326,12 +370,16 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
         });
         httpPort = (http!.address() as { port: number }).port;
       }
+      if (config.inventoryIntervalMs > 0) scheduleInventory();
       log.info({ mqttPort, httpPort, allowAnonymous: config.allowAnonymous }, 'hub started');
     },
+
+    recordInventory,
 
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearTimeout(inventoryTimer);
       if (http) {
         const h = http;
         const closed = new Promise<void>((resolve) => h.close(() => resolve()));

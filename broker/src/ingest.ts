@@ -120,8 +120,8 @@ export function ingestTelemetry(
     try {
       const point =
         r.kind === 'availability'
-          ? availabilityToPoint(gw, r, deps.timetableOf?.(gw.school) ?? DEFAULT_TIMETABLE)
-          : recordToPoint(gw, r);
+          ? availabilityToPoint(gw, r, deps.timetableOf?.(gw.school) ?? DEFAULT_TIMETABLE, dev.room)
+          : recordToPoint(gw, r, dev.room);
       lines.push(encodePoint(point));
       if (r.kind === 'availability' && !r.hist) liveAvailability.push(r);
     } catch (e) {
@@ -148,7 +148,7 @@ const s = (v: string): FieldValue => ({ t: 'string', v });
  * expected. Availability over any range = sum(up_expected) / sum(expected); minutes without a
  * record are unknown and count on neither side.
  */
-export function availabilityToPoint(gw: GatewayAddress, r: AvailabilityRecord, timetable: Timetable): Point {
+export function availabilityToPoint(gw: GatewayAddress, r: AvailabilityRecord, timetable: Timetable, room?: string): Point {
   const expected = r.state !== 'off' && expectedUp(r.deviceKind, r.ts, timetable);
   const up = r.state === 'up';
   const i = (v: boolean): FieldValue => ({ t: 'int', v: v ? 1 : 0 });
@@ -161,13 +161,13 @@ export function availabilityToPoint(gw: GatewayAddress, r: AvailabilityRecord, t
   if (r.hist) fields['hist'] = { t: 'bool', v: true };
   return {
     measurement: 'availability',
-    tags: { district: gw.district, school: gw.school, gateway: gw.gateway, device: r.device, kind: r.deviceKind },
+    tags: { district: gw.district, school: gw.school, gateway: gw.gateway, device: r.device, kind: r.deviceKind, ...(room ? { room } : {}) },
     fields,
     tsMs: r.ts,
   };
 }
 
-export function recordToPoint(gw: GatewayAddress, r: TelemetryRecord): Point {
+export function recordToPoint(gw: GatewayAddress, r: TelemetryRecord, room?: string): Point {
   const tags: Record<string, string> = {
     district: gw.district,
     school: gw.school,
@@ -175,6 +175,9 @@ export function recordToPoint(gw: GatewayAddress, r: TelemetryRecord): Point {
     device: r.device,
     kind: r.kind,
   };
+  // The room comes from the registry, like district and school: one device, one room, so the tag
+  // adds no series.
+  if (room) tags['room'] = room;
   const fields: Record<string, FieldValue> = { seq: i(r.seq) };
   switch (r.kind) {
     case 'classroom_av':

@@ -199,7 +199,7 @@ describe('ingestTelemetry: per-record judgement', () => {
 describe('ingestTelemetry: exact lines', () => {
   it('writes a network_node record with the role tag, octets as strings and capacity as an integer', () => {
     expect(ingest([sw('sw-up')]).lines).toEqual([
-      'network_node,device=sw-up,district=渝中区,gateway=G01,kind=network_node,role=school_uplink,school=S01 ' +
+      'network_node,device=sw-up,district=渝中区,gateway=G01,kind=network_node,role=school_uplink,room=net,school=S01 ' +
         'seq=42i,capacity_bps=1000000000i,octets_in="18446744073709551615",octets_out="123456789012",oper_up=true 1749999999000',
     ]);
   });
@@ -207,22 +207,22 @@ describe('ingestTelemetry: exact lines', () => {
   it('writes a classroom_av record with stream fields and an escaped device tag', () => {
     const rec = av('AV 102,east', { data: { power: 'on', lampHours: 1200.5, temperatureC: 41.25, inSession: true, streamKbps: 2500, streamLossPct: 0.5 } });
     expect(ingest([rec]).lines).toEqual([
-      'classroom_av,device=AV\\ 102\\,east,district=渝中区,gateway=G01,kind=classroom_av,school=S01 ' +
+      'classroom_av,device=AV\\ 102\\,east,district=渝中区,gateway=G01,kind=classroom_av,room=102,school=S01 ' +
         'seq=7i,power="on",lamp_hours=1200.5,temperature_c=41.25,in_session=true,stream_kbps=2500,stream_loss_pct=0.5 1749999999000',
     ]);
   });
 
   it('writes an interactive_board record with quoted string fields', () => {
     expect(ingest([board('board-101')]).lines).toEqual([
-      'interactive_board,device=board-101,district=渝中区,gateway=G01,kind=interactive_board,school=S01 ' +
+      'interactive_board,device=board-101,district=渝中区,gateway=G01,kind=interactive_board,room=101,school=S01 ' +
         'seq=9i,power="on",touch_ok=true,active_input="hdmi1",firmware="v2.1 \\"beta\\"" 1749999999000',
     ]);
   });
 
   it('adds hist=true for a replayed record and nothing for hist:false', () => {
     expect(ingest([vr('vr-1', { hist: true }), vr('vr-1', { hist: false, seq: 4 })]).lines).toEqual([
-      'vr_kit,device=vr-1,district=渝中区,gateway=G01,kind=vr_kit,school=S01 seq=3i,battery_pct=80,charging=false,in_session=true,hist=true 1749999999000',
-      'vr_kit,device=vr-1,district=渝中区,gateway=G01,kind=vr_kit,school=S01 seq=4i,battery_pct=80,charging=false,in_session=true 1749999999000',
+      'vr_kit,device=vr-1,district=渝中区,gateway=G01,kind=vr_kit,room=lab,school=S01 seq=3i,battery_pct=80,charging=false,in_session=true,hist=true 1749999999000',
+      'vr_kit,device=vr-1,district=渝中区,gateway=G01,kind=vr_kit,room=lab,school=S01 seq=4i,battery_pct=80,charging=false,in_session=true 1749999999000',
     ]);
   });
 });
@@ -239,7 +239,7 @@ describe('ingestTelemetry: link capacities, rates and availability', () => {
   it('writes the edge-computed rate with utilisation = max(rx, tx) ÷ capacity', () => {
     const r = ingest([{ ...sw('sw-up'), rate: { rxBps: 250_000_000, txBps: 50_000_000 } }]);
     expect(r.lines).toEqual([
-      'network_node,device=sw-up,district=渝中区,gateway=G01,kind=network_node,role=school_uplink,school=S01 seq=42i,capacity_bps=1000000000i,octets_in="18446744073709551615",octets_out="123456789012",oper_up=true,rx_bps=250000000,tx_bps=50000000,utilisation=0.25 1749999999000',
+      'network_node,device=sw-up,district=渝中区,gateway=G01,kind=network_node,role=school_uplink,room=net,school=S01 seq=42i,capacity_bps=1000000000i,octets_in="18446744073709551615",octets_out="123456789012",oper_up=true,rx_bps=250000000,tx_bps=50000000,utilisation=0.25 1749999999000',
     ]);
   });
 
@@ -249,9 +249,9 @@ describe('ingestTelemetry: link capacities, rates and availability', () => {
     const r = ingest([rec('up', 'interactive_board', 'board-101'), rec('down', 'network_node', 'sw-up'), rec('off', 'classroom_av', 'av-101')]);
     expect(r.rejections).toEqual([]);
     expect(r.lines).toEqual([
-      'availability,device=board-101,district=渝中区,gateway=G01,kind=interactive_board,school=S01 state="up",up=1i,expected=0i,up_expected=0i 1749999999000',
-      'availability,device=sw-up,district=渝中区,gateway=G01,kind=network_node,school=S01 state="down",up=0i,expected=1i,up_expected=0i 1749999999000',
-      'availability,device=av-101,district=渝中区,gateway=G01,kind=classroom_av,school=S01 state="off",up=0i,expected=0i,up_expected=0i 1749999999000',
+      'availability,device=board-101,district=渝中区,gateway=G01,kind=interactive_board,room=101,school=S01 state="up",up=1i,expected=0i,up_expected=0i 1749999999000',
+      'availability,device=sw-up,district=渝中区,gateway=G01,kind=network_node,room=net,school=S01 state="down",up=0i,expected=1i,up_expected=0i 1749999999000',
+      'availability,device=av-101,district=渝中区,gateway=G01,kind=classroom_av,room=101,school=S01 state="off",up=0i,expected=0i,up_expected=0i 1749999999000',
     ]);
   });
 

@@ -51,6 +51,8 @@ export interface Gateway {
   health(): GatewayHealth;
   /** Records every tracked device's state for the minute starting at `minute` (the minute timer does this). */
   sampleAvailability(minute: number): Promise<number>;
+  /** Sends the health report to the hub now (the health timer does this); false while the uplink is down. */
+  reportHealth(): boolean;
 }
 
 /**
@@ -175,6 +177,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     },
     health,
     sampleAvailability,
+    reportHealth() {
+      if (!uplink?.connected) return false;
+      uplink.publishHealth(health());
+      return true;
+    },
     async start() {
       started = true;
       if (!outbox) {

@@ -23,6 +23,8 @@ export function hubConfig(influxUrl: string, database: string, over: Partial<Hub
     allowAnonymous: false,
     influx: { url: influxUrl, database, maxLines: 5000, lingerMs: 10, attempts: 3, requestTimeoutMs: 10_000 },
     limits: { maxPayloadBytes: 1_048_576, maxFutureMs: 300_000, maxAgeMs: 400 * 86_400_000 },
+    // Tests record the inventory by hand (hub.recordInventory), never on the wall clock.
+    inventoryIntervalMs: 0,
     ...over,
   };
 }
@@ -74,11 +76,13 @@ export async function startStack(opts: {
   onDelivered?: (records: OutboxRecord[], at: number) => void;
   /** false: provision the fleet but start no gateway (a test plays the gateway). */
   withGateways?: boolean;
+  /** The hub's clock (it stamps gateway state, health and inventory points). */
+  now?: () => number;
 }): Promise<Stack> {
   const log = opts.log ?? silentLogger();
   const registry = new Registry(':memory:');
   await provisionFleet(registry, opts.fleet, gatewayPassword, TEST_SCRYPT);
-  const hub = createHub(hubConfig(opts.influxUrl, opts.database, opts.hub), { log, registry });
+  const hub = createHub(hubConfig(opts.influxUrl, opts.database, opts.hub), { log, registry, ...(opts.now ? { now: opts.now } : {}) });
   await hub.start();
   const gateways = new Map<string, Gateway>();
   for (const s of opts.withGateways === false ? [] : opts.fleet.schools) {
