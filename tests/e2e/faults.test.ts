@@ -205,9 +205,22 @@ describe('faults: the count in InfluxDB equals what the devices produced', () =>
       return h.outbox.records === 0 ? h : undefined;
     }, { timeoutMs: 60_000 });
     const { outbox } = await r.gateway.health();
-    const got = await expectEveryDeviceComplete(r, outbox.dropped);
+    await r.sim.finished;
+    const produced = r.sim.totalAcked();
+    // Batches in flight when the cut came may have reached InfluxDB while their PUBACK was lost:
+    // the gateway, which never got the acknowledgement, releases them, and if the bound then
+    // drops their segment it counts them as dropped although they are stored. So `dropped` is
+    // exact up to the records in flight at the cut, never below what is missing.
+    const inflightAtCut = 4 * 500; // GW_MAX_INFLIGHT_BATCHES × GW_BATCH_MAX_RECORDS (defaults)
+    const got = await waitFor('every record not dropped in InfluxDB', async () => {
+      const s = await stored(r);
+      const n = [...s.values()].reduce((k, v) => k + v.count, 0);
+      return n + outbox.dropped >= produced ? s : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
     const total = [...got.values()].reduce((n, v) => n + v.count, 0);
-    expect(total + outbox.dropped).toBe(r.sim.totalAcked());
+    expect(total).toBeLessThanOrEqual(produced);
+    expect(total + outbox.dropped - produced).toBeLessThanOrEqual(inflightAtCut);
+    for (const v of got.values()) expect(v.distinct).toBe(v.count); // no duplicates
     // Each device lost part of the cut, not all of its samples: the bound drops only the oldest.
     expect(outbox.dropped).toBeLessThan(r.sim.totalAcked() / 2);
     console.log(`overflow: produced ${r.sim.totalAcked()}, stored ${total}, dropped ${outbox.dropped}`);

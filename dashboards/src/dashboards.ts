@@ -1,0 +1,302 @@
+import { DashboardBuilder, DashboardCursorSync, type Dashboard, type DataTransformerConfig, MappingType, ThresholdsConfigBuilder, ThresholdsMode } from '@grafana/grafana-foundation-sdk/dashboard';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { at, DATASOURCE, districtVariable, InfluxQLTarget, kindVariable, schoolVariable } from './grafana.ts';
+import * as Q from './queries.ts';
+
+/**
+ * The four dashboards operators use, generated into the provisioning tree by ./build.ts. UIDs
+ * are fixed so links and alert annotations stay valid; every panel names the datasource by uid.
+ */
+
+const { district, school, kind } = Q.FILTERS;
+
+const thresholds = (steps: Array<[number | null, string]>) =>
+  new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps.map(([value, color]) => ({ value, color })));
+
+/** Availability colours: red under 95 %, amber under 99 %. */
+const AVAILABILITY_THRESHOLDS = thresholds([
+  [null, 'red'],
+  [0.95, 'orange'],
+  [0.99, 'green'],
+]);
+/** Saturation colours: amber from 60 %, red from 80 % (the alert's threshold). */
+const SATURATION_THRESHOLDS = thresholds([
+  [null, 'green'],
+  [0.6, 'orange'],
+  [0.8, 'red'],
+]);
+
+const join = (byField: string): DataTransformerConfig => ({ id: 'joinByField', options: { byField, mode: 'outer' } });
+const divide = (left: string, right: string, alias: string): DataTransformerConfig => ({
+  id: 'calculateField',
+  options: { mode: 'binary', binary: { left, operator: '/', right }, alias, replaceFields: false },
+});
+const sortBy = (field: string, desc: boolean): DataTransformerConfig => ({ id: 'sortBy', options: { sort: [{ field, desc }] } });
+const limit = (n: number): DataTransformerConfig => ({ id: 'limit', options: { limitField: n } });
+const hide = (...names: string[]): DataTransformerConfig => ({
+  id: 'organize',
+  options: { excludeByName: Object.fromEntries(names.map((n) => [n, true])) },
+});
+
+/** Availability with coverage per district or school: three table queries joined on the key. */
+function availabilityTable(title: string, key: 'district' | 'school', filters: typeof district[], opts: { worstFirst?: number } = {}) {
+  const t = new table.PanelBuilder()
+    .title(title)
+    .description(
+      'Availability = up minutes ÷ expected minutes (network nodes 24/7, classroom devices in school hours). ' +
+        'Minutes with no observer (gateway unreachable) are unknown and left out of both; coverage = observed ÷ registered device-minutes.',
+    )
+    .datasource(DATASOURCE)
+    .withTarget(new InfluxQLTarget('A', Q.availabilityBy(key, filters), 'table'))
+    .withTarget(new InfluxQLTarget('B', Q.observedBy(key, filters), 'table'))
+    .withTarget(new InfluxQLTarget('C', Q.registeredBy(key, filters), 'table'))
+    .withTransformation(join(key))
+    .withTransformation(divide('observed', 'registered', 'coverage'))
+    .withTransformation(sortBy('availability', false));
+  if (opts.worstFirst) t.withTransformation(limit(opts.worstFirst));
+  return t
+    .withTransformation(hide('Time', 'Time 1', 'Time 2', 'Time 3', 'observed', 'registered'))
+    .unit('percentunit')
+    .decimals(2)
+    .min(0)
+    .max(1)
+    .thresholds(AVAILABILITY_THRESHOLDS)
+    .overrideByName(key, [{ id: 'unit', value: 'string' }]);
+}
+
+export function cityDashboard(): Dashboard {
+  const f = [district, kind];
+  return new DashboardBuilder('Campus network — city overview')
+    .uid('campus-city')
+    .tags(['campus', 'city'])
+    .timezone('Asia/Shanghai')
+    .time({ from: 'now-24h', to: 'now' })
+    .refresh('1m')
+    .tooltip(DashboardCursorSync.Crosshair)
+    .withVariable(districtVariable({ multi: true }))
+    .withVariable(kindVariable())
+    .withPanel(availabilityTable('Availability and coverage by district', 'district', f).gridPos(at(0, 0, 12, 8)))
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Bandwidth by district (sum of school uplinks)')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.bandwidthBy('district', [district])).alias('$tag_district $col'))
+        .unit('bps')
+        .min(0)
+        .gridPos(at(12, 0, 12, 8)),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('District uplink utilisation (of 10 Gbit/s)')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.districtUtilisation('$__interval', [district])).alias('$tag_district $col'))
+        .unit('percentunit')
+        .min(0)
+        .thresholds(SATURATION_THRESHOLDS)
+        .gridPos(at(0, 8, 12, 8)),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Devices up, by kind')
+        .description('Devices observed up per minute, averaged over each interval.')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.onlineByKind(f)).alias('$tag_kind'))
+        .unit('short')
+        .min(0)
+        .gridPos(at(12, 8, 12, 8)),
+    )
+    .withPanel(availabilityTable('Worst schools (availability)', 'school', f, { worstFirst: 10 }).gridPos(at(0, 16, 24, 9)))
+    .build();
+}
+
+export function districtDashboard(): Dashboard {
+  const f = [district, school];
+  return new DashboardBuilder('Campus network — district')
+    .uid('campus-district')
+    .tags(['campus', 'district'])
+    .timezone('Asia/Shanghai')
+    .time({ from: 'now-24h', to: 'now' })
+    .refresh('1m')
+    .withVariable(districtVariable({ multi: false }))
+    .withVariable(schoolVariable({ multi: true }))
+    .withPanel(availabilityTable('Schools by availability', 'school', f).gridPos(at(0, 0, 12, 10)))
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Schools by uplink saturation')
+        .description('Mean utilisation of the school uplink (the larger of in and out ÷ link capacity) and its peak inbound rate.')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.uplinkSaturationBySchool(f), 'table'))
+        .withTransformation(sortBy('utilisation', true))
+        .withTransformation(hide('Time'))
+        .unit('percentunit')
+        .thresholds(SATURATION_THRESHOLDS)
+        .overrideByName('peak_in', [{ id: 'unit', value: 'bps' }])
+        .overrideByName('school', [{ id: 'unit', value: 'string' }])
+        .gridPos(at(12, 0, 12, 10)),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('School uplink bandwidth')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.bandwidthBy('school', f)).alias('$tag_school $col'))
+        .unit('bps')
+        .min(0)
+        .gridPos(at(0, 10, 12, 9)),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Synchronous-classroom streams: bitrate and worst loss')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.streamHealth(f)).alias('$tag_school $col'))
+        .unit('Kbits')
+        .overrideByRegexp('.* loss$', [
+          { id: 'unit', value: 'percent' },
+          { id: 'custom.axisPlacement', value: 'right' },
+        ])
+        .gridPos(at(12, 10, 12, 9)),
+    )
+    .withPanel(
+      new table.PanelBuilder()
+        .title(`Stream samples with loss above ${Q.LOSSY_STREAM_PCT} %, by school`)
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.lossyStreams(f), 'table'))
+        .withTransformation(sortBy('lossy', true))
+        .withTransformation(hide('Time'))
+        .unit('short')
+        .gridPos(at(0, 19, 24, 7)),
+    )
+    .build();
+}
+
+const STATE_MAPPINGS = [
+  {
+    type: MappingType.ValueToText,
+    options: {
+      up: { text: 'up', color: 'green', index: 0 },
+      down: { text: 'down', color: 'red', index: 1 },
+      off: { text: 'off', color: 'text', index: 2 },
+    },
+  },
+  { type: MappingType.SpecialValue, options: { match: 'null', result: { text: 'unknown', color: 'transparent', index: 3 } } },
+] as const;
+
+export function schoolDashboard(): Dashboard {
+  const f = [district, school, kind];
+  return new DashboardBuilder('Campus network — school')
+    .uid('campus-school')
+    .tags(['campus', 'school'])
+    .timezone('Asia/Shanghai')
+    .time({ from: 'now-12h', to: 'now' })
+    .refresh('1m')
+    .withVariable(districtVariable({ multi: false }))
+    .withVariable(schoolVariable({ multi: false }))
+    .withVariable(kindVariable())
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Rooms and devices')
+        .description('Each device\'s last observed state in the range and its availability (over expected minutes).')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.deviceLastState(f), 'table'))
+        .withTarget(new InfluxQLTarget('B', Q.availabilityBy('device', f), 'table'))
+        .withTransformation(join('device'))
+        .withTransformation(sortBy('room', false))
+        .withTransformation(hide('Time', 'Time 1', 'Time 2'))
+        .mappings([...STATE_MAPPINGS] as never)
+        .overrideByName('availability', [
+          { id: 'unit', value: 'percentunit' },
+          { id: 'decimals', value: 2 },
+          { id: 'thresholds', value: AVAILABILITY_THRESHOLDS.build() },
+        ])
+        .gridPos(at(0, 0, 10, 16)),
+    )
+    .withPanel(
+      new statetimeline.PanelBuilder()
+        .title('Device states')
+        .description('unknown (blank): no observation, the gateway was unreachable and has not replayed yet.')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.deviceStateTimeline(f)).alias('$tag_device'))
+        .mappings([...STATE_MAPPINGS] as never)
+        .gridPos(at(10, 0, 14, 16)),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('School uplink')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.bandwidthBy('school', [district, school])).alias('$col'))
+        .unit('bps')
+        .min(0)
+        .gridPos(at(0, 16, 24, 8)),
+    )
+    .build();
+}
+
+export function gatewaysDashboard(): Dashboard {
+  const f = [Q.FILTERS.gatewayDistrict, Q.FILTERS.gatewaySchool];
+  const series = (title: string, target: InfluxQLTarget, unit: string, y: number, x: number) =>
+    new timeseries.PanelBuilder().title(title).datasource(DATASOURCE).withTarget(target.alias('$tag_gateway $col')).unit(unit).min(0).gridPos(at(x, y, 12, 8));
+  return new DashboardBuilder('Campus network — edge gateways')
+    .uid('campus-gateways')
+    .tags(['campus', 'gateways'])
+    .timezone('Asia/Shanghai')
+    .time({ from: 'now-6h', to: 'now' })
+    .refresh('30s')
+    .withVariable(districtVariable({ multi: true }))
+    .withVariable(schoolVariable({ multi: true }))
+    .withPanel(
+      new statetimeline.PanelBuilder()
+        .title('Gateway connection')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.gatewayOnlineTimeline(f)).alias('$tag_gateway'))
+        .mappings([
+          { type: MappingType.ValueToText, options: { '1': { text: 'online', color: 'green', index: 0 }, '0': { text: 'offline', color: 'red', index: 1 } } },
+        ] as never)
+        .gridPos(at(0, 0, 24, 8)),
+    )
+    .withPanel(series('Outbox backlog (records held)', new InfluxQLTarget('A', Q.gatewayHealthSeries('max', 'outbox_records', 'records', f)), 'short', 8, 0))
+    .withPanel(series('Age of the oldest record held', new InfluxQLTarget('A', Q.gatewayHealthSeries('max', 'outbox_oldest_age_ms', 'oldest', f)), 'ms', 8, 12))
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Replay progress')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.gatewayHealthSeries('last', 'replay_remaining', 'remaining', f)).alias('$tag_gateway $col'))
+        .withTarget(new InfluxQLTarget('B', Q.gatewayHealthSeries('last', 'replay_sent', 'sent', f)).alias('$tag_gateway $col'))
+        .unit('short')
+        .min(0)
+        .gridPos(at(0, 16, 12, 8)),
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Records dropped by the outbox bound, and samples refused at the edge')
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.gatewayCounterIncrease('outbox_dropped', 'dropped', f)).alias('$tag_gateway $col'))
+        .withTarget(new InfluxQLTarget('B', Q.gatewayCounterIncrease('samples_rejected', 'refused', f)).alias('$tag_gateway $col'))
+        .unit('short')
+        .min(0)
+        .thresholds(thresholds([
+          [null, 'green'],
+          [1, 'red'],
+        ]))
+        .gridPos(at(12, 16, 12, 8)),
+    )
+    .build();
+}
+
+/** Fixed panel ids, in layout order, so panel links and alert annotations stay valid. */
+function numbered(make: () => Dashboard): () => Dashboard {
+  return () => {
+    const d = make();
+    d.panels?.forEach((p, i) => {
+      p.id = i + 1;
+    });
+    return d;
+  };
+}
+
+export const DASHBOARDS = {
+  'campus-city': numbered(cityDashboard),
+  'campus-district': numbered(districtDashboard),
+  'campus-school': numbered(schoolDashboard),
+  'campus-gateways': numbered(gatewaysDashboard),
+} as const;

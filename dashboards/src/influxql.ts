@@ -1,0 +1,161 @@
+import type { FieldOf, Measurement, TagOf } from './schema.ts';
+
+/**
+ * A small typed builder for the InfluxQL the dashboards and alert rules send through Grafana's
+ * InfluxDB datasource (raw query mode). Measurements, tags and fields are checked against
+ * SCHEMA; Grafana's macros ($timeFilter, $__interval) and template variables ($district…) are
+ * written as Grafana expects them and interpolated by Grafana at query time.
+ */
+
+/** A double-quoted identifier (measurement, tag, field or alias). */
+export function ident(name: string): string {
+  return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** A single-quoted string literal. */
+export function literal(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** A value expression in a SELECT list. */
+export interface Expr {
+  readonly sql: string;
+}
+
+const expr = (sql: string): Expr => ({ sql });
+
+type Fn = 'sum' | 'mean' | 'count' | 'last' | 'first' | 'max' | 'min' | 'spread' | 'non_negative_difference';
+
+/** An aggregate or selector over a field of measurement `M` (checked against the schema). */
+export function agg<M extends Measurement>(_m: M, fn: Fn, field: FieldOf<M>): Expr {
+  return expr(`${fn}(${ident(field)})`);
+}
+
+/** An aggregate or selector over a column of a subquery, by its alias. */
+export function aggCol(fn: Fn, column: string): Expr {
+  return expr(`${fn}(${ident(column)})`);
+}
+
+/** Arithmetic between expressions or with a number. */
+export function op(a: Expr | number, operator: '+' | '-' | '*' | '/', b: Expr | number): Expr {
+  const s = (x: Expr | number) => (typeof x === 'number' ? String(x) : x.sql);
+  return expr(`${s(a)} ${operator} ${s(b)}`);
+}
+
+export interface Column {
+  expr: Expr;
+  alias: string;
+}
+
+/** A WHERE condition. */
+export interface Cond {
+  readonly sql: string;
+}
+
+/** Grafana's time-range macro: `time >= … and time <= …` for the panel's or rule's range. */
+export const timeFilter: Cond = { sql: '$timeFilter' };
+
+/** A tag equal to a literal. */
+export function tagIs<M extends Measurement>(_m: M, tag: TagOf<M>, value: string): Cond {
+  return { sql: `${ident(tag)} = ${literal(value)}` };
+}
+
+/** A tag not equal to a literal. */
+export function tagIsNot<M extends Measurement>(_m: M, tag: TagOf<M>, value: string): Cond {
+  return { sql: `${ident(tag)} != ${literal(value)}` };
+}
+
+/**
+ * A tag matching a template variable: `"district" =~ /^$district$/`. Grafana interpolates a
+ * multi-value or "All" selection as a regex alternation `(a|b)` and escapes regex characters in
+ * each value, which is what the anchored regex expects.
+ */
+export function tagInVar<M extends Measurement>(_m: M, tag: TagOf<M>, variable: string): Cond {
+  return { sql: `${ident(tag)} =~ /^$${variable}$/` };
+}
+
+/** A numeric field compared with a number. */
+export function fieldCmp<M extends Measurement>(_m: M, field: FieldOf<M>, cmp: '=' | '>' | '<' | '>=' | '<=' | '!=', value: number): Cond {
+  return { sql: `${ident(field)} ${cmp} ${value}` };
+}
+
+type Source<M extends Measurement> = { kind: 'measurement'; measurement: M } | { kind: 'subquery'; query: Select };
+
+export interface Select {
+  readonly sql: string;
+}
+
+/** One SELECT statement. Build it with `from(measurement)` or `fromSubquery(select)`. */
+export class SelectBuilder<M extends Measurement> {
+  readonly #source: Source<M>;
+  #columns: Column[] = [];
+  #where: Cond[] = [];
+  #groupTime: string | undefined;
+  #groupTags: string[] = [];
+  #fill: string | undefined;
+  #rp: string | undefined;
+
+  constructor(source: Source<M>) {
+    this.#source = source;
+  }
+
+  /** Columns `expr AS alias`. Aliases are required so that series names are stable. */
+  select(...columns: Column[]): this {
+    this.#columns.push(...columns);
+    return this;
+  }
+
+  where(...conds: Cond[]): this {
+    this.#where.push(...conds);
+    return this;
+  }
+
+  /** GROUP BY time(…): a Grafana interval macro such as `$__interval`, or a fixed duration like `1m`. */
+  byTime(interval: '$__interval' | `${number}${'s' | 'm' | 'h' | 'd'}`): this {
+    this.#groupTime = interval;
+    return this;
+  }
+
+  /** GROUP BY tags (each becomes a label of the series in Grafana). */
+  by(...tags: string[]): this {
+    this.#groupTags.push(...tags);
+    return this;
+  }
+
+  fill(value: 'none' | 'null' | 'previous' | number): this {
+    this.#fill = String(value);
+    return this;
+  }
+
+  /** Read from a retention policy other than the default. */
+  retentionPolicy(rp: string): this {
+    this.#rp = rp;
+    return this;
+  }
+
+  build(): Select {
+    if (this.#columns.length === 0) throw new Error('a SELECT needs at least one column');
+    const cols = this.#columns.map((c) => `${c.expr.sql} AS ${ident(c.alias)}`).join(', ');
+    const from =
+      this.#source.kind === 'measurement'
+        ? (this.#rp ? `${ident(this.#rp)}.` : '') + ident(this.#source.measurement)
+        : `(${this.#source.query.sql})`;
+    const where = this.#where.length ? ` WHERE ${this.#where.map((c) => c.sql).join(' AND ')}` : '';
+    const groups = [...(this.#groupTime ? [`time(${this.#groupTime})`] : []), ...this.#groupTags.map(ident)];
+    const group = groups.length ? ` GROUP BY ${groups.join(', ')}` : '';
+    const fill = this.#fill !== undefined ? ` fill(${this.#fill})` : '';
+    return { sql: `SELECT ${cols} FROM ${from}${where}${group}${fill}` };
+  }
+}
+
+export function from<M extends Measurement>(measurement: M): SelectBuilder<M> {
+  return new SelectBuilder<M>({ kind: 'measurement', measurement });
+}
+
+/** An outer query over a subquery's columns (InfluxQL 1.2+). */
+export function fromSubquery(query: Select): SelectBuilder<never> {
+  return new SelectBuilder<never>({ kind: 'subquery', query });
+}
+
+/** `expr AS alias`. */
+export const as = (e: Expr, alias: string): Column => ({ expr: e, alias });

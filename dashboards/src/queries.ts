@@ -1,0 +1,213 @@
+import { agg, aggCol, as, fieldCmp, from, fromSubquery, op, tagInVar, tagIs, timeFilter, type Cond, type Select } from './influxql.ts';
+import { DISTRICT_UPLINK_BPS } from './schema.ts';
+
+/**
+ * Every InfluxQL statement behind a panel or an alert rule, in one place. The figures follow
+ * DESIGN §5 and docs/influx-schema.md:
+ * - availability = Σ up_expected ÷ Σ expected, over minutes that were expected only (so a range
+ *   with nothing expected has no figure, rather than a division by zero);
+ * - coverage = observed device-minutes (count of availability points) ÷ registered
+ *   device-minutes (Σ devices of inventory);
+ * - bandwidth of a district = Σ over its school uplinks of each uplink's mean rate;
+ * - district uplink utilisation = that sum ÷ 10 Gbit/s.
+ * `$district`, `$school` and `$kind` are the dashboards' template variables.
+ */
+
+const inDistrict = tagInVar('availability', 'district', 'district');
+const inSchool = tagInVar('availability', 'school', 'school');
+const ofKind = tagInVar('availability', 'kind', 'kind');
+const uplinks = tagIs('network_node', 'role', 'school_uplink');
+
+type Dim = 'district' | 'school' | 'device';
+
+/** Availability per `dim`, over expected minutes only. */
+export function availabilityBy(dim: Dim, filters: Cond[]): Select {
+  return from('availability')
+    .select(as(op(agg('availability', 'sum', 'up_expected'), '/', agg('availability', 'sum', 'expected')), 'availability'))
+    .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), ...filters)
+    .by(dim)
+    .build();
+}
+
+/** Observed device-minutes per `dim` (the numerator of coverage). */
+export function observedBy(dim: 'district' | 'school', filters: Cond[]): Select {
+  return from('availability').select(as(agg('availability', 'count', 'up'), 'observed')).where(timeFilter, ...filters).by(dim).build();
+}
+
+/** Registered device-minutes per `dim` (the denominator of coverage). */
+export function registeredBy(dim: 'district' | 'school', filters: Cond[]): Select {
+  return from('inventory').select(as(agg('inventory', 'sum', 'devices'), 'registered')).where(timeFilter, ...filters).by(dim).build();
+}
+
+/** Each school uplink device's mean rates per interval: the inner query of the bandwidth sums. */
+function uplinkMeans(interval: '$__interval' | '1m', by: Array<'district' | 'school'>, filters: Cond[]): Select {
+  return from('network_node')
+    .select(as(agg('network_node', 'mean', 'rx_bps'), 'rx'), as(agg('network_node', 'mean', 'tx_bps'), 'tx'))
+    .where(timeFilter, uplinks, ...filters)
+    .byTime(interval)
+    .by(...by, 'school', 'device')
+    .fill('none')
+    .build();
+}
+
+/** Inbound and outbound bandwidth per `dim`: the sum of its school uplinks' mean rates (bit/s). */
+export function bandwidthBy(dim: 'district' | 'school', filters: Cond[]): Select {
+  return fromSubquery(uplinkMeans('$__interval', dim === 'district' ? ['district'] : [], filters))
+    .select(as(aggCol('sum', 'rx'), 'in'), as(aggCol('sum', 'tx'), 'out'))
+    .byTime('$__interval')
+    .by(dim)
+    .fill('none')
+    .build();
+}
+
+/** District bandwidth ÷ the 10G district uplink, inbound and outbound (a fraction). */
+export function districtUtilisation(interval: '$__interval' | '1m', filters: Cond[]): Select {
+  return fromSubquery(uplinkMeans(interval, ['district'], filters))
+    .select(as(op(aggCol('sum', 'rx'), '/', DISTRICT_UPLINK_BPS), 'in'), as(op(aggCol('sum', 'tx'), '/', DISTRICT_UPLINK_BPS), 'out'))
+    .byTime(interval)
+    .by('district')
+    .fill('none')
+    .build();
+}
+
+/** Devices up per kind: per minute, then averaged over the interval (minutes nobody observed are left out). */
+export function onlineByKind(filters: Cond[]): Select {
+  const perMinute = from('availability')
+    .select(as(agg('availability', 'sum', 'up'), 'online'))
+    .where(timeFilter, ...filters)
+    .byTime('1m')
+    .by('kind')
+    .fill('none')
+    .build();
+  return fromSubquery(perMinute).select(as(aggCol('mean', 'online'), 'online')).byTime('$__interval').by('kind').fill('none').build();
+}
+
+/** Per school: mean utilisation of its uplinks (max of in and out ÷ capacity) and the peak inbound rate. */
+export function uplinkSaturationBySchool(filters: Cond[]): Select {
+  return from('network_node')
+    .select(as(agg('network_node', 'mean', 'utilisation'), 'utilisation'), as(agg('network_node', 'max', 'rx_bps'), 'peak_in'))
+    .where(timeFilter, uplinks, ...filters)
+    .by('school')
+    .build();
+}
+
+/** Synchronous-classroom streams per school: mean bitrate (kbit/s) and worst packet loss (%). */
+export function streamHealth(filters: Cond[]): Select {
+  return from('classroom_av')
+    .select(as(agg('classroom_av', 'mean', 'stream_kbps'), 'bitrate'), as(agg('classroom_av', 'max', 'stream_loss_pct'), 'loss'))
+    .where(timeFilter, ...filters)
+    .byTime('$__interval')
+    .by('school')
+    .fill('none')
+    .build();
+}
+
+/** Stream samples with packet loss above 2 % per school (lessons that stuttered). */
+export const LOSSY_STREAM_PCT = 2;
+export function lossyStreams(filters: Cond[]): Select {
+  return from('classroom_av')
+    .select(as(agg('classroom_av', 'count', 'stream_loss_pct'), 'lossy'))
+    .where(timeFilter, fieldCmp('classroom_av', 'stream_loss_pct', '>', LOSSY_STREAM_PCT), ...filters)
+    .by('school')
+    .build();
+}
+
+/** Each device's last observed state in the range, with its room and kind. */
+export function deviceLastState(filters: Cond[]): Select {
+  return from('availability').select(as(agg('availability', 'last', 'state'), 'state')).where(timeFilter, ...filters).by('room', 'device', 'kind').build();
+}
+
+/** Each device's state per interval (its last observation in it); empty intervals are unknown. */
+export function deviceStateTimeline(filters: Cond[]): Select {
+  return from('availability').select(as(agg('availability', 'last', 'state'), 'state')).where(timeFilter, ...filters).byTime('$__interval').by('device').fill('null').build();
+}
+
+/** Gateway connection state per interval: 1 online, 0 offline (points are written on each change). */
+export function gatewayOnlineTimeline(filters: Cond[]): Select {
+  return from('gateway_state').select(as(agg('gateway_state', 'last', 'up'), 'online')).where(timeFilter, ...filters).byTime('$__interval').by('gateway').fill('previous').build();
+}
+
+/** A gateway_health field per gateway per interval. */
+export function gatewayHealthSeries(
+  fn: 'max' | 'last',
+  fieldName: 'outbox_records' | 'outbox_oldest_age_ms' | 'outbox_bytes' | 'replay_remaining' | 'replay_sent',
+  alias: string,
+  filters: Cond[],
+): Select {
+  return from('gateway_health').select(as(agg('gateway_health', fn, fieldName), alias)).where(timeFilter, ...filters).byTime('$__interval').by('gateway').fill('none').build();
+}
+
+/** Increase per interval of a since-start counter of gateway_health (a restart's reset counts as nothing). */
+export function gatewayCounterIncrease(fieldName: 'outbox_dropped' | 'samples_rejected', alias: string, filters: Cond[]): Select {
+  return from('gateway_health')
+    .select(as({ sql: `non_negative_difference(${agg('gateway_health', 'max', fieldName).sql})` }, alias))
+    .where(timeFilter, ...filters)
+    .byTime('$__interval')
+    .by('gateway')
+    .fill('none')
+    .build();
+}
+
+export const FILTERS = {
+  district: inDistrict,
+  school: inSchool,
+  kind: ofKind,
+  gatewayDistrict: tagInVar('gateway_health', 'district', 'district'),
+  gatewaySchool: tagInVar('gateway_health', 'school', 'school'),
+};
+
+// ---- alert rules: every rule's query groups by the labels notifications are routed on ----
+
+/** Each gateway's last connection state (1 online, 0 offline) within the rule's range. */
+export const ALERT_GATEWAY_STATE = from('gateway_state').select(as(agg('gateway_state', 'last', 'up'), 'online')).where(timeFilter).by('district', 'school', 'gateway').build();
+
+/** Per district: inbound and outbound utilisation of the 10G uplink, mean over the rule's range. */
+export const ALERT_DISTRICT_UPLINK_IN = fromSubquery(
+  from('network_node').select(as(agg('network_node', 'mean', 'rx_bps'), 'rx')).where(timeFilter, uplinks).by('district', 'school', 'device').build(),
+)
+  .select(as(op(aggCol('sum', 'rx'), '/', DISTRICT_UPLINK_BPS), 'in'))
+  .by('district')
+  .build();
+export const ALERT_DISTRICT_UPLINK_OUT = fromSubquery(
+  from('network_node').select(as(agg('network_node', 'mean', 'tx_bps'), 'tx')).where(timeFilter, uplinks).by('district', 'school', 'device').build(),
+)
+  .select(as(op(aggCol('sum', 'tx'), '/', DISTRICT_UPLINK_BPS), 'out'))
+  .by('district')
+  .build();
+
+/**
+ * Per school, over the devices that follow the school timetable (not the 24/7 network nodes):
+ * availability over expected minutes, and how many device-minutes were expected. Outside school
+ * hours nothing is expected, so there is no figure and the rule is quiet.
+ */
+const timetabled = { sql: `"kind" != 'network_node'` } satisfies Cond;
+export const ALERT_SCHOOL_AVAILABILITY = from('availability')
+  .select(as(op(agg('availability', 'sum', 'up_expected'), '/', agg('availability', 'sum', 'expected')), 'availability'))
+  .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), timetabled)
+  .by('district', 'school')
+  .build();
+export const ALERT_SCHOOL_EXPECTED = from('availability')
+  .select(as(agg('availability', 'sum', 'expected'), 'expected'))
+  .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), timetabled)
+  .by('district', 'school')
+  .build();
+
+/** Per gateway: growth of the outbox over the rule's range (last − first), and the oldest record's age. */
+export const ALERT_OUTBOX_GROWTH = from('gateway_health')
+  .select(as(op(agg('gateway_health', 'last', 'outbox_records'), '-', agg('gateway_health', 'first', 'outbox_records')), 'growth'))
+  .where(timeFilter)
+  .by('district', 'school', 'gateway')
+  .build();
+export const ALERT_OUTBOX_AGE = from('gateway_health')
+  .select(as(agg('gateway_health', 'last', 'outbox_oldest_age_ms'), 'oldest_ms'))
+  .where(timeFilter)
+  .by('district', 'school', 'gateway')
+  .build();
+
+/** Per gateway: records the outbox bound dropped within the rule's range (increase of the since-start counter). */
+export const ALERT_OUTBOX_DROPPED = fromSubquery(
+  from('gateway_health').select(as(agg('gateway_health', 'non_negative_difference', 'outbox_dropped'), 'dropped')).where(timeFilter).by('district', 'school', 'gateway').build(),
+)
+  .select(as(aggCol('sum', 'dropped'), 'dropped'))
+  .by('district', 'school', 'gateway')
+  .build();
