@@ -40,6 +40,9 @@ export class InfluxQLTarget implements cog.Builder<cog.Dataquery> {
   }
 }
 
+/** "All" selected: Grafana's marker value. */
+const ALL = { selected: true, text: 'All', value: '$__all' };
+
 const tagValues = (key: string, where = '') => `SHOW TAG VALUES FROM "inventory" WITH KEY = "${key}"${where}`;
 
 /** District: from the registry's inventory, so districts with no data yet are listed too. */
@@ -52,7 +55,8 @@ export function districtVariable(opts: { multi: boolean }): QueryVariableBuilder
     .refresh(VariableRefresh.OnDashboardLoad)
     .sort(VariableSort.AlphabeticalAsc)
     .multi(opts.multi)
-    .includeAll(opts.multi);
+    .includeAll(opts.multi)
+    .current(opts.multi ? ALL : { text: '', value: '' });
 }
 
 /** School, narrowed to the selected districts. */
@@ -66,12 +70,13 @@ export function schoolVariable(opts: { multi: boolean }): QueryVariableBuilder {
     .refresh(VariableRefresh.OnTimeRangeChanged)
     .sort(VariableSort.AlphabeticalAsc)
     .multi(opts.multi)
-    .includeAll(opts.multi);
+    .includeAll(opts.multi)
+    .current(opts.multi ? ALL : { text: '', value: '' });
 }
 
 /** Device kind: the four kinds the protocol defines. */
 export function kindVariable(): CustomVariableBuilder {
-  return new CustomVariableBuilder('kind').label('Device kind').values(DEVICE_KINDS.join(',')).multi(true).includeAll(true);
+  return new CustomVariableBuilder('kind').label('Device kind').values(DEVICE_KINDS.join(',')).multi(true).includeAll(true).current(ALL);
 }
 
 /** Grid position helper: width w, height h at column x, row y (24 columns). */
