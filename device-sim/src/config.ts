@@ -13,6 +13,8 @@ const schema = z.object({
   SIM_CADENCE_SCALE: z.coerce.number().positive().max(100).default(1),
   /** Each simulated gateway's password is derived from this secret and its id. */
   SIM_GATEWAY_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  /** The gateways' durable outboxes, one folder per gateway under this one; `memory` keeps them in memory. */
+  SIM_OUTBOX_DIR: z.string().min(1).default('memory'),
   /** When set, the simulated fleet and its gateways' credentials are written to this registry. */
   SIM_REGISTRY_PATH: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

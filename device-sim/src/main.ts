@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
 import { provisionFleet } from '../../broker/src/provision.ts';
 import { Registry } from '../../broker/src/registry.ts';
 import { loadConfigOrExit } from '../../protocol/src/envConfig.ts';
@@ -29,7 +30,7 @@ if (cfg.SIM_REGISTRY_PATH) {
 }
 
 // Each simulated gateway takes the gateway's own defaults (gateway/src/config.ts), with its
-// identity, a free LAN port on loopback and its outbox in memory.
+// identity, a free LAN port on loopback and its outbox in memory or, with SIM_OUTBOX_DIR, on disk.
 const gatewayConfigOf = (s: SimSchool) =>
   loadGatewayConfig({
     GW_ID: s.gateway,
@@ -38,7 +39,7 @@ const gatewayConfigOf = (s: SimSchool) =>
     GW_PASSWORD: passwordOf(s.gateway),
     GW_HUB_URL: cfg.SIM_HUB_URL,
     GW_LAN_PORT: '0',
-    GW_OUTBOX_DIR: 'memory',
+    GW_OUTBOX_DIR: cfg.SIM_OUTBOX_DIR === 'memory' ? 'memory' : join(cfg.SIM_OUTBOX_DIR, s.gateway),
     GW_HEALTH_PORT: '-1',
   }).gateway;
 

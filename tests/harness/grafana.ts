@@ -176,7 +176,8 @@ export async function influxQL(url: string, db: string, q: string): Promise<Infl
 
 function aliasName(alias: string, s: InfluxSeries, column: string): string {
   return alias
-    .replace(/\$tag_(\w+)|\[\[tag_(\w+)\]\]/g, (_m, a?: string, b?: string) => s.tags?.[(a ?? b)!] ?? '')
+    // A tag the series does not have stays as written, as in Grafana's response parser.
+    .replace(/\$tag_(\w+)|\[\[tag_(\w+)\]\]/g, (m: string, a?: string, b?: string) => s.tags?.[(a ?? b)!] ?? m)
     .replace(/\$col|\[\[col\]\]/g, column)
     .replace(/\$measurement|\$m\b|\[\[measurement\]\]|\[\[m\]\]/g, s.name);
 }

@@ -23,10 +23,11 @@ export async function startMainProcess(
   env: Record<string, string>,
   logFile: string,
   ready: () => Promise<boolean>,
+  args: string[] = [],
 ): Promise<MainProcess> {
   mkdirSync(dirname(logFile), { recursive: true });
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = track(spawn(process.execPath, [join(PROJECT_ROOT, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(process.execPath, [join(PROJECT_ROOT, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
   let exited = false;
