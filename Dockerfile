@@ -10,6 +10,6 @@ COPY broker ./broker
 COPY gateway ./gateway
 COPY device-sim ./device-sim
 # Named volumes take this folder's owner, so the registry is writable as `node`.
-RUN mkdir -p /data && chown node:node /data
+RUN mkdir -p /data /outbox && chown node:node /data /outbox
 USER node
 CMD ["node", "broker/src/main.ts"]

@@ -1,38 +1,115 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadHubConfig } from '../broker/src/config.ts';
+import { GRAFANA_PROVISIONING, PROVISIONING_DIR, render } from '../dashboards/src/build.ts';
 import { loadSimConfig } from '../device-sim/src/config.ts';
-import { PROJECT_ROOT } from './harness/hubProcess.ts';
+import { ALERT_HOOK_PATH } from '../flows/src/build.ts';
+import { PROJECT_ROOT } from './harness/mainProcess.ts';
+
+const SECRETS = {
+  SIM_GATEWAY_SECRET: 'a-secret-of-enough-length',
+  GRAFANA_ADMIN_PASSWORD: 'grafana-admin',
+  NODE_RED_ADMIN_PASSWORD: 'node-red-admin',
+  NODE_RED_CREDENTIAL_SECRET: 'node-red-credentials',
+  NODERED_ALERT_WEBHOOK_PASSWORD: 'webhook-pass',
+};
+
+/** An empty env file: a developer's .env never changes what the test sees. */
+const EMPTY_ENV = join(mkdtempSync(join(tmpdir(), 'campus-compose-')), 'empty.env');
+writeFileSync(EMPTY_ENV, '');
 
 function compose(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'SIM_GATEWAY_SECRET'));
-    execFile('docker-compose', ['-f', join(PROJECT_ROOT, 'docker-compose.yml'), ...args], { env: { ...clean, ...env } as NodeJS.ProcessEnv }, (err, stdout, stderr) =>
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in SECRETS) && k !== 'ALERT_EMAIL_TO'));
+    execFile('docker-compose', ['--env-file', EMPTY_ENV, '-f', join(PROJECT_ROOT, 'docker-compose.yml'), ...args], { env: { ...clean, ...env } as NodeJS.ProcessEnv }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) }),
     );
   });
 }
 
+interface Service {
+  image?: string;
+  environment: Record<string, string>;
+  /** docker-compose 1.x prints the short syntax: `source:target[:mode]`. */
+  volumes?: string[];
+  /** `host_ip:published:target/protocol`. */
+  ports?: string[];
+  healthcheck?: { test: string[] };
+  command?: string[];
+  depends_on?: Record<string, { condition: string }>;
+}
+
+function volume(spec: string): { type: 'bind' | 'volume'; source: string; target: string; readOnly: boolean } {
+  const [source, target, mode] = spec.split(':') as [string, string, string | undefined];
+  return { type: source.startsWith('/') ? 'bind' : 'volume', source, target, readOnly: mode === 'ro' };
+}
+
+async function config(): Promise<Record<string, Service>> {
+  const r = await compose(['config'], SECRETS);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return (parse(r.stdout) as { services: Record<string, Service> }).services;
+}
+
 describe('docker-compose.yml', () => {
-  it('is valid for docker-compose (no daemon needed) and its services\' environments pass our own config schemas', async () => {
-    const r = await compose(['config'], { SIM_GATEWAY_SECRET: 'a-secret-of-enough-length' });
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const doc = parse(r.stdout) as { services: Record<string, { environment: Record<string, string>; ports?: unknown[] }> };
-    expect(Object.keys(doc.services).sort()).toEqual(['campuses', 'hub', 'influxdb']);
-    const hub = loadHubConfig(doc.services['hub']!.environment);
-    expect(hub.hub).toMatchObject({ mqttPort: 1883, httpPort: 8080, allowAnonymous: false, registryPath: '/data/registry.sqlite' });
-    expect(hub.hub.influx.url).toBe('http://influxdb:8086');
-    const sim = loadSimConfig(doc.services['campuses']!.environment);
-    expect(sim.SIM_HUB_URL).toBe('mqtt://hub:1883');
-    expect(sim.SIM_REGISTRY_PATH).toBe(hub.hub.registryPath);
+  it('is valid for docker-compose (no daemon needed): the full stack, pinned images, health checks, loopback ports', async () => {
+    const s = await config();
+    expect(Object.keys(s).sort()).toEqual(['campuses', 'grafana', 'hub', 'influxdb', 'node-red']);
+    expect([s['influxdb']!.image, s['grafana']!.image, s['node-red']!.image]).toEqual(['influxdb:1.8.10', 'grafana/grafana:12.2.0', 'nodered/node-red:5.0.7']);
+    for (const name of ['influxdb', 'hub', 'grafana', 'node-red']) expect(s[name]!.healthcheck?.test.length, name).toBeGreaterThan(0);
+    for (const [name, svc] of Object.entries(s)) for (const p of svc.ports ?? []) expect(p.split(':')[0], name).toBe('127.0.0.1');
+    expect(s['campuses']!.depends_on).toEqual({ hub: { condition: 'service_healthy' } });
+    expect(s['grafana']!.depends_on).toEqual({ influxdb: { condition: 'service_healthy' } });
   });
 
-  it('refuses to start without a gateway secret', async () => {
-    const r = await compose(['config', '-q'], {});
+  it('gives the hub and the simulated campuses environments our own config schemas accept', async () => {
+    const s = await config();
+    const hub = loadHubConfig(s['hub']!.environment);
+    expect(hub.hub).toMatchObject({ mqttPort: 1883, httpPort: 8080, allowAnonymous: false, registryPath: '/data/registry.sqlite', inventoryIntervalMs: 60_000 });
+    expect(hub.hub.influx.url).toBe('http://influxdb:8086');
+    const sim = loadSimConfig(s['campuses']!.environment);
+    expect([sim.SIM_HUB_URL, sim.SIM_REGISTRY_PATH, sim.SIM_OUTBOX_DIR]).toEqual(['mqtt://hub:1883', hub.hub.registryPath, '/outbox']);
+    expect(s['campuses']!.volumes!.map(volume).map((v) => [v.type, v.source, v.target])).toEqual([
+      ['volume', 'registry', '/data'],
+      ['volume', 'outboxes', '/outbox'],
+    ]);
+  });
+
+  it('mounts the provisioning tree where its dashboard provider looks, and gives Grafana every variable the files use', async () => {
+    const g = (await config())['grafana']!;
+    const mount = g.volumes!.map(volume).find((v) => v.target === GRAFANA_PROVISIONING)!;
+    expect([mount.type, mount.source, mount.readOnly]).toEqual(['bind', PROVISIONING_DIR, true]);
+    const used = new Set([...render().values()].flatMap((text) => [...text.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!)));
+    expect([...used].sort()).toEqual(['ALERT_EMAIL_TO', 'INFLUX_DB', 'INFLUX_PASSWORD', 'INFLUX_URL', 'INFLUX_USERNAME', 'NODERED_ALERT_WEBHOOK_PASSWORD', 'NODERED_ALERT_WEBHOOK_URL', 'NODERED_ALERT_WEBHOOK_USER']);
+    for (const v of used) expect(g.environment, v).toHaveProperty(v);
+    expect(g.environment['NODERED_ALERT_WEBHOOK_URL']).toBe(`http://node-red:1880${ALERT_HOOK_PATH}`);
+    expect(g.environment['ALERT_EMAIL_TO']).toBe('noc@example.invalid');
+  });
+
+  it('runs Node-RED on our flows and settings, with the secrets its settings require and the webhook credentials Grafana uses', async () => {
+    const s = await config();
+    const nr = s['node-red']!;
+    const flows = nr.volumes!.map(volume).find((v) => v.target === '/flows')!;
+    expect([flows.source, flows.readOnly]).toEqual([join(PROJECT_ROOT, 'flows', 'node-red'), true]);
+    expect([nr.command, nr.environment['FLOWS']]).toEqual([['--settings', '/flows/settings.cjs'], '/flows/flows.json']);
+    const settings = readFileSync(join(PROJECT_ROOT, 'flows', 'node-red', 'settings.cjs'), 'utf8');
+    const required = [...settings.matchAll(/required\('(\w+)'\)/g)].map((m) => m[1]!);
+    expect(required.sort()).toEqual(['NODERED_ALERT_WEBHOOK_PASSWORD', 'NODERED_ALERT_WEBHOOK_USER', 'NODE_RED_ADMIN_PASSWORD', 'NODE_RED_CREDENTIAL_SECRET']);
+    for (const v of required) expect(nr.environment[v], v).toBeTruthy();
+    expect([nr.environment['NODERED_ALERT_WEBHOOK_USER'], nr.environment['NODERED_ALERT_WEBHOOK_PASSWORD']]).toEqual([
+      s['grafana']!.environment['NODERED_ALERT_WEBHOOK_USER'],
+      s['grafana']!.environment['NODERED_ALERT_WEBHOOK_PASSWORD'],
+    ]);
+  });
+
+  it.each(Object.keys(SECRETS))('refuses to start without %s', async (name) => {
+    const { [name as keyof typeof SECRETS]: _omit, ...rest } = SECRETS;
+    const r = await compose(['config', '-q'], rest);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('set SIM_GATEWAY_SECRET');
+    expect(r.stderr).toContain(`set ${name}`);
   });
 });
