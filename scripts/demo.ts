@@ -1,10 +1,12 @@
 /**
  * `npm run demo`: the whole system on one machine with a simulated fleet. InfluxDB (its own
- * influxd, or INFLUX_URL), the hub as its own process, one gateway per simulated school and the
- * fleet itself; prints where the data is and how to query it. Ctrl-C stops everything.
+ * influxd, or INFLUX_URL), the hub as its own process, Node-RED with the project's flows as its
+ * own process, one gateway per simulated school and the fleet itself; prints where everything is,
+ * how to query it, and the city overview's figures as its Grafana panel computes them. Ctrl-C
+ * stops everything.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { z } from 'zod';
@@ -16,6 +18,8 @@ import { envInt, loadConfigOrExit, parseEnvConfig } from '../protocol/src/envCon
 import { REDACT_PATHS } from '../protocol/src/logging.ts';
 import { startHubProcess, PROJECT_ROOT } from '../tests/harness/hubProcess.ts';
 import { startInflux } from '../tests/harness/influx.ts';
+import { loadDashboard, rowsOf, runPanel } from '../tests/harness/grafana.ts';
+import { startNodeRed } from '../tests/harness/nodeRed.ts';
 import { gatewayConfig } from '../tests/harness/stack.ts';
 
 const cfg = loadConfigOrExit(() =>
@@ -69,6 +73,28 @@ const hub = await startHubProcess(
   join(logDir, 'hub.log'),
 );
 
+// Node-RED's secrets: from the environment, else generated once and kept (mode 600) in the data dir.
+function secret(name: string): string {
+  const fromEnv = process.env[name];
+  if (fromEnv) return fromEnv;
+  const file = join(dataDir, 'secrets', name);
+  if (!existsSync(file)) {
+    mkdirSync(join(dataDir, 'secrets'), { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+const nodeRed = await startNodeRed(
+  {
+    NODE_RED_ADMIN_PASSWORD: secret('NODE_RED_ADMIN_PASSWORD'),
+    NODE_RED_CREDENTIAL_SECRET: secret('NODE_RED_CREDENTIAL_SECRET'),
+    NODERED_ALERT_WEBHOOK_USER: 'grafana',
+    NODERED_ALERT_WEBHOOK_PASSWORD: secret('NODERED_ALERT_WEBHOOK_PASSWORD'),
+    NODE_RED_LOG_LEVEL: 'warn',
+  },
+  { userDir: join(dataDir, 'node-red') },
+);
+
 const campuses = await startSimulatedCampuses({
   fleet,
   gatewayConfig: (s) => ({
@@ -95,7 +121,11 @@ say(`  Hub        mqtt://127.0.0.1:${hub.mqttPort}   health http://127.0.0.1:${h
 say(`  Fleet      ${fleet.districts.length} districts × ${cfg.DEMO_SCHOOLS_PER_DISTRICT} schools, ${deviceCount(fleet)} devices, ${gateways.length} gateways (one per school)`);
 say(`             each device reports every ${30 * cfg.DEMO_CADENCE_SCALE} s (VR kits every ${60 * cfg.DEMO_CADENCE_SCALE} s)`);
 say(`  Districts  ${fleet.districts.map((d) => `${d.id} ${d.nameEn}`).join(' · ')}`);
-say(`  Logs       ${join(logDir, 'hub.log')}  ${join(logDir, 'gateways.log')}`);
+say(`  Node-RED   editor ${nodeRed.url}/admin (user admin, password in ${join(dataDir, 'secrets', 'NODE_RED_ADMIN_PASSWORD')} unless set in the environment)`);
+say(`             Grafana alert inbox ${nodeRed.url}/hooks/grafana-alerts (basic auth grafana / ${join(dataDir, 'secrets', 'NODERED_ALERT_WEBHOOK_PASSWORD')})`);
+say('  Grafana    not started here (it runs in docker-compose, with dashboards/provisioning mounted); the city');
+say('             overview\'s availability panel is computed below every 30 s, with the query Grafana sends');
+say(`  Logs       ${join(logDir, 'hub.log')}  ${join(logDir, 'gateways.log')}  ${join(dataDir, 'node-red', 'node-red.log')}`);
 say(`  Outboxes   ${join(dataDir, 'outbox')} (one durable outbox per gateway)`);
 say();
 say('  Query it (InfluxQL on the v1 API), for example:');
@@ -119,7 +149,27 @@ async function pointsByDistrict(): Promise<Record<string, number>> {
   return out;
 }
 
+/** The city overview's "Availability and coverage by district" panel over the last 10 minutes, run as Grafana runs it. */
+const cityPanel = loadDashboard('campus-city').panels.find((p) => p.title === 'Availability and coverage by district')!;
+async function cityOverview(): Promise<Record<string, { availability: number | null; coverage: number | null }>> {
+  const now = Date.now();
+  const all = (options: string[]) => ({ value: 'All' as const, multi: true, includeAll: true, options });
+  const r = await runPanel(cityPanel, {
+    influxUrl: influx.url,
+    db: cfg.INFLUX_DB,
+    range: { fromMs: now - 10 * 60_000, toMs: now },
+    vars: { district: all(fleet.districts.map((d) => d.id)), kind: all(['classroom_av', 'interactive_board', 'vr_kit', 'network_node']) },
+  });
+  return Object.fromEntries(rowsOf(r.tables[0]!).map((x) => [String(x['district']), { availability: x['availability'] as number | null, coverage: x['coverage'] as number | null }]));
+}
+const pct = (v: number | null) => (typeof v === 'number' ? `${(100 * Math.min(v, 1)).toFixed(1)} %` : '—');
+
 const started = Date.now();
+const overview = setInterval(() => {
+  void cityOverview().then((o) => {
+    say(`  City overview, last 10 min (availability, coverage): ${Object.entries(o).map(([d, f]) => `${d} ${pct(f.availability)} (${pct(f.coverage)})`).join(' · ') || 'no availability minute recorded yet'}`);
+  }, () => {});
+}, 30_000);
 const status = setInterval(() => {
   void pointsByDistrict().then((p) => {
     const secs = Math.round((Date.now() - started) / 1000);
@@ -132,8 +182,15 @@ async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
   clearInterval(status);
-  const summary = { devices: deviceCount(fleet), samplesAcknowledged: sim.totalAcked(), pointsByDistrict: await pointsByDistrict().catch(() => ({})) };
+  clearInterval(overview);
+  const summary = {
+    devices: deviceCount(fleet),
+    samplesAcknowledged: sim.totalAcked(),
+    pointsByDistrict: await pointsByDistrict().catch(() => ({})),
+    cityOverview: await cityOverview().catch(() => ({})),
+  };
   await campuses.stop();
+  await nodeRed.stop();
   await hub.stop();
   await influx.stop();
   gwLog.flush();

@@ -29,9 +29,15 @@ const SATURATION_THRESHOLDS = thresholds([
 ]);
 
 const join = (byField: string): DataTransformerConfig => ({ id: 'joinByField', options: { byField, mode: 'outer' } });
+/** A new field `alias` = left ÷ right, per row (fields matched by name, Grafana 11+ options). */
 const divide = (left: string, right: string, alias: string): DataTransformerConfig => ({
   id: 'calculateField',
-  options: { mode: 'binary', binary: { left, operator: '/', right }, alias, replaceFields: false },
+  options: {
+    mode: 'binary',
+    binary: { left: { matcher: { id: 'byName', options: left } }, operator: '/', right: { matcher: { id: 'byName', options: right } } },
+    alias,
+    replaceFields: false,
+  },
 });
 const sortBy = (field: string, desc: boolean): DataTransformerConfig => ({ id: 'sortBy', options: { sort: [{ field, desc }] } });
 const limit = (n: number): DataTransformerConfig => ({ id: 'limit', options: { limitField: n } });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,5 +49,15 @@ describe('npm run demo', () => {
     expect([...districts].sort()).toEqual(SEED_DISTRICTS.map((d) => d.id).sort());
     expect(output).toContain('InfluxDB   ' + influx.url);
     expect(output).toMatch(/DEMO_SUMMARY \{"devices":144,/);
+  });
+
+  it('runs Node-RED with the flows, its secrets generated once and kept private', () => {
+    expect(output).toMatch(/Node-RED {3}editor http:\/\/127\.0\.0\.1:\d+\/admin/);
+    for (const name of ['NODE_RED_ADMIN_PASSWORD', 'NODE_RED_CREDENTIAL_SECRET', 'NODERED_ALERT_WEBHOOK_PASSWORD']) {
+      const st = statSync(join(dir, 'secrets', name));
+      expect([st.mode & 0o777, st.size], name).toEqual([0o600, 24]);
+      // Printed where it is, never what it is.
+      expect(output).not.toContain(readFileSync(join(dir, 'secrets', name), 'utf8'));
+    }
   });
 });

@@ -207,7 +207,7 @@ describe('applyTransformations and rowsOf', () => {
       [a, b],
       [
         { id: 'joinByField', options: { byField: 'room' } },
-        { id: 'calculateField', options: { mode: 'binary', alias: 'ratio', binary: { left: 'temp', operator: '/', right: 'humidity' } } },
+        { id: 'calculateField', options: { mode: 'binary', alias: 'ratio', binary: { left: { matcher: { id: 'byName', options: 'temp' } }, operator: '/', right: { matcher: { id: 'byName', options: 'humidity' } } } } },
         { id: 'sortBy', options: { sort: [{ field: 'temp', desc: true }] } },
         { id: 'limit', options: { limitField: 2 } },
         { id: 'organize', options: { excludeByName: { 'Time 1': true, 'Time 2': true } } },
@@ -215,18 +215,21 @@ describe('applyTransformations and rowsOf', () => {
     );
     expect(out!.fields).toEqual(['room', 'temp', 'humidity', 'ratio']);
     expect(rowsOf(out!)).toEqual([
-      { room: '渝中区-1', temp: 25, humidity: null, ratio: null },
+      // JavaScript arithmetic, as Grafana's binary operators: 25 / null = Infinity.
+      { room: '渝中区-1', temp: 25, humidity: null, ratio: Infinity },
       { room: 'A-101', temp: 20, humidity: 50, ratio: 0.4 },
     ]);
   });
   it('calculateField binary operators', () => {
     const f: TableFrame = { refId: 'A', fields: ['x', 'y'], rows: [[6, 3]] };
     const calc = (operator: string) =>
-      applyTransformations([f], [{ id: 'calculateField', options: { alias: 'r', binary: { left: 'x', operator, right: 'y' } } }])[0]!.rows[0];
+      applyTransformations([f], [{ id: 'calculateField', options: { alias: 'r', binary: { left: { matcher: { id: 'byName', options: 'x' } }, operator, right: { fixed: '3' } } } }])[0]!.rows[0];
     expect(calc('*')).toEqual([6, 3, 18]);
     expect(calc('+')).toEqual([6, 3, 9]);
     expect(calc('-')).toEqual([6, 3, 3]);
     expect(calc('/')).toEqual([6, 3, 2]);
+    // The pre-11 string form is not evaluated by Grafana's transformer: refused here.
+    expect(() => applyTransformations([f], [{ id: 'calculateField', options: { alias: 'r', binary: { left: 'x', operator: '/', right: 'y' } } }])).toThrow('matcher');
   });
   it('sortBy ascending puts nulls last too', () => {
     const f: TableFrame = { refId: 'A', fields: ['k', 'v'], rows: [['n', null], ['c', 3], ['a', 1]] };

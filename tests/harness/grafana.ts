@@ -261,22 +261,26 @@ export function applyTransformations(frames: TableFrame[], transformations: Tran
         break;
       }
       case 'calculateField': {
-        const binary = t.options['binary'] as { left: string; operator: '/' | '*' | '+' | '-'; right: string };
+        // Binary mode (calculateField.ts, getBinaryCreator): each side a field matched by name, or
+        // a fixed number; the operator applied with JavaScript's arithmetic, row by row.
+        type Side = string | { matcher?: { id: string; options?: string }; fixed?: string };
+        const binary = t.options['binary'] as { left: Side; operator: '/' | '*' | '+' | '-'; right: Side };
         const alias = t.options['alias'] as string;
         out = out.map((f) => {
-          const l = f.fields.indexOf(binary.left);
-          const r = f.fields.indexOf(binary.right);
-          return {
-            ...f,
-            fields: [...f.fields, alias],
-            rows: f.rows.map((row) => {
-              const a = row[l];
-              const b = row[r];
-              if (typeof a !== 'number' || typeof b !== 'number') return [...row, null];
-              const v = binary.operator === '/' ? a / b : binary.operator === '*' ? a * b : binary.operator === '+' ? a + b : a - b;
-              return [...row, v];
-            }),
+          const side = (s: Side): ((row: Scalar[]) => number) | undefined => {
+            if (typeof s === 'string') throw new Error('calculateField: use the { matcher } form, which Grafana 11+ evaluates');
+            if (s.matcher?.id === 'byName') {
+              const i = f.fields.indexOf(s.matcher.options ?? '');
+              if (i >= 0) return (row) => row[i] as number;
+            }
+            const v = Number.parseFloat(s.fixed ?? s.matcher?.options ?? '');
+            return Number.isNaN(v) ? undefined : () => v;
           };
+          const l = side(binary.left);
+          const r = side(binary.right);
+          if (!l || !r) return f;
+          const op = { '/': (a: number, b: number) => a / b, '*': (a: number, b: number) => a * b, '+': (a: number, b: number) => a + b, '-': (a: number, b: number) => a - b }[binary.operator];
+          return { ...f, fields: [...f.fields, alias], rows: f.rows.map((row) => [...row, op(l(row), r(row))]) };
         });
         break;
       }

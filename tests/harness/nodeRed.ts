@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMainProcess, PROJECT_ROOT } from './mainProcess.ts';
@@ -16,10 +16,14 @@ export const NODE_RED_SECRETS = {
   NODERED_ALERT_WEBHOOK_PASSWORD: 'hook-pass-for-tests',
 };
 
-/** Node-RED in its own process, on a free loopback port, running the project's flows and settings. */
-export async function startNodeRed(env: Record<string, string> = {}): Promise<NodeRed> {
+/**
+ * Node-RED in its own process, on a free loopback port, running the project's flows and
+ * settings. `userDir` (Node-RED's own state) defaults to a temporary folder, removed on stop.
+ */
+export async function startNodeRed(env: Record<string, string> = {}, opts: { userDir?: string } = {}): Promise<NodeRed> {
   const port = await freePort();
-  const userDir = mkdtempSync(join(tmpdir(), 'campus-node-red-'));
+  const userDir = opts.userDir ?? mkdtempSync(join(tmpdir(), 'campus-node-red-'));
+  mkdirSync(userDir, { recursive: true });
   const url = `http://127.0.0.1:${port}`;
   const proc = await startMainProcess(
     'node-red',
@@ -33,7 +37,7 @@ export async function startNodeRed(env: Record<string, string> = {}): Promise<No
     url,
     async stop() {
       await proc.stop();
-      rmSync(userDir, { recursive: true, force: true });
+      if (!opts.userDir) rmSync(userDir, { recursive: true, force: true });
     },
   };
 }
