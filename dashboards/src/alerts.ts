@@ -82,11 +82,11 @@ export function alertRules(): alerting.Rule[] {
       .withQuery(last('D', 'B'))
       .withQuery(math('E', `$C > ${DISTRICT_UPLINK_LIMIT} || $D > ${DISTRICT_UPLINK_LIMIT}`))
       .condition('E')
-      .forDuration('5m')
+      .forDuration('10m')
       .labels({ severity: 'warning', scope: 'district' })
       .annotations({
-        summary: 'District {{ $labels.district }}: its school uplinks together use more than 80 % of the 10 Gbit/s district uplink, for 10 minutes.',
-        description: 'Sum of the mean rates of the district\'s school uplinks over 5 minutes, above 80 % for 5 further minutes. Lessons that stream will stutter.',
+        summary: 'District {{ $labels.district }}: its school uplinks together have used more than 80 % of the 10 Gbit/s district uplink (5-minute mean) for 10 minutes.',
+        description: 'Sum of the mean rates of the district\'s school uplinks over the last 5 minutes, in or out, above 80 % of 10 Gbit/s at every evaluation for 10 minutes. Lessons that stream will stutter.',
       })
       .build(),
     rule('campus-school-availability-low', 'School availability below 95 %')

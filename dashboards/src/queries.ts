@@ -1,4 +1,4 @@
-import { agg, aggCol, as, fieldCmp, from, fromSubquery, op, tagInVar, tagIs, timeFilter, type Cond, type Select } from './influxql.ts';
+import { agg, aggCol, as, fieldCmp, from, fromSubquery, op, tagInVar, tagIs, tagIsNot, timeFilter, type Cond, type Select } from './influxql.ts';
 import { DISTRICT_UPLINK_BPS } from './schema.ts';
 
 /**
@@ -180,7 +180,7 @@ export const ALERT_DISTRICT_UPLINK_OUT = fromSubquery(
  * availability over expected minutes, and how many device-minutes were expected. Outside school
  * hours nothing is expected, so there is no figure and the rule is quiet.
  */
-const timetabled = { sql: `"kind" != 'network_node'` } satisfies Cond;
+const timetabled = tagIsNot('availability', 'kind', 'network_node');
 export const ALERT_SCHOOL_AVAILABILITY = from('availability')
   .select(as(op(agg('availability', 'sum', 'up_expected'), '/', agg('availability', 'sum', 'expected')), 'availability'))
   .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), timetabled)

@@ -163,7 +163,7 @@ describe('the alerting provisioning', () => {
     expect(groups.map((g) => [g.orgId, g.name, g.folder, g.interval])).toEqual([[1, 'campus-hub', 'Campus network', '1m']]);
     expect(groups[0]!.rules.map((r) => [r.uid, r.for])).toEqual([
       ['campus-gateway-offline', '5m'],
-      ['campus-district-uplink-saturated', '5m'],
+      ['campus-district-uplink-saturated', '10m'],
       ['campus-school-availability-low', '10m'],
       ['campus-outbox-backlog-growing', '10m'],
       ['campus-outbox-dropped', '1m'],
