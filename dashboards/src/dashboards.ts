@@ -46,18 +46,25 @@ const hide = (...names: string[]): DataTransformerConfig => ({
   options: { excludeByName: Object.fromEntries(names.map((n) => [n, true])) },
 });
 
-/** Availability with coverage per district or school: three table queries joined on the key. */
-function availabilityTable(title: string, key: 'district' | 'school', filters: typeof district[], opts: { worstFirst?: number } = {}) {
+const HOURLY_NOTE = ' From the hourly rollups: complete hours only; the current hour appears once it has ended.';
+
+/**
+ * Availability with coverage per district or school, from the hourly rollups: three table
+ * queries joined on the key.
+ */
+function availabilityTable(title: string, key: 'district' | 'school', filters: Array<typeof district>, opts: { worstFirst?: number } = {}) {
   const t = new table.PanelBuilder()
     .title(title)
     .description(
       'Availability = up minutes ÷ expected minutes (network nodes 24/7, classroom devices in school hours). ' +
-        'Minutes with no observer (gateway unreachable) are unknown and left out of both; coverage = observed ÷ registered device-minutes.',
+        'Minutes with no observer (gateway unreachable) are unknown and left out of both; coverage = observed ÷ registered device-minutes.' +
+        HOURLY_NOTE,
     )
     .datasource(DATASOURCE)
-    .withTarget(new InfluxQLTarget('A', Q.availabilityBy(key, filters), 'table'))
-    .withTarget(new InfluxQLTarget('B', Q.observedBy(key, filters), 'table'))
-    .withTarget(new InfluxQLTarget('C', Q.registeredBy(key, filters), 'table'))
+    .interval('1h')
+    .withTarget(new InfluxQLTarget('A', Q.availabilityHourlyBy(key, filters), 'table'))
+    .withTarget(new InfluxQLTarget('B', Q.observedHourlyBy(key, filters), 'table'))
+    .withTarget(new InfluxQLTarget('C', Q.registeredHourlyBy(key, filters), 'table'))
     .withTransformation(join(key))
     .withTransformation(divide('observed', 'registered', 'coverage'))
     .withTransformation(sortBy('availability', false));
@@ -87,8 +94,10 @@ export function cityDashboard(): Dashboard {
     .withPanel(
       new timeseries.PanelBuilder()
         .title('Bandwidth by district (sum of school uplinks)')
+        .description(`Sum of the hourly mean rates of the district's school uplinks.${HOURLY_NOTE}`)
         .datasource(DATASOURCE)
-        .withTarget(new InfluxQLTarget('A', Q.bandwidthBy('district', [district])).alias('$tag_district $col'))
+        .interval('1h')
+        .withTarget(new InfluxQLTarget('A', Q.districtBandwidthHourly([district])).alias('$tag_district $col'))
         .unit('bps')
         .min(0)
         .gridPos(at(12, 0, 12, 8)),
@@ -96,8 +105,10 @@ export function cityDashboard(): Dashboard {
     .withPanel(
       new timeseries.PanelBuilder()
         .title('District uplink utilisation (of 10 Gbit/s)')
+        .description(`District bandwidth ÷ 10 Gbit/s, hourly means (the alert rule watches 5-minute means).${HOURLY_NOTE}`)
         .datasource(DATASOURCE)
-        .withTarget(new InfluxQLTarget('A', Q.districtUtilisation('$__interval', [district])).alias('$tag_district $col'))
+        .interval('1h')
+        .withTarget(new InfluxQLTarget('A', Q.districtUtilisationHourly([district])).alias('$tag_district $col'))
         .unit('percentunit')
         .min(0)
         .thresholds(SATURATION_THRESHOLDS)
@@ -106,9 +117,10 @@ export function cityDashboard(): Dashboard {
     .withPanel(
       new timeseries.PanelBuilder()
         .title('Devices up, by kind')
-        .description('Devices observed up per minute, averaged over each interval.')
+        .description(`Devices observed up, averaged over each hour (device-minutes up ÷ 60).${HOURLY_NOTE}`)
         .datasource(DATASOURCE)
-        .withTarget(new InfluxQLTarget('A', Q.onlineByKind(f)).alias('$tag_kind'))
+        .interval('1h')
+        .withTarget(new InfluxQLTarget('A', Q.onlineByKindHourly(f)).alias('$tag_kind'))
         .unit('short')
         .min(0)
         .gridPos(at(12, 8, 12, 8)),

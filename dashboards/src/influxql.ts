@@ -1,4 +1,4 @@
-import type { FieldOf, Measurement, TagOf } from './schema.ts';
+import { retentionPolicyOf, type FieldOf, type Measurement, type TagOf } from './schema.ts';
 
 /**
  * A small typed builder for the InfluxQL the dashboards and alert rules send through Grafana's
@@ -36,9 +36,13 @@ export function aggCol(fn: Fn, column: string): Expr {
   return expr(`${fn}(${ident(column)})`);
 }
 
-/** Arithmetic between expressions or with a number. */
+/**
+ * Arithmetic between expressions or with a number. Numbers are written as float literals
+ * (`60.0`): InfluxDB 1.x divides an integer aggregate by an integer literal as integers
+ * (`sum(online) / 60` gives 4 for 251).
+ */
 export function op(a: Expr | number, operator: '+' | '-' | '*' | '/', b: Expr | number): Expr {
-  const s = (x: Expr | number) => (typeof x === 'number' ? String(x) : x.sql);
+  const s = (x: Expr | number) => (typeof x === 'number' ? (Number.isInteger(x) ? x.toFixed(1) : String(x)) : x.sql);
   return expr(`${s(a)} ${operator} ${s(b)}`);
 }
 
@@ -136,10 +140,13 @@ export class SelectBuilder<M extends Measurement> {
   build(): Select {
     if (this.#columns.length === 0) throw new Error('a SELECT needs at least one column');
     const cols = this.#columns.map((c) => `${c.expr.sql} AS ${ident(c.alias)}`).join(', ');
-    const from =
-      this.#source.kind === 'measurement'
-        ? (this.#rp ? `${ident(this.#rp)}.` : '') + ident(this.#source.measurement)
-        : `(${this.#source.query.sql})`;
+    let from: string;
+    if (this.#source.kind === 'measurement') {
+      const rp = this.#rp ?? retentionPolicyOf(this.#source.measurement);
+      from = (rp ? `${ident(rp)}.` : '') + ident(this.#source.measurement);
+    } else {
+      from = `(${this.#source.query.sql})`;
+    }
     const where = this.#where.length ? ` WHERE ${this.#where.map((c) => c.sql).join(' AND ')}` : '';
     const groups = [...(this.#groupTime ? [`time(${this.#groupTime})`] : []), ...this.#groupTags.map(ident)];
     const group = groups.length ? ` GROUP BY ${groups.join(', ')}` : '';

@@ -29,14 +29,64 @@ export function availabilityBy(dim: Dim, filters: Cond[]): Select {
     .build();
 }
 
-/** Observed device-minutes per `dim` (the numerator of coverage). */
-export function observedBy(dim: 'district' | 'school', filters: Cond[]): Select {
-  return from('availability').select(as(agg('availability', 'count', 'up'), 'observed')).where(timeFilter, ...filters).by(dim).build();
+// ---- from the hourly rollups (rollup_1h): city and district views over hours to months ----
+// One point per school and kind (or uplink) per hour instead of one per device per minute; the
+// current hour appears once it has ended (the continuous queries run at the top of each hour).
+
+/** Availability per `dim` over complete hours, from the hourly rollup. */
+export function availabilityHourlyBy(dim: 'district' | 'school', filters: Cond[]): Select {
+  return from('availability_1h')
+    .select(as(op(agg('availability_1h', 'sum', 'up'), '/', agg('availability_1h', 'sum', 'expected')), 'availability'))
+    .where(timeFilter, fieldCmp('availability_1h', 'expected', '>', 0), ...filters)
+    .by(dim)
+    .build();
 }
 
-/** Registered device-minutes per `dim` (the denominator of coverage). */
-export function registeredBy(dim: 'district' | 'school', filters: Cond[]): Select {
-  return from('inventory').select(as(agg('inventory', 'sum', 'devices'), 'registered')).where(timeFilter, ...filters).by(dim).build();
+/** Observed device-minutes per `dim`, from the hourly rollup. */
+export function observedHourlyBy(dim: 'district' | 'school', filters: Cond[]): Select {
+  return from('availability_1h').select(as(agg('availability_1h', 'sum', 'observed'), 'observed')).where(timeFilter, ...filters).by(dim).build();
+}
+
+/** Registered device-minutes per `dim`, from the hourly inventory rollup. */
+export function registeredHourlyBy(dim: 'district' | 'school', filters: Cond[]): Select {
+  return from('inventory_1h').select(as(agg('inventory_1h', 'sum', 'devices'), 'registered')).where(timeFilter, ...filters).by(dim).build();
+}
+
+function uplinkHourlyMeans(filters: Cond[]): Select {
+  return from('school_uplink_1h')
+    .select(as(agg('school_uplink_1h', 'mean', 'rx_bps'), 'rx'), as(agg('school_uplink_1h', 'mean', 'tx_bps'), 'tx'))
+    .where(timeFilter, ...filters)
+    .byTime('$__interval')
+    .by('district', 'school', 'device')
+    .fill('none')
+    .build();
+}
+
+/** Bandwidth per district from the hourly rollup: the sum of its uplinks' hourly mean rates. */
+export function districtBandwidthHourly(filters: Cond[]): Select {
+  return fromSubquery(uplinkHourlyMeans(filters)).select(as(aggCol('sum', 'rx'), 'in'), as(aggCol('sum', 'tx'), 'out')).byTime('$__interval').by('district').fill('none').build();
+}
+
+/** That bandwidth ÷ the 10G district uplink. */
+export function districtUtilisationHourly(filters: Cond[]): Select {
+  return fromSubquery(uplinkHourlyMeans(filters))
+    .select(as(op(aggCol('sum', 'rx'), '/', DISTRICT_UPLINK_BPS), 'in'), as(op(aggCol('sum', 'tx'), '/', DISTRICT_UPLINK_BPS), 'out'))
+    .byTime('$__interval')
+    .by('district')
+    .fill('none')
+    .build();
+}
+
+/** Devices up per kind, averaged over each hour (device-minutes up ÷ 60), then over the interval. */
+export function onlineByKindHourly(filters: Cond[]): Select {
+  const perHour = from('availability_1h')
+    .select(as(op(agg('availability_1h', 'sum', 'online'), '/', 60), 'online'))
+    .where(timeFilter, ...filters)
+    .byTime('1h')
+    .by('kind')
+    .fill('none')
+    .build();
+  return fromSubquery(perHour).select(as(aggCol('mean', 'online'), 'online')).byTime('$__interval').by('kind').fill('none').build();
 }
 
 /** Each school uplink device's mean rates per interval: the inner query of the bandwidth sums. */
@@ -58,28 +108,6 @@ export function bandwidthBy(dim: 'district' | 'school', filters: Cond[]): Select
     .by(dim)
     .fill('none')
     .build();
-}
-
-/** District bandwidth ÷ the 10G district uplink, inbound and outbound (a fraction). */
-export function districtUtilisation(interval: '$__interval' | '1m', filters: Cond[]): Select {
-  return fromSubquery(uplinkMeans(interval, ['district'], filters))
-    .select(as(op(aggCol('sum', 'rx'), '/', DISTRICT_UPLINK_BPS), 'in'), as(op(aggCol('sum', 'tx'), '/', DISTRICT_UPLINK_BPS), 'out'))
-    .byTime(interval)
-    .by('district')
-    .fill('none')
-    .build();
-}
-
-/** Devices up per kind: per minute, then averaged over the interval (minutes nobody observed are left out). */
-export function onlineByKind(filters: Cond[]): Select {
-  const perMinute = from('availability')
-    .select(as(agg('availability', 'sum', 'up'), 'online'))
-    .where(timeFilter, ...filters)
-    .byTime('1m')
-    .by('kind')
-    .fill('none')
-    .build();
-  return fromSubquery(perMinute).select(as(aggCol('mean', 'online'), 'online')).byTime('$__interval').by('kind').fill('none').build();
 }
 
 /** Per school: mean utilisation of its uplinks (max of in and out ÷ capacity) and the peak inbound rate. */
@@ -177,18 +205,19 @@ export const ALERT_DISTRICT_UPLINK_OUT = fromSubquery(
 
 /**
  * Per school, over the devices that follow the school timetable (not the 24/7 network nodes):
- * availability over expected minutes, and how many device-minutes were expected. Outside school
+ * availability over expected minutes, and how many device-minutes were expected, from the
+ * per-minute rollup (one point per school and kind a minute, not one per device). Outside school
  * hours nothing is expected, so there is no figure and the rule is quiet.
  */
-const timetabled = tagIsNot('availability', 'kind', 'network_node');
-export const ALERT_SCHOOL_AVAILABILITY = from('availability')
-  .select(as(op(agg('availability', 'sum', 'up_expected'), '/', agg('availability', 'sum', 'expected')), 'availability'))
-  .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), timetabled)
+const timetabled = tagIsNot('availability_1m', 'kind', 'network_node');
+export const ALERT_SCHOOL_AVAILABILITY = from('availability_1m')
+  .select(as(op(agg('availability_1m', 'sum', 'up'), '/', agg('availability_1m', 'sum', 'expected')), 'availability'))
+  .where(timeFilter, fieldCmp('availability_1m', 'expected', '>', 0), timetabled)
   .by('district', 'school')
   .build();
-export const ALERT_SCHOOL_EXPECTED = from('availability')
-  .select(as(agg('availability', 'sum', 'expected'), 'expected'))
-  .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), timetabled)
+export const ALERT_SCHOOL_EXPECTED = from('availability_1m')
+  .select(as(agg('availability_1m', 'sum', 'expected'), 'expected'))
+  .where(timeFilter, fieldCmp('availability_1m', 'expected', '>', 0), timetabled)
   .by('district', 'school')
   .build();
 

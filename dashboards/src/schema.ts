@@ -43,6 +43,27 @@ export const SCHEMA = {
     tags: ['district', 'school', 'gateway'],
     fields: { online: 'boolean', up: 'integer', bd_seq: 'integer' },
   },
+  // Rollups (broker/src/influx/schema.ts), read from their retention policies.
+  availability_1h: {
+    rp: 'rollup_1h',
+    tags: ['district', 'school', 'kind'],
+    fields: { up: 'integer', expected: 'integer', observed: 'integer', online: 'integer' },
+  },
+  inventory_1h: {
+    rp: 'rollup_1h',
+    tags: ['district', 'school', 'kind'],
+    fields: { devices: 'integer' },
+  },
+  school_uplink_1h: {
+    rp: 'rollup_1h',
+    tags: ['district', 'school', 'device'],
+    fields: { rx_bps: 'float', tx_bps: 'float', rx_bps_max: 'float', utilisation: 'float' },
+  },
+  availability_1m: {
+    rp: 'rollup_1m',
+    tags: ['district', 'school', 'kind'],
+    fields: { up: 'integer', expected: 'integer', observed: 'integer', online: 'integer' },
+  },
   gateway_health: {
     tags: ['district', 'school', 'gateway'],
     fields: {
@@ -64,6 +85,11 @@ export const SCHEMA = {
 } as const;
 
 export type Measurement = keyof typeof SCHEMA;
+/** The retention policy a measurement lives in (the database's default when not given). */
+export function retentionPolicyOf(m: Measurement): string | undefined {
+  const entry = SCHEMA[m] as { rp?: string };
+  return entry.rp;
+}
 export type TagOf<M extends Measurement> = (typeof SCHEMA)[M]['tags'][number];
 export type FieldOf<M extends Measurement> = keyof (typeof SCHEMA)[M]['fields'] & string;
 

@@ -27,7 +27,7 @@ describe('the InfluxQL builder', () => {
     const inner = from('network_node').select(as(agg('network_node', 'mean', 'rx_bps'), 'rx')).where(timeFilter, tagIs('network_node', 'role', 'school_uplink')).byTime('1m').by('school', 'device').build();
     const outer = fromSubquery(inner).select(as(op(aggCol('sum', 'rx'), '/', 10e9), 'in')).byTime('1m').fill(0).build();
     expect(outer.sql).toBe(
-      'SELECT sum("rx") / 10000000000 AS "in" FROM (SELECT mean("rx_bps") AS "rx" FROM "network_node" WHERE $timeFilter AND "role" = \'school_uplink\' GROUP BY time(1m), "school", "device") GROUP BY time(1m) fill(0)',
+      'SELECT sum("rx") / 10000000000.0 AS "in" FROM (SELECT mean("rx_bps") AS "rx" FROM "network_node" WHERE $timeFilter AND "role" = \'school_uplink\' GROUP BY time(1m), "school", "device") GROUP BY time(1m) fill(0)',
     );
     const rp = from('availability').retentionPolicy('rollup_1h').select(as(agg('availability', 'count', 'up'), 'n')).where(tagIsNot('availability', 'kind', 'network_node')).build();
     expect(rp.sql).toBe('SELECT count("up") AS "n" FROM "rollup_1h"."availability" WHERE "kind" != \'network_node\'');

@@ -3,14 +3,14 @@
  * alert rules' queries as the fleet grows, the queries interpolated exactly as Grafana sends them
  * (tests/harness/grafana.ts). The data is written straight to InfluxDB (no MQTT): per device one
  * availability point a minute, per school one inventory point per kind a minute and one uplink
- * sample every 30 s, over BENCH_DASH_HOURS ending at the top of the current hour. The same
- * availability figure is also read from the hourly rollup (`rollup_1h`, filled by its backfill)
- * side by side.
+ * sample every 30 s, over BENCH_DASH_HOURS ending at the top of the current hour; the rollups
+ * are then filled by their backfill. The city availability figure is also read from the raw
+ * points side by side, and each continuous query's run is timed.
  *
  *   BENCH_DASH_SCHOOLS (100), BENCH_DASH_DEVICES (100 per school), BENCH_DASH_HOURS (24).
  */
 import { z } from 'zod';
-import { ROLLUP_RP, schemaStatements, rollupBackfill } from '../../broker/src/influx/schema.ts';
+import { ROLLUPS, schemaStatements, rollupBackfill } from '../../broker/src/influx/schema.ts';
 import { SEED_DISTRICTS } from '../../device-sim/src/fleet.ts';
 import { envInt, loadConfigOrExit, parseEnvConfig } from '../../protocol/src/envConfig.ts';
 import { loadAlerting, loadDashboard, runPanel, applyMacros, influxQL, type VariableValue } from '../harness/grafana.ts';
@@ -79,6 +79,15 @@ const loadS = (performance.now() - loadStart) / 1000;
 const backfillStart = performance.now();
 for (const statement of rollupBackfill(db, { fromMs: from, toMs: to })) await q(statement);
 const backfillS = (performance.now() - backfillStart) / 1000;
+// What each continuous query costs per run: the per-minute one re-samples 5 minutes every
+// minute, the hourly ones re-sample RESAMPLE_FOR (4 days; here the whole range, at most) every hour.
+const cqRuns: Array<{ what: string; ms: number }> = [];
+for (const r of ROLLUPS) {
+  const window = r.every === '1m' ? 5 * MIN : Math.min(to - from, 4 * 86_400_000);
+  const t = performance.now();
+  await q(r.select(db, ` WHERE time >= ${to - window}ms AND time < ${to}ms`));
+  cqRuns.push({ what: `cq_${r.name}: one run (${r.every === '1m' ? '5 min' : `${window / 3_600_000} h`} re-sampled, every ${r.every})`, ms: Math.round(performance.now() - t) });
+}
 
 // ── queries, as Grafana sends them ────────────────────────────────────────────────────────
 const range = { fromMs: from, toMs: to };
@@ -113,10 +122,10 @@ const school = loadDashboard('campus-school');
   const [ms] = await time(() => runPanel(p, { influxUrl: influx.url, db, range, vars: { district: oneDistrict, school: schoolVar('s00000'), kind: allKinds }, maxDataPoints: 1000, datasourceInterval: '1m' }));
   rows.push({ what: 'school · Device states', ms });
 }
-// The same city availability figure from the hourly rollup.
+// The same city availability figure from the raw points, for comparison with the rollup the panel reads.
 {
-  const [ms] = await time(() => influxQL(influx.url, db, applyMacros(`SELECT sum("up") / sum("expected") AS "availability" FROM "${ROLLUP_RP}"."availability_1h" WHERE $timeFilter AND "expected" > 0 GROUP BY "district"`, range, 60_000)));
-  rows.push({ what: 'city · availability by district from rollup_1h (for comparison)', ms });
+  const [ms] = await time(() => influxQL(influx.url, db, applyMacros(`SELECT sum("up_expected") / sum("expected") AS "availability" FROM "availability" WHERE $timeFilter AND "expected" = 1 GROUP BY "district"`, range, 60_000)));
+  rows.push({ what: 'city · availability by district from the raw points (for comparison)', ms });
 }
 // Every alert query, at the end of the range (each rule runs every minute).
 for (const rule of loadAlerting().rules.groups[0]!.rules) {
@@ -135,6 +144,7 @@ console.log(
     {
       fleet: { schools: cfg.BENCH_DASH_SCHOOLS, devicesPerSchool: cfg.BENCH_DASH_DEVICES, devices, hours: cfg.BENCH_DASH_HOURS },
       load: { points, seconds: Math.round(loadS), pointsPerSecond: Math.round(points / loadS), rollupBackfillSeconds: Math.round(backfillS * 10) / 10 },
+      continuousQueries: cqRuns,
       queries: rows.map((r) => ({ ...r, ms: Math.round(r.ms) })),
     },
     null,

@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCHEMA, type Measurement } from '../../dashboards/src/schema.ts';
+import { rollupBackfill } from '../../broker/src/influx/schema.ts';
+import { retentionPolicyOf, SCHEMA, type Measurement } from '../../dashboards/src/schema.ts';
 import type { Fleet, SimDevice, SimSchool } from '../../device-sim/src/fleet.ts';
 import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';
 import { MemoryOutbox } from '../../gateway/src/outbox.ts';
@@ -198,6 +199,9 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
       const r = await influxQL(influx.url, db, 'SELECT count(outbox_records) FROM gateway_health');
       return r[0]?.values[0]?.[1] === 200 ? true : undefined;
     });
+    // The continuous queries run on the wall clock, not this hour's: fill the rollups for it as
+    // the hourly and per-minute CQs would have.
+    for (const statement of rollupBackfill(db, RANGE)) await influxQL(influx.url, db, statement);
   }, 180_000);
 
   afterAll(async () => {
@@ -241,12 +245,14 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
 
   it('reads only measurements and fields that exist, with the types the schema says', async () => {
     for (const m of Object.keys(SCHEMA) as Measurement[]) {
-      const rows = await influxQL(influx.url, db, `SHOW FIELD KEYS FROM "${m}"`);
+      const rp = retentionPolicyOf(m);
+      const name = rp ? `"${rp}"."${m}"` : `"${m}"`;
+      const rows = await influxQL(influx.url, db, `SHOW FIELD KEYS FROM ${name}`);
       const actual = Object.fromEntries((rows[0]?.values ?? []).map((r) => [String(r[0]), String(r[1])]));
       // hist appears only on replayed points, which this hour has none of.
       const expected = Object.fromEntries(Object.entries(SCHEMA[m].fields).filter(([f]) => f !== 'hist'));
       expect(actual, m).toEqual(expected);
-      const tags = await influxQL(influx.url, db, `SHOW TAG KEYS FROM "${m}"`);
+      const tags = await influxQL(influx.url, db, `SHOW TAG KEYS FROM ${name}`);
       expect((tags[0]?.values ?? []).map((r) => r[0]).sort(), m).toEqual([...SCHEMA[m].tags].sort());
     }
   });
@@ -286,38 +292,36 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     expect(rows[0]!['district']).toBe('渝中区');
   });
 
-  it('city: bandwidth per district = sum of its school uplinks, and utilisation of the 10G district uplink', async () => {
+  it('city: bandwidth per district = sum of its school uplinks, and utilisation of the 10G district uplink, hourly', async () => {
     const city = loadDashboard('campus-city');
     const vars = { district: all(await options(city, 'district', {})), kind: all(KINDS) };
     const bw = await panel(city, 'Bandwidth by district (sum of school uplinks)', vars);
-    // One hour ÷ 1000 points = 3.6 s → rounded 5 s, raised to the datasource's 1 m minimum.
-    expect(bw.intervalMs).toBe(MIN);
-    expect(bw.queries[0]).toContain('GROUP BY time(1m)');
+    // One hour ÷ 1000 points = 3.6 s → rounded 5 s, raised to the panel's 1 h minimum.
+    expect(bw.intervalMs).toBe(60 * MIN);
+    expect(bw.queries[0]).toContain('FROM "rollup_1h"."school_uplink_1h" WHERE time >= ');
+    expect(bw.queries[0]).toContain('GROUP BY time(1h)');
     const v = valuesByName(bw);
-    // 渝中区: 200 + 50 Mbit/s while yz-s02 was up (09:00–09:19), then 200.
-    expect(v['渝中区 in']).toEqual([...minutes(20, 250e6), ...minutes(40, 200e6)]);
-    expect(v['渝中区 out']).toEqual(minutes(60, 0));
-    // 江北区: 9 × 950 Mbit/s in, 9 × 100 Mbit/s out.
-    expect(v['江北区 in']).toEqual(minutes(60, 8.55e9));
-    expect(v['江北区 out']).toEqual(minutes(60, 9e8));
-    expect(Object.keys(v).sort()).toEqual(['江北区 in', '江北区 out', '渝中区 in', '渝中区 out']); // 北碚区 has no uplink device
+    // 渝中区: each uplink's mean over the samples of the hour: 200 + 50 Mbit/s (yz-s02's samples
+    // stop at 09:19:30; its mean is over those). 北碚区 has no uplink device.
+    expect(v).toEqual({ '渝中区 in': [250e6], '渝中区 out': [0], '江北区 in': [8.55e9], '江北区 out': [9e8] });
     const util = valuesByName(await panel(city, 'District uplink utilisation (of 10 Gbit/s)', vars));
-    expect(util['江北区 in']!.every((x) => Math.abs((x as number) - 0.855) < 1e-12)).toBe(true);
-    expect(util['渝中区 in']).toEqual([...minutes(20, 0.025), ...minutes(40, 0.02)]);
+    expect(util['江北区 in']![0]).toBeCloseTo(0.855, 12);
+    expect(util['渝中区 in']).toEqual([0.025]);
   });
 
-  it('city: devices up by kind, for two districts chosen (multi-value variable)', async () => {
+  it('city: devices up by kind, for two districts chosen (multi-value variable), hourly', async () => {
     const city = loadDashboard('campus-city');
     const districts = await options(city, 'district', {});
     const r = await panel(city, 'Devices up, by kind', { district: some(['渝中区', '江北区'], districts), kind: all(KINDS) });
     expect(r.queries[0]).toContain('"district" =~ /^(渝中区|江北区)$/');
-    const v = valuesByName(r);
-    // Boards: yz-s01 4 and yz-s02 2 until 09:19; 4 until 09:30; 3 once r4 is down (09:31).
-    expect(v['interactive_board']).toEqual([...minutes(20, 6), ...minutes(11, 4), ...minutes(29, 3)]);
-    expect(v['classroom_av']).toEqual(minutes(60, 4));
-    expect(v['vr_kit']).toEqual(minutes(60, 1));
-    // Network nodes: 1 + 1 + 9 until yz-s02's gateway died, then 10.
-    expect(v['network_node']).toEqual([...minutes(20, 11), ...minutes(40, 10)]);
+    const v = valuesByName(r) as Record<string, number[]>;
+    // Device-minutes up ÷ 60. Boards: yz-s01 3 × 60 + 31 (r4 up to 09:30), yz-s02 2 × 20 = 251.
+    expect(v['interactive_board']![0]).toBeCloseTo(251 / 60, 12);
+    expect(v['classroom_av']).toEqual([4]);
+    expect(v['vr_kit']).toEqual([1]);
+    // Network nodes: 60 + 20 (yz-s02's uplink until its gateway died) + 9 × 60 = 620.
+    expect(v['network_node']![0]).toBeCloseTo(620 / 60, 12);
+    expect(Object.values(v).every((x) => x.length === 1)).toBe(true);
   });
 
   it('city: worst schools first, with coverage', async () => {
