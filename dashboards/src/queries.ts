@@ -205,19 +205,19 @@ export const ALERT_DISTRICT_UPLINK_OUT = fromSubquery(
 
 /**
  * Per school, over the devices that follow the school timetable (not the 24/7 network nodes):
- * availability over expected minutes, and how many device-minutes were expected, from the
- * per-minute rollup (one point per school and kind a minute, not one per device). Outside school
- * hours nothing is expected, so there is no figure and the rule is quiet.
+ * availability over expected minutes, and how many device-minutes were expected. Outside school
+ * hours nothing is expected, so there is no figure and the rule is quiet. Raw points, so that
+ * minutes a gateway replays count as soon as they arrive.
  */
-const timetabled = tagIsNot('availability_1m', 'kind', 'network_node');
-export const ALERT_SCHOOL_AVAILABILITY = from('availability_1m')
-  .select(as(op(agg('availability_1m', 'sum', 'up'), '/', agg('availability_1m', 'sum', 'expected')), 'availability'))
-  .where(timeFilter, fieldCmp('availability_1m', 'expected', '>', 0), timetabled)
+const timetabled = tagIsNot('availability', 'kind', 'network_node');
+export const ALERT_SCHOOL_AVAILABILITY = from('availability')
+  .select(as(op(agg('availability', 'sum', 'up_expected'), '/', agg('availability', 'sum', 'expected')), 'availability'))
+  .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), timetabled)
   .by('district', 'school')
   .build();
-export const ALERT_SCHOOL_EXPECTED = from('availability_1m')
-  .select(as(agg('availability_1m', 'sum', 'expected'), 'expected'))
-  .where(timeFilter, fieldCmp('availability_1m', 'expected', '>', 0), timetabled)
+export const ALERT_SCHOOL_EXPECTED = from('availability')
+  .select(as(agg('availability', 'sum', 'expected'), 'expected'))
+  .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), timetabled)
   .by('district', 'school')
   .build();
 

@@ -59,11 +59,6 @@ export const SCHEMA = {
     tags: ['district', 'school', 'device'],
     fields: { rx_bps: 'float', tx_bps: 'float', rx_bps_max: 'float', utilisation: 'float' },
   },
-  availability_1m: {
-    rp: 'rollup_1m',
-    tags: ['district', 'school', 'kind'],
-    fields: { up: 'integer', expected: 'integer', observed: 'integer', online: 'integer' },
-  },
   gateway_health: {
     tags: ['district', 'school', 'gateway'],
     fields: {
