@@ -51,6 +51,20 @@ function rule(uid: string, title: string): alerting.RuleBuilder {
   return new alerting.RuleBuilder(title).uid(uid).ruleGroup(ALERT_GROUP).noDataState('OK').execErrState('Error').isPaused(false);
 }
 
+/**
+ * A rule over two InfluxQL queries (A, B) on the same window, each reduced to its last value
+ * (C, D), and a condition on both: `condition` is a math expression over `$C` and `$D`.
+ */
+function twoQueryRule(uid: string, title: string, a: Select, b: Select, windowS: number, condition: string): alerting.RuleBuilder {
+  return rule(uid, title)
+    .withQuery(influx('A', a, windowS))
+    .withQuery(influx('B', b, windowS))
+    .withQuery(last('C', 'A'))
+    .withQuery(last('D', 'B'))
+    .withQuery(math('E', condition))
+    .condition('E');
+}
+
 export const GATEWAY_OFFLINE_MIN = 5;
 export const DISTRICT_UPLINK_LIMIT = 0.8;
 export const SCHOOL_AVAILABILITY_MIN = 0.95;
@@ -75,13 +89,7 @@ export function alertRules(): alerting.Rule[] {
           'Check the school\'s uplink and the gateway in its server room.',
       })
       .build(),
-    rule('campus-district-uplink-saturated', 'District uplink saturated')
-      .withQuery(influx('A', Q.ALERT_DISTRICT_UPLINK_IN, 300))
-      .withQuery(influx('B', Q.ALERT_DISTRICT_UPLINK_OUT, 300))
-      .withQuery(last('C', 'A'))
-      .withQuery(last('D', 'B'))
-      .withQuery(math('E', `$C > ${DISTRICT_UPLINK_LIMIT} || $D > ${DISTRICT_UPLINK_LIMIT}`))
-      .condition('E')
+    twoQueryRule('campus-district-uplink-saturated', 'District uplink saturated', Q.ALERT_DISTRICT_UPLINK_IN, Q.ALERT_DISTRICT_UPLINK_OUT, 300, `$C > ${DISTRICT_UPLINK_LIMIT} || $D > ${DISTRICT_UPLINK_LIMIT}`)
       .forDuration('10m')
       .labels({ severity: 'warning', scope: 'district' })
       .annotations({
@@ -89,13 +97,7 @@ export function alertRules(): alerting.Rule[] {
         description: 'Sum of the mean rates of the district\'s school uplinks over the last 5 minutes, in or out, above 80 % of 10 Gbit/s at every evaluation for 10 minutes. Lessons that stream will stutter.',
       })
       .build(),
-    rule('campus-school-availability-low', 'School availability below 95 %')
-      .withQuery(influx('A', Q.ALERT_SCHOOL_AVAILABILITY, 3600))
-      .withQuery(influx('B', Q.ALERT_SCHOOL_EXPECTED, 3600))
-      .withQuery(last('C', 'A'))
-      .withQuery(last('D', 'B'))
-      .withQuery(math('E', `$C < ${SCHOOL_AVAILABILITY_MIN} && $D >= ${SCHOOL_AVAILABILITY_MIN_EXPECTED}`))
-      .condition('E')
+    twoQueryRule('campus-school-availability-low', 'School availability below 95 %', Q.ALERT_SCHOOL_AVAILABILITY, Q.ALERT_SCHOOL_EXPECTED, 3600, `$C < ${SCHOOL_AVAILABILITY_MIN} && $D >= ${SCHOOL_AVAILABILITY_MIN_EXPECTED}`)
       .forDuration('10m')
       .labels({ severity: 'warning', scope: 'school' })
       .annotations({
@@ -105,13 +107,7 @@ export function alertRules(): alerting.Rule[] {
           'unknown minutes, while a gateway was unreachable, count on neither side). Open the school dashboard for the devices that were down.',
       })
       .build(),
-    rule('campus-outbox-backlog-growing', 'Gateway outbox backlog growing')
-      .withQuery(influx('A', Q.ALERT_OUTBOX_GROWTH, 900))
-      .withQuery(influx('B', Q.ALERT_OUTBOX_AGE, 900))
-      .withQuery(last('C', 'A'))
-      .withQuery(last('D', 'B'))
-      .withQuery(math('E', `$C > 0 && $D > ${OUTBOX_STUCK_AGE_MS}`))
-      .condition('E')
+    twoQueryRule('campus-outbox-backlog-growing', 'Gateway outbox backlog growing', Q.ALERT_OUTBOX_GROWTH, Q.ALERT_OUTBOX_AGE, 900, `$C > 0 && $D > ${OUTBOX_STUCK_AGE_MS}`)
       .forDuration('10m')
       .labels({ severity: 'warning', scope: 'gateway' })
       .annotations({

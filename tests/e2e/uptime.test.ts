@@ -9,6 +9,7 @@ import { MemoryOutbox } from '../../gateway/src/outbox.ts';
 import { silentLogger } from '../../protocol/src/logging.ts';
 import type { DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
+import { lastTuesdayAt } from '../harness/clock.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
 import { gatewayConfig, influxQuery, startStack, type Stack } from '../harness/stack.ts';
@@ -21,16 +22,6 @@ import { startTcpProxy, type TcpProxy } from '../harness/tcpProxy.ts';
  */
 const MIN = 60_000;
 const STEP = 30_000; // devices report every 30 s
-
-/** The most recent Tuesday at hh:mm Shanghai time that is at least a day ago (a minute boundary). */
-function lastTuesdayAt(hh: number, mm: number): number {
-  const d = new Date(Date.now() - 86_400_000);
-  // Shanghai is UTC+8 all year: shift to read the local calendar day.
-  const local = new Date(d.getTime() + 8 * 3_600_000);
-  const back = (local.getUTCDay() - 2 + 7) % 7;
-  const day = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate() - back);
-  return day + (hh * 60 + mm) * MIN - 8 * 3_600_000;
-}
 
 const board = (id: string, room: string): SimDevice => ({ id, kind: 'interactive_board', room });
 const av = (id: string, room: string): SimDevice => ({ id, kind: 'classroom_av', room });
