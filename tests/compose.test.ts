@@ -69,7 +69,7 @@ describe('docker-compose.yml', () => {
   it('gives the hub and the simulated campuses environments our own config schemas accept', async () => {
     const s = await config();
     const hub = loadHubConfig(s['hub']!.environment);
-    expect(hub.hub).toMatchObject({ mqttPort: 1883, httpPort: 8080, allowAnonymous: false, registryPath: '/data/registry.sqlite', inventoryIntervalMs: 60_000 });
+    expect(hub.hub).toMatchObject({ mqttPort: 1883, httpPort: 8080, allowAnonymous: false, registryPath: '/data/registry.sqlite', minuteReports: true });
     expect(hub.hub.influx.url).toBe('http://influxdb:8086');
     const sim = loadSimConfig(s['campuses']!.environment);
     expect([sim.SIM_HUB_URL, sim.SIM_REGISTRY_PATH, sim.SIM_OUTBOX_DIR]).toEqual(['mqtt://hub:1883', hub.hub.registryPath, '/outbox']);

@@ -22,7 +22,8 @@ const schema = z.object({
   HUB_MAX_PAYLOAD_BYTES: envInt(1_048_576, 1024, 64 * 1_048_576),
   HUB_MAX_FUTURE_MS: envInt(300_000, 0),
   HUB_MAX_AGE_MS: envInt(400 * DAY, 60_000),
-  HUB_INVENTORY_INTERVAL_MS: envInt(60_000, 0, DAY),
+  /** Inventory and gateway states written every minute (coverage and gateway dashboards need them). */
+  HUB_MINUTE_REPORTS: envBool(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -52,7 +53,7 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         attempts: e.HUB_INFLUX_ATTEMPTS,
         requestTimeoutMs: e.HUB_INFLUX_TIMEOUT_MS,
       },
-      inventoryIntervalMs: e.HUB_INVENTORY_INTERVAL_MS,
+      minuteReports: e.HUB_MINUTE_REPORTS,
       limits: {
         maxPayloadBytes: e.HUB_MAX_PAYLOAD_BYTES,
         maxFutureMs: e.HUB_MAX_FUTURE_MS,

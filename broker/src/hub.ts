@@ -19,6 +19,8 @@ import { authenticate, authorizePublish, authorizeSubscribe, type Identity } fro
 import { Presence, type PresenceEvent } from './presence.ts';
 import { Registry } from './registry.ts';
 
+const MINUTE_MS = 60_000;
+
 export interface HubConfig {
   mqttHost: string;
   /** 0 picks a free port. */
@@ -31,11 +33,11 @@ export interface HubConfig {
   influx: InfluxWriterConfig;
   limits: IngestLimits;
   /**
-   * How often the registry's device counts are written to `inventory` (the denominator of
-   * coverage), at whole multiples of the interval; 0 disables the timer (recordInventory still
-   * works).
+   * Every minute, write the registry's device counts (`inventory`, the denominator of coverage)
+   * and every active gateway's connection state (`gateway_up`). false: only when recordMinute is
+   * called (tests that drive the clock).
    */
-  inventoryIntervalMs: number;
+  minuteReports: boolean;
 }
 
 export interface HubDeps {
@@ -57,10 +59,11 @@ export interface Hub {
   readonly registry: Registry;
   readonly writer: InfluxWriter;
   /**
-   * Writes the registered devices per district, school and kind to `inventory`, stamped `atMs`
-   * (default: now, rounded down to the inventory interval). Returns the number of points.
+   * Writes, stamped with the minute `atMs` (default: the current minute), the registered devices
+   * per district, school and kind (`inventory`) and whether each active gateway is connected to
+   * this hub (`gateway_up`). Returns the number of points.
    */
-  recordInventory(atMs?: number): Promise<number>;
+  recordMinute(atMs?: number): Promise<number>;
   /** Revokes a gateway's credentials and drops its live session at once. */
   revokeGateway(id: string): boolean;
   /** Sets a new password for a gateway and drops its live session, which must log in again. */
@@ -88,7 +91,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqttPort = -1;
   let httpPort = -1;
   let stopped = false;
-  let inventoryTimer: NodeJS.Timeout | undefined;
+  let minuteTimer: NodeJS.Timeout | undefined;
 
   const reg = (): Registry => {
     if (!registry) throw new Error('hub not started');
@@ -167,35 +170,39 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     return true;
   }
 
-  async function recordInventory(atMs?: number): Promise<number> {
-    const step = config.inventoryIntervalMs > 0 ? config.inventoryIntervalMs : 60_000;
-    const ts = atMs ?? Math.floor(now() / step) * step;
-    const lines = reg()
-      .deviceCounts()
-      .map((c) =>
-        encodePoint({
-          measurement: 'inventory',
-          tags: { district: c.district, school: c.school, kind: c.kind },
-          fields: { devices: { t: 'int', v: c.n } },
-          tsMs: ts,
-        }),
-      );
+  async function recordMinute(atMs?: number): Promise<number> {
+    const ts = atMs ?? Math.floor(now() / MINUTE_MS) * MINUTE_MS;
+    const lines = [
+      ...reg()
+        .deviceCounts()
+        .map((c) => encodePoint({ measurement: 'inventory', tags: { district: c.district, school: c.school, kind: c.kind }, fields: { devices: { t: 'int', v: c.n } }, tsMs: ts })),
+      // Written every minute, not only on a birth or death: a dashboard's range always holds the
+      // current state, and a gateway that never came back after a hub restart reads 0.
+      ...reg()
+        .activeGateways()
+        .map((g) =>
+          encodePoint({ measurement: 'gateway_up', tags: { district: g.district, school: g.school, gateway: g.gateway }, fields: { up: { t: 'int', v: liveGateways.has(g.gateway) ? 1 : 0 } }, tsMs: ts }),
+        ),
+    ];
     if (lines.length > 0) await writer.write(lines);
     return lines.length;
   }
 
-  function scheduleInventory(): void {
-    const step = config.inventoryIntervalMs;
+  function minuteTick(atMs?: number): void {
+    recordMinute(atMs).catch((e: unknown) => {
+      counters.inc('minute_report_failures');
+      log.warn({ err: toError(e) }, 'inventory and gateway states not written');
+    });
+  }
+
+  function scheduleMinute(): void {
     const t = now();
-    inventoryTimer = setTimeout(() => {
+    minuteTimer = setTimeout(() => {
       if (stopped) return;
-      recordInventory(Math.floor(now() / step) * step).catch((e: unknown) => {
-        counters.inc('inventory_write_failures');
-        log.warn({ err: toError(e) }, 'inventory not written');
-      });
-      scheduleInventory();
-    }, step - (t % step) + 1);
-    inventoryTimer.unref();
+      minuteTick();
+      scheduleMinute();
+    }, MINUTE_MS - (t % MINUTE_MS) + 1);
+    minuteTimer.unref();
   }
 
   /** Returns false for a health report that was refused (it is then not forwarded). */
@@ -370,16 +377,21 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
         });
         httpPort = (http!.address() as { port: number }).port;
       }
-      if (config.inventoryIntervalMs > 0) scheduleInventory();
+      if (config.minuteReports) {
+        // The minute the hub starts in, at once (gateways connected so far count as up; the
+        // next minute corrects any that are still reconnecting), then every minute.
+        minuteTick();
+        scheduleMinute();
+      }
       log.info({ mqttPort, httpPort, allowAnonymous: config.allowAnonymous }, 'hub started');
     },
 
-    recordInventory,
+    recordMinute,
 
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearTimeout(inventoryTimer);
+      clearTimeout(minuteTimer);
       if (http) {
         const h = http;
         const closed = new Promise<void>((resolve) => h.close(() => resolve()));

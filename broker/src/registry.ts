@@ -78,6 +78,7 @@ export class Registry {
       upsertDevice: p('INSERT INTO devices (id, school, room, kind) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET school = excluded.school, room = excluded.room, kind = excluded.kind'),
       getDevice: p('SELECT id, school, room, kind FROM devices WHERE id = ?'),
       countDevices: p('SELECT COUNT(*) AS n FROM devices'),
+      activeGateways: p('SELECT g.id AS gateway, g.school AS school, s.district AS district FROM gateways g JOIN schools s ON s.id = g.school WHERE g.revoked = 0 ORDER BY g.id'),
       setTimetable: p('UPDATE schools SET timetable = ? WHERE id = ?'),
       getTimetable: p('SELECT timetable FROM schools WHERE id = ?'),
       devicesBySchool: p('SELECT s.district AS district, d.school AS school, d.kind AS kind, COUNT(*) AS n FROM devices d JOIN schools s ON s.id = d.school GROUP BY s.district, d.school, d.kind'),
@@ -151,6 +152,11 @@ export class Registry {
   /** Registered devices per district, school and kind (the denominators of coverage). */
   deviceCounts(): Array<{ district: string; school: string; kind: DeviceKind; n: number }> {
     return (this.#stmts['devicesBySchool']!.all() as Array<{ district: string; school: string; kind: DeviceKind; n: number }>).map((r) => ({ ...r, n: Number(r.n) }));
+  }
+
+  /** Every gateway whose credentials are not revoked, with its school and district. */
+  activeGateways(): Array<{ gateway: string; school: string; district: string }> {
+    return this.#stmts['activeGateways']!.all() as Array<{ gateway: string; school: string; district: string }>;
   }
 
   deviceCount(): number {

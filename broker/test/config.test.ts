@@ -35,7 +35,7 @@ describe('loadHubConfig', () => {
           requestTimeoutMs: 10_000,
         },
         // maxAgeMs: 400 days × 86 400 000 ms = 34 560 000 000 ms
-        inventoryIntervalMs: 60_000,
+        minuteReports: true,
         limits: { maxPayloadBytes: 1_048_576, maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
       },
     });

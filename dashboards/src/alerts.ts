@@ -76,7 +76,7 @@ export const OUTBOX_STUCK_AGE_MS = 300_000;
 export function alertRules(): alerting.Rule[] {
   return [
     rule('campus-gateway-offline', 'Gateway offline')
-      .withQuery(influx('A', Q.ALERT_GATEWAY_STATE, 30 * 86_400))
+      .withQuery(influx('A', Q.ALERT_GATEWAY_STATE, 600))
       .withQuery(last('B', 'A'))
       .withQuery(threshold('C', 'B', 'lt', 1))
       .condition('C')
@@ -113,6 +113,22 @@ export function alertRules(): alerting.Rule[] {
       .annotations({
         summary: 'Gateway {{ $labels.gateway }} ({{ $labels.school }}, {{ $labels.district }}): its outbox keeps growing and holds records older than 5 minutes.',
         description: 'The gateway is connected but its data is not getting through to InfluxDB fast enough; if this goes on, the outbox bound will drop the oldest records.',
+      })
+      .build(),
+    rule('campus-hub-silent', 'Hub not reporting')
+      .withQuery(influx('A', Q.ALERT_HUB_REPORTS, 300))
+      .withQuery(last('B', 'A'))
+      .withQuery(threshold('C', 'B', 'lt', 1))
+      .condition('C')
+      // No point at all is the case this rule is for.
+      .noDataState('Alerting')
+      .forDuration('2m')
+      .labels({ severity: 'critical', scope: 'hub' })
+      .annotations({
+        summary: 'The hub has written nothing to InfluxDB for 5 minutes: it is down, or InfluxDB refuses its writes.',
+        description:
+          'The hub writes its inventory every minute. Without it, coverage has no denominator and the gateway rules have no data, so they stay quiet: ' +
+          'check the hub\'s /health and InfluxDB. Gateways keep their data meanwhile and replay it when the hub is back.',
       })
       .build(),
     rule('campus-outbox-dropped', 'Gateway outbox dropped records')

@@ -28,7 +28,6 @@ const SATURATION_THRESHOLDS = thresholds([
   [0.8, 'red'],
 ]);
 
-const join = (byField: string): DataTransformerConfig => ({ id: 'joinByField', options: { byField, mode: 'outer' } });
 /** A new field `alias` = left ÷ right, per row (fields matched by name, Grafana 11+ options). */
 const divide = (left: string, right: string, alias: string): DataTransformerConfig => ({
   id: 'calculateField',
@@ -48,9 +47,12 @@ const hide = (...names: string[]): DataTransformerConfig => ({
 
 const HOURLY_NOTE = ' From the hourly rollups: complete hours only; the current hour appears once it has ended.';
 
+/** "No figure" for a division with nothing to divide (0 ÷ 0 in the panel's calculation). */
+const NO_FIGURE = { type: MappingType.SpecialValue, options: { match: 'nan', result: { text: '—', index: 0 } } };
+
 /**
- * Availability with coverage per district or school, from the hourly rollups: three table
- * queries joined on the key.
+ * Availability with coverage per district or school, from the hourly rollups: one table query,
+ * the two ratios computed by the panel.
  */
 function availabilityTable(title: string, key: 'district' | 'school', filters: Array<typeof district>, opts: { worstFirst?: number } = {}) {
   const t = new table.PanelBuilder()
@@ -63,19 +65,18 @@ function availabilityTable(title: string, key: 'district' | 'school', filters: A
     .datasource(DATASOURCE)
     .interval('1h')
     .withTarget(new InfluxQLTarget('A', Q.availabilityHourlyBy(key, filters), 'table'))
-    .withTarget(new InfluxQLTarget('B', Q.observedHourlyBy(key, filters), 'table'))
-    .withTarget(new InfluxQLTarget('C', Q.registeredHourlyBy(key, filters), 'table'))
-    .withTransformation(join(key))
+    .withTransformation(divide('up', 'expected', 'availability'))
     .withTransformation(divide('observed', 'registered', 'coverage'))
     .withTransformation(sortBy('availability', false));
   if (opts.worstFirst) t.withTransformation(limit(opts.worstFirst));
   return t
-    .withTransformation(hide('Time', 'Time 1', 'Time 2', 'Time 3', 'observed', 'registered'))
+    .withTransformation(hide('Time', 'up', 'expected', 'observed', 'registered'))
     .unit('percentunit')
     .decimals(2)
     .min(0)
     .max(1)
     .thresholds(AVAILABILITY_THRESHOLDS)
+    .mappings([NO_FIGURE] as never)
     .overrideByName(key, [{ id: 'unit', value: 'string' }]);
 }
 
@@ -214,18 +215,18 @@ export function schoolDashboard(): Dashboard {
     .withPanel(
       new table.PanelBuilder()
         .title('Rooms and devices')
-        .description('Each device\'s last observed state in the range and its availability (over expected minutes).')
+        .description('Each device\'s last observed state in the range and its availability (up ÷ expected minutes; "—" when none were expected).')
         .datasource(DATASOURCE)
-        .withTarget(new InfluxQLTarget('A', Q.deviceLastState(f), 'table'))
-        .withTarget(new InfluxQLTarget('B', Q.availabilityBy('device', f), 'table'))
-        .withTransformation(join('device'))
+        .withTarget(new InfluxQLTarget('A', Q.deviceFigures(f), 'table'))
+        .withTransformation(divide('up', 'expected', 'availability'))
         .withTransformation(sortBy('room', false))
-        .withTransformation(hide('Time', 'Time 1', 'Time 2'))
+        .withTransformation(hide('Time', 'up', 'expected'))
         .mappings([...STATE_MAPPINGS] as never)
         .overrideByName('availability', [
           { id: 'unit', value: 'percentunit' },
           { id: 'decimals', value: 2 },
           { id: 'thresholds', value: AVAILABILITY_THRESHOLDS.build() },
+          { id: 'mappings', value: [NO_FIGURE] },
         ])
         .gridPos(at(0, 0, 10, 16)),
     )

@@ -8,6 +8,7 @@ import { DISTRICT_UPLINK_BPS } from './schema.ts';
  *   with nothing expected has no figure, rather than a division by zero);
  * - coverage = observed device-minutes (count of availability points) ÷ registered
  *   device-minutes (Σ devices of inventory);
+ * the panels divide (Grafana's calculateField), so 0 ÷ 0 shows as no figure, not as InfluxQL's 0;
  * - bandwidth of a district = Σ over its school uplinks of each uplink's mean rate;
  * - district uplink utilisation = that sum ÷ 10 Gbit/s.
  * `$district`, `$school` and `$kind` are the dashboards' template variables.
@@ -18,14 +19,19 @@ const inSchool = tagInVar('availability', 'school', 'school');
 const ofKind = tagInVar('availability', 'kind', 'kind');
 const uplinks = tagIs('network_node', 'role', 'school_uplink');
 
-type Dim = 'district' | 'school' | 'device';
-
-/** Availability per `dim`, over expected minutes only. */
-export function availabilityBy(dim: Dim, filters: Cond[]): Select {
+/**
+ * Per device, with its room and kind: the last state observed in the range, up minutes while
+ * expected and expected minutes (availability = up ÷ expected, computed by the panel).
+ */
+export function deviceFigures(filters: Cond[]): Select {
   return from('availability')
-    .select(as(op(agg('availability', 'sum', 'up_expected'), '/', agg('availability', 'sum', 'expected')), 'availability'))
-    .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), ...filters)
-    .by(dim)
+    .select(
+      as(agg('availability', 'last', 'state'), 'state'),
+      as(agg('availability', 'sum', 'up_expected'), 'up'),
+      as(agg('availability', 'sum', 'expected'), 'expected'),
+    )
+    .where(timeFilter, ...filters)
+    .by('room', 'device', 'kind')
     .build();
 }
 
@@ -33,23 +39,23 @@ export function availabilityBy(dim: Dim, filters: Cond[]): Select {
 // One point per school and kind (or uplink) per hour instead of one per device per minute; the
 // current hour appears once it has ended (the continuous queries run at the top of each hour).
 
-/** Availability per `dim` over complete hours, from the hourly rollup. */
+/**
+ * Per `dim`, over complete hours from the hourly rollup: up and expected minutes, observed and
+ * registered device-minutes. The panel divides (availability = up ÷ expected, coverage =
+ * observed ÷ registered), so a range with nothing expected shows no figure instead of InfluxQL's
+ * 0 for 0 ÷ 0.
+ */
 export function availabilityHourlyBy(dim: 'district' | 'school', filters: Cond[]): Select {
   return from('availability_1h')
-    .select(as(op(agg('availability_1h', 'sum', 'up'), '/', agg('availability_1h', 'sum', 'expected')), 'availability'))
-    .where(timeFilter, fieldCmp('availability_1h', 'expected', '>', 0), ...filters)
+    .select(
+      as(agg('availability_1h', 'sum', 'up'), 'up'),
+      as(agg('availability_1h', 'sum', 'expected'), 'expected'),
+      as(agg('availability_1h', 'sum', 'observed'), 'observed'),
+      as(agg('availability_1h', 'sum', 'devices'), 'registered'),
+    )
+    .where(timeFilter, ...filters)
     .by(dim)
     .build();
-}
-
-/** Observed device-minutes per `dim`, from the hourly rollup. */
-export function observedHourlyBy(dim: 'district' | 'school', filters: Cond[]): Select {
-  return from('availability_1h').select(as(agg('availability_1h', 'sum', 'observed'), 'observed')).where(timeFilter, ...filters).by(dim).build();
-}
-
-/** Registered device-minutes per `dim`, from the hourly inventory rollup. */
-export function registeredHourlyBy(dim: 'district' | 'school', filters: Cond[]): Select {
-  return from('inventory_1h').select(as(agg('inventory_1h', 'sum', 'devices'), 'registered')).where(timeFilter, ...filters).by(dim).build();
 }
 
 function uplinkHourlyMeans(filters: Cond[]): Select {
@@ -140,19 +146,14 @@ export function lossyStreams(filters: Cond[]): Select {
     .build();
 }
 
-/** Each device's last observed state in the range, with its room and kind. */
-export function deviceLastState(filters: Cond[]): Select {
-  return from('availability').select(as(agg('availability', 'last', 'state'), 'state')).where(timeFilter, ...filters).by('room', 'device', 'kind').build();
-}
-
 /** Each device's state per interval (its last observation in it); empty intervals are unknown. */
 export function deviceStateTimeline(filters: Cond[]): Select {
   return from('availability').select(as(agg('availability', 'last', 'state'), 'state')).where(timeFilter, ...filters).byTime('$__interval').by('device').fill('null').build();
 }
 
-/** Gateway connection state per interval: 1 online, 0 offline (points are written on each change). */
+/** Gateway connection state per interval: 1 connected, 0 not (the hub writes it every minute); blank: the hub wrote nothing. */
 export function gatewayOnlineTimeline(filters: Cond[]): Select {
-  return from('gateway_state').select(as(agg('gateway_state', 'last', 'up'), 'online')).where(timeFilter, ...filters).byTime('$__interval').by('gateway').fill('previous').build();
+  return from('gateway_up').select(as(agg('gateway_up', 'last', 'up'), 'online')).where(timeFilter, ...filters).byTime('$__interval').by('gateway').fill('null').build();
 }
 
 /** A gateway_health field per gateway per interval. */
@@ -186,8 +187,11 @@ export const FILTERS = {
 
 // ---- alert rules: every rule's query groups by the labels notifications are routed on ----
 
-/** Each gateway's last connection state (1 online, 0 offline) within the rule's range. */
-export const ALERT_GATEWAY_STATE = from('gateway_state').select(as(agg('gateway_state', 'last', 'up'), 'online')).where(timeFilter).by('district', 'school', 'gateway').build();
+/** Each gateway's last connection state (1 connected, 0 not) within the rule's range. */
+export const ALERT_GATEWAY_STATE = from('gateway_up').select(as(agg('gateway_up', 'last', 'up'), 'online')).where(timeFilter).by('district', 'school', 'gateway').build();
+
+/** The hub's minute reports within the rule's range: none means the hub (or its writes) stopped. */
+export const ALERT_HUB_REPORTS = from('inventory').select(as(agg('inventory', 'count', 'devices'), 'reports')).where(timeFilter).build();
 
 /** Per district: inbound and outbound utilisation of the 10G uplink, mean over the rule's range. */
 export const ALERT_DISTRICT_UPLINK_IN = fromSubquery(

@@ -39,6 +39,10 @@ export const SCHEMA = {
       hist: 'boolean',
     },
   },
+  gateway_up: {
+    tags: ['district', 'school', 'gateway'],
+    fields: { up: 'integer' },
+  },
   gateway_state: {
     tags: ['district', 'school', 'gateway'],
     fields: { online: 'boolean', up: 'integer', bd_seq: 'integer' },
@@ -47,12 +51,7 @@ export const SCHEMA = {
   availability_1h: {
     rp: 'rollup_1h',
     tags: ['district', 'school', 'kind'],
-    fields: { up: 'integer', expected: 'integer', observed: 'integer', online: 'integer' },
-  },
-  inventory_1h: {
-    rp: 'rollup_1h',
-    tags: ['district', 'school', 'kind'],
-    fields: { devices: 'integer' },
+    fields: { up: 'integer', expected: 'integer', observed: 'integer', online: 'integer', devices: 'integer' },
   },
   school_uplink_1h: {
     rp: 'rollup_1h',

@@ -41,7 +41,7 @@ module.exports = {
   },
   // Every `http in` endpoint (the webhooks Grafana calls) needs HTTP basic authentication.
   httpNodeMiddleware(req, res, next) {
-    const m = /^Basic (.+)$/.exec(req.headers.authorization || '');
+    const m = /^basic +(.+)$/i.exec(req.headers.authorization || '');
     const given = m ? Buffer.from(m[1], 'base64').toString('utf8') : '';
     if (!same(given, `${hookUser}:${hookPassword}`)) {
       res.set('WWW-Authenticate', 'Basic realm="campus-flows"');
@@ -66,8 +66,9 @@ module.exports = {
         else {
           try {
             req.body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch (e) {
-            req.body = { [MALFORMED]: `malformed JSON: ${e.message}` };
+          } catch {
+            // Not the parser's message: it quotes the body back.
+            req.body = { [MALFORMED]: 'malformed JSON' };
           }
         }
         req._body = true; // tells the body parsers the body is read

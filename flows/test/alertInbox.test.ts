@@ -55,6 +55,10 @@ describe('the Grafana alert inbox flow (real Node-RED)', () => {
   it('keeps the editor and the webhook closed without credentials', async () => {
     expect((await fetch(`${nr.url}/admin/flows`)).status).toBe(401);
     expect((await post('{"alerts":[]}', {})).status).toBe(401);
+    expect((await fetch(`${nr.url}${ALERT_HOOK_PATH}`)).status).toBe(401); // the list too
+    // The scheme is case-insensitive (RFC 7235).
+    const lower = await fetch(`${nr.url}${ALERT_HOOK_PATH}`, { headers: { authorization: auth.authorization.replace('Basic', 'basic') } });
+    expect(lower.status).toBe(200);
     expect((await post('{"alerts":[]}', { authorization: `Basic ${Buffer.from('grafana:wrong').toString('base64')}` })).status).toBe(401);
     const token = await fetch(`${nr.url}/admin/auth/token`, {
       method: 'POST',
@@ -91,12 +95,18 @@ describe('the Grafana alert inbox flow (real Node-RED)', () => {
       ['Gateway outbox dropped records', 'critical', 'gw-bs-s01'],
     ]);
     expect(after.recent[1]!.alerts[0]!['summary']).toBe('Gateway gw-yz-s02 of school yz-s02 (渝中区) has been offline for more than 5 minutes.');
+    // A newline in a label cannot split the log line or the listing's text.
+    const res = await post(JSON.stringify({ status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'x\ninjected' }, annotations: { summary: 'a\r\nb' } }] }));
+    expect(res.status).toBe(204);
+    const last = (await recent()).recent[0]!.alerts[0]!;
+    expect([last['alertname'], last['summary']]).toEqual(['x injected', 'a  b']);
   });
 
   it('refuses what is not a Grafana notification with a 400 and a reason, counted, keeping nothing of it', async () => {
     const before = await recent();
     const cases: Array<[string, string]> = [
       ['{"alerts": [', 'malformed JSON'],
+      ['{"alerts": [{"status": "firing", "labels": {}}, secret-ish text]}', 'malformed JSON'],
       ['[1, 2]', 'the body must be a JSON object'],
       ['{"alerts": []}', 'alerts must be a non-empty array'],
       ['{"alerts": [{"status": "firing"}]}', 'every alert needs labels'],
@@ -106,7 +116,9 @@ describe('the Grafana alert inbox flow (real Node-RED)', () => {
     for (const [body, reason] of cases) {
       const res = await post(body);
       expect(res.status, reason).toBe(400);
-      expect(((await res.json()) as { error: string }).error, reason).toContain(reason);
+      const error = ((await res.json()) as { error: string }).error;
+      expect(error, reason).toContain(reason);
+      expect(error, reason).not.toContain('secret-ish'); // the body is never quoted back
     }
     const after = await recent();
     expect([after.received - before.received, after.rejected - before.rejected]).toEqual([0, cases.length]);

@@ -179,46 +179,28 @@ describe('InfluxQL response → frames', () => {
 });
 
 describe('applyTransformations and rowsOf', () => {
-  const a: TableFrame = { refId: 'A', fields: ['Time', 'room', 'temp'], rows: [[1000, 'A-101', 20], [1000, '渝中区-1', 25]] };
-  const b: TableFrame = { refId: 'B', fields: ['Time', 'room', 'humidity'], rows: [[2000, 'A-101', 50], [2000, 'B-2', 60]] };
-
-  it('joinByField is an outer join and numbers repeated names', () => {
-    expect(applyTransformations([a, b], [{ id: 'joinByField', options: { byField: 'room' } }])).toEqual([
-      {
-        refId: 'joined',
-        fields: ['room', 'Time 1', 'temp', 'Time 2', 'humidity'],
-        rows: [
-          ['A-101', 1000, 20, 2000, 50],
-          ['渝中区-1', 1000, 25, null, null],
-          ['B-2', null, null, 2000, 60],
-        ],
-      },
-    ]);
-  });
-  it('joinByField on Time keeps a single Time field', () => {
-    const x: TableFrame = { refId: 'A', fields: ['Time', 'a'], rows: [[1000, 1], [2000, 2]] };
-    const y: TableFrame = { refId: 'B', fields: ['Time', 'b'], rows: [[2000, 20], [3000, 30]] };
-    const [j] = applyTransformations([x, y], [{ id: 'joinByField', options: { byField: 'Time' } }]);
-    expect(j!.fields).toEqual(['Time', 'a', 'b']);
-    expect(j!.rows).toEqual([[1000, 1, null], [2000, 2, 20], [3000, null, 30]]);
-  });
-  it('join → calculateField → sortBy (nulls last) → limit → organize', () => {
+  it('calculateField → sortBy → limit → organize, on one table frame', () => {
+    const t: TableFrame = { refId: 'A', fields: ['Time', 'school', 'up', 'expected'], rows: [[0, 'yz-s01', 391, 420], [0, 'jb-s01', 720, 720], [0, '渝中区-2', 57, 60]] };
     const [out] = applyTransformations(
-      [a, b],
+      [t],
       [
-        { id: 'joinByField', options: { byField: 'room' } },
-        { id: 'calculateField', options: { mode: 'binary', alias: 'ratio', binary: { left: { matcher: { id: 'byName', options: 'temp' } }, operator: '/', right: { matcher: { id: 'byName', options: 'humidity' } } } } },
-        { id: 'sortBy', options: { sort: [{ field: 'temp', desc: true }] } },
+        { id: 'calculateField', options: { mode: 'binary', alias: 'availability', binary: { left: { matcher: { id: 'byName', options: 'up' } }, operator: '/', right: { matcher: { id: 'byName', options: 'expected' } } } } },
+        { id: 'sortBy', options: { sort: [{ field: 'availability', desc: false }] } },
         { id: 'limit', options: { limitField: 2 } },
-        { id: 'organize', options: { excludeByName: { 'Time 1': true, 'Time 2': true } } },
+        { id: 'organize', options: { excludeByName: { Time: true, up: true, expected: true } } },
       ],
     );
-    expect(out!.fields).toEqual(['room', 'temp', 'humidity', 'ratio']);
+    expect(out!.fields).toEqual(['school', 'availability']);
+    // 391/420 = 0.930952…, 57/60 = 0.95, 720/720 = 1.
     expect(rowsOf(out!)).toEqual([
-      // JavaScript arithmetic, as Grafana's binary operators: 25 / null = Infinity.
-      { room: '渝中区-1', temp: 25, humidity: null, ratio: Infinity },
-      { room: 'A-101', temp: 20, humidity: 50, ratio: 0.4 },
+      { school: 'yz-s01', availability: 391 / 420 },
+      { school: '渝中区-2', availability: 0.95 },
     ]);
+  });
+  it('calculateField divides with JavaScript arithmetic, as Grafana: 0 ÷ 0 is NaN, x ÷ 0 is Infinity', () => {
+    const t: TableFrame = { refId: 'A', fields: ['u', 'e'], rows: [[0, 0], [5, 0]] };
+    const [out] = applyTransformations([t], [{ id: 'calculateField', options: { alias: 'r', binary: { left: { matcher: { id: 'byName', options: 'u' } }, operator: '/', right: { matcher: { id: 'byName', options: 'e' } } } } }]);
+    expect(out!.rows).toEqual([[0, 0, Number.NaN], [5, 0, Infinity]]);
   });
   it('calculateField binary operators', () => {
     const f: TableFrame = { refId: 'A', fields: ['x', 'y'], rows: [[6, 3]] };
@@ -231,13 +213,15 @@ describe('applyTransformations and rowsOf', () => {
     // The pre-11 string form is not evaluated by Grafana's transformer: refused here.
     expect(() => applyTransformations([f], [{ id: 'calculateField', options: { alias: 'r', binary: { left: 'x', operator: '/', right: 'y' } } }])).toThrow('matcher');
   });
-  it('sortBy ascending puts nulls last too', () => {
-    const f: TableFrame = { refId: 'A', fields: ['k', 'v'], rows: [['n', null], ['c', 3], ['a', 1]] };
-    const [s] = applyTransformations([f], [{ id: 'sortBy', options: { sort: [{ field: 'v' }] } }]);
-    expect(s!.rows).toEqual([['a', 1], ['c', 3], ['n', null]]);
+  it('sortBy sorts numbers and strings, and refuses a column with null or NaN (Grafana leaves their order unspecified)', () => {
+    const f: TableFrame = { refId: 'A', fields: ['k', 'v'], rows: [['c', 3], ['a', 1], ['b', 2]] };
+    expect(applyTransformations([f], [{ id: 'sortBy', options: { sort: [{ field: 'v' }] } }])[0]!.rows).toEqual([['a', 1], ['b', 2], ['c', 3]]);
+    expect(applyTransformations([f], [{ id: 'sortBy', options: { sort: [{ field: 'k', desc: true }] } }])[0]!.rows).toEqual([['c', 3], ['b', 2], ['a', 1]]);
+    const withNull: TableFrame = { refId: 'A', fields: ['k', 'v'], rows: [['n', null], ['a', 1]] };
+    expect(() => applyTransformations([withNull], [{ id: 'sortBy', options: { sort: [{ field: 'v' }] } }])).toThrow('no defined order');
   });
   it('rejects a transformation it does not emulate', () => {
-    expect(() => applyTransformations([a], [{ id: 'reduce', options: {} }])).toThrow();
+    expect(() => applyTransformations([{ refId: 'A', fields: ['x'], rows: [] }], [{ id: 'joinByField', options: {} }])).toThrow('not emulated');
   });
   it('rowsOf keys each row by field name, missing cells as null', () => {
     expect(rowsOf({ refId: 'A', fields: ['Time', 'district', 'v'], rows: [[1000, '渝中区', 1], [2000, '江北区']] })).toEqual([

@@ -226,40 +226,10 @@ export interface Transformation {
   options: Record<string, unknown>;
 }
 
-/** Field display names: a name repeated across joined frames is numbered `Time 1`, `Time 2`… */
-function dedupeNames(names: string[]): string[] {
-  const counts = new Map<string, number>();
-  for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
-  const seen = new Map<string, number>();
-  return names.map((n) => {
-    if ((counts.get(n) ?? 0) < 2) return n;
-    const k = (seen.get(n) ?? 0) + 1;
-    seen.set(n, k);
-    return `${n} ${k}`;
-  });
-}
-
 export function applyTransformations(frames: TableFrame[], transformations: Transformation[]): TableFrame[] {
   let out = frames;
   for (const t of transformations) {
     switch (t.id) {
-      case 'joinByField': {
-        const by = t.options['byField'] as string;
-        const keys: Scalar[] = [];
-        for (const f of out) for (const r of f.rows) if (!keys.includes(r[f.fields.indexOf(by)]!)) keys.push(r[f.fields.indexOf(by)]!);
-        const names: string[] = [by];
-        for (const f of out) for (const n of f.fields) if (n !== by) names.push(n);
-        const rows = keys.map((key) => {
-          const row: Scalar[] = [key];
-          for (const f of out) {
-            const match = f.rows.find((r) => r[f.fields.indexOf(by)] === key);
-            for (const [i, n] of f.fields.entries()) if (n !== by) row.push(match ? (match[i] ?? null) : null);
-          }
-          return row;
-        });
-        out = [{ refId: 'joined', fields: dedupeNames(names), rows }];
-        break;
-      }
       case 'calculateField': {
         // Binary mode (calculateField.ts, getBinaryCreator): each side a field matched by name, or
         // a fixed number; the operator applied with JavaScript's arithmetic, row by row.
@@ -285,16 +255,18 @@ export function applyTransformations(frames: TableFrame[], transformations: Tran
         break;
       }
       case 'sortBy': {
+        // Grafana compares numbers as a − b and strings with localeCompare; a null or NaN makes
+        // its order unspecified, so a test must not depend on one: refused here.
         const { field, desc } = (t.options['sort'] as Array<{ field: string; desc?: boolean }>)[0]!;
         out = out.map((f) => {
           const i = f.fields.indexOf(field);
+          if (i < 0) return f;
+          if (f.rows.some((r) => r[i] === null || r[i] === undefined || Number.isNaN(r[i]))) throw new Error(`sortBy ${field}: a null or NaN has no defined order in Grafana`);
           const cmp = (a: Scalar[], b: Scalar[]) => {
-            const x = a[i];
-            const y = b[i];
-            if (x === y) return 0;
-            if (x === null || x === undefined) return 1;
-            if (y === null || y === undefined) return -1;
-            return (x < y ? -1 : 1) * (desc ? -1 : 1);
+            const x = a[i]!;
+            const y = b[i]!;
+            const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+            return desc ? -c : c;
           };
           return { ...f, rows: [...f.rows].sort(cmp) };
         });
@@ -476,8 +448,10 @@ export async function evaluateRule(rule: Rule, now: number, influxUrl: string, d
       const p = c!.evaluator.params[0]!;
       const out: Numbers = new Map();
       for (const [k, v] of input) {
-        const hit = c!.evaluator.type === 'gt' ? v.value > p : c!.evaluator.type === 'lt' ? v.value < p : Number.NaN;
-        out.set(k, { labels: v.labels, value: Number.isNaN(v.value) ? Number.NaN : hit ? 1 : 0 });
+        if (c!.evaluator.type !== 'gt' && c!.evaluator.type !== 'lt') throw new Error(`threshold ${c!.evaluator.type} is not emulated`);
+        // A comparison with NaN is false, as in Go: 0.
+        const hit = c!.evaluator.type === 'gt' ? v.value > p : v.value < p;
+        out.set(k, { labels: v.labels, value: hit ? 1 : 0 });
       }
       results.set(d.refId, out);
     } else if (m.type === 'math') {
@@ -502,36 +476,56 @@ export async function evaluateRule(rule: Rule, now: number, influxUrl: string, d
 
 export type AlertState = 'Normal' | 'Pending' | 'Alerting';
 
+/** Grafana's `missing_series_evals_to_resolve` default: a series gone this many evaluations in a row resolves. */
+const MISSING_SERIES_EVALS_TO_RESOLVE = 2;
+/** The instance Grafana creates when a rule's queries return nothing and noDataState is Alerting. */
+const NO_DATA = '__no_data__';
+
 /**
  * Evaluates a rule at each of `times` (its group interval apart) and returns every instance's
- * state after each evaluation, with the pending period applied: Pending when the condition first
- * holds, Alerting once it has held for `for`, Normal as soon as it does not.
+ * state after each evaluation, as Grafana's state manager does:
+ * - a condition value other than 0 fires (NaN included: `eval.go` treats only 0 as Normal);
+ *   Pending when it first fires, Alerting once it has fired for `for`, Normal when it does not;
+ * - no series at all is NoData, handled by `noDataState`: OK is Normal; Alerting fires an
+ *   instance with the rule's labels and `alertname: DatasourceNoData`;
+ * - an instance whose series is missing keeps its state until it has been missing
+ *   MISSING_SERIES_EVALS_TO_RESOLVE evaluations in a row, then resolves.
  */
 export async function simulateRule(rule: Rule, times: number[], influxUrl: string, db: string): Promise<Map<string, { labels: Record<string, string>; states: AlertState[] }>> {
   const forMs = durationMs(rule.for);
-  const instances = new Map<string, { labels: Record<string, string>; states: AlertState[]; activeAt?: number }>();
+  const instances = new Map<string, { labels: Record<string, string>; states: AlertState[]; activeAt?: number; missing: number }>();
+  const step = (k: string, labels: Record<string, string>, i: number, t: number, firing: boolean) => {
+    const inst = instances.get(k) ?? { labels, states: Array<AlertState>(i).fill('Normal'), missing: 0 };
+    instances.set(k, inst);
+    inst.missing = 0;
+    if (firing) {
+      inst.activeAt ??= t;
+      inst.states.push(t - inst.activeAt >= forMs ? 'Alerting' : 'Pending');
+    } else {
+      delete inst.activeAt;
+      inst.states.push('Normal');
+    }
+  };
   for (const [i, t] of times.entries()) {
     const result = await evaluateRule(rule, t, influxUrl, db);
     const seen = new Set<string>();
+    if (result.size === 0 && rule.noDataState === 'Alerting') {
+      seen.add(NO_DATA);
+      step(NO_DATA, { ...rule.labels, alertname: 'DatasourceNoData' }, i, t, true);
+    }
     for (const [k, v] of result) {
       seen.add(k);
-      const inst = instances.get(k) ?? { labels: { ...v.labels, ...rule.labels }, states: Array<AlertState>(i).fill('Normal') };
-      instances.set(k, inst);
-      const firing = !Number.isNaN(v.value) && v.value !== 0;
-      let state: AlertState = 'Normal';
-      if (firing) {
-        inst.activeAt ??= t;
-        state = t - inst.activeAt >= forMs ? 'Alerting' : 'Pending';
-      } else {
-        delete inst.activeAt;
-      }
-      inst.states.push(state);
+      step(k, { ...v.labels, ...rule.labels }, i, t, v.value !== 0);
     }
-    // Instances without a series this time: no data for them (noDataState OK → Normal).
     for (const [k, inst] of instances) {
       if (seen.has(k)) continue;
-      delete inst.activeAt;
-      inst.states.push('Normal');
+      inst.missing += 1;
+      if (inst.missing >= MISSING_SERIES_EVALS_TO_RESOLVE || k === NO_DATA) {
+        delete inst.activeAt;
+        inst.states.push('Normal');
+      } else {
+        inst.states.push(inst.states.at(-1) ?? 'Normal');
+      }
     }
   }
   return new Map([...instances].map(([k, v]) => [k, { labels: v.labels, states: v.states }]));

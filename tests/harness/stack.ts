@@ -23,8 +23,8 @@ export function hubConfig(influxUrl: string, database: string, over: Partial<Hub
     allowAnonymous: false,
     influx: { url: influxUrl, database, maxLines: 5000, lingerMs: 10, attempts: 3, requestTimeoutMs: 10_000 },
     limits: { maxPayloadBytes: 1_048_576, maxFutureMs: 300_000, maxAgeMs: 400 * 86_400_000 },
-    // Tests record the inventory by hand (hub.recordInventory), never on the wall clock.
-    inventoryIntervalMs: 0,
+    // Tests record inventory and gateway states by hand (hub.recordMinute), never on the wall clock.
+    minuteReports: false,
     ...over,
   };
 }

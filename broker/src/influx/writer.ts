@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { toError } from '../../../protocol/src/errors.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
-import { schemaStatements } from './schema.ts';
+import { schemaStatements, staleContinuousQueries } from './schema.ts';
 
 export interface InfluxWriterConfig {
   url: string;
@@ -53,7 +53,16 @@ export class InfluxWriter {
   }
 
   async ensureDatabase(): Promise<void> {
-    await this.query(`CREATE DATABASE "${this.#cfg.database.replace(/"/g, '\\"')}"`, false);
+    const db = this.#cfg.database;
+    const quoted = `"${db.replace(/"/g, '\\"')}"`;
+    await this.query(`CREATE DATABASE ${quoted}`, false);
+    // Continuous queries from an earlier definition: dropped, so only the current ones run.
+    const shown = (await this.query('SHOW CONTINUOUS QUERIES', false)) as { results: Array<{ series?: Array<{ name: string; values?: string[][] }> }> };
+    const names = (shown.results[0]?.series ?? []).find((s) => s.name === db)?.values?.map((v) => v[0]!) ?? [];
+    for (const stale of staleContinuousQueries(names)) {
+      await this.query(`DROP CONTINUOUS QUERY "${stale}" ON ${quoted}`, false);
+      this.#log.info({ cq: stale }, 'dropped a continuous query of an earlier definition');
+    }
     for (const statement of schemaStatements(this.#cfg.database)) {
       const body = (await this.query(statement, false)) as { results: Array<{ error?: string }> };
       const error = body.results[0]?.error;

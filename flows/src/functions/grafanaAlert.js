@@ -16,7 +16,9 @@ if (body === null || typeof body !== 'object' || Array.isArray(body)) return rej
 if (typeof body.__malformedJson === 'string') return reject(body.__malformedJson);
 if (!Array.isArray(body.alerts) || body.alerts.length === 0) return reject('alerts must be a non-empty array');
 if (body.alerts.length > 1000) return reject('more than 1000 alerts in one notification');
-const text = (v) => (typeof v === 'string' ? v.slice(0, 1000) : undefined);
+// Strings kept at most 1000 characters, control characters (newlines included) as spaces, so
+// one notification is one log line.
+const text = (v) => (typeof v === 'string' ? v.slice(0, 1000).replace(/[\u0000-\u001f\u007f]/g, ' ') : undefined);
 const alerts = [];
 for (const a of body.alerts) {
   if (a === null || typeof a !== 'object' || a.labels === null || typeof a.labels !== 'object') return reject('every alert needs labels');
@@ -37,7 +39,7 @@ for (const a of body.alerts) {
 }
 const groupLabels = {};
 if (body.groupLabels && typeof body.groupLabels === 'object') {
-  for (const [k, v] of Object.entries(body.groupLabels)) if (typeof v === 'string') groupLabels[k] = v.slice(0, 200);
+  for (const [k, v] of Object.entries(body.groupLabels)) if (typeof v === 'string') groupLabels[k.slice(0, 100)] = text(v).slice(0, 200);
 }
 const notification = { receivedAt: new Date().toISOString(), receiver: text(body.receiver), status: text(body.status), groupLabels, alerts };
 const recent = flow.get('recent') || [];
