@@ -2,8 +2,8 @@
  * `npm run bench:dashboards`: how long InfluxDB takes to answer the dashboards' panels and the
  * alert rules' queries as the fleet grows, the queries interpolated exactly as Grafana sends them
  * (tests/harness/grafana.ts). The data is written straight to InfluxDB (no MQTT): per device one
- * availability point a minute, per school one inventory point per kind a minute and one uplink
- * sample every 30 s, over BENCH_DASH_HOURS ending at the top of the current hour; the rollups
+ * availability point a minute, per school one inventory point per kind and one gateway_up point
+ * a minute and one uplink sample every 30 s, over BENCH_DASH_HOURS ending at the top of the current hour; the rollups
  * are then filled by their backfill. The city availability figure is also read from the raw
  * points side by side, and each continuous query's run is timed.
  *
@@ -70,6 +70,7 @@ for (let s = 0; s < cfg.BENCH_DASH_SCHOOLS; s++) {
       lines.push(`availability,device=${school}-d${i},${tags},kind=${kindOf(i)},room=r${i >> 1} state="${up ? 'up' : 'down'}",up=${up}i,expected=1i,up_expected=${up}i ${t}`);
     }
     for (const [kind, n] of counts) lines.push(`inventory,district=${district},kind=${kind},school=${school} devices=${n}i ${t}`);
+    lines.push(`gateway_up,${tags} up=1i ${t}`);
     for (const dt of [0, 30_000]) lines.push(`network_node,device=${school}-d0,${tags},kind=network_node,role=school_uplink,room=r0 seq=1i,capacity_bps=1000000000i,rx_bps=${2e8 + s},tx_bps=5e7,utilisation=0.2 ${t + dt}`);
     if (lines.length >= 20_000) await flush();
   }
