@@ -31,11 +31,15 @@ export async function startMainProcess(
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
   let exited = false;
-  child.once('exit', () => (exited = true));
-  await waitFor(`the ${name} process`, async () => {
-    if (exited) throw new Error(`${name} exited during start; see ${logFile}`);
-    return await ready().catch(() => false);
-  }, { timeoutMs: 30_000, intervalMs: 100 }).catch((e: unknown) => {
+  const exit = new Promise<never>((_, reject) =>
+    child.once('exit', () => {
+      exited = true;
+      reject(new Error(`${name} exited during start; see ${logFile}`));
+    }),
+  );
+  exit.catch(() => {}); // observed below, or after a successful start by stop()
+  // Ready, or gone: a process that exits during start fails at once, not at the timeout.
+  await Promise.race([waitFor(`the ${name} process`, async () => await ready().catch(() => false), { timeoutMs: 30_000, intervalMs: 100 }), exit]).catch((e: unknown) => {
     child.kill('SIGKILL');
     throw e;
   });
