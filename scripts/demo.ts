@@ -2,8 +2,7 @@
  * `npm run demo`: the whole system on one machine with a simulated fleet. InfluxDB (its own
  * influxd, or INFLUX_URL), the hub as its own process, Node-RED with the project's flows as its
  * own process, one gateway per simulated school and the fleet itself; prints where everything is,
- * how to query it, and the city overview's figures as its Grafana panel computes them. Ctrl-C
- * stops everything.
+ * how to query it, and availability and coverage per district. Ctrl-C stops everything.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +17,8 @@ import { envInt, loadConfigOrExit, parseEnvConfig } from '../protocol/src/envCon
 import { REDACT_PATHS } from '../protocol/src/logging.ts';
 import { startHubProcess, PROJECT_ROOT } from '../tests/harness/hubProcess.ts';
 import { startInflux } from '../tests/harness/influx.ts';
-import { loadDashboard, rowsOf, runPanel } from '../tests/harness/grafana.ts';
+import { influxQL } from '../tests/harness/grafana.ts';
+import { availabilityQuery } from '../broker/src/queries.ts';
 import { startNodeRed } from '../tests/harness/nodeRed.ts';
 import { gatewayConfig } from '../tests/harness/stack.ts';
 
@@ -123,8 +123,8 @@ say(`             each device reports every ${30 * cfg.DEMO_CADENCE_SCALE} s (VR
 say(`  Districts  ${fleet.districts.map((d) => `${d.id} ${d.nameEn}`).join(' · ')}`);
 say(`  Node-RED   editor ${nodeRed.url}/admin (user admin, password in ${join(dataDir, 'secrets', 'NODE_RED_ADMIN_PASSWORD')} unless set in the environment)`);
 say(`             Grafana alert inbox ${nodeRed.url}/hooks/grafana-alerts (basic auth grafana / ${join(dataDir, 'secrets', 'NODERED_ALERT_WEBHOOK_PASSWORD')})`);
-say('  Grafana    not started here (it runs in docker-compose, with dashboards/provisioning mounted); the city');
-say('             overview\'s availability panel is computed below every 30 s, with the query Grafana sends');
+say('  Grafana    not started here (it runs in docker-compose, with dashboards/provisioning mounted); availability');
+say('             and coverage per district over the last 10 minutes are printed below every 30 s');
 say(`  Logs       ${join(logDir, 'hub.log')}  ${join(logDir, 'gateways.log')}  ${join(dataDir, 'node-red', 'node-red.log')}`);
 say(`  Outboxes   ${join(dataDir, 'outbox')} (one durable outbox per gateway)`);
 say();
@@ -149,18 +149,24 @@ async function pointsByDistrict(): Promise<Record<string, number>> {
   return out;
 }
 
-/** The city overview's "Availability and coverage by district" panel over the last 10 minutes, run as Grafana runs it. */
-const cityPanel = loadDashboard('campus-city').panels.find((p) => p.title === 'Availability and coverage by district')!;
+/**
+ * Availability and coverage per district over the last 10 minutes, from the raw points (the city
+ * overview's panel reads the hourly rollups, which fill in at the top of each hour): the same
+ * rules, Σ up_expected ÷ Σ expected over expected minutes, observed ÷ registered device-minutes.
+ */
 async function cityOverview(): Promise<Record<string, { availability: number | null; coverage: number | null }>> {
   const now = Date.now();
-  const all = (options: string[]) => ({ value: 'All' as const, multi: true, includeAll: true, options });
-  const r = await runPanel(cityPanel, {
-    influxUrl: influx.url,
-    db: cfg.INFLUX_DB,
-    range: { fromMs: now - 10 * 60_000, toMs: now },
-    vars: { district: all(fleet.districts.map((d) => d.id)), kind: all(['classroom_av', 'interactive_board', 'vr_kit', 'network_node']) },
-  });
-  return Object.fromEntries(rowsOf(r.tables[0]!).map((x) => [String(x['district']), { availability: x['availability'] as number | null, coverage: x['coverage'] as number | null }]));
+  const range = { fromMs: now - 10 * 60_000, toMs: now };
+  const figures = await influxQL(influx.url, cfg.INFLUX_DB, availabilityQuery(range, ['district']));
+  const registered = await influxQL(influx.url, cfg.INFLUX_DB, `SELECT sum(devices) FROM inventory WHERE time >= ${range.fromMs}ms AND time < ${range.toMs}ms GROUP BY district`);
+  const devicesOf = new Map(registered.map((r) => [r.tags?.['district'], Number(r.values[0]![1])]));
+  return Object.fromEntries(
+    figures.map((r) => {
+      const [up, expected, observed] = r.values[0]!.slice(1).map(Number) as [number, number, number];
+      const reg = devicesOf.get(r.tags?.['district']) ?? 0;
+      return [r.tags!['district']!, { availability: expected > 0 ? up / expected : null, coverage: reg > 0 ? observed / reg : null }];
+    }),
+  );
 }
 const pct = (v: number | null) => (typeof v === 'number' ? `${(100 * Math.min(v, 1)).toFixed(1)} %` : '—');
 
