@@ -47,6 +47,15 @@ const hide = (...names: string[]): DataTransformerConfig => ({
 
 const HOURLY_NOTE = ' From the hourly rollups: complete hours only; the current hour appears once it has ended.';
 
+/**
+ * Drill-down links: a district to its dashboard, a school to its own, keeping the time range.
+ * Fixed dashboard uids keep these valid.
+ */
+const TO_DISTRICT = [{ title: 'Open the district', url: '/d/campus-district?var-district=${__value.raw:percentencode}&${__url_time_range}' }];
+const TO_SCHOOL = [
+  { title: 'Open the school', url: '/d/campus-school?var-district=${__data.fields.district:percentencode}&var-school=${__value.raw:percentencode}&${__url_time_range}' },
+];
+
 /** "No figure" for a division with nothing to divide (0 ÷ 0 in the panel's calculation). */
 const NO_FIGURE = { type: MappingType.SpecialValue, options: { match: 'nan', result: { text: '—', index: 0 } } };
 
@@ -77,7 +86,11 @@ function availabilityTable(title: string, key: 'district' | 'school', filters: A
     .max(1)
     .thresholds(AVAILABILITY_THRESHOLDS)
     .mappings([NO_FIGURE] as never)
-    .overrideByName(key, [{ id: 'unit', value: 'string' }]);
+    .overrideByName(key, [
+      { id: 'unit', value: 'string' },
+      { id: 'links', value: key === 'district' ? TO_DISTRICT : TO_SCHOOL },
+    ])
+    .overrideByName('district', [{ id: 'unit', value: 'string' }]);
 }
 
 export function cityDashboard(): Dashboard {
@@ -152,7 +165,11 @@ export function districtDashboard(): Dashboard {
         .unit('percentunit')
         .thresholds(SATURATION_THRESHOLDS)
         .overrideByName('peak_in', [{ id: 'unit', value: 'bps' }])
-        .overrideByName('school', [{ id: 'unit', value: 'string' }])
+        .overrideByName('school', [
+          { id: 'unit', value: 'string' },
+          { id: 'links', value: TO_SCHOOL },
+        ])
+        .overrideByName('district', [{ id: 'unit', value: 'string' }])
         .gridPos(at(12, 0, 12, 10)),
     )
     .withPanel(

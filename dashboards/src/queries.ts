@@ -43,7 +43,7 @@ export function deviceFigures(filters: Cond[]): Select {
  * Per `dim`, over complete hours from the hourly rollup: up and expected minutes, observed and
  * registered device-minutes. The panel divides (availability = up ÷ expected, coverage =
  * observed ÷ registered), so a range with nothing expected shows no figure instead of InfluxQL's
- * 0 for 0 ÷ 0.
+ * 0 for 0 ÷ 0. Per school, the district comes along (for the link to the school's dashboard).
  */
 export function availabilityHourlyBy(dim: 'district' | 'school', filters: Cond[]): Select {
   return from('availability_1h')
@@ -54,7 +54,7 @@ export function availabilityHourlyBy(dim: 'district' | 'school', filters: Cond[]
       as(agg('availability_1h', 'sum', 'devices'), 'registered'),
     )
     .where(timeFilter, ...filters)
-    .by(dim)
+    .by(...(dim === 'school' ? (['district', 'school'] as const) : (['district'] as const)))
     .build();
 }
 
@@ -121,7 +121,7 @@ export function uplinkSaturationBySchool(filters: Cond[]): Select {
   return from('network_node')
     .select(as(agg('network_node', 'mean', 'utilisation'), 'utilisation'), as(agg('network_node', 'max', 'rx_bps'), 'peak_in'))
     .where(timeFilter, uplinks, ...filters)
-    .by('school')
+    .by('district', 'school')
     .build();
 }
 

@@ -121,6 +121,31 @@ describe('the dashboards', () => {
     expect(peak.find((o) => o.matcher.options === 'peak_in')?.properties).toEqual([{ id: 'unit', value: 'bps' }]);
   });
 
+  it('links a district or school in a table to its own dashboard, with variables that exist there and fields the table has', () => {
+    const links: Array<[string, string, Panel]> = [];
+    for (const uid of UIDS) {
+      for (const p of dashboard(uid).panels) {
+        for (const o of p.fieldConfig.overrides) {
+          for (const prop of o.properties) if (prop.id === 'links') for (const l of prop.value as Array<{ url: string }>) links.push([uid, l.url, p]);
+        }
+      }
+    }
+    // City: districts and worst schools; district: schools by availability and by saturation.
+    expect(links.map(([uid, url]) => `${uid} → ${/^\/d\/([\w-]+)\?/.exec(url)![1]}`)).toEqual([
+      'campus-city → campus-district',
+      'campus-city → campus-school',
+      'campus-district → campus-school',
+      'campus-district → campus-school',
+    ]);
+    for (const [, url, p] of links) {
+      const target = dashboard(/^\/d\/([\w-]+)\?/.exec(url)![1]!);
+      const vars = [...url.matchAll(/var-(\w+)=/g)].map((m) => m[1]);
+      for (const v of vars) expect(target.templating.list.map((x) => x.name), url).toContain(v);
+      expect(url).toContain('${__url_time_range}');
+      for (const m of url.matchAll(/__data\.fields\.(\w+)/g)) expect(p.targets[0]!.query, p.title).toMatch(new RegExp(`GROUP BY .*"${m[1]}"`));
+    }
+  });
+
   it('has district, school and kind variables where they apply; multi-value ones default to All', () => {
     const vars = (uid: string) => dashboard(uid).templating.list.map((v) => `${v.name}:${v.type}:${v.multi ? 'multi' : 'single'}`);
     expect(vars('campus-city')).toEqual(['district:query:multi', 'kind:custom:multi']);

@@ -330,6 +330,8 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     expect(by['yz-s02']![1]).toBeCloseTo(1 / 3, 12);
     expect(by['jb-s01']).toEqual([1, 1]);
     expect(rows).toHaveLength(4);
+    // Each row carries its district, for the link to the school's dashboard.
+    expect(Object.fromEntries(rows.map((x) => [x['school'], x['district']]))).toEqual({ 'yz-s01': '渝中区', 'yz-s02': '渝中区', 'jb-s01': '江北区', 'bs-s01': '北碚区' });
   });
 
   // ── district ──────────────────────────────────────────────────────────────────────────────
