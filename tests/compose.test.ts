@@ -83,7 +83,10 @@ describe('docker-compose.yml', () => {
     const g = (await config())['grafana']!;
     const mount = g.volumes!.map(volume).find((v) => v.target === GRAFANA_PROVISIONING)!;
     expect([mount.type, mount.source, mount.readOnly]).toEqual(['bind', PROVISIONING_DIR, true]);
-    const used = new Set([...render().values()].flatMap((text) => [...text.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!)));
+    // Grafana expands environment variables in the provisioning YAML, not in the dashboards' JSON
+    // (whose `${…}` are Grafana's own variables, such as `${__url_time_range}` in links).
+    const yamlFiles = [...render()].filter(([path]) => path.endsWith('.yaml')).map(([, text]) => text);
+    const used = new Set(yamlFiles.flatMap((text) => [...text.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!)));
     expect([...used].sort()).toEqual(['ALERT_EMAIL_TO', 'INFLUX_DB', 'INFLUX_PASSWORD', 'INFLUX_URL', 'INFLUX_USERNAME', 'NODERED_ALERT_WEBHOOK_PASSWORD', 'NODERED_ALERT_WEBHOOK_URL', 'NODERED_ALERT_WEBHOOK_USER']);
     for (const v of used) expect(g.environment, v).toHaveProperty(v);
     expect(g.environment['NODERED_ALERT_WEBHOOK_URL']).toBe(`http://node-red:1880${ALERT_HOOK_PATH}`);
