@@ -161,7 +161,8 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     const line = encodePoint({
       measurement: 'gateway_state',
       tags: { district: identity.district, school: identity.school, gateway: identity.gateway },
-      // `up` repeats `online` as 1/0: alert rules and state timelines aggregate numbers.
+      // `up` repeats `online` as 1/0, for aggregating the event log (the dashboards and rules read
+      // gateway_up, written every minute).
       fields: { online: { t: 'bool', v: entry.state === 'online' }, up: { t: 'int', v: entry.state === 'online' ? 1 : 0 }, bd_seq: { t: 'int', v: entry.bdSeq } },
       tsMs: now(),
     });

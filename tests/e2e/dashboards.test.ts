@@ -192,7 +192,7 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
       return r[0]?.values[0]?.[1] === 200 ? true : undefined;
     });
     // The continuous queries run on the wall clock, not this hour's: fill the rollups for it as
-    // the hourly and per-minute CQs would have.
+    // the hourly CQs would have.
     for (const statement of rollupBackfill(db, RANGE)) await influxQL(influx.url, db, statement);
   }, 180_000);
 

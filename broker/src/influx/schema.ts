@@ -13,7 +13,7 @@ import type { TimeRange } from '../queries.ts';
  * some), and `rollupBackfill` recomputes any range on demand.
  *
  * InfluxDB keeps a CQ's first definition ("already exists" on a second CREATE), so each CQ's
- * name carries a hash of its definition (`cq_availability_1h_3f2a9c1b`): a changed definition is
+ * name carries a hash of its definition (`cq_availability_1h_2dd7d36b`): a changed definition is
  * a new name, and `staleContinuousQueries` names the old ones to drop.
  */
 export const ROLLUP_RP = 'rollup_1h';
