@@ -9,6 +9,7 @@ export const HubErrorCode = {
   PUBLISH_DENIED: 'HUB_ERR_PUBLISH_DENIED',
   SUBSCRIBE_DENIED: 'HUB_ERR_SUBSCRIBE_DENIED',
   INFLUX_UNAVAILABLE: 'HUB_ERR_INFLUX_UNAVAILABLE',
+  COMMAND_REFUSED: 'HUB_ERR_COMMAND_REFUSED',
 } as const;
 export type HubErrorCode = (typeof HubErrorCode)[keyof typeof HubErrorCode];
 

@@ -8,10 +8,12 @@ import { Counters } from '../../protocol/src/counters.ts';
 import { toError } from '../../protocol/src/errors.ts';
 import { gatewayStateSchema } from '../../protocol/src/gatewayState.ts';
 import { gatewayHealthSchema } from '../../protocol/src/gatewayHealth.ts';
-import { eventsTopic, parseGatewayTopic, presenceTopic } from '../../protocol/src/topics.ts';
-import { HubError } from './errors.ts';
+import { randomBytes } from 'node:crypto';
+import { COMMAND_ACTIONS, commandResultSchema, type CommandAction, type CommandRequest } from '../../protocol/src/commands.ts';
+import { commandRequestTopic, eventsTopic, parseGatewayTopic, presenceTopic } from '../../protocol/src/topics.ts';
+import { HubError, HubErrorCode } from './errors.ts';
 import { createHttpApp } from './http.ts';
-import { encodePoint } from './influx/lineProtocol.ts';
+import { encodePoint, type FieldValue } from './influx/lineProtocol.ts';
 import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import { ingestTelemetry, type IngestLimits } from './ingest.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
@@ -64,6 +66,13 @@ export interface Hub {
    * this hub (`gateway_up`). Returns the number of points.
    */
   recordMinute(atMs?: number): Promise<number>;
+  /**
+   * Sends a command to a registered device through its school's gateway (DESIGN §4): a request
+   * with an id and a TTL; the gateway answers done, failed, expired or rejected. Every command
+   * and its outcome are written to `command`. Refused (HUB_ERR_COMMAND_REFUSED) for an unknown
+   * device or action; `rejected` at once when the gateway is not connected.
+   */
+  sendCommand(c: { device: string; action: CommandAction; ttlMs?: number }): Promise<{ id: string; status: 'sent' | 'rejected'; detail?: string }>;
   /** Revokes a gateway's credentials and drops its live session at once. */
   revokeGateway(id: string): boolean;
   /** Sets a new password for a gateway and drops its live session, which must log in again. */
@@ -206,6 +215,51 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     minuteTimer.unref();
   }
 
+  function commandPoint(g: { district: string; school: string; gateway: string }, device: string, action: string, issuedAt: number, fields: Record<string, FieldValue>): string {
+    // One point per command, at its issue time: the result rewrites its status in place.
+    return encodePoint({ measurement: 'command', tags: { district: g.district, school: g.school, gateway: g.gateway, device, action }, fields, tsMs: issuedAt });
+  }
+
+  async function sendCommand(c: { device: string; action: CommandAction; ttlMs?: number }): Promise<{ id: string; status: 'sent' | 'rejected'; detail?: string }> {
+    if (!(COMMAND_ACTIONS as readonly string[]).includes(c.action)) throw new HubError(HubErrorCode.COMMAND_REFUSED, `unknown action ${String(c.action)}`);
+    const dev = reg().getDevice(c.device);
+    if (!dev) throw new HubError(HubErrorCode.COMMAND_REFUSED, `device ${c.device} is not in the registry`);
+    const gw = reg().activeGateways().find((g) => g.school === dev.school);
+    if (!gw) throw new HubError(HubErrorCode.COMMAND_REFUSED, `school ${dev.school} has no active gateway`);
+    const req: CommandRequest = { v: 1, id: randomBytes(12).toString('base64url'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 };
+    const s = (v: string): FieldValue => ({ t: 'string', v });
+    if (!liveGateways.has(gw.gateway)) {
+      counters.inc('commands', { status: 'rejected' });
+      await writer.write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: s(req.id), status: s('rejected'), detail: s('gateway offline'), ttl_ms: { t: 'int', v: req.ttlMs } })]);
+      return { id: req.id, status: 'rejected', detail: 'gateway offline' };
+    }
+    await writer.write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: s(req.id), status: s('sent'), ttl_ms: { t: 'int', v: req.ttlMs } })]);
+    await new Promise<void>((resolve, reject) =>
+      broker!.publish({ cmd: 'publish', topic: commandRequestTopic(gw), payload: Buffer.from(JSON.stringify(req)), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
+    );
+    counters.inc('commands', { status: 'sent' });
+    log.info({ id: req.id, device: req.device, action: req.action, gateway: gw.gateway }, 'command sent');
+    return { id: req.id, status: 'sent' };
+  }
+
+  /** A gateway's command result: written over its command's point. False when refused. */
+  async function handleCommandResult(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<boolean> {
+    counters.inc('messages_received', { channel: 'cmdres' });
+    const r = parseJsonPayload(commandResultSchema, payload);
+    const dev = r ? reg().getDevice(r.device) : undefined;
+    if (!r || !dev || dev.school !== identity.school) {
+      counters.inc('messages_rejected', { reason: 'bad_command_result' });
+      return false;
+    }
+    const s = (v: string): FieldValue => ({ t: 'string', v });
+    await writer.write([
+      commandPoint(identity, r.device, r.action, r.issuedAt, { id: s(r.id), status: s(r.status), ...(r.detail ? { detail: s(r.detail) } : {}), finished_at: { t: 'int', v: r.at } }),
+    ]);
+    counters.inc('commands', { status: r.status });
+    log.info({ id: r.id, device: r.device, status: r.status }, 'command result');
+    return true;
+  }
+
   /** Returns false for a health report that was refused (it is then not forwarded). */
   async function handleHealth(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<boolean> {
     counters.inc('messages_received', { channel: 'health' });
@@ -329,6 +383,11 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
               if (!ok) refusedPackets.add(packet);
               done(null);
             }, (e: unknown) => done(toError(e)));
+          } else if (t?.channel === 'cmdres') {
+            handleCommandResult(identity, payload).then((ok) => {
+              if (!ok) refusedPackets.add(packet);
+              done(null);
+            }, (e: unknown) => done(toError(e)));
           } else if (t?.channel === 'state') {
             handleState(identity, payload).then(
               (keep) => {
@@ -388,6 +447,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     },
 
     recordMinute,
+    sendCommand,
 
     async stop() {
       if (stopped) return;

@@ -257,6 +257,26 @@ export function schoolDashboard(): Dashboard {
         .gridPos(at(10, 0, 14, 16)),
     )
     .withPanel(
+      new table.PanelBuilder()
+        .title('Recent commands')
+        .description(`The ${Q.RECENT_COMMANDS} most recent commands to this school's devices, newest first: sent, then done, failed, expired (never executed late) or rejected.`)
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.recentCommands([district, school]), 'table'))
+        .mappings([
+          {
+            type: MappingType.ValueToText,
+            options: {
+              sent: { text: 'sent', color: 'blue', index: 0 },
+              done: { text: 'done', color: 'green', index: 1 },
+              failed: { text: 'failed', color: 'red', index: 2 },
+              expired: { text: 'expired', color: 'orange', index: 3 },
+              rejected: { text: 'rejected', color: 'red', index: 4 },
+            },
+          },
+        ] as never)
+        .gridPos(at(0, 24, 24, 8)),
+    )
+    .withPanel(
       new timeseries.PanelBuilder()
         .title('School uplink')
         .datasource(DATASOURCE)

@@ -31,6 +31,16 @@ export function agg<M extends Measurement>(_m: M, fn: Fn, field: FieldOf<M>): Ex
   return expr(`${fn}(${ident(field)})`);
 }
 
+/** A field's raw values (no aggregate): for listing points. */
+export function fieldOf<M extends Measurement>(_m: M, field: FieldOf<M>): Expr {
+  return expr(ident(field));
+}
+
+/** A tag's value as a column (`"tag"::tag`): for listing points. */
+export function tagOf<M extends Measurement>(_m: M, tag: TagOf<M>): Expr {
+  return expr(`${ident(tag)}::tag`);
+}
+
 /** An aggregate or selector over a column of a subquery, by its alias. */
 export function aggCol(fn: Fn, column: string): Expr {
   return expr(`${fn}(${ident(column)})`);
@@ -98,6 +108,8 @@ export class SelectBuilder<M extends Measurement> {
   #groupTags: string[] = [];
   #fill: string | undefined;
   #rp: string | undefined;
+  #newestFirst = false;
+  #limit: number | undefined;
 
   constructor(source: Source<M>) {
     this.#source = source;
@@ -131,6 +143,17 @@ export class SelectBuilder<M extends Measurement> {
     return this;
   }
 
+  /** ORDER BY time DESC. */
+  newestFirst(): this {
+    this.#newestFirst = true;
+    return this;
+  }
+
+  limit(n: number): this {
+    this.#limit = n;
+    return this;
+  }
+
   /** Read from a retention policy other than the default. */
   retentionPolicy(rp: string): this {
     this.#rp = rp;
@@ -151,7 +174,9 @@ export class SelectBuilder<M extends Measurement> {
     const groups = [...(this.#groupTime ? [`time(${this.#groupTime})`] : []), ...this.#groupTags.map(ident)];
     const group = groups.length ? ` GROUP BY ${groups.join(', ')}` : '';
     const fill = this.#fill !== undefined ? ` fill(${this.#fill})` : '';
-    return { sql: `SELECT ${cols} FROM ${from}${where}${group}${fill}` };
+    const order = this.#newestFirst ? ' ORDER BY time DESC' : '';
+    const limit = this.#limit !== undefined ? ` LIMIT ${this.#limit}` : '';
+    return { sql: `SELECT ${cols} FROM ${from}${where}${group}${fill}${order}${limit}` };
   }
 }
 

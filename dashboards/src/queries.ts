@@ -1,4 +1,4 @@
-import { agg, aggCol, as, fieldCmp, from, fromSubquery, op, tagInVar, tagIs, tagIsNot, timeFilter, type Cond, type Select } from './influxql.ts';
+import { agg, aggCol, as, fieldCmp, fieldOf, from, fromSubquery, op, tagInVar, tagIs, tagIsNot, tagOf, timeFilter, type Cond, type Select } from './influxql.ts';
 import { DISTRICT_UPLINK_BPS } from './schema.ts';
 
 /**
@@ -143,6 +143,23 @@ export function lossyStreams(filters: Cond[]): Select {
     .select(as(agg('classroom_av', 'count', 'stream_loss_pct'), 'lossy'))
     .where(timeFilter, fieldCmp('classroom_av', 'stream_loss_pct', '>', LOSSY_STREAM_PCT), ...filters)
     .by('school')
+    .build();
+}
+
+/** The school's most recent commands, newest first: one row per command, with its outcome. */
+export const RECENT_COMMANDS = 50;
+export function recentCommands(filters: Cond[]): Select {
+  return from('command')
+    .select(
+      as(tagOf('command', 'device'), 'device'),
+      as(tagOf('command', 'action'), 'action'),
+      as(fieldOf('command', 'status'), 'status'),
+      as(fieldOf('command', 'detail'), 'detail'),
+      as(fieldOf('command', 'id'), 'id'),
+    )
+    .where(timeFilter, ...filters)
+    .newestFirst()
+    .limit(RECENT_COMMANDS)
     .build();
 }
 

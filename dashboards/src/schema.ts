@@ -39,6 +39,10 @@ export const SCHEMA = {
       hist: 'boolean',
     },
   },
+  command: {
+    tags: ['district', 'school', 'gateway', 'device', 'action'],
+    fields: { id: 'string', status: 'string', detail: 'string', ttl_ms: 'integer', finished_at: 'integer' },
+  },
   gateway_up: {
     tags: ['district', 'school', 'gateway'],
     fields: { up: 'integer' },

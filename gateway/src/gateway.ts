@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Counters } from '../../protocol/src/counters.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
+import { commandRequestSchema, type CommandRequest, type CommandResult, type CommandStatus, type LanCommandResult } from '../../protocol/src/commands.ts';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
 import type { DeviceSample, OutboxRecord } from '../../protocol/src/telemetry.ts';
 import { HEARTBEAT_TIMEOUT_MS, Liveness, MINUTE_MS } from './liveness.ts';
@@ -82,6 +83,67 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const rates = new CounterRates();
   /** Devices seen on each LAN session, so a clean goodbye marks them off. */
   const devicesOfClient = new Map<string, Set<string>>();
+
+  // ── commands (protocol/src/commands.ts) ──
+  /** Commands passed to a device and not answered yet, by id. */
+  const pendingCommands = new Map<string, { req: CommandRequest; timer: NodeJS.Timeout }>();
+  /** Ids already answered, until their TTL ends: a redelivered request is not executed twice. */
+  const answeredCommands = new Map<string, number>();
+
+  function sendCommandResult(req: CommandRequest, status: CommandStatus, detail?: string): void {
+    const t = now();
+    answeredCommands.set(req.id, req.issuedAt + req.ttlMs);
+    for (const [id, until] of answeredCommands) if (until < t) answeredCommands.delete(id);
+    const result: CommandResult = { v: 1, id: req.id, device: req.device, action: req.action, issuedAt: req.issuedAt, status, ...(detail ? { detail } : {}), at: t };
+    counters.inc('command_results', { status });
+    if (!uplink?.publishCommandResult(result)) {
+      counters.inc('command_results_unsent');
+      log.warn({ id: req.id, device: req.device, status }, 'command result not sent: uplink down');
+    }
+  }
+
+  function onCommand(payload: Buffer): void {
+    counters.inc('commands_received');
+    let req: CommandRequest | undefined;
+    try {
+      const p = commandRequestSchema.safeParse(JSON.parse(payload.toString('utf8')));
+      if (p.success) req = p.data;
+    } catch {
+      req = undefined;
+    }
+    if (!req) {
+      counters.inc('commands_refused', { reason: 'invalid' });
+      log.warn('command refused: not a valid request');
+      return;
+    }
+    if (pendingCommands.has(req.id) || answeredCommands.has(req.id)) return; // a QoS 1 redelivery
+    const expiresAt = req.issuedAt + req.ttlMs;
+    const t = now();
+    // Never executed late: an expired request is answered here and never reaches the device.
+    if (t >= expiresAt) return sendCommandResult(req, 'expired', 'arrived after its TTL; not passed to the device');
+    if (!liveness.knows(req.device)) return sendCommandResult(req, 'rejected', 'device not heard on this campus LAN');
+    lan!.sendCommand({ v: 1, id: req.id, device: req.device, action: req.action, expiresAt });
+    counters.inc('commands_forwarded');
+    const r = req;
+    const timer = setTimeout(() => {
+      pendingCommands.delete(r.id);
+      sendCommandResult(r, 'expired', 'no answer from the device within its TTL');
+    }, expiresAt - t);
+    timer.unref();
+    pendingCommands.set(req.id, { req, timer });
+  }
+
+  function onCommandResult(res: LanCommandResult): void {
+    const p = pendingCommands.get(res.id);
+    if (!p) {
+      counters.inc('command_results_refused', { reason: 'unknown_or_late' });
+      return;
+    }
+    clearTimeout(p.timer);
+    pendingCommands.delete(res.id);
+    if (now() >= p.req.issuedAt + p.req.ttlMs) return sendCommandResult(p.req, 'expired', 'the device answered after its TTL');
+    sendCommandResult(p.req, res.status, res.detail);
+  }
 
   const accept = async (sample: DeviceSample, clientId: string): Promise<void> => {
     const o = box();
@@ -198,6 +260,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         counters,
         ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
         ...(deps.random ? { random: deps.random } : {}),
+        onCommand,
       });
       lan = new LanListener(
         { host: config.lanHost, port: config.lanPort, maxSampleBytes: config.maxSampleBytes },
@@ -209,6 +272,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
             const devices = devicesOfClient.get(clientId);
             if (clean && devices) for (const d of devices) liveness.saidGoodbye(d, now());
           },
+          onCommandResult,
         },
       );
       await lan.start();
@@ -238,6 +302,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       stopped = true;
       clearInterval(healthTimer);
       clearTimeout(minuteTimer);
+      for (const p of pendingCommands.values()) clearTimeout(p.timer);
       if (http) {
         const h = http;
         await new Promise<void>((r) => {

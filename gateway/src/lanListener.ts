@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { formatIssues } from '../../protocol/src/errors.ts';
 import { deviceSampleSchema, type DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
+import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC, lanCommandResultSchema, type LanCommand, type LanCommandResult } from '../../protocol/src/commands.ts';
 import type { Counters } from '../../protocol/src/counters.ts';
 
 export interface LanListenerConfig {
@@ -23,6 +24,7 @@ export class LanListener {
   readonly #counters: Counters;
   readonly #accept: (s: DeviceSample, clientId: string) => Promise<void>;
   readonly #onDisconnect: ((clientId: string, clean: boolean) => void) | undefined;
+  readonly #onCommandResult: ((r: LanCommandResult) => void) | undefined;
   #broker: Aedes | undefined;
   #server: Server | undefined;
   port = -1;
@@ -35,6 +37,8 @@ export class LanListener {
       accept: (s: DeviceSample, clientId: string) => Promise<void>;
       /** A device session ended; `clean` when it sent DISCONNECT. */
       onDisconnect?: (clientId: string, clean: boolean) => void;
+      /** A device answered a command (on lan/v1/cmdres). */
+      onCommandResult?: (r: LanCommandResult) => void;
     },
   ) {
     this.#cfg = cfg;
@@ -42,6 +46,12 @@ export class LanListener {
     this.#counters = deps.counters;
     this.#accept = deps.accept;
     this.#onDisconnect = deps.onDisconnect;
+    this.#onCommandResult = deps.onCommandResult;
+  }
+
+  /** Sends a command to the devices on the LAN (QoS 1); the one it names acts on it. */
+  sendCommand(c: LanCommand): void {
+    this.#broker?.publish({ cmd: 'publish', topic: LAN_COMMAND_TOPIC, payload: Buffer.from(JSON.stringify(c)), qos: 1, retain: false, dup: false }, () => {});
   }
 
   async start(): Promise<void> {
@@ -49,8 +59,27 @@ export class LanListener {
     const log = this.#log;
     const cfg = this.#cfg;
     const accept = this.#accept;
+    const onCommandResult = this.#onCommandResult;
     this.#broker = await Aedes.createBroker({
       authorizePublish(client, packet, done) {
+        if (packet.topic === LAN_COMMAND_TOPIC) {
+          // Only the gateway sends commands.
+          counters.inc('lan_publishes_denied', { topic: 'cmd' });
+          return done(new Error('devices may not send commands'));
+        }
+        if (packet.topic === LAN_COMMAND_RESULT_TOPIC) {
+          let result: LanCommandResult | undefined;
+          try {
+            const p = lanCommandResultSchema.safeParse(JSON.parse((Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).toString('utf8')));
+            if (p.success) result = p.data;
+          } catch {
+            result = undefined;
+          }
+          if (!result) counters.inc('command_results_refused', { reason: 'invalid' });
+          else onCommandResult?.(result);
+          (packet as { refused?: boolean }).refused = true; // consumed here, not forwarded
+          return done(null);
+        }
         if (packet.topic !== LAN_TELEMETRY_TOPIC) return done(null);
         const reject = (reason: string, detail: string) => {
           counters.inc('samples_rejected', { reason });

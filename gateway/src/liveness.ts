@@ -42,6 +42,11 @@ export class Liveness {
   }
 
   /** The device closed its session cleanly (MQTT DISCONNECT): off, not down, until heard again. */
+  /** Whether the device has been heard on the LAN since the gateway started. */
+  knows(device: string): boolean {
+    return this.#devices.has(device);
+  }
+
   saidGoodbye(device: string, at: number): void {
     const cur = this.#devices.get(device);
     if (cur && at >= cur.lastHeard) cur.off = true;

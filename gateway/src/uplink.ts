@@ -1,10 +1,11 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import type { CommandResult } from '../../protocol/src/commands.ts';
 import type { Counters } from '../../protocol/src/counters.ts';
 import type { GatewayState } from '../../protocol/src/gatewayState.ts';
 import type { OutboxRecord, TelemetryBatch } from '../../protocol/src/telemetry.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
-import { healthTopic, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
+import { commandFilter, commandResultTopic, gatewayPrefix, healthTopic, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import type { Lane, Outbox } from './outbox.ts';
 
 export interface UplinkConfig extends GatewayAddress {
@@ -48,6 +49,7 @@ export class Uplink {
   readonly #outbox: Outbox;
   readonly #counters: Counters;
   readonly #onDelivered: ((records: OutboxRecord[], at: number) => void) | undefined;
+  readonly #onCommand: ((payload: Buffer) => void) | undefined;
   readonly #random: () => number;
   #client: MqttClient | undefined;
   readonly #inflight: Record<Lane, number> = { live: 0, backlog: 0 };
@@ -79,6 +81,8 @@ export class Uplink {
       outbox: Outbox;
       counters: Counters;
       onDelivered?: (records: OutboxRecord[], at: number) => void;
+      /** A command request from the hub (the raw payload, validated by the gateway). */
+      onCommand?: (payload: Buffer) => void;
       /** The first bdSeq; it grows with every connection. Defaults to the wall clock. */
       initialBdSeq?: number;
       random?: () => number;
@@ -89,6 +93,7 @@ export class Uplink {
     this.#outbox = deps.outbox;
     this.#counters = deps.counters;
     this.#onDelivered = deps.onDelivered;
+    this.#onCommand = deps.onCommand;
     this.#random = deps.random ?? Math.random;
     this.#bdSeq = deps.initialBdSeq ?? Date.now();
   }
@@ -144,7 +149,11 @@ export class Uplink {
         this.#log.info({ bdSeq: this.#bdSeq }, 'uplink connected');
       }
       client.publish(topic, this.#state('online'), { qos: 1, retain: true });
+      if (this.#onCommand) client.subscribe(commandFilter(this.#cfg), { qos: 1 });
       this.pump();
+    });
+    client.on('message', (t, payload) => {
+      if (t.startsWith(`${gatewayPrefix(this.#cfg)}/cmd/`)) this.#onCommand?.(payload);
     });
     client.on('close', () => {
       this.#up = false;
@@ -162,6 +171,14 @@ export class Uplink {
   }
 
   /** Sends the gateway's health to the hub (skipped while disconnected: the hub sees that). */
+  /** Sends a command result to the hub (QoS 1); false while the uplink is down. */
+  publishCommandResult(r: CommandResult): boolean {
+    const client = this.#client;
+    if (!this.connected || !client || this.#stopping) return false;
+    client.publish(commandResultTopic(this.#cfg), JSON.stringify(r), { qos: 1 });
+    return true;
+  }
+
   publishHealth(h: GatewayHealth): void {
     const client = this.#client;
     if (!this.connected || !client || this.#stopping) return;

@@ -47,6 +47,16 @@ export function commandFilter(a: GatewayAddress): string {
   return `${gatewayPrefix(a)}/cmd/#`;
 }
 
+/** Where the hub sends a gateway its command requests. */
+export function commandRequestTopic(a: GatewayAddress): string {
+  return `${gatewayPrefix(a)}/cmd/request`;
+}
+
+/** Where a gateway sends the hub its command results. */
+export function commandResultTopic(a: GatewayAddress): string {
+  return `${gatewayPrefix(a)}/cmdres/result`;
+}
+
 export interface ParsedGatewayTopic extends GatewayAddress {
   channel: GatewayChannel;
   /** Levels after the channel (for cmd and cmdres). */

@@ -8,6 +8,7 @@ import { MemoryOutbox } from '../../gateway/src/outbox.ts';
 import { silentLogger } from '../../protocol/src/logging.ts';
 import type { DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
+import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC } from '../../protocol/src/commands.ts';
 import {
   influxQL,
   interpolateVariables,
@@ -149,6 +150,13 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     stack = await startStack({ influxUrl: influx.url, database: db, fleet, withGateways: false, now: () => clock.now });
     for (const s of [A, B, C]) await startSchool(s);
     await startSchool(D, { outbox: 60 });
+    // The board in yz-s01's r1 carries out the commands it gets.
+    const r1 = clients.get('yz-s01-r1-board')!;
+    await r1.subscribeAsync(LAN_COMMAND_TOPIC, { qos: 1 });
+    r1.on('message', (_t, payload) => {
+      const cmd = JSON.parse(payload.toString()) as { id: string; device: string };
+      if (cmd.device === 'yz-s01-r1-board') void r1.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.id, status: 'done' }), { qos: 1 });
+    });
 
     for (let step = 0; step < 120; step++) {
       clock.now = T0 + step * STEP;
@@ -172,6 +180,14 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
       }
       if (minute === undefined) continue;
       await stack.hub.recordMinute(minute);
+      if (minute === T0 + 45 * MIN) {
+        // An operator reboots the board in r1 at 09:45; it does so.
+        const { id } = await stack.hub.sendCommand({ device: 'yz-s01-r1-board', action: 'reboot' });
+        await waitFor('the reboot answered', async () => {
+          const r = await influxQL(influx.url, db, `SELECT status FROM command WHERE "id" = '${id}'`);
+          return r[0]?.values[0]?.[1] === 'done' ? true : undefined;
+        });
+      }
       // Health once a minute, stamped by the hub at this minute; the healthy gateways first
       // deliver what they hold, so their backlog reads 0.
       for (const s of [A, B, C, D]) {
@@ -242,7 +258,8 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
       const rows = await influxQL(influx.url, db, `SHOW FIELD KEYS FROM ${name}`);
       const actual = Object.fromEntries((rows[0]?.values ?? []).map((r) => [String(r[0]), String(r[1])]));
       // hist appears only on replayed points, which this hour has none of.
-      const expected = Object.fromEntries(Object.entries(SCHEMA[m].fields).filter(([f]) => f !== 'hist'));
+      // hist appears only on replayed points, detail only on a command result that has one.
+      const expected = Object.fromEntries(Object.entries(SCHEMA[m].fields).filter(([f]) => f !== 'hist' && f !== 'detail'));
       expect(actual, m).toEqual(expected);
       const tags = await influxQL(influx.url, db, `SHOW TAG KEYS FROM ${name}`);
       expect((tags[0]?.values ?? []).map((r) => r[0]).sort(), m).toEqual([...SCHEMA[m].tags].sort());
@@ -396,6 +413,8 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     // The kind variable narrows both.
     const boards = valuesByName(await panel(dash, 'Device states', { ...vars, kind: some(['interactive_board'], KINDS) }));
     expect(Object.keys(boards).sort()).toEqual(['yz-s01-r1-board', 'yz-s01-r2-board', 'yz-s01-r3-board', 'yz-s01-r4-board']);
+    const commands = rowsOf((await panel(dash, 'Recent commands', vars)).tables[0]!);
+    expect(commands.map((x) => [x['time'] ?? x['Time'], x['device'], x['action'], x['status']])).toEqual([[T0 + 45 * MIN, 'yz-s01-r1-board', 'reboot', 'done']]);
     const up = valuesByName(await panel(dash, 'School uplink', vars));
     expect(up).toEqual({ in: minutes(60, 200e6), out: minutes(60, 0) });
   });
