@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
+import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC, lanCommandSchema } from '../../protocol/src/commands.ts';
 import type { Fleet, SimSchool } from './fleet.ts';
 import { CADENCE_MS, DeviceStream } from './telemetry.ts';
 
@@ -33,6 +34,7 @@ interface SimDeviceRuntime {
 /**
  * The simulated fleet: one MQTT connection per device to its school's gateway, publishing
  * samples at each kind's cadence with QoS 1. Deterministic data for a seed; wall-clock times.
+ * Each device carries out the commands addressed to it (lan/v1/cmd) and answers `done`.
  */
 export function createSimulator(
   fleet: Fleet,
@@ -94,6 +96,18 @@ export function createSimulator(
           // Spread first samples evenly (deterministic), so the fleet does not report in lockstep.
           const offset = total > 1 ? (config.startSpreadMs * spreadIndex++) / (total - 1) : 0;
           client.once('connect', () => schedule(rt, offset));
+          client.on('connect', () => client.subscribe(LAN_COMMAND_TOPIC, { qos: 1 }));
+          client.on('message', (_topic, payload) => {
+            let cmd;
+            try {
+              cmd = lanCommandSchema.safeParse(JSON.parse(payload.toString('utf8')));
+            } catch {
+              return;
+            }
+            if (!cmd.success || cmd.data.device !== device.id) return;
+            log.debug({ device: device.id, action: cmd.data.action, id: cmd.data.id }, 'command carried out');
+            client.publish(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.data.id, status: 'done' }), { qos: 1 });
+          });
         }
       }
       log.info({ devices: total, schools: fleet.schools.length }, 'simulated fleet started');

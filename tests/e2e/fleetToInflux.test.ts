@@ -78,4 +78,16 @@ describe('simulated fleet → gateways → hub → InfluxDB', () => {
     const uplinks = await influxQuery(influx.url, db, `SELECT count(octets_in) FROM network_node WHERE district = '渝中区' AND role = 'school_uplink' GROUP BY school`);
     expect(uplinks.map((s) => [s.tags!['school'], s.values[0]![1]])).toEqual([['yz-s01', SAMPLES], ['yz-s02', SAMPLES]]);
   });
+
+  it('has each simulated device carry out the commands sent to it', async () => {
+    const school = fleet.schools[0]!;
+    const device = school.devices[0]!;
+    const { id, status } = await stack.hub.sendCommand({ device: device.id, action: 'reboot' });
+    expect(status).toBe('sent');
+    const row = await waitFor('the command answered', async () => {
+      const r = await influxQuery(influx.url, db, `SELECT status, gateway FROM command WHERE "id" = '${id}'`);
+      return r[0]?.values[0]?.[1] === 'done' ? r[0].values[0] : undefined;
+    });
+    expect(row.slice(1)).toEqual(['done', school.gateway]);
+  });
 });
