@@ -220,6 +220,10 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     return encodePoint({ measurement: 'command', tags: { district: g.district, school: g.school, gateway: g.gateway, device, action }, fields, tsMs: issuedAt });
   }
 
+  /** Commands sent and not answered yet: written `expired` if no result comes within TTL + grace. */
+  const pendingCommands = new Map<string, NodeJS.Timeout>();
+  const COMMAND_RESULT_GRACE_MS = 2000;
+
   async function sendCommand(c: { device: string; action: CommandAction; ttlMs?: number }): Promise<{ id: string; status: 'sent' | 'rejected'; detail?: string }> {
     if (!(COMMAND_ACTIONS as readonly string[]).includes(c.action)) throw new HubError(HubErrorCode.COMMAND_REFUSED, `unknown action ${String(c.action)}`);
     const dev = reg().getDevice(c.device);
@@ -239,6 +243,17 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     );
     counters.inc('commands', { status: 'sent' });
     log.info({ id: req.id, device: req.device, action: req.action, gateway: gw.gateway }, 'command sent');
+    // The request or its result may be lost with the connection: then the command cannot have
+    // been carried out in time, and it is recorded as expired rather than left `sent`.
+    const timer = setTimeout(() => {
+      pendingCommands.delete(req.id);
+      counters.inc('commands', { status: 'expired' });
+      writer
+        .write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: s(req.id), status: s('expired'), detail: s('no result from the gateway') })])
+        .catch((e: unknown) => log.warn({ err: toError(e), id: req.id }, 'command expiry not written'));
+    }, req.ttlMs + COMMAND_RESULT_GRACE_MS);
+    timer.unref();
+    pendingCommands.set(req.id, timer);
     return { id: req.id, status: 'sent' };
   }
 
@@ -250,6 +265,11 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     if (!r || !dev || dev.school !== identity.school) {
       counters.inc('messages_rejected', { reason: 'bad_command_result' });
       return false;
+    }
+    const pending = pendingCommands.get(r.id);
+    if (pending) {
+      clearTimeout(pending);
+      pendingCommands.delete(r.id);
     }
     const s = (v: string): FieldValue => ({ t: 'string', v });
     await writer.write([
@@ -453,6 +473,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       if (stopped) return;
       stopped = true;
       clearTimeout(minuteTimer);
+      for (const t of pendingCommands.values()) clearTimeout(t);
       if (http) {
         const h = http;
         const closed = new Promise<void>((resolve) => h.close(() => resolve()));

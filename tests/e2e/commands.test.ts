@@ -9,6 +9,7 @@ import { loadDashboard, rowsOf, runPanel } from '../harness/grafana.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
 import { gatewayConfig, influxQuery, startStack, type Stack } from '../harness/stack.ts';
+import { startTcpProxy } from '../harness/tcpProxy.ts';
 
 /**
  * Commands end to end (DESIGN §4): the hub sends a request with an id and a TTL to the device's
@@ -127,6 +128,29 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
     expect(offline).toMatchObject({ status: 'rejected', detail: 'gateway offline' });
     expect((await outcome(offline.id))['status']).toBe('rejected');
     await expect(stack.hub.sendCommand({ device: 'no-such-device', action: 'reboot' })).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED' });
+  });
+
+  it('records a command whose request is lost on the way as expired, once its TTL and a grace period have passed', async () => {
+    // yz-s02's gateway, behind a WAN link whose return path stalls: connected, but nothing the
+    // hub sends reaches it.
+    const school = fleet.schools[1]!;
+    const proxy = await startTcpProxy(stack.hub.mqttPort);
+    const gw2 = createGateway(gatewayConfig(school, proxy.port), { log: silentLogger(), now: () => hubClock.now });
+    await gw2.start();
+    try {
+      await waitFor('gw-yz-s02 online', async () => stack.hub.presence.get('gw-yz-s02')?.state === 'online');
+      proxy.hold();
+      hubClock.now += 1000;
+      const { id, status } = await stack.hub.sendCommand({ device: 'yz-s02-r1-board', action: 'reboot', ttlMs: 1000 });
+      expect(status).toBe('sent');
+      const row = await outcome(id); // after 1 s TTL + 2 s grace
+      expect([row['status'], row['detail']]).toEqual(['expired', 'no result from the gateway']);
+      expect(gw2.counters.get('commands_received')).toBe(0);
+    } finally {
+      proxy.release();
+      await gw2.stop();
+      await proxy.stop();
+    }
   });
 
   it('does not let a device send commands on the LAN', async () => {
