@@ -9,8 +9,8 @@ import { toError } from '../../protocol/src/errors.ts';
 import { gatewayStateSchema } from '../../protocol/src/gatewayState.ts';
 import { gatewayHealthSchema } from '../../protocol/src/gatewayHealth.ts';
 import { randomBytes } from 'node:crypto';
-import { COMMAND_ACTIONS, commandResultSchema, type CommandAction, type CommandRequest } from '../../protocol/src/commands.ts';
-import { commandRequestTopic, eventsTopic, parseGatewayTopic, presenceTopic } from '../../protocol/src/topics.ts';
+import { COMMAND_ACTIONS, commandRequestSchema, commandResultSchema, type CommandAction, type CommandRequest } from '../../protocol/src/commands.ts';
+import { commandFilter, commandRequestTopic, eventsTopic, parseGatewayTopic, presenceTopic } from '../../protocol/src/topics.ts';
 import { HubError, HubErrorCode } from './errors.ts';
 import { createHttpApp } from './http.ts';
 import { encodePoint, type FieldValue } from './influx/lineProtocol.ts';
@@ -73,6 +73,8 @@ export interface Hub {
    * device or action; `rejected` at once when the gateway is not connected.
    */
   sendCommand(c: { device: string; action: CommandAction; ttlMs?: number }): Promise<{ id: string; status: 'sent' | 'rejected'; detail?: string }>;
+  /** Whether the gateway's current session has subscribed to its commands (it takes them). */
+  isCommandReady(gateway: string): boolean;
   /** Revokes a gateway's credentials and drops its live session at once. */
   revokeGateway(id: string): boolean;
   /** Sets a new password for a gateway and drops its live session, which must log in again. */
@@ -220,9 +222,12 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     return encodePoint({ measurement: 'command', tags: { district: g.district, school: g.school, gateway: g.gateway, device, action }, fields, tsMs: issuedAt });
   }
 
-  /** Commands sent and not answered yet: written `expired` if no result comes within TTL + grace. */
-  const pendingCommands = new Map<string, NodeJS.Timeout>();
+  /** Commands sent and not answered yet, by id; `no_result` is written if none comes within TTL + grace. */
+  const pendingCommands = new Map<string, { gw: { district: string; school: string; gateway: string }; req: CommandRequest; timer: NodeJS.Timeout }>();
   const COMMAND_RESULT_GRACE_MS = 2000;
+  /** Gateways subscribed to their command topic on their current session. */
+  const commandReady = new Set<string>();
+  const str = (v: string): FieldValue => ({ t: 'string', v });
 
   async function sendCommand(c: { device: string; action: CommandAction; ttlMs?: number }): Promise<{ id: string; status: 'sent' | 'rejected'; detail?: string }> {
     if (!(COMMAND_ACTIONS as readonly string[]).includes(c.action)) throw new HubError(HubErrorCode.COMMAND_REFUSED, `unknown action ${String(c.action)}`);
@@ -230,50 +235,59 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     if (!dev) throw new HubError(HubErrorCode.COMMAND_REFUSED, `device ${c.device} is not in the registry`);
     const gw = reg().activeGateways().find((g) => g.school === dev.school);
     if (!gw) throw new HubError(HubErrorCode.COMMAND_REFUSED, `school ${dev.school} has no active gateway`);
-    const req: CommandRequest = { v: 1, id: randomBytes(12).toString('base64url'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 };
-    const s = (v: string): FieldValue => ({ t: 'string', v });
-    if (!liveGateways.has(gw.gateway)) {
+    const parsed = commandRequestSchema.safeParse({ v: 1, id: randomBytes(12).toString('base64url'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 });
+    if (!parsed.success) throw new HubError(HubErrorCode.COMMAND_REFUSED, `invalid command: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const req = parsed.data;
+    if (!commandReady.has(gw.gateway)) {
       counters.inc('commands', { status: 'rejected' });
-      await writer.write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: s(req.id), status: s('rejected'), detail: s('gateway offline'), ttl_ms: { t: 'int', v: req.ttlMs } })]);
-      return { id: req.id, status: 'rejected', detail: 'gateway offline' };
+      await writer.write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: str(req.id), status: str('rejected'), detail: str('gateway not connected'), ttl_ms: { t: 'int', v: req.ttlMs } })]);
+      return { id: req.id, status: 'rejected', detail: 'gateway not connected' };
     }
-    await writer.write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: s(req.id), status: s('sent'), ttl_ms: { t: 'int', v: req.ttlMs } })]);
-    await new Promise<void>((resolve, reject) =>
-      broker!.publish({ cmd: 'publish', topic: commandRequestTopic(gw), payload: Buffer.from(JSON.stringify(req)), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
-    );
-    counters.inc('commands', { status: 'sent' });
-    log.info({ id: req.id, device: req.device, action: req.action, gateway: gw.gateway }, 'command sent');
-    // The request or its result may be lost with the connection: then the command cannot have
-    // been carried out in time, and it is recorded as expired rather than left `sent`.
+    await writer.write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: str(req.id), status: str('sent'), ttl_ms: { t: 'int', v: req.ttlMs } })]);
+    // Pending before it is published, so that a quick answer finds it. If neither the request
+    // nor its result comes through in time, whether the device acted is not known: no_result.
     const timer = setTimeout(() => {
       pendingCommands.delete(req.id);
-      counters.inc('commands', { status: 'expired' });
+      counters.inc('commands', { status: 'no_result' });
       writer
-        .write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: s(req.id), status: s('expired'), detail: s('no result from the gateway') })])
-        .catch((e: unknown) => log.warn({ err: toError(e), id: req.id }, 'command expiry not written'));
+        .write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: str(req.id), status: str('no_result'), detail: str('no result from the gateway within the TTL') })])
+        .catch((e: unknown) => log.warn({ err: toError(e), id: req.id }, 'command outcome not written'));
     }, req.ttlMs + COMMAND_RESULT_GRACE_MS);
     timer.unref();
-    pendingCommands.set(req.id, timer);
+    pendingCommands.set(req.id, { gw, req, timer });
+    try {
+      await new Promise<void>((resolve, reject) =>
+        broker!.publish({ cmd: 'publish', topic: commandRequestTopic(gw), payload: Buffer.from(JSON.stringify(req)), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
+      );
+    } catch (e) {
+      clearTimeout(timer);
+      pendingCommands.delete(req.id);
+      await writer.write([commandPoint(gw, req.device, req.action, req.issuedAt, { id: str(req.id), status: str('rejected'), detail: str('not published') })]);
+      throw e;
+    }
+    counters.inc('commands', { status: 'sent' });
+    log.info({ id: req.id, device: req.device, action: req.action, gateway: gw.gateway }, 'command sent');
     return { id: req.id, status: 'sent' };
   }
 
-  /** A gateway's command result: written over its command's point. False when refused. */
+  /**
+   * A gateway's command result, written over its command's point. Only for a command this hub
+   * sent to that gateway and still waits for, and for its device and action: anything else
+   * (unknown or already final, another gateway's, altered) is refused and counted.
+   */
   async function handleCommandResult(identity: Identity & { kind: 'gateway' }, payload: Buffer): Promise<boolean> {
     counters.inc('messages_received', { channel: 'cmdres' });
     const r = parseJsonPayload(commandResultSchema, payload);
-    const dev = r ? reg().getDevice(r.device) : undefined;
-    if (!r || !dev || dev.school !== identity.school) {
+    const p = r ? pendingCommands.get(r.id) : undefined;
+    if (!r || !p || p.gw.gateway !== identity.gateway || p.req.device !== r.device || p.req.action !== r.action || p.req.issuedAt !== r.issuedAt) {
       counters.inc('messages_rejected', { reason: 'bad_command_result' });
+      log.warn({ gateway: identity.gateway, id: r?.id }, 'command result refused: not a command this hub waits for from this gateway');
       return false;
     }
-    const pending = pendingCommands.get(r.id);
-    if (pending) {
-      clearTimeout(pending);
-      pendingCommands.delete(r.id);
-    }
-    const s = (v: string): FieldValue => ({ t: 'string', v });
+    clearTimeout(p.timer);
+    pendingCommands.delete(r.id);
     await writer.write([
-      commandPoint(identity, r.device, r.action, r.issuedAt, { id: s(r.id), status: s(r.status), ...(r.detail ? { detail: s(r.detail) } : {}), finished_at: { t: 'int', v: r.at } }),
+      commandPoint(p.gw, p.req.device, p.req.action, p.req.issuedAt, { id: str(r.id), status: str(r.status), detail: str(r.detail ?? ''), finished_at: { t: 'int', v: r.at } }),
     ]);
     counters.inc('commands', { status: r.status });
     log.info({ id: r.id, device: r.device, status: r.status }, 'command result');
@@ -440,7 +454,15 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       });
       broker.on('clientDisconnect', (client) => {
         const id = identities.get(client);
-        if (id?.kind === 'gateway' && liveGateways.get(id.gateway) === client) liveGateways.delete(id.gateway);
+        if (id?.kind === 'gateway' && liveGateways.get(id.gateway) === client) {
+          liveGateways.delete(id.gateway);
+          commandReady.delete(id.gateway);
+        }
+      });
+      // A gateway takes commands once its session has subscribed to them (after CONNACK).
+      broker.on('subscribe', (subscriptions, client) => {
+        const id = client ? identities.get(client) : undefined;
+        if (id?.kind === 'gateway' && liveGateways.get(id.gateway) === client && subscriptions.some((sub) => sub.topic === commandFilter(id))) commandReady.add(id.gateway);
       });
       broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err }, 'client error'));
 
@@ -468,12 +490,13 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
 
     recordMinute,
     sendCommand,
+    isCommandReady: (gateway: string) => commandReady.has(gateway),
 
     async stop() {
       if (stopped) return;
       stopped = true;
       clearTimeout(minuteTimer);
-      for (const t of pendingCommands.values()) clearTimeout(t);
+      for (const p of pendingCommands.values()) clearTimeout(p.timer);
       if (http) {
         const h = http;
         const closed = new Promise<void>((resolve) => h.close(() => resolve()));

@@ -259,7 +259,7 @@ export function schoolDashboard(): Dashboard {
     .withPanel(
       new table.PanelBuilder()
         .title('Recent commands')
-        .description(`The ${Q.RECENT_COMMANDS} most recent commands to this school's devices, newest first: sent, then done, failed, expired (never executed late) or rejected.`)
+        .description(`The ${Q.RECENT_COMMANDS} most recent commands to this school's devices, newest first: sent, then done, failed, expired (never executed late), rejected, or no result (lost with a connection: whether the device acted is not known).`)
         .datasource(DATASOURCE)
         .withTarget(new InfluxQLTarget('A', Q.recentCommands([district, school]), 'table'))
         .mappings([
@@ -271,6 +271,7 @@ export function schoolDashboard(): Dashboard {
               failed: { text: 'failed', color: 'red', index: 2 },
               expired: { text: 'expired', color: 'orange', index: 3 },
               rejected: { text: 'rejected', color: 'red', index: 4 },
+              no_result: { text: 'no result', color: 'purple', index: 5 },
             },
           },
         ] as never)

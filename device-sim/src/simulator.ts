@@ -97,6 +97,8 @@ export function createSimulator(
           const offset = total > 1 ? (config.startSpreadMs * spreadIndex++) / (total - 1) : 0;
           client.once('connect', () => schedule(rt, offset));
           client.on('connect', () => client.subscribe(LAN_COMMAND_TOPIC, { qos: 1 }));
+          /** The last commands carried out: a redelivered one is not carried out twice. */
+          const done = new Set<string>();
           client.on('message', (_topic, payload) => {
             let cmd;
             try {
@@ -104,9 +106,11 @@ export function createSimulator(
             } catch {
               return;
             }
-            if (!cmd.success || cmd.data.device !== device.id) return;
+            if (!cmd.success || cmd.data.device !== device.id || done.has(cmd.data.id)) return; // not ours, or a redelivery
+            done.add(cmd.data.id);
+            if (done.size > 100) done.delete(done.values().next().value!);
             log.debug({ device: device.id, action: cmd.data.action, id: cmd.data.id }, 'command carried out');
-            client.publish(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.data.id, status: 'done' }), { qos: 1 });
+            client.publish(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.data.id, device: device.id, status: 'done' }), { qos: 1 });
           });
         }
       }

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Counters } from '../../protocol/src/counters.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
-import { commandRequestSchema, type CommandRequest, type CommandResult, type CommandStatus, type LanCommandResult } from '../../protocol/src/commands.ts';
+import { COMMAND_CLOCK_TOLERANCE_MS, commandRequestSchema, type CommandRequest, type CommandResult, type CommandStatus, type LanCommandResult } from '../../protocol/src/commands.ts';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
 import type { DeviceSample, OutboxRecord } from '../../protocol/src/telemetry.ts';
 import { HEARTBEAT_TIMEOUT_MS, Liveness, MINUTE_MS } from './liveness.ts';
@@ -121,8 +121,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     const t = now();
     // Never executed late: an expired request is answered here and never reaches the device.
     if (t >= expiresAt) return sendCommandResult(req, 'expired', 'arrived after its TTL; not passed to the device');
+    // A gateway clock far behind the hub's would run the TTL late: refuse rather than act late.
+    if (req.issuedAt > t + COMMAND_CLOCK_TOLERANCE_MS) return sendCommandResult(req, 'rejected', `gateway clock ${req.issuedAt - t} ms behind the hub's`);
     if (!liveness.knows(req.device)) return sendCommandResult(req, 'rejected', 'device not heard on this campus LAN');
-    lan!.sendCommand({ v: 1, id: req.id, device: req.device, action: req.action, expiresAt });
+    lan!.sendCommand({ v: 1, id: req.id, device: req.device, action: req.action, ttlMs: expiresAt - t });
     counters.inc('commands_forwarded');
     const r = req;
     const timer = setTimeout(() => {
@@ -133,10 +135,17 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     pendingCommands.set(req.id, { req, timer });
   }
 
-  function onCommandResult(res: LanCommandResult): void {
+  function onCommandResult(res: LanCommandResult, clientId: string): void {
     const p = pendingCommands.get(res.id);
     if (!p) {
       counters.inc('command_results_refused', { reason: 'unknown_or_late' });
+      return;
+    }
+    // Only the command's device answers, on the session that reports it: another LAN client
+    // that saw the command (every device sees every command) cannot answer for it.
+    if (res.device !== p.req.device || !devicesOfClient.get(clientId)?.has(p.req.device)) {
+      counters.inc('command_results_refused', { reason: 'not_the_device' });
+      log.warn({ id: res.id, device: p.req.device, clientId }, 'command answer from another client refused');
       return;
     }
     clearTimeout(p.timer);

@@ -24,7 +24,7 @@ export class LanListener {
   readonly #counters: Counters;
   readonly #accept: (s: DeviceSample, clientId: string) => Promise<void>;
   readonly #onDisconnect: ((clientId: string, clean: boolean) => void) | undefined;
-  readonly #onCommandResult: ((r: LanCommandResult) => void) | undefined;
+  readonly #onCommandResult: ((r: LanCommandResult, clientId: string) => void) | undefined;
   #broker: Aedes | undefined;
   #server: Server | undefined;
   port = -1;
@@ -37,8 +37,8 @@ export class LanListener {
       accept: (s: DeviceSample, clientId: string) => Promise<void>;
       /** A device session ended; `clean` when it sent DISCONNECT. */
       onDisconnect?: (clientId: string, clean: boolean) => void;
-      /** A device answered a command (on lan/v1/cmdres). */
-      onCommandResult?: (r: LanCommandResult) => void;
+      /** A device answered a command (on lan/v1/cmdres), on the session `clientId`. */
+      onCommandResult?: (r: LanCommandResult, clientId: string) => void;
     },
   ) {
     this.#cfg = cfg;
@@ -69,14 +69,15 @@ export class LanListener {
         }
         if (packet.topic === LAN_COMMAND_RESULT_TOPIC) {
           let result: LanCommandResult | undefined;
+          const raw = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
           try {
-            const p = lanCommandResultSchema.safeParse(JSON.parse((Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).toString('utf8')));
-            if (p.success) result = p.data;
+            const p = raw.length <= cfg.maxSampleBytes ? lanCommandResultSchema.safeParse(JSON.parse(raw.toString('utf8'))) : undefined;
+            if (p?.success) result = p.data;
           } catch {
             result = undefined;
           }
           if (!result) counters.inc('command_results_refused', { reason: 'invalid' });
-          else onCommandResult?.(result);
+          else onCommandResult?.(result, client?.id ?? '');
           (packet as { refused?: boolean }).refused = true; // consumed here, not forwarded
           return done(null);
         }

@@ -42,15 +42,15 @@ export class Liveness {
   }
 
   /** The device closed its session cleanly (MQTT DISCONNECT): off, not down, until heard again. */
+  saidGoodbye(device: string, at: number): void {
+    const cur = this.#devices.get(device);
+    if (cur && at >= cur.lastHeard) cur.off = true;
+  }
   /** Whether the device has been heard on the LAN since the gateway started. */
   knows(device: string): boolean {
     return this.#devices.has(device);
   }
 
-  saidGoodbye(device: string, at: number): void {
-    const cur = this.#devices.get(device);
-    if (cur && at >= cur.lastHeard) cur.off = true;
-  }
 
   stateAt(device: string, t: number): AvailabilityState | undefined {
     const d = this.#devices.get(device);

@@ -11,7 +11,11 @@ import { deviceIdSchema } from './ids.ts';
 export const COMMAND_ACTIONS = ['reboot', 'power_on', 'power_off', 'standby'] as const;
 export type CommandAction = (typeof COMMAND_ACTIONS)[number];
 
-/** `done`/`failed`: the device's answer; `expired`: not executed in time; `rejected`: not passed on. */
+/**
+ * `done`/`failed`: the device's answer; `expired`: not executed in time; `rejected`: not passed on.
+ * The hub records `no_result` itself when no result came within the TTL and a grace period (the
+ * request or its result was lost with a connection: whether the device acted is not known).
+ */
 export const COMMAND_STATUSES = ['done', 'failed', 'expired', 'rejected'] as const;
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];
 
@@ -28,6 +32,9 @@ export const commandRequestSchema = z.strictObject({
   ttlMs: z.number().int().min(1000).max(3_600_000),
 });
 export type CommandRequest = z.infer<typeof commandRequestSchema>;
+
+/** A gateway whose clock is behind the hub's by more than this refuses commands (TTLs would run late). */
+export const COMMAND_CLOCK_TOLERANCE_MS = 30_000;
 
 /** Gateway → hub, on `campus/v1/{district}/{school}/{gateway}/cmdres/result`. */
 export const commandResultSchema = z.strictObject({
@@ -48,12 +55,15 @@ export const LAN_COMMAND_TOPIC = 'lan/v1/cmd';
 /** Device → gateway on the campus LAN. */
 export const LAN_COMMAND_RESULT_TOPIC = 'lan/v1/cmdres';
 
-export const lanCommandSchema = z.strictObject({ v: z.literal(1), id: commandId, device: deviceIdSchema, action: z.enum(COMMAND_ACTIONS), expiresAt: z.number().int() });
+/** `ttlMs`: what is left of the TTL when the gateway sends it (devices need not share its clock). */
+export const lanCommandSchema = z.strictObject({ v: z.literal(1), id: commandId, device: deviceIdSchema, action: z.enum(COMMAND_ACTIONS), ttlMs: z.number().int().positive() });
 export type LanCommand = z.infer<typeof lanCommandSchema>;
 
 export const lanCommandResultSchema = z.strictObject({
   v: z.literal(1),
   id: commandId,
+  /** The device answering: it must be the command's device, on the session that reports it. */
+  device: deviceIdSchema,
   status: z.enum(['done', 'failed']),
   detail: z.string().max(500).optional(),
 });

@@ -46,7 +46,7 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
     stack = await startStack({ influxUrl: influx.url, database: db, fleet, withGateways: false, now: () => hubClock.now });
     gw = createGateway(gatewayConfig(fleet.schools[0]!, stack.hub.mqttPort), { log: silentLogger(), now: () => hubClock.now + skewMs });
     await gw.start();
-    await waitFor('gw-yz-s01 online', async () => stack.hub.presence.get('gw-yz-s01')?.state === 'online');
+    await waitFor('gw-yz-s01 takes commands', async () => stack.hub.isCommandReady('gw-yz-s01'));
     // Devices: b1 does what it is told, av fails, `quiet` never answers; all three report, so
     // the gateway has heard them. `unseen` is registered but never reported.
     for (const d of [b1, av, quiet]) {
@@ -58,8 +58,8 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
         const cmd = JSON.parse(payload.toString()) as LanCommand;
         if (cmd.device !== d.id) return; // every device sees every command; the one named acts
         received.get(d.id)!.push(cmd);
-        if (d === b1) void c.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.id, status: 'done' }), { qos: 1 });
-        if (d === av) void c.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.id, status: 'failed', detail: 'lamp cooling down' }), { qos: 1 });
+        if (d === b1) void c.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.id, device: d.id, status: 'done' }), { qos: 1 });
+        if (d === av) void c.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.id, device: d.id, status: 'failed', detail: 'lamp cooling down' }), { qos: 1 });
       });
       const sample =
         d.kind === 'classroom_av'
@@ -125,12 +125,42 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
     const notHeard = await stack.hub.sendCommand({ device: unseen.id, action: 'reboot' });
     expect([(await outcome(notHeard.id))['status'], (await outcome(notHeard.id))['detail']]).toEqual(['rejected', 'device not heard on this campus LAN']);
     const offline = await stack.hub.sendCommand({ device: 'yz-s02-r1-board', action: 'reboot' });
-    expect(offline).toMatchObject({ status: 'rejected', detail: 'gateway offline' });
+    expect(offline).toMatchObject({ status: 'rejected', detail: 'gateway not connected' });
+    await expect(stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 10 })).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED' });
     expect((await outcome(offline.id))['status']).toBe('rejected');
     await expect(stack.hub.sendCommand({ device: 'no-such-device', action: 'reboot' })).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED' });
   });
 
-  it('records a command whose request is lost on the way as expired, once its TTL and a grace period have passed', async () => {
+  it('refuses commands when the gateway\'s clock is far behind the hub\'s (its TTL would run late)', async () => {
+    hubClock.now += 1000;
+    skewMs = -60_000;
+    try {
+      const before = received.get(b1.id)!.length;
+      const { id } = await stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 120_000 });
+      const row = await outcome(id);
+      expect([row['status'], row['detail']]).toEqual(['rejected', 'gateway clock 60000 ms behind the hub\'s']);
+      expect(received.get(b1.id)!.length).toBe(before);
+    } finally {
+      skewMs = 0;
+    }
+  });
+
+  it('takes the answer only from the command\'s device on its own session', async () => {
+    hubClock.now += 1000;
+    // `quiet` never answers; b1's session answers for it first, then quiet's own session does.
+    const impostor = clients.get(b1.id)!;
+    const real = clients.get(quiet.id)!;
+    const seen = new Promise<string>((resolve) => real.once('message', (_t, p) => resolve((JSON.parse(p.toString()) as LanCommand).id)));
+    const { id } = await stack.hub.sendCommand({ device: quiet.id, action: 'power_on', ttlMs: 5000 });
+    expect(await seen).toBe(id);
+    await impostor.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id, device: quiet.id, status: 'failed', detail: 'not me' }), { qos: 1 });
+    await real.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id, device: quiet.id, status: 'done' }), { qos: 1 });
+    const row = await outcome(id);
+    expect([row['status'], row['detail']]).toEqual(['done', '']);
+    expect(gw.counters.get('command_results_refused', { reason: 'not_the_device' })).toBe(1);
+  });
+
+  it('records a command whose request is lost on the way as no_result, and refuses the late answer', async () => {
     // yz-s02's gateway, behind a WAN link whose return path stalls: connected, but nothing the
     // hub sends reaches it.
     const school = fleet.schools[1]!;
@@ -138,14 +168,22 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
     const gw2 = createGateway(gatewayConfig(school, proxy.port), { log: silentLogger(), now: () => hubClock.now });
     await gw2.start();
     try {
-      await waitFor('gw-yz-s02 online', async () => stack.hub.presence.get('gw-yz-s02')?.state === 'online');
+      await waitFor('gw-yz-s02 takes commands', async () => stack.hub.isCommandReady('gw-yz-s02'));
       proxy.hold();
       hubClock.now += 1000;
       const { id, status } = await stack.hub.sendCommand({ device: 'yz-s02-r1-board', action: 'reboot', ttlMs: 1000 });
       expect(status).toBe('sent');
       const row = await outcome(id); // after 1 s TTL + 2 s grace
-      expect([row['status'], row['detail']]).toEqual(['expired', 'no result from the gateway']);
+      expect([row['status'], row['detail']]).toEqual(['no_result', 'no result from the gateway within the TTL']);
       expect(gw2.counters.get('commands_received')).toBe(0);
+      // The held request now arrives. (This gateway's clock is the test's, which stands still, so
+      // it does not see the TTL pass; it answers rejected, for a device it has not heard.) The
+      // hub, no longer waiting, refuses that answer; the record stays no_result.
+      const refusedBefore = stack.hub.counters.get('messages_rejected', { reason: 'bad_command_result' });
+      proxy.release();
+      await waitFor('the late answer refused', async () => stack.hub.counters.get('messages_rejected', { reason: 'bad_command_result' }) > refusedBefore);
+      expect(gw2.counters.get('command_results', { status: 'rejected' })).toBe(1);
+      expect((await outcome(id))['status']).toBe('no_result');
     } finally {
       proxy.release();
       await gw2.stop();
@@ -165,7 +203,7 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
     // A malformed answer is counted and dropped; the device stays connected.
     const c = clients.get(b1.id)!;
     await c.publishAsync(LAN_COMMAND_RESULT_TOPIC, '{"v":1,"id":"x"', { qos: 1 });
-    await c.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: 'never-sent-1', status: 'done' }), { qos: 1 });
+    await c.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: 'never-sent-1', device: b1.id, status: 'done' }), { qos: 1 });
     expect([gw.counters.get('command_results_refused', { reason: 'invalid' }), gw.counters.get('command_results_refused', { reason: 'unknown_or_late' }), c.connected]).toEqual([1, 1, true]);
   });
 
@@ -174,8 +212,10 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
     const one = (v: string) => ({ value: v, multi: false, includeAll: false, options: [v] });
     const r = await runPanel(panel, { influxUrl: influx.url, db, range: { fromMs: hubClock.now - 3_600_000, toMs: hubClock.now + 1 }, vars: { district: one('渝中区'), school: one('yz-s01') }, maxDataPoints: 1000, datasourceInterval: '1m' });
     const rows = rowsOf(r.tables[0]!).map((x) => [x['device'], x['action'], x['status']]);
-    // The five commands to yz-s01 (yz-s02's is another school's), each with its final status.
+    // The seven commands to yz-s01 (yz-s02's are another school's), each with its final status.
     expect(rows).toEqual([
+      [quiet.id, 'power_on', 'done'],
+      [b1.id, 'reboot', 'rejected'],
       [unseen.id, 'reboot', 'rejected'],
       [b1.id, 'reboot', 'expired'],
       [quiet.id, 'standby', 'expired'],

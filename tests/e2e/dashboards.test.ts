@@ -155,7 +155,7 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     await r1.subscribeAsync(LAN_COMMAND_TOPIC, { qos: 1 });
     r1.on('message', (_t, payload) => {
       const cmd = JSON.parse(payload.toString()) as { id: string; device: string };
-      if (cmd.device === 'yz-s01-r1-board') void r1.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.id, status: 'done' }), { qos: 1 });
+      if (cmd.device === 'yz-s01-r1-board') void r1.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.id, device: cmd.device, status: 'done' }), { qos: 1 });
     });
 
     for (let step = 0; step < 120; step++) {
@@ -258,8 +258,7 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
       const rows = await influxQL(influx.url, db, `SHOW FIELD KEYS FROM ${name}`);
       const actual = Object.fromEntries((rows[0]?.values ?? []).map((r) => [String(r[0]), String(r[1])]));
       // hist appears only on replayed points, which this hour has none of.
-      // hist appears only on replayed points, detail only on a command result that has one.
-      const expected = Object.fromEntries(Object.entries(SCHEMA[m].fields).filter(([f]) => f !== 'hist' && f !== 'detail'));
+      const expected = Object.fromEntries(Object.entries(SCHEMA[m].fields).filter(([f]) => f !== 'hist'));
       expect(actual, m).toEqual(expected);
       const tags = await influxQL(influx.url, db, `SHOW TAG KEYS FROM ${name}`);
       expect((tags[0]?.values ?? []).map((r) => r[0]).sort(), m).toEqual([...SCHEMA[m].tags].sort());
