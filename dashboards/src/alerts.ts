@@ -51,6 +51,15 @@ function rule(uid: string, title: string): alerting.RuleBuilder {
   return new alerting.RuleBuilder(title).uid(uid).ruleGroup(ALERT_GROUP).noDataState('OK').execErrState('Error').isPaused(false);
 }
 
+/** A rule over one InfluxQL query (A), reduced to its last value (B), against a threshold (C). */
+function thresholdRule(uid: string, title: string, a: Select, windowS: number, type: 'gt' | 'lt', value: number): alerting.RuleBuilder {
+  return rule(uid, title)
+    .withQuery(influx('A', a, windowS))
+    .withQuery(last('B', 'A'))
+    .withQuery(threshold('C', 'B', type, value))
+    .condition('C');
+}
+
 /**
  * A rule over two InfluxQL queries (A, B) on the same window, each reduced to its last value
  * (C, D), and a condition on both: `condition` is a math expression over `$C` and `$D`.
@@ -75,11 +84,7 @@ export const OUTBOX_STUCK_AGE_MS = 300_000;
 
 export function alertRules(): alerting.Rule[] {
   return [
-    rule('campus-gateway-offline', 'Gateway offline')
-      .withQuery(influx('A', Q.ALERT_GATEWAY_STATE, 600))
-      .withQuery(last('B', 'A'))
-      .withQuery(threshold('C', 'B', 'lt', 1))
-      .condition('C')
+    thresholdRule('campus-gateway-offline', 'Gateway offline', Q.ALERT_GATEWAY_STATE, 600, 'lt', 1)
       .forDuration(`${GATEWAY_OFFLINE_MIN}m`)
       .labels({ severity: 'critical', scope: 'gateway' })
       .annotations({
@@ -115,11 +120,7 @@ export function alertRules(): alerting.Rule[] {
         description: 'The gateway is connected but its data is not getting through to InfluxDB fast enough; if this goes on, the outbox bound will drop the oldest records.',
       })
       .build(),
-    rule('campus-hub-silent', 'Hub not reporting')
-      .withQuery(influx('A', Q.ALERT_HUB_REPORTS, 300))
-      .withQuery(last('B', 'A'))
-      .withQuery(threshold('C', 'B', 'lt', 1))
-      .condition('C')
+    thresholdRule('campus-hub-silent', 'Hub not reporting', Q.ALERT_HUB_REPORTS, 300, 'lt', 1)
       // No point at all is the case this rule is for.
       .noDataState('Alerting')
       .forDuration('2m')
@@ -131,11 +132,7 @@ export function alertRules(): alerting.Rule[] {
           'check the hub\'s /health and InfluxDB. Gateways keep their data meanwhile and replay it when the hub is back.',
       })
       .build(),
-    rule('campus-outbox-dropped', 'Gateway outbox dropped records')
-      .withQuery(influx('A', Q.ALERT_OUTBOX_DROPPED, 3600))
-      .withQuery(last('B', 'A'))
-      .withQuery(threshold('C', 'B', 'gt', 0))
-      .condition('C')
+    thresholdRule('campus-outbox-dropped', 'Gateway outbox dropped records', Q.ALERT_OUTBOX_DROPPED, 3600, 'gt', 0)
       .forDuration('1m')
       .labels({ severity: 'critical', scope: 'gateway' })
       .annotations({

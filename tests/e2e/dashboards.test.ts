@@ -1,11 +1,7 @@
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rollupBackfill } from '../../broker/src/influx/schema.ts';
 import { retentionPolicyOf, SCHEMA, type Measurement } from '../../dashboards/src/schema.ts';
 import type { Fleet, SimDevice, SimSchool } from '../../device-sim/src/fleet.ts';
-import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';
-import { MemoryOutbox } from '../../gateway/src/outbox.ts';
-import { silentLogger } from '../../protocol/src/logging.ts';
 import type { DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
 import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC } from '../../protocol/src/commands.ts';
@@ -26,10 +22,10 @@ import {
   type VariableValue,
 } from '../harness/grafana.ts';
 import { lastTuesdayAt } from '../harness/clock.ts';
+import { campusRig } from '../harness/campusRig.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
-import { gatewayConfig, startStack, type Stack } from '../harness/stack.ts';
-import { startTcpProxy, type TcpProxy } from '../harness/tcpProxy.ts';
+import { startStack, type Stack } from '../harness/stack.ts';
 
 /**
  * Every panel and every alert rule that dashboards/provisioning ships, run the way Grafana runs
@@ -99,9 +95,8 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
   let stack: Stack;
   const db = 'e2e_dashboards';
   const clock = { now: T0 };
-  const gateways = new Map<string, Gateway>();
-  const proxies = new Map<string, TcpProxy>();
-  const clients = new Map<string, MqttClient>();
+  const rig = campusRig(() => stack.hub.mqttPort, () => clock.now);
+  const { gateways, proxies, clients } = rig;
   const seqs = new Map<string, number>();
   const octets = new Map<string, { rx: bigint; tx: bigint }>();
 
@@ -129,21 +124,12 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
   const healthSeen = () => stack.hub.counters.get('messages_received', { channel: 'health' });
 
   async function startSchool(s: SimSchool, opts: { outbox?: number } = {}): Promise<void> {
-    const proxy = await startTcpProxy(stack.hub.mqttPort);
-    proxies.set(s.id, proxy);
-    const gw = createGateway(gatewayConfig(s, proxy.port, { keepaliveSec: 3600, healthIntervalMs: 86_400_000 }), {
-      log: silentLogger(),
-      now: () => clock.now,
-      outbox: new MemoryOutbox(opts.outbox ?? 1_000_000),
-    });
-    await gw.start();
-    gateways.set(s.id, gw);
+    await rig.startSchool(s, { gateway: { keepaliveSec: 3600, healthIntervalMs: 86_400_000 }, ...(opts.outbox ? { outboxRecords: opts.outbox } : {}) });
     // The birth is stamped by the hub's clock: let it land before the clock moves.
     await waitFor(`${s.gateway} online`, async () => stack.hub.presence.get(s.gateway)?.state === 'online');
-    for (const d of s.devices) clients.set(d.id, await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.lanPort}`, { clientId: d.id, protocolVersion: 4, reconnectPeriod: 0 }));
   }
 
-  const drained = (s: SimSchool) => waitFor(`${s.id} drained`, async () => (gateways.get(s.id)!.outbox.size() === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 20 });
+  const { drained } = rig;
 
   beforeAll(async () => {
     influx = await startInflux();
@@ -213,9 +199,7 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
   }, 180_000);
 
   afterAll(async () => {
-    for (const c of clients.values()) await c.endAsync(true).catch(() => {});
-    for (const g of gateways.values()) await g.stop();
-    for (const p of proxies.values()) await p.stop();
+    await rig.stop();
     await stack?.stop();
     await influx?.stop();
   });

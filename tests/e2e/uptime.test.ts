@@ -1,19 +1,15 @@
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLLUP_RP, rollupBackfill } from '../../broker/src/influx/schema.ts';
 import { availabilityFigures, availabilityQuery, districtBandwidthQuery, districtUtilisationQuery, schoolUplinkQuery, type TimeRange } from '../../broker/src/queries.ts';
 import type { PresenceEvent } from '../../broker/src/presence.ts';
 import type { Fleet, SimDevice, SimSchool } from '../../device-sim/src/fleet.ts';
-import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';
-import { MemoryOutbox } from '../../gateway/src/outbox.ts';
-import { silentLogger } from '../../protocol/src/logging.ts';
 import type { DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
 import { lastTuesdayAt } from '../harness/clock.ts';
+import { campusRig } from '../harness/campusRig.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
-import { gatewayConfig, influxQuery, startStack, type Stack } from '../harness/stack.ts';
-import { startTcpProxy, type TcpProxy } from '../harness/tcpProxy.ts';
+import { influxQuery, startStack, type Stack } from '../harness/stack.ts';
 
 /**
  * Truthful uptime and bandwidth through the real gateway, hub and InfluxDB, on a clock the test
@@ -81,20 +77,12 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
   let stack: Stack;
   const db = 'e2e_uptime';
   const clock = { now: 0 };
-  const gateways = new Map<string, Gateway>();
-  const proxies = new Map<string, TcpProxy>();
-  const clients = new Map<string, MqttClient>();
+  const rig = campusRig(() => stack.hub.mqttPort, () => clock.now);
+  const { gateways, proxies, clients } = rig;
   const seqs = new Map<string, number>();
 
   async function startSchool(s: SimSchool): Promise<void> {
-    const proxy = await startTcpProxy(stack.hub.mqttPort);
-    proxies.set(s.id, proxy);
-    const gw = createGateway(gatewayConfig(s, proxy.port, { batchMaxRecords: 1000 }), { log: silentLogger(), now: () => clock.now, outbox: new MemoryOutbox(1_000_000) });
-    await gw.start();
-    gateways.set(s.id, gw);
-    for (const d of s.devices) {
-      clients.set(d.id, await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.lanPort}`, { clientId: d.id, protocolVersion: 4, reconnectPeriod: 0 }));
-    }
+    await rig.startSchool(s, { gateway: { batchMaxRecords: 1000 } });
   }
 
   async function publish(d: SimDevice, extra: { octets?: bigint; power?: 'on' | 'off' } = {}): Promise<void> {
@@ -103,9 +91,7 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
     await clients.get(d.id)!.publishAsync(LAN_TELEMETRY_TOPIC, JSON.stringify(sample(d, seq, clock.now, extra)), { qos: 1 });
   }
 
-  async function drained(s: SimSchool): Promise<void> {
-    await waitFor(`${s.id} outbox drained`, async () => (gateways.get(s.id)!.outbox.size() === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 50 });
-  }
+  const { drained } = rig;
 
   const events: PresenceEvent[] = [];
   beforeAll(async () => {
@@ -114,9 +100,7 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
     stack.hub.events.on('presence', (e: PresenceEvent) => events.push(e));
   });
   afterAll(async () => {
-    for (const c of clients.values()) await c.endAsync(true).catch(() => {});
-    for (const g of gateways.values()) await g.stop();
-    for (const p of proxies.values()) await p.stop();
+    await rig.stop();
     await stack?.stop();
     await influx?.stop();
   });

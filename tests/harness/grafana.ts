@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { influxQL, type InfluxSeries, type Scalar } from './influx.ts';
+
+export { influxQL, type Scalar };
 
 /**
  * What Grafana does with our provisioning, re-implemented for tests, since Grafana cannot run
@@ -140,7 +143,6 @@ export function calculateInterval(range: Range, maxDataPoints: number, lowerLimi
 
 // ── InfluxQL responses → frames (pkg/tsdb/influxdb/influxql/buffered/response_parser.go) ───────
 
-export type Scalar = number | string | boolean | null;
 
 export interface SeriesFrame {
   refId: string;
@@ -155,23 +157,6 @@ export interface TableFrame {
   refId: string;
   fields: string[];
   rows: Scalar[][];
-}
-
-interface InfluxSeries {
-  name: string;
-  tags?: Record<string, string>;
-  columns: string[];
-  values: Scalar[][];
-}
-
-export async function influxQL(url: string, db: string, q: string): Promise<InfluxSeries[]> {
-  // The datasource is provisioned with httpMode POST.
-  const res = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ db, q, epoch: 'ms' }) });
-  const body = (await res.json()) as { results?: Array<{ series?: InfluxSeries[]; error?: string }>; error?: string };
-  if (body.error) throw new Error(`InfluxQL error: ${body.error} in ${q}`);
-  const r = body.results?.[0];
-  if (r?.error) throw new Error(`InfluxQL error: ${r.error} in ${q}`);
-  return r?.series ?? [];
 }
 
 function aliasName(alias: string, s: InfluxSeries, column: string): string {

@@ -152,3 +152,26 @@ async function ping(url: string): Promise<boolean> {
 async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   await waitFor(`InfluxDB at ${url}`, () => ping(url), { timeoutMs });
 }
+
+export type Scalar = number | string | boolean | null;
+
+/** One series of an InfluxQL answer. */
+export interface InfluxSeries {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: Scalar[][];
+}
+
+/**
+ * Runs InfluxQL on the v1 API (POST, as the provisioned Grafana datasource does; times in ms) and
+ * returns the first statement's series; an InfluxDB error throws.
+ */
+export async function influxQL(url: string, db: string, q: string): Promise<InfluxSeries[]> {
+  const res = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ db, q, epoch: 'ms' }) });
+  const body = (await res.json()) as { results?: Array<{ series?: InfluxSeries[]; error?: string }>; error?: string };
+  if (body.error) throw new Error(`InfluxQL error: ${body.error} in ${q}`);
+  const r = body.results?.[0];
+  if (r?.error) throw new Error(`InfluxQL error: ${r.error} in ${q}`);
+  return r?.series ?? [];
+}

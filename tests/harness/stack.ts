@@ -105,15 +105,5 @@ export async function startStack(opts: {
   };
 }
 
-/** Runs InfluxQL against the v1 API and returns the first statement's series. */
-export async function influxQuery(
-  url: string,
-  database: string,
-  q: string,
-): Promise<Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>> {
-  const res = await fetch(`${url}/query?${new URLSearchParams({ db: database, q, epoch: 'ms' })}`);
-  const body = (await res.json()) as { results: Array<{ series?: unknown[]; error?: string }> };
-  const r = body.results[0]!;
-  if (r.error) throw new Error(`InfluxQL error: ${r.error}`);
-  return (r.series ?? []) as never;
-}
+/** Runs InfluxQL against the v1 API and returns the first statement's series (see influx.ts). */
+export { influxQL as influxQuery } from './influx.ts';
