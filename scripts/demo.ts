@@ -171,13 +171,19 @@ async function cityOverview(): Promise<Record<string, { availability: number | n
 const pct = (v: number | null) => (typeof v === 'number' ? `${(100 * Math.min(v, 1)).toFixed(1)} %` : '—');
 
 const started = Date.now();
+// The last figures read, for the summary: on Ctrl-C the terminal signals InfluxDB too, which may
+// be gone before the summary's own queries run.
+let lastPoints: Record<string, number> = {};
+let lastOverview: Awaited<ReturnType<typeof cityOverview>> = {};
 const overview = setInterval(() => {
   void cityOverview().then((o) => {
-    say(`  City overview, last 10 min (availability, coverage): ${Object.entries(o).map(([d, f]) => `${d} ${pct(f.availability)} (${pct(f.coverage)})`).join(' · ') || 'no availability minute recorded yet'}`);
+    lastOverview = o;
+    say(`  Availability (coverage) per district, last 10 min: ${Object.entries(o).map(([d, f]) => `${d} ${pct(f.availability)} (${pct(f.coverage)})`).join(' · ') || 'no availability minute recorded yet'}`);
   }, () => {});
 }, 30_000);
 const status = setInterval(() => {
   void pointsByDistrict().then((p) => {
+    lastPoints = p;
     const secs = Math.round((Date.now() - started) / 1000);
     say(`  [${String(secs).padStart(4)} s] points in InfluxDB: ${Object.entries(p).map(([d, n]) => `${d} ${n}`).join(' · ')}`);
   }, () => {});
@@ -192,8 +198,8 @@ async function shutdown(): Promise<void> {
   const summary = {
     devices: deviceCount(fleet),
     samplesAcknowledged: sim.totalAcked(),
-    pointsByDistrict: await pointsByDistrict().catch(() => ({})),
-    cityOverview: await cityOverview().catch(() => ({})),
+    pointsByDistrict: await pointsByDistrict().catch(() => lastPoints),
+    cityOverview: await cityOverview().catch(() => lastOverview),
   };
   await campuses.stop();
   await nodeRed.stop();
