@@ -6,6 +6,7 @@ COPY package.json package-lock.json ./
 # The `node` devDependency is only for hosts whose Node is older; the image has Node 24.
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY protocol ./protocol
+COPY runtime ./runtime
 COPY broker ./broker
 COPY gateway ./gateway
 COPY device-sim ./device-sim

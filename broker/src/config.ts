@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
+import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
 import type { HubConfig } from './hub.ts';
 
 const DAY = 86_400_000;

@@ -1,4 +1,4 @@
-import { CodedError } from '../../protocol/src/errors.ts';
+import { CodedError } from '../../runtime/src/errors.ts';
 
 /** Error codes of the hub; the catalogue is in broker/README.md. */
 export const HubErrorCode = {

@@ -1,11 +1,12 @@
 import express, { type Express } from 'express';
 import type { Aedes } from 'aedes';
-import type { Counters } from '../../protocol/src/counters.ts';
+import { metricsText } from '../../runtime/src/counters.ts';
+import type { HubCounters } from './metrics.ts';
 import type { InfluxWriter } from './influx/writer.ts';
 import type { Presence } from './presence.ts';
 
 /** Health and metrics for operators and probes (no device data: that is InfluxDB's). */
-export function createHttpApp(deps: { counters: Counters; presence: Presence; writer: InfluxWriter; broker: Aedes }): Express {
+export function createHttpApp(deps: { counters: HubCounters; presence: Presence; writer: InfluxWriter; broker: Aedes }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/health', (_req, res) => {
@@ -23,8 +24,9 @@ export function createHttpApp(deps: { counters: Counters; presence: Presence; wr
   app.get('/api/v1/presence', (_req, res) => {
     res.json(deps.presence.list().map((g) => ({ ...g, devices: deps.presence.devicesOf(g.gateway) })));
   });
-  app.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(deps.counters.toPrometheus('hub'));
+  app.get('/metrics', async (_req, res) => {
+    const m = await metricsText(deps.counters.registry);
+    res.type(m.contentType).send(m.body);
   });
   return app;
 }

@@ -4,8 +4,8 @@ import type { Server as HttpServer } from 'node:http';
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
-import { Counters } from '../../protocol/src/counters.ts';
-import { toError } from '../../protocol/src/errors.ts';
+import { createHubCounters, type HubCounters } from './metrics.ts';
+import { toError } from '../../runtime/src/errors.ts';
 import { gatewayStateSchema } from '../../protocol/src/gatewayState.ts';
 import { gatewayHealthSchema } from '../../protocol/src/gatewayHealth.ts';
 import { randomBytes } from 'node:crypto';
@@ -54,7 +54,7 @@ export interface Hub {
   stop(): Promise<void>;
   readonly mqttPort: number;
   readonly httpPort: number;
-  readonly counters: Counters;
+  readonly counters: HubCounters;
   readonly presence: Presence;
   /** 'presence' events (PresenceEvent), as published on events/v1/…; for in-process consumers. */
   readonly events: EventEmitter;
@@ -85,7 +85,7 @@ export interface Hub {
 export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const log = deps.log.child({ module: 'hub' });
   const now = deps.now ?? Date.now;
-  const counters = new Counters();
+  const counters = createHubCounters();
   const presence = new Presence();
   const emitter = new EventEmitter();
   const ownsRegistry = deps.registry === undefined;

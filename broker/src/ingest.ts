@@ -1,4 +1,4 @@
-import { formatIssues } from '../../protocol/src/errors.ts';
+import { formatIssues } from '../../runtime/src/errors.ts';
 import { ROLE_CAPACITY_BPS } from '../../protocol/src/kinds.ts';
 import { DEFAULT_TIMETABLE, expectedUp, type Timetable } from '../../protocol/src/schedule.ts';
 import { telemetryBatchEnvelopeSchema, telemetryRecordSchema, type AvailabilityRecord, type TelemetryRecord } from '../../protocol/src/telemetry.ts';

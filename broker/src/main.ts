@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { loadConfigOrExit } from '../../protocol/src/envConfig.ts';
-import { createRootLogger } from '../../protocol/src/logging.ts';
-import { runService } from '../../protocol/src/service.ts';
+import { loadConfigOrExit } from '../../runtime/src/envConfig.ts';
+import { createRootLogger } from '../../runtime/src/logging.ts';
+import { runService } from '../../runtime/src/service.ts';
 import { loadHubConfig } from './config.ts';
 import { createHub } from './hub.ts';
 

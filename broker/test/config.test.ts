@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../protocol/src/envConfig.ts';
+import { ConfigError } from '../../runtime/src/envConfig.ts';
 import { loadHubConfig } from '../src/config.ts';
 
 /** The ConfigError that loading env throws. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deepFreeze, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
+import { deepFreeze, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
 
 const schema = z.object({
   SIM_HUB_URL: z.string().regex(/^mqtts?:\/\/.+/, 'must be an mqtt:// or mqtts:// URL').default('mqtt://127.0.0.1:1883'),

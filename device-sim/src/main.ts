@@ -2,13 +2,13 @@ import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { provisionFleet } from '../../broker/src/provision.ts';
 import { Registry } from '../../broker/src/registry.ts';
-import { loadConfigOrExit } from '../../protocol/src/envConfig.ts';
-import { createRootLogger } from '../../protocol/src/logging.ts';
+import { loadConfigOrExit } from '../../runtime/src/envConfig.ts';
+import { createRootLogger } from '../../runtime/src/logging.ts';
 import { startSimulatedCampuses, type Campuses } from './campuses.ts';
 import { loadSimConfig } from './config.ts';
 import { deviceCount, generateFleet, parseDistrictList, SEED_DISTRICTS, type SimSchool } from './fleet.ts';
 import { loadGatewayConfig } from '../../gateway/src/config.ts';
-import { runService } from '../../protocol/src/service.ts';
+import { runService } from '../../runtime/src/service.ts';
 
 const cfg = loadConfigOrExit(() => loadSimConfig());
 const log = createRootLogger('device-sim', cfg.LOG_LEVEL);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
 import { HEARTBEAT_TIMEOUT_MS } from './liveness.ts';
-import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../protocol/src/envConfig.ts';
+import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
 import type { GatewayConfig } from './gateway.ts';
 
 const schema = z.object({

@@ -1,4 +1,4 @@
-import { CodedError } from '../../protocol/src/errors.ts';
+import { CodedError } from '../../runtime/src/errors.ts';
 
 /** Error codes of the gateway; the catalogue is in gateway/README.md. */
 export const GatewayErrorCode = {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { Counters } from '../../protocol/src/counters.ts';
+import { createGatewayCounters, type GatewayCounters } from './metrics.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
 import { COMMAND_CLOCK_TOLERANCE_MS, commandRequestSchema, type CommandRequest, type CommandResult, type CommandStatus, type LanCommandResult } from '../../protocol/src/commands.ts';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
@@ -46,7 +46,7 @@ export interface Gateway {
   stop(): Promise<void>;
   readonly lanPort: number;
   readonly healthPort: number;
-  readonly counters: Counters;
+  readonly counters: GatewayCounters;
   readonly outbox: Outbox;
   readonly uplinkConnected: boolean;
   health(): GatewayHealth;
@@ -63,7 +63,7 @@ export interface Gateway {
 export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
   const log = deps.log.child({ module: 'gateway', gateway: config.gateway });
   const now = deps.now ?? Date.now;
-  const counters = new Counters();
+  const counters = createGatewayCounters();
   let outbox: Outbox | undefined = deps.outbox;
   let uplink: Uplink | undefined;
   let lan: LanListener | undefined;

@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import type { Logger } from 'pino';
-import { formatIssues } from '../../protocol/src/errors.ts';
+import { formatIssues } from '../../runtime/src/errors.ts';
 import { deviceSampleSchema, type DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
 import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC, lanCommandResultSchema, type LanCommand, type LanCommandResult } from '../../protocol/src/commands.ts';
-import type { Counters } from '../../protocol/src/counters.ts';
+import type { GatewayCounters } from './metrics.ts';
 
 export interface LanListenerConfig {
   host: string;
@@ -21,7 +21,7 @@ export interface LanListenerConfig {
 export class LanListener {
   readonly #cfg: LanListenerConfig;
   readonly #log: Logger;
-  readonly #counters: Counters;
+  readonly #counters: GatewayCounters;
   readonly #accept: (s: DeviceSample, clientId: string) => Promise<void>;
   readonly #onDisconnect: ((clientId: string, clean: boolean) => void) | undefined;
   readonly #onCommandResult: ((r: LanCommandResult, clientId: string) => void) | undefined;
@@ -33,7 +33,7 @@ export class LanListener {
     cfg: LanListenerConfig,
     deps: {
       log: Logger;
-      counters: Counters;
+      counters: GatewayCounters;
       accept: (s: DeviceSample, clientId: string) => Promise<void>;
       /** A device session ended; `clean` when it sent DISCONNECT. */
       onDisconnect?: (clientId: string, clean: boolean) => void;

@@ -1,6 +1,6 @@
-import { loadConfigOrExit } from '../../protocol/src/envConfig.ts';
-import { createRootLogger } from '../../protocol/src/logging.ts';
-import { runService } from '../../protocol/src/service.ts';
+import { loadConfigOrExit } from '../../runtime/src/envConfig.ts';
+import { createRootLogger } from '../../runtime/src/logging.ts';
+import { runService } from '../../runtime/src/service.ts';
 import { loadGatewayConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
 

@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { CommandResult } from '../../protocol/src/commands.ts';
-import type { Counters } from '../../protocol/src/counters.ts';
+import type { GatewayCounters } from './metrics.ts';
 import type { GatewayState } from '../../protocol/src/gatewayState.ts';
 import type { OutboxRecord, TelemetryBatch } from '../../protocol/src/telemetry.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
@@ -47,7 +47,7 @@ export class Uplink {
   readonly #cfg: UplinkConfig;
   readonly #log: Logger;
   readonly #outbox: Outbox;
-  readonly #counters: Counters;
+  readonly #counters: GatewayCounters;
   readonly #onDelivered: ((records: OutboxRecord[], at: number) => void) | undefined;
   readonly #onCommand: ((payload: Buffer) => void) | undefined;
   readonly #random: () => number;
@@ -79,7 +79,7 @@ export class Uplink {
     deps: {
       log: Logger;
       outbox: Outbox;
-      counters: Counters;
+      counters: GatewayCounters;
       onDelivered?: (records: OutboxRecord[], at: number) => void;
       /** A command request from the hub (the raw payload, validated by the gateway). */
       onCommand?: (payload: Buffer) => void;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../src/config.ts';
-import { ConfigError } from '../../protocol/src/envConfig.ts';
+import { ConfigError } from '../../runtime/src/envConfig.ts';
 
 const MINIMAL = {
   GW_ID: 'gw-yz-s01',

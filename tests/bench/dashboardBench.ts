@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { ROLLUPS, schemaStatements, rollupBackfill } from '../../broker/src/influx/schema.ts';
 import { SEED_DISTRICTS } from '../../device-sim/src/fleet.ts';
-import { envInt, loadConfigOrExit, parseEnvConfig } from '../../protocol/src/envConfig.ts';
+import { envInt, loadConfigOrExit, parseEnvConfig } from '../../runtime/src/envConfig.ts';
 import { loadAlerting, loadDashboard, runPanel, applyMacros, influxQL, type VariableValue } from '../harness/grafana.ts';
 import { startInflux } from '../harness/influx.ts';
 

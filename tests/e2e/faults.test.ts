@@ -6,7 +6,7 @@ import { provisionFleet } from '../../broker/src/provision.ts';
 import { Registry } from '../../broker/src/registry.ts';
 import { generateFleet, SEED_DISTRICTS, type Fleet } from '../../device-sim/src/fleet.ts';
 import { createSimulator, type Simulator } from '../../device-sim/src/simulator.ts';
-import { silentLogger } from '../../protocol/src/logging.ts';
+import { silentLogger } from '../../runtime/src/logging.ts';
 import { startGatewayProcess, type GatewayProcess } from '../harness/gatewayProcess.ts';
 import { startHubProcess, type HubProcess } from '../harness/hubProcess.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFleet, SEED_DISTRICTS, deviceCount } from '../../device-sim/src/fleet.ts';
 import { createSimulator, type Simulator } from '../../device-sim/src/simulator.ts';
-import { silentLogger } from '../../protocol/src/logging.ts';
+import { silentLogger } from '../../runtime/src/logging.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
 import { influxQuery, startStack, type Stack } from '../harness/stack.ts';

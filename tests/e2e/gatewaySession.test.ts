@@ -10,7 +10,7 @@ import { freePort, waitFor } from '../harness/ports.ts';
 import { gatewayConfig, gatewayPassword, influxQuery, startStack, type Stack } from '../harness/stack.ts';
 import mqtt from 'mqtt';
 import { createGateway } from '../../gateway/src/gateway.ts';
-import { silentLogger } from '../../protocol/src/logging.ts';
+import { silentLogger } from '../../runtime/src/logging.ts';
 import { stateTopic } from '../../protocol/src/topics.ts';
 
 const fleet = generateFleet({ seed: 5, districts: SEED_DISTRICTS.slice(1, 2), schoolsPerDistrict: 1, roomsPerSchool: 1, vrKitsPerSchool: 0, accessSwitchesPerSchool: 0 });

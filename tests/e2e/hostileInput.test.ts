@@ -112,8 +112,8 @@ describe('hostile input at the hub and at the gateway', () => {
     }).toEqual({ invalid: 7, unknown: 1, foreign: 1, kind: 1, future: 1, old: 1 });
     // The same counts, as an operator's scraper sees them.
     const metrics = await (await fetch(`http://127.0.0.1:${stack.hub.httpPort}/metrics`)).text();
-    expect(metrics).toContain('hub_records_rejected{reason="invalid_record"} 7\n');
-    expect(metrics).toContain('hub_records_rejected{reason="unknown_device"} 1\n');
+    expect(metrics).toContain('hub_records_rejected_total{reason="invalid_record"} 7\n');
+    expect(metrics).toContain('hub_records_rejected_total{reason="unknown_device"} 1\n');
     const s = await influxQuery(influx.url, db, `SELECT seq FROM interactive_board WHERE device = 'yz-s01-r01-board'`);
     expect(s[0]!.values).toEqual([[ts, 100], [ts + 10, 110]]);
   });
@@ -141,7 +141,7 @@ describe('hostile input at the hub and at the gateway', () => {
   it('refuses bad samples at the gateway edge, counted, while good ones flow', async () => {
     const { createGateway } = await import('../../gateway/src/gateway.ts');
     const { gatewayConfig } = await import('../harness/stack.ts');
-    const { silentLogger } = await import('../../protocol/src/logging.ts');
+    const { silentLogger } = await import('../../runtime/src/logging.ts');
     const gw = createGateway(gatewayConfig(fleet.schools[1]!, stack.hub.mqttPort, { maxSampleBytes: 2048 }), { log: silentLogger() });
     await gw.start();
     const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.lanPort}`, { clientId: 'dev', protocolVersion: 4, reconnectPeriod: 0 });

@@ -4,7 +4,7 @@ import { ROLLUPS, continuousQueryName } from '../../broker/src/influx/schema.ts'
 import { InfluxWriter } from '../../broker/src/influx/writer.ts';
 import type { Fleet } from '../../device-sim/src/fleet.ts';
 import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';
-import { silentLogger } from '../../protocol/src/logging.ts';
+import { silentLogger } from '../../runtime/src/logging.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
 import { gatewayConfig, hubConfig, influxQuery, startStack, type Stack } from '../harness/stack.ts';

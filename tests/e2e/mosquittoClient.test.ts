@@ -1,6 +1,6 @@
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { REDACT_PATHS } from '../../protocol/src/logging.ts';
+import { REDACT_PATHS } from '../../runtime/src/logging.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFleet, SEED_DISTRICTS } from '../../device-sim/src/fleet.ts';
 import { telemetryTopic, commandFilter } from '../../protocol/src/topics.ts';

@@ -2,7 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { SimSchool } from '../../device-sim/src/fleet.ts';
 import { createGateway, type Gateway, type GatewayConfig } from '../../gateway/src/gateway.ts';
 import { MemoryOutbox } from '../../gateway/src/outbox.ts';
-import { silentLogger } from '../../protocol/src/logging.ts';
+import { silentLogger } from '../../runtime/src/logging.ts';
 import { waitFor } from './ports.ts';
 import { gatewayConfig } from './stack.ts';
 import { startTcpProxy, type TcpProxy } from './tcpProxy.ts';

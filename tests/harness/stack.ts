@@ -5,7 +5,7 @@ import { Registry } from '../../broker/src/registry.ts';
 import { loadGatewayConfig } from '../../gateway/src/config.ts';
 import { createGateway, type Gateway, type GatewayConfig } from '../../gateway/src/gateway.ts';
 import type { Fleet } from '../../device-sim/src/fleet.ts';
-import { silentLogger } from '../../protocol/src/logging.ts';
+import { silentLogger } from '../../runtime/src/logging.ts';
 import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
 
 /** Cheap scrypt for tests: the cost parameters do not change what is being tested. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { toError } from '../../../protocol/src/errors.ts';
+import { toError } from '../../../runtime/src/errors.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
 import { schemaStatements, staleContinuousQueries } from './schema.ts';
 
