@@ -15,12 +15,12 @@ import { deviceCount, generateFleet, parseDistrictList, SEED_DISTRICTS } from '.
 import { startSimulatedCampuses } from '../device-sim/src/campuses.ts';
 import { envInt, loadConfigOrExit, parseEnvConfig } from '../runtime/src/envConfig.ts';
 import { REDACT_PATHS } from '../runtime/src/logging.ts';
-import { startHubProcess, PROJECT_ROOT } from '../tests/harness/hubProcess.ts';
-import { startInflux } from '../tests/harness/influx.ts';
-import { influxQL } from '../tests/harness/grafana.ts';
+import { influxAt, influxQL, startLocalInflux } from '../runtime/src/localInflux.ts';
+import { PROJECT_ROOT, startMainProcess } from '../runtime/src/mainProcess.ts';
+import { freePort } from '../runtime/src/ports.ts';
 import { availabilityQuery } from '../broker/src/queries.ts';
-import { startNodeRed } from '../tests/harness/nodeRed.ts';
-import { gatewayConfig } from '../tests/harness/stack.ts';
+import { schoolGatewayConfig } from '../device-sim/src/schoolGateway.ts';
+import { startNodeRed } from '../flows/src/nodeRedProcess.ts';
 
 const cfg = loadConfigOrExit(() =>
   parseEnvConfig(
@@ -59,7 +59,8 @@ const fleet = generateFleet({
 const say = (s = '') => process.stdout.write(`${s}\n`);
 say('Campus IoT hub demo: starting InfluxDB, the hub, the gateways and the simulated fleet…');
 
-const influx = await startInflux({ ...(process.env['INFLUX_URL'] ? {} : { dataDir: join(dataDir, 'influxdb') }) });
+const influxUrl = process.env['INFLUX_URL'];
+const influx = influxUrl ? await influxAt(influxUrl) : await startLocalInflux({ dataDir: join(dataDir, 'influxdb') });
 // A new registry each run, with fresh random gateway passwords (only their hashes are stored).
 const registryPath = join(dataDir, 'registry.sqlite');
 for (const suffix of ['', '-wal', '-shm']) rmSync(`${registryPath}${suffix}`, { force: true });
@@ -68,9 +69,14 @@ const registry = new Registry(registryPath);
 await provisionFleet(registry, fleet, (gw) => passwords.get(gw)!);
 registry.close();
 
-const hub = await startHubProcess(
-  { HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: cfg.INFLUX_DB, LOG_LEVEL: 'info' },
+// The hub's own main, as its own process, as production runs it.
+const hub = { mqttPort: await freePort(), httpPort: await freePort() };
+const hubProcess = await startMainProcess(
+  'hub',
+  'broker/src/main.ts',
+  { HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: cfg.INFLUX_DB, LOG_LEVEL: 'info', HUB_MQTT_PORT: String(hub.mqttPort), HUB_HTTP_PORT: String(hub.httpPort) },
   join(logDir, 'hub.log'),
+  async () => (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).ok,
 );
 
 // Node-RED's secrets: from the environment, else generated once and kept (mode 600) in the data dir.
@@ -97,16 +103,18 @@ const nodeRed = await startNodeRed(
 
 const campuses = await startSimulatedCampuses({
   fleet,
-  gatewayConfig: (s) => ({
-    ...gatewayConfig(s, hub.mqttPort),
-    password: passwords.get(s.gateway)!,
-    lingerMs: 200,
-    availabilitySampling: true,
-    replayJitterMs: 5000,
-    replayRatePerSec: 2000,
-    // The durable outbox, as in production: kept across demo runs, replayed on the next one.
-    outbox: { dir: join(dataDir, 'outbox', s.gateway), maxBytes: 256 << 20, maxAgeMs: 7 * 86_400_000, segmentBytes: 4 << 20, fsync: 'always', fsyncIntervalMs: 200 },
-  }),
+  gatewayConfig: (s) =>
+    schoolGatewayConfig(s, `mqtt://127.0.0.1:${hub.mqttPort}`, passwords.get(s.gateway)!, {
+      GW_RECONNECT_MS: '200',
+      GW_REPLAY_JITTER_MS: '5000',
+      GW_REPLAY_RATE: '2000',
+      // The durable outbox, as in production: kept across demo runs, replayed on the next one.
+      GW_OUTBOX_DIR: join(dataDir, 'outbox'),
+      GW_OUTBOX_MAX_BYTES: String(256 << 20),
+      GW_OUTBOX_MAX_AGE_H: String(7 * 24),
+      GW_OUTBOX_SEGMENT_BYTES: String(4 << 20),
+      GW_OUTBOX_FSYNC: 'always',
+    }),
   sim: { seed: cfg.DEMO_SEED, cadenceScale: cfg.DEMO_CADENCE_SCALE, samplesPerDevice: 0, startSpreadMs: 5000 },
   gatewayLog: gwLog,
   simLog: quiet,
@@ -203,7 +211,7 @@ async function shutdown(): Promise<void> {
   };
   await campuses.stop();
   await nodeRed.stop();
-  await hub.stop();
+  await hubProcess.stop();
   await influx.stop();
   gwLog.flush();
   say(`DEMO_SUMMARY ${JSON.stringify(summary)}`);

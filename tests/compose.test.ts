@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadHubConfig } from '../broker/src/config.ts';
 import { GRAFANA_PROVISIONING, PROVISIONING_DIR, render } from '../dashboards/src/build.ts';
-import { loadSimConfig } from '../device-sim/src/config.ts';
+import { loadCampusesConfig } from '../device-sim/src/config.ts';
 import { ALERT_HOOK_PATH } from '../flows/src/build.ts';
 import { PROJECT_ROOT } from './harness/mainProcess.ts';
 
@@ -71,7 +71,8 @@ describe('docker-compose.yml', () => {
     const hub = loadHubConfig(s['hub']!.environment);
     expect(hub.hub).toMatchObject({ mqttPort: 1883, httpPort: 8080, allowAnonymous: false, registryPath: '/data/registry.sqlite', minuteReports: true });
     expect(hub.hub.influx.url).toBe('http://influxdb:8086');
-    const sim = loadSimConfig(s['campuses']!.environment);
+    expect(s['campuses']!.command).toEqual(['node', 'device-sim/src/campusesMain.ts']);
+    const sim = loadCampusesConfig(s['campuses']!.environment);
     expect([sim.SIM_HUB_URL, sim.SIM_REGISTRY_PATH, sim.SIM_OUTBOX_DIR]).toEqual(['mqtt://hub:1883', hub.hub.registryPath, '/outbox']);
     expect(s['campuses']!.volumes!.map(volume).map((v) => [v.type, v.source, v.target])).toEqual([
       ['volume', 'registry', '/data'],

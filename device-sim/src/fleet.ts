@@ -1,6 +1,7 @@
 import type { DeviceKind, LinkRole } from '../../protocol/src/kinds.ts';
 import { Rng } from './random.ts';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
+import { SIM_ERR, SimError } from './errors.ts';
 
 export interface DistrictSpec {
   /** Registry id, also the InfluxDB tag value and topic level: the district's Chinese name. */
@@ -103,8 +104,18 @@ export function parseDistrictList(s: string): DistrictSpec[] {
       const parts = item.split(':');
       const [id, nameEn, code] = parts;
       if (parts.length !== 3 || !id || !nameEn || !code || !/^[a-z0-9]+$/.test(code) || !topicIdSchema.safeParse(id).success) {
-        throw new Error(`district "${item}" must be id:nameEn:code, the id a valid topic level, the code lower-case ASCII`);
+        throw new SimError(SIM_ERR.BAD_DISTRICT, `district "${item}" must be id:nameEn:code, the id a valid topic level, the code lower-case ASCII`);
       }
       return { id, nameEn, code };
     });
+}
+
+/** The fleet with only the schools named (ids); an empty list keeps every school. */
+export function onlySchools(fleet: Fleet, ids: readonly string[]): Fleet {
+  if (ids.length === 0) return fleet;
+  const known = new Set(fleet.schools.map((s) => s.id));
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0) throw new SimError(SIM_ERR.UNKNOWN_SCHOOL, `no such school in the fleet: ${unknown.join(', ')}`);
+  const wanted = new Set(ids);
+  return { ...fleet, schools: fleet.schools.filter((s) => wanted.has(s.id)) };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatIssues } from './errors.ts';
+import { CodedError, formatIssues, RUNTIME_ERR } from './errors.ts';
 
 /** `true`/`false`/`1`/`0`/`yes`/`no` from an environment variable. */
 /** An empty or blank variable counts as unset (shells and compose files leave `VAR=` around). */
@@ -17,10 +17,10 @@ export const envBool = (dflt: boolean) =>
 export const envInt = (dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(blankIsUnset, z.coerce.number().int().min(min).max(max).default(dflt));
 
-export class ConfigError extends Error {
+export class ConfigError extends CodedError {
   readonly problems: string;
   constructor(problems: string) {
-    super(`invalid configuration:\n${problems}`);
+    super(RUNTIME_ERR.CONFIG, `invalid configuration:\n${problems}`);
     this.problems = problems;
     this.name = 'ConfigError';
   }

@@ -14,7 +14,7 @@ import { influxQuery } from '../harness/stack.ts';
  * The compose topology on one machine: the hub's main and the simulated campuses' main as two
  * processes sharing the registry file, which the simulator provisions after the hub started.
  */
-describe('device-sim main against the hub main (the compose topology)', () => {
+describe('the campuses main against the hub main (the compose topology)', () => {
   let influx: InfluxInstance;
   let hub: HubProcess;
   let dir: string;
@@ -32,7 +32,7 @@ describe('device-sim main against the hub main (the compose topology)', () => {
 
   it('provisions the registry, connects every school gateway and lands data for every district', async () => {
     const sim = track(
-      spawn(process.execPath, [join(PROJECT_ROOT, 'device-sim/src/main.ts')], {
+      spawn(process.execPath, [join(PROJECT_ROOT, 'device-sim/src/campusesMain.ts')], {
         env: {
           ...process.env,
           SIM_HUB_URL: `mqtt://127.0.0.1:${hub.mqttPort}`,

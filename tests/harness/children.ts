@@ -1,20 +1,5 @@
-import type { ChildProcess } from 'node:child_process';
-
-const live = new Set<ChildProcess>();
-let hooked = false;
-
 /**
- * Tracks a child process the harness started, so that it is killed when this process exits
- * for any reason (a failed test setup, an uncaught error), never left running.
+ * Every child process a test starts is tracked (runtime/src/children.ts), so it is killed when
+ * the test process exits for any reason, never left running.
  */
-export function track(child: ChildProcess): ChildProcess {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (!hooked) {
-    hooked = true;
-    process.once('exit', () => {
-      for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    });
-  }
-  return child;
-}
+export { track } from '../../runtime/src/children.ts';

@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import { createHub, type Hub, type HubConfig } from '../../broker/src/hub.ts';
 import { provisionFleet } from '../../broker/src/provision.ts';
 import { Registry } from '../../broker/src/registry.ts';
-import { loadGatewayConfig } from '../../gateway/src/config.ts';
 import { createGateway, type Gateway, type GatewayConfig } from '../../gateway/src/gateway.ts';
 import type { Fleet } from '../../device-sim/src/fleet.ts';
+import { schoolGatewayConfig } from '../../device-sim/src/schoolGateway.ts';
 import { silentLogger } from '../../runtime/src/logging.ts';
 import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
 
@@ -30,31 +30,23 @@ export function hubConfig(influxUrl: string, database: string, over: Partial<Hub
 }
 
 /**
- * A gateway's configuration for tests: the gateway's own defaults (gateway/src/config.ts), on
- * loopback with free ports, the outbox in memory, no health endpoint, quick reconnects and no
- * replay jitter; `over` changes any of it.
+ * A gateway's configuration for tests: a simulated school's gateway (device-sim's
+ * schoolGatewayConfig: loopback, free LAN port, outbox in memory, no health endpoint) with quick
+ * reconnects and no replay jitter; `over` changes any of it.
  */
 export function gatewayConfig(
   school: { id: string; district: string; gateway: string },
   hubPort: number,
   over: Partial<GatewayConfig> = {},
 ): GatewayConfig {
-  const defaults = loadGatewayConfig({
-    GW_ID: school.gateway,
-    GW_DISTRICT: school.district,
-    GW_SCHOOL: school.id,
-    GW_PASSWORD: gatewayPassword(school.gateway),
-    GW_HUB_URL: `mqtt://127.0.0.1:${hubPort}`,
-    GW_LAN_PORT: '0',
-    GW_OUTBOX_DIR: 'memory',
-    GW_HEALTH_PORT: '-1',
+  const defaults = schoolGatewayConfig(school, `mqtt://127.0.0.1:${hubPort}`, gatewayPassword(school.gateway), {
     GW_BATCH_LINGER_MS: '20',
     GW_RECONNECT_MS: '200',
     GW_REPLAY_JITTER_MS: '0',
     GW_REPLAY_RATE: '5000',
     // Tests record availability by hand (gateway.sampleAvailability), never on the wall clock.
     GW_AVAILABILITY: 'false',
-  }).gateway;
+  });
   return { ...defaults, ...over };
 }
 
