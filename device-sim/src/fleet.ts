@@ -11,7 +11,7 @@ export interface DistrictSpec {
   code: string;
 }
 
-/** Districts the seeds name (DESIGN §1). */
+/** Districts of the city the fleet simulates (docs/design.md). */
 export const SEED_DISTRICTS: readonly DistrictSpec[] = [
   { id: '渝中区', nameEn: 'Yuzhong', code: 'yz' },
   { id: '江北区', nameEn: 'Jiangbei', code: 'jb' },

@@ -3,7 +3,7 @@ import type { DeviceSample } from '../../protocol/src/telemetry.ts';
 import type { SimDevice } from './fleet.ts';
 import { Rng, seedFrom } from './random.ts';
 
-/** Reporting cadence per kind, in ms (DESIGN §10: devices report every 30 s). */
+/** Reporting cadence per kind, in ms (docs/design.md#scale: devices report every 30 s). */
 export const CADENCE_MS: Record<SimDevice['kind'], number> = {
   classroom_av: 30_000,
   interactive_board: 30_000,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { deviceIdSchema } from './ids.ts';
 
 /**
- * Commands (DESIGN §4): a request and a response with a correlation id and a TTL. The hub sends
+ * Commands (docs/design.md#protocol): a request and a response with a correlation id and a TTL. The hub sends
  * a request to the device's gateway; the gateway passes it to the device on the campus LAN, or
  * answers itself when it cannot (expired, unknown device); the result goes back to the hub.
  * An expired command is never executed late: the gateway checks the TTL before passing it on,

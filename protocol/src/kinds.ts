@@ -58,7 +58,7 @@ export type InteractiveBoardData = z.infer<typeof interactiveBoardDataSchema>;
 export type VrKitData = z.infer<typeof vrKitDataSchema>;
 export type NetworkNodeData = z.infer<typeof networkNodeDataSchema>;
 
-/** Link capacities by role (DESIGN §5): school uplinks are 100M–1G. */
+/** Link capacities by role (docs/design.md#bandwidth): school uplinks are 100M–1G. */
 export const ROLE_CAPACITY_BPS: Record<LinkRole, { min: number; max: number }> = {
   school_uplink: { min: 100e6, max: 1e9 },
   district_uplink: { min: 10e9, max: 10e9 },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { DeviceKind } from './kinds.ts';
 
 /**
- * When a school's classroom devices are expected up (DESIGN §5). Network nodes are expected up
+ * When a school's classroom devices are expected up (docs/design.md#availability). Network nodes are expected up
  * around the clock; classroom AV, boards and VR kits only during the school's timetable.
  */
 export const timetableSchema = z.strictObject({

@@ -46,7 +46,7 @@ export const AVAILABILITY_STATES = ['up', 'down', 'off'] as const;
 export type AvailabilityState = (typeof AVAILABILITY_STATES)[number];
 
 /**
- * The gateway's observation of one device for one minute (DESIGN §5): `up`, `down`, or `off`
+ * The gateway's observation of one device for one minute (docs/design.md#availability): `up`, `down`, or `off`
  * (a clean or scheduled power-off). Sent through the outbox like telemetry, so an outage of the
  * WAN is filled in when the gateway replays; a minute with no record is `unknown`.
  */

@@ -1,6 +1,6 @@
 /**
  * Every topic string in the product is built or parsed here. Hub topics carry the hierarchy
- * district / school / gateway so that the ACL is a prefix check (DESIGN §4).
+ * district / school / gateway so that the ACL is a prefix check (docs/design.md#protocol).
  *
  *   campus/v1/{district}/{school}/{gateway}/telemetry    gateway → hub, QoS 1, batched records
  *   campus/v1/{district}/{school}/{gateway}/state        gateway → hub, retained, Last Will
