@@ -18,7 +18,7 @@ import { REDACT_PATHS } from '../runtime/src/logging.ts';
 import { startHubProcess, PROJECT_ROOT } from '../tests/harness/hubProcess.ts';
 import { startInflux } from '../tests/harness/influx.ts';
 import { influxQL } from '../tests/harness/grafana.ts';
-import { availabilityQuery } from '../broker/src/queries.ts';
+import { availabilityQuery } from '../storage/src/queries.ts';
 import { startNodeRed } from '../tests/harness/nodeRed.ts';
 import { gatewayConfig } from '../tests/harness/stack.ts';
 
