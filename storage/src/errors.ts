@@ -6,8 +6,6 @@ export const StorageErrorCode = {
   UNENCODABLE: 'STORE_ERR_UNENCODABLE',
   /** A point names a tag or field its measurement does not have, misses a required one, or gives a value of the wrong type. */
   SCHEMA_VIOLATION: 'STORE_ERR_SCHEMA_VIOLATION',
-  /** InfluxDB refused a schema statement or a query, or did not answer. */
-  INFLUX_REFUSED: 'STORE_ERR_INFLUX_REFUSED',
   /** A SELECT built without a column. */
   EMPTY_SELECT: 'STORE_ERR_EMPTY_SELECT',
 } as const;
