@@ -34,14 +34,21 @@ export interface Point {
 }
 
 const TAG_CONTROL = /[\u0000-\u001f\u007f]/u;
+/** Anything a tag needs escaped or refused for; most tags have none, and skip the rest. */
+const TAG_SPECIAL = /[,= \\\u0000-\u001f\u007f]/u;
+const STRING_SPECIAL = /["\\]/;
+
+const NAME_SPECIAL = /[, \u0000-\u001f\u007f]/u;
 
 export function escapeMeasurement(s: string): string {
+  if (s.length > 0 && !NAME_SPECIAL.test(s)) return s;
   checkName(s, 'measurement');
   return s.replace(/[, ]/g, (c) => `\\${c}`);
 }
 
 /** Escapes a tag key, tag value or field key. */
 export function escapeTag(s: string): string {
+  if (s.length > 0 && !TAG_SPECIAL.test(s)) return s;
   if (s.length === 0) throw new LineProtocolError('empty_tag_value', 'tag keys and values must not be empty');
   if (TAG_CONTROL.test(s)) {
     throw new LineProtocolError('tag_control_character', `tag ${JSON.stringify(s)} contains a control character`);
@@ -53,6 +60,7 @@ export function escapeTag(s: string): string {
 }
 
 export function escapeStringField(s: string): string {
+  if (!STRING_SPECIAL.test(s)) return `"${s}"`;
   return `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
@@ -71,6 +79,8 @@ export function encodeFieldValue(f: FieldValue): string {
       if (!Number.isFinite(f.v)) throw new LineProtocolError('non_finite_field', `float field ${f.v} is not finite`);
       return String(f.v);
     case 'int': {
+      // A safe integer is within 64 bits: no BigInt needed.
+      if (typeof f.v === 'number' && Number.isSafeInteger(f.v)) return `${f.v}i`;
       const b = typeof f.v === 'bigint' ? f.v : Number.isSafeInteger(f.v) ? BigInt(f.v) : null;
       if (b === null || b < INT64_MIN || b > INT64_MAX) {
         throw new LineProtocolError('int_out_of_range', `integer field ${String(f.v)} is not a 64-bit integer`);
