@@ -7,6 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY protocol ./protocol
 COPY runtime ./runtime
+COPY storage ./storage
 COPY broker ./broker
 COPY gateway ./gateway
 COPY device-sim ./device-sim

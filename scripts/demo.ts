@@ -18,7 +18,7 @@ import { REDACT_PATHS } from '../runtime/src/logging.ts';
 import { influxAt, influxQL, startLocalInflux } from '../runtime/src/localInflux.ts';
 import { PROJECT_ROOT, startMainProcess } from '../runtime/src/mainProcess.ts';
 import { freePort } from '../runtime/src/ports.ts';
-import { availabilityQuery } from '../broker/src/queries.ts';
+import { availabilityQuery } from '../storage/src/queries.ts';
 import { schoolGatewayConfig } from '../device-sim/src/schoolGateway.ts';
 import { startNodeRed } from '../flows/src/nodeRedProcess.ts';
 

@@ -1,9 +1,10 @@
 import { formatIssues } from '../../runtime/src/errors.ts';
-import { ROLE_CAPACITY_BPS } from '../../protocol/src/kinds.ts';
+import { ROLE_CAPACITY_BPS, type DeviceKind } from '../../protocol/src/kinds.ts';
 import { DEFAULT_TIMETABLE, expectedUp, type Timetable } from '../../protocol/src/schedule.ts';
 import { telemetryBatchEnvelopeSchema, telemetryRecordSchema, type AvailabilityRecord, type TelemetryRecord } from '../../protocol/src/telemetry.ts';
 import type { GatewayAddress } from '../../protocol/src/topics.ts';
-import { encodePoint, LineProtocolError, type FieldValue, type Point } from './influx/lineProtocol.ts';
+import { encodePoint, LineProtocolError, type Point } from '../../storage/src/lineProtocol.ts';
+import { point } from '../../storage/src/point.ts';
 import type { DeviceRow } from './registry.ts';
 
 /** Why a record or a whole message was refused; each is a counter label. */
@@ -132,16 +133,21 @@ export function ingestTelemetry(
   return { lines, rejections, liveAvailability, messageRejected: false };
 }
 
-const f = (v: number): FieldValue => ({ t: 'float', v });
-const i = (v: number | bigint): FieldValue => ({ t: 'int', v });
-const b = (v: boolean): FieldValue => ({ t: 'bool', v });
-const s = (v: string): FieldValue => ({ t: 'string', v });
-
 /**
- * The InfluxDB point of a record (schema in docs/influx-schema.md). The series key is
- * measurement + tags and the timestamp is the device's, so a replayed duplicate writes the same
- * point and collapses.
+ * The InfluxDB point of a record (storage/src/schema.ts). The series key is measurement + tags
+ * and the timestamp is the device's, so a replayed duplicate writes the same point and collapses.
+ * District, school and gateway come from the gateway's registry identity; the room from the
+ * registry too (one device, one room, so the tag adds no series).
  */
+const deviceTags = (gw: GatewayAddress, device: string, kind: DeviceKind, room: string | undefined) => ({
+  district: gw.district,
+  school: gw.school,
+  gateway: gw.gateway,
+  device,
+  kind,
+  room: room || undefined,
+});
+
 /**
  * One minute of one device's availability. `expected` is whether the device should have been up
  * (its kind and its school's timetable, and not cleanly powered off); `up_expected` is up while
@@ -151,68 +157,61 @@ const s = (v: string): FieldValue => ({ t: 'string', v });
 export function availabilityToPoint(gw: GatewayAddress, r: AvailabilityRecord, timetable: Timetable, room?: string): Point {
   const expected = r.state !== 'off' && expectedUp(r.deviceKind, r.ts, timetable);
   const up = r.state === 'up';
-  const i = (v: boolean): FieldValue => ({ t: 'int', v: v ? 1 : 0 });
-  const fields: Record<string, FieldValue> = {
-    state: { t: 'string', v: r.state },
-    up: i(up),
-    expected: i(expected),
-    up_expected: i(up && expected),
-  };
-  if (r.hist) fields['hist'] = { t: 'bool', v: true };
-  return {
-    measurement: 'availability',
-    tags: { district: gw.district, school: gw.school, gateway: gw.gateway, device: r.device, kind: r.deviceKind, ...(room ? { room } : {}) },
-    fields,
-    tsMs: r.ts,
-  };
+  const bit = (v: boolean) => (v ? 1 : 0);
+  return point(
+    'availability',
+    deviceTags(gw, r.device, r.deviceKind, room),
+    { state: r.state, up: bit(up), expected: bit(expected), up_expected: bit(up && expected), hist: r.hist || undefined },
+    r.ts,
+  );
 }
 
 export function recordToPoint(gw: GatewayAddress, r: TelemetryRecord, room?: string): Point {
-  const tags: Record<string, string> = {
-    district: gw.district,
-    school: gw.school,
-    gateway: gw.gateway,
-    device: r.device,
-    kind: r.kind,
-  };
-  // The room comes from the registry, like district and school: one device, one room, so the tag
-  // adds no series.
-  if (room) tags['room'] = room;
-  const fields: Record<string, FieldValue> = { seq: i(r.seq) };
+  const tags = deviceTags(gw, r.device, r.kind, room);
+  const hist = r.hist || undefined;
   switch (r.kind) {
     case 'classroom_av':
-      fields['power'] = s(r.data.power);
-      fields['lamp_hours'] = f(r.data.lampHours);
-      fields['temperature_c'] = f(r.data.temperatureC);
-      fields['in_session'] = b(r.data.inSession);
-      if (r.data.streamKbps !== undefined) fields['stream_kbps'] = f(r.data.streamKbps);
-      if (r.data.streamLossPct !== undefined) fields['stream_loss_pct'] = f(r.data.streamLossPct);
-      break;
+      return point(
+        'classroom_av',
+        tags,
+        {
+          seq: r.seq,
+          power: r.data.power,
+          lamp_hours: r.data.lampHours,
+          temperature_c: r.data.temperatureC,
+          in_session: r.data.inSession,
+          stream_kbps: r.data.streamKbps,
+          stream_loss_pct: r.data.streamLossPct,
+          hist,
+        },
+        r.ts,
+      );
     case 'interactive_board':
-      fields['power'] = s(r.data.power);
-      fields['touch_ok'] = b(r.data.touchOk);
-      fields['active_input'] = s(r.data.activeInput);
-      fields['firmware'] = s(r.data.firmware);
-      break;
+      return point(
+        'interactive_board',
+        tags,
+        { seq: r.seq, power: r.data.power, touch_ok: r.data.touchOk, active_input: r.data.activeInput, firmware: r.data.firmware, hist },
+        r.ts,
+      );
     case 'vr_kit':
-      fields['battery_pct'] = f(r.data.batteryPct);
-      fields['charging'] = b(r.data.charging);
-      fields['in_session'] = b(r.data.inSession);
-      break;
+      return point('vr_kit', tags, { seq: r.seq, battery_pct: r.data.batteryPct, charging: r.data.charging, in_session: r.data.inSession, hist }, r.ts);
     case 'network_node':
-      tags['role'] = r.data.role;
-      fields['capacity_bps'] = i(r.data.capacityBps);
-      // Exact 64-bit counters: InfluxDB 1.x integers are signed 64-bit, so the decimal string is kept.
-      fields['octets_in'] = s(r.data.octetsIn);
-      fields['octets_out'] = s(r.data.octetsOut);
-      fields['oper_up'] = b(r.data.operUp);
-      if (r.rate) {
-        fields['rx_bps'] = f(r.rate.rxBps);
-        fields['tx_bps'] = f(r.rate.txBps);
-        fields['utilisation'] = f(Math.max(r.rate.rxBps, r.rate.txBps) / r.data.capacityBps);
-      }
-      break;
+      return point(
+        'network_node',
+        { ...tags, role: r.data.role },
+        {
+          seq: r.seq,
+          capacity_bps: r.data.capacityBps,
+          // Exact 64-bit counters: InfluxDB 1.x integers are signed 64-bit, so the decimal string is kept.
+          octets_in: r.data.octetsIn,
+          octets_out: r.data.octetsOut,
+          oper_up: r.data.operUp,
+          rx_bps: r.rate?.rxBps,
+          tx_bps: r.rate?.txBps,
+          utilisation: r.rate ? Math.max(r.rate.rxBps, r.rate.txBps) / r.data.capacityBps : undefined,
+          hist,
+        },
+        r.ts,
+      );
   }
-  if (r.hist) fields['hist'] = b(true);
-  return { measurement: r.kind, tags, fields, tsMs: r.ts };
 }

@@ -1,7 +1,7 @@
 import * as alerting from '@grafana/grafana-foundation-sdk/alerting';
 import * as expr from '@grafana/grafana-foundation-sdk/expr';
 import { DATASOURCE, InfluxQLTarget } from './grafana.ts';
-import type { Select } from './influxql.ts';
+import type { Select } from '../../storage/src/influxql.ts';
 import * as Q from './queries.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import type * as common from '@grafana/grafana-foundation-sdk/common';
 import { CustomVariableBuilder, QueryVariableBuilder, VariableRefresh, VariableSort } from '@grafana/grafana-foundation-sdk/dashboard';
-import type { Select } from './influxql.ts';
+import type { Select } from '../../storage/src/influxql.ts';
 import { DEVICE_KINDS } from '../../protocol/src/kinds.ts';
 
 /** The InfluxDB datasource every panel and rule uses, by its fixed uid (provisioned in datasources/). */
@@ -20,7 +20,7 @@ export interface InfluxQLQuery {
 
 /**
  * The foundation SDK has no InfluxDB query builder: this is one, for raw InfluxQL built with
- * ./influxql.ts.
+ * storage/src/influxql.ts.
  */
 export class InfluxQLTarget implements cog.Builder<cog.Dataquery> {
   readonly #q: InfluxQLQuery;

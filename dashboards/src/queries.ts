@@ -1,9 +1,11 @@
-import { agg, aggCol, as, fieldCmp, fieldOf, from, fromSubquery, op, tagInVar, tagIs, tagIsNot, tagOf, timeFilter, type Cond, type Select } from './influxql.ts';
-import { DISTRICT_UPLINK_BPS } from './schema.ts';
+import { agg, aggCol, as, fieldCmp, fieldOf, from, fromSubquery, op, tagInVar, tagIsNot, tagOf, timeFilter, type Cond, type Select } from '../../storage/src/influxql.ts';
+import { AVAILABILITY, bandwidth, districtUtilisation, SCHOOL_UPLINKS } from '../../storage/src/queries.ts';
 
 /**
- * Every InfluxQL statement behind a panel or an alert rule, in one place. The figures follow
- * DESIGN §5 and docs/influx-schema.md:
+ * Every InfluxQL statement behind a panel or an alert rule, in one place; the figures the API
+ * also gives are defined once in storage/src/queries.ts and read here over Grafana's
+ * `$timeFilter` and `$__interval`. The figures follow docs/design.md#availability,
+ * docs/design.md#bandwidth and docs/influx-schema.md:
  * - availability = Σ up_expected ÷ Σ expected, over minutes that were expected only (so a range
  *   with nothing expected has no figure, rather than a division by zero);
  * - coverage = observed device-minutes (count of availability points) ÷ registered
@@ -17,7 +19,6 @@ import { DISTRICT_UPLINK_BPS } from './schema.ts';
 const inDistrict = tagInVar('availability', 'district', 'district');
 const inSchool = tagInVar('availability', 'school', 'school');
 const ofKind = tagInVar('availability', 'kind', 'kind');
-const uplinks = tagIs('network_node', 'role', 'school_uplink');
 
 /**
  * Per device, with its room and kind: the last state observed in the range, up minutes while
@@ -25,11 +26,7 @@ const uplinks = tagIs('network_node', 'role', 'school_uplink');
  */
 export function deviceFigures(filters: Cond[]): Select {
   return from('availability')
-    .select(
-      as(agg('availability', 'last', 'state'), 'state'),
-      as(agg('availability', 'sum', 'up_expected'), 'up'),
-      as(agg('availability', 'sum', 'expected'), 'expected'),
-    )
+    .select(as(agg('availability', 'last', 'state'), 'state'), AVAILABILITY.up, AVAILABILITY.expected)
     .where(timeFilter, ...filters)
     .by('room', 'device', 'kind')
     .build();
@@ -58,29 +55,14 @@ export function availabilityHourlyBy(dim: 'district' | 'school', filters: Cond[]
     .build();
 }
 
-function uplinkHourlyMeans(filters: Cond[]): Select {
-  return from('school_uplink_1h')
-    .select(as(agg('school_uplink_1h', 'mean', 'rx_bps'), 'rx'), as(agg('school_uplink_1h', 'mean', 'tx_bps'), 'tx'))
-    .where(timeFilter, ...filters)
-    .byTime('$__interval')
-    .by('district', 'school', 'device')
-    .fill('none')
-    .build();
-}
-
 /** Bandwidth per district from the hourly rollup: the sum of its uplinks' hourly mean rates. */
 export function districtBandwidthHourly(filters: Cond[]): Select {
-  return fromSubquery(uplinkHourlyMeans(filters)).select(as(aggCol('sum', 'rx'), 'in'), as(aggCol('sum', 'tx'), 'out')).byTime('$__interval').by('district').fill('none').build();
+  return bandwidth('school_uplink_1h', timeFilter, '$__interval', 'district', filters);
 }
 
 /** That bandwidth ÷ the 10G district uplink. */
 export function districtUtilisationHourly(filters: Cond[]): Select {
-  return fromSubquery(uplinkHourlyMeans(filters))
-    .select(as(op(aggCol('sum', 'rx'), '/', DISTRICT_UPLINK_BPS), 'in'), as(op(aggCol('sum', 'tx'), '/', DISTRICT_UPLINK_BPS), 'out'))
-    .byTime('$__interval')
-    .by('district')
-    .fill('none')
-    .build();
+  return districtUtilisation('school_uplink_1h', timeFilter, '$__interval', filters);
 }
 
 /** Devices up per kind, averaged over each hour (device-minutes up ÷ 60), then over the interval. */
@@ -95,32 +77,16 @@ export function onlineByKindHourly(filters: Cond[]): Select {
   return fromSubquery(perHour).select(as(aggCol('mean', 'online'), 'online')).byTime('$__interval').by('kind').fill('none').build();
 }
 
-/** Each school uplink device's mean rates per interval: the inner query of the bandwidth sums. */
-function uplinkMeans(interval: '$__interval' | '1m', by: Array<'district' | 'school'>, filters: Cond[]): Select {
-  return from('network_node')
-    .select(as(agg('network_node', 'mean', 'rx_bps'), 'rx'), as(agg('network_node', 'mean', 'tx_bps'), 'tx'))
-    .where(timeFilter, uplinks, ...filters)
-    .byTime(interval)
-    .by(...by, 'school', 'device')
-    .fill('none')
-    .build();
-}
-
 /** Inbound and outbound bandwidth per `dim`: the sum of its school uplinks' mean rates (bit/s). */
 export function bandwidthBy(dim: 'district' | 'school', filters: Cond[]): Select {
-  return fromSubquery(uplinkMeans('$__interval', dim === 'district' ? ['district'] : [], filters))
-    .select(as(aggCol('sum', 'rx'), 'in'), as(aggCol('sum', 'tx'), 'out'))
-    .byTime('$__interval')
-    .by(dim)
-    .fill('none')
-    .build();
+  return bandwidth('network_node', timeFilter, '$__interval', dim, filters);
 }
 
 /** Per school: mean utilisation of its uplinks (max of in and out ÷ capacity) and the peak inbound rate. */
 export function uplinkSaturationBySchool(filters: Cond[]): Select {
   return from('network_node')
     .select(as(agg('network_node', 'mean', 'utilisation'), 'utilisation'), as(agg('network_node', 'max', 'rx_bps'), 'peak_in'))
-    .where(timeFilter, uplinks, ...filters)
+    .where(timeFilter, SCHOOL_UPLINKS, ...filters)
     .by('district', 'school')
     .build();
 }
@@ -211,18 +177,8 @@ export const ALERT_GATEWAY_STATE = from('gateway_up').select(as(agg('gateway_up'
 export const ALERT_HUB_REPORTS = from('inventory').select(as(agg('inventory', 'count', 'devices'), 'reports')).where(timeFilter).build();
 
 /** Per district: inbound and outbound utilisation of the 10G uplink, mean over the rule's range. */
-export const ALERT_DISTRICT_UPLINK_IN = fromSubquery(
-  from('network_node').select(as(agg('network_node', 'mean', 'rx_bps'), 'rx')).where(timeFilter, uplinks).by('district', 'school', 'device').build(),
-)
-  .select(as(op(aggCol('sum', 'rx'), '/', DISTRICT_UPLINK_BPS), 'in'))
-  .by('district')
-  .build();
-export const ALERT_DISTRICT_UPLINK_OUT = fromSubquery(
-  from('network_node').select(as(agg('network_node', 'mean', 'tx_bps'), 'tx')).where(timeFilter, uplinks).by('district', 'school', 'device').build(),
-)
-  .select(as(op(aggCol('sum', 'tx'), '/', DISTRICT_UPLINK_BPS), 'out'))
-  .by('district')
-  .build();
+export const ALERT_DISTRICT_UPLINK_IN = districtUtilisation('network_node', timeFilter, undefined, [], ['rx']);
+export const ALERT_DISTRICT_UPLINK_OUT = districtUtilisation('network_node', timeFilter, undefined, [], ['tx']);
 
 /**
  * Per school, over the devices that follow the school timetable (not the 24/7 network nodes):
@@ -232,12 +188,12 @@ export const ALERT_DISTRICT_UPLINK_OUT = fromSubquery(
  */
 const timetabled = tagIsNot('availability', 'kind', 'network_node');
 export const ALERT_SCHOOL_AVAILABILITY = from('availability')
-  .select(as(op(agg('availability', 'sum', 'up_expected'), '/', agg('availability', 'sum', 'expected')), 'availability'))
+  .select(as(op(AVAILABILITY.up.expr, '/', AVAILABILITY.expected.expr), 'availability'))
   .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), timetabled)
   .by('district', 'school')
   .build();
 export const ALERT_SCHOOL_EXPECTED = from('availability')
-  .select(as(agg('availability', 'sum', 'expected'), 'expected'))
+  .select(AVAILABILITY.expected)
   .where(timeFilter, fieldCmp('availability', 'expected', '=', 1), timetabled)
   .by('district', 'school')
   .build();

@@ -10,7 +10,8 @@
  *   BENCH_DASH_SCHOOLS (100), BENCH_DASH_DEVICES (100 per school), BENCH_DASH_HOURS (24).
  */
 import { z } from 'zod';
-import { ROLLUPS, schemaStatements, rollupBackfill } from '../../broker/src/influx/schema.ts';
+import { inRange } from '../../storage/src/influxql.ts';
+import { ROLLUPS, schemaStatements, rollupBackfill } from '../../storage/src/rollups.ts';
 import { SEED_DISTRICTS } from '../../device-sim/src/fleet.ts';
 import { envInt, loadConfigOrExit, parseEnvConfig } from '../../runtime/src/envConfig.ts';
 import { loadAlerting, loadDashboard, runPanel, applyMacros, influxQL, type VariableValue } from '../harness/grafana.ts';
@@ -86,7 +87,7 @@ const cqRuns: Array<{ what: string; ms: number }> = [];
 for (const r of ROLLUPS) {
   const window = Math.min(to - from, 4 * 86_400_000);
   const t = performance.now();
-  await q(r.select(db, ` WHERE time >= ${to - window}ms AND time < ${to}ms`));
+  await q(r.select(db, [inRange({ fromMs: to - window, toMs: to })]));
   cqRuns.push({ what: `cq_${r.name}: one run (${window / 3_600_000} h re-sampled, every hour)`, ms: Math.round(performance.now() - t) });
 }
 {

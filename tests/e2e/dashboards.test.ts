@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rollupBackfill } from '../../broker/src/influx/schema.ts';
-import { retentionPolicyOf, SCHEMA, type Measurement } from '../../dashboards/src/schema.ts';
+import { rollupBackfill } from '../../storage/src/rollups.ts';
+import { retentionPolicyOf, SCHEMA, type Measurement } from '../../storage/src/schema.ts';
 import type { Fleet, SimDevice, SimSchool } from '../../device-sim/src/fleet.ts';
 import type { DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../broker/src/hub.ts';
-import { ROLLUPS, continuousQueryName } from '../../broker/src/influx/schema.ts';
+import { ROLLUPS, continuousQueryName } from '../../storage/src/rollups.ts';
 import { InfluxWriter } from '../../broker/src/influx/writer.ts';
 import type { Fleet } from '../../device-sim/src/fleet.ts';
 import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';

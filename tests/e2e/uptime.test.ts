@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLLUP_RP, rollupBackfill } from '../../broker/src/influx/schema.ts';
-import { availabilityFigures, availabilityQuery, districtBandwidthQuery, districtUtilisationQuery, schoolUplinkQuery, type TimeRange } from '../../broker/src/queries.ts';
+import { ROLLUP_RP, rollupBackfill } from '../../storage/src/rollups.ts';
+import { availabilityFigures, availabilityQuery, districtBandwidthQuery, districtUtilisationQuery, schoolUplinkQuery, type TimeRange } from '../../storage/src/queries.ts';
 import type { PresenceEvent } from '../../broker/src/presence.ts';
 import type { Fleet, SimDevice, SimSchool } from '../../device-sim/src/fleet.ts';
 import type { DeviceSample } from '../../protocol/src/telemetry.ts';

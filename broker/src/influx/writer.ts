@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { toError } from '../../../runtime/src/errors.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
-import { schemaStatements, staleContinuousQueries } from './schema.ts';
+import { schemaStatements, staleContinuousQueries } from '../../../storage/src/rollups.ts';
 
 export interface InfluxWriterConfig {
   url: string;

@@ -7,7 +7,7 @@ import {
   escapeTag,
   LineProtocolError,
   type Point,
-} from '../../src/influx/lineProtocol.ts';
+} from '../src/lineProtocol.ts';
 
 /** The `reason` of the LineProtocolError that fn throws. */
 function reasonOf(fn: () => unknown): string {

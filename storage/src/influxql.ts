@@ -1,13 +1,18 @@
+import { StorageError, StorageErrorCode } from './errors.ts';
 import { retentionPolicyOf, type FieldOf, type Measurement, type TagOf } from './schema.ts';
 
 /**
- * A small typed builder for the InfluxQL the dashboards and alert rules send through Grafana's
- * InfluxDB datasource (raw query mode). Measurements, tags and fields are checked against
- * SCHEMA; Grafana's macros ($timeFilter, $__interval) and template variables ($district…) are
- * written as Grafana expects them and interpolated by Grafana at query time.
+ * A small typed builder for every InfluxQL statement of the product: the dashboards' and alert
+ * rules' (sent through Grafana's InfluxDB datasource in raw query mode), the API's and reports'
+ * (storage/src/queries.ts) and the rollups' continuous queries (storage/src/rollups.ts).
+ * Measurements, tags and fields are checked against SCHEMA; Grafana's macros ($timeFilter,
+ * $__interval) and template variables ($district…) are written as Grafana expects them.
+ *
+ * Quoting: `ident` for every identifier (database, retention policy, measurement, tag, field,
+ * alias, continuous query), `literal` for every string value. Nothing else quotes.
  */
 
-/** A double-quoted identifier (measurement, tag, field or alias). */
+/** A double-quoted identifier (database, retention policy, measurement, tag, field, alias, CQ name). */
 export function ident(name: string): string {
   return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
@@ -69,6 +74,20 @@ export interface Cond {
 /** Grafana's time-range macro: `time >= … and time <= …` for the panel's or rule's range. */
 export const timeFilter: Cond = { sql: '$timeFilter' };
 
+/** A half-open range of epoch milliseconds, [fromMs, toMs). */
+export interface TimeRange {
+  fromMs: number;
+  toMs: number;
+}
+
+/** An explicit time range: what the API, the CLI, reports and backfills use in place of `$timeFilter`. */
+export function inRange(r: TimeRange): Cond {
+  return { sql: `time >= ${r.fromMs}ms AND time < ${r.toMs}ms` };
+}
+
+/** A GROUP BY time interval: Grafana's `$__interval`, or a fixed duration (`1h`, `600s`). */
+export type Interval = '$__interval' | `${number}${'s' | 'm' | 'h' | 'd'}`;
+
 /** A tag equal to a literal. */
 export function tagIs<M extends Measurement>(_m: M, tag: TagOf<M>, value: string): Cond {
   return { sql: `${ident(tag)} = ${literal(value)}` };
@@ -110,6 +129,8 @@ export class SelectBuilder<M extends Measurement> {
   #rp: string | undefined;
   #newestFirst = false;
   #limit: number | undefined;
+  #db: string | undefined;
+  #into: string | undefined;
 
   constructor(source: Source<M>) {
     this.#source = source;
@@ -127,7 +148,7 @@ export class SelectBuilder<M extends Measurement> {
   }
 
   /** GROUP BY time(…): a Grafana interval macro such as `$__interval`, or a fixed duration like `1m`. */
-  byTime(interval: '$__interval' | `${number}${'s' | 'm' | 'h' | 'd'}`): this {
+  byTime(interval: Interval): this {
     this.#groupTime = interval;
     return this;
   }
@@ -160,13 +181,27 @@ export class SelectBuilder<M extends Measurement> {
     return this;
   }
 
+  /** Read from this database rather than the one the query is sent to (a continuous query names its own). */
+  database(db: string): this {
+    this.#db = db;
+    return this;
+  }
+
+  /** `SELECT … INTO "db"."rp"."measurement"`: for continuous queries and backfills. */
+  into<T extends Measurement>(db: string, measurement: T): this {
+    const rp = retentionPolicyOf(measurement) ?? 'autogen';
+    this.#into = `${ident(db)}.${ident(rp)}.${ident(measurement)}`;
+    return this;
+  }
+
   build(): Select {
-    if (this.#columns.length === 0) throw new Error('a SELECT needs at least one column');
+    if (this.#columns.length === 0) throw new StorageError(StorageErrorCode.EMPTY_SELECT, 'a SELECT needs at least one column');
     const cols = this.#columns.map((c) => `${c.expr.sql} AS ${ident(c.alias)}`).join(', ');
     let from: string;
     if (this.#source.kind === 'measurement') {
       const rp = this.#rp ?? retentionPolicyOf(this.#source.measurement);
-      from = (rp ? `${ident(rp)}.` : '') + ident(this.#source.measurement);
+      const db = this.#db !== undefined ? `${ident(this.#db)}.` : '';
+      from = db + (rp ? `${ident(rp)}.` : db ? '.' : '') + ident(this.#source.measurement);
     } else {
       from = `(${this.#source.query.sql})`;
     }
@@ -176,7 +211,8 @@ export class SelectBuilder<M extends Measurement> {
     const fill = this.#fill !== undefined ? ` fill(${this.#fill})` : '';
     const order = this.#newestFirst ? ' ORDER BY time DESC' : '';
     const limit = this.#limit !== undefined ? ` LIMIT ${this.#limit}` : '';
-    return { sql: `SELECT ${cols} FROM ${from}${where}${group}${fill}${order}${limit}` };
+    const into = this.#into ? ` INTO ${this.#into}` : '';
+    return { sql: `SELECT ${cols}${into} FROM ${from}${where}${group}${fill}${order}${limit}` };
   }
 }
 
