@@ -37,7 +37,6 @@ interface Segment {
   last: number;
   bytes: number;
   path: string;
-  oldestRx: number;
   newestRx: number;
   readFd: number | undefined;
   deleted: boolean;
@@ -62,7 +61,6 @@ interface ReadEntry extends Entry {
 interface PendingAppend {
   buf: Buffer;
   count: number;
-  firstRx: number;
   lastRx: number;
   resolve(): void;
   reject(e: Error): void;
@@ -181,7 +179,7 @@ export class FileOutbox implements Outbox {
     for (const r of records) text += `${this.#nextOrdinal++}\t${JSON.stringify(r)}\n`;
     const buf = Buffer.from(text);
     await new Promise<void>((resolve, reject) => {
-      this.#pending.push({ buf, count: records.length, firstRx: records[0]!.rx, lastRx: records.at(-1)!.rx, resolve, reject });
+      this.#pending.push({ buf, count: records.length, lastRx: records.at(-1)!.rx, resolve, reject });
       this.#flushing ??= this.#flushLoop().finally(() => (this.#flushing = undefined));
     });
   }
@@ -303,7 +301,6 @@ export class FileOutbox implements Outbox {
         if (this.#cfg.fsync === 'always') await this.#tailHandle!.datasync();
         else this.#dirty = true;
         const count = batch.reduce((n, p) => n + p.count, 0);
-        if (tail.last < tail.first) tail.oldestRx = batch[0]!.firstRx;
         tail.last += count;
         tail.bytes += buf.length;
         tail.newestRx = batch.at(-1)!.lastRx;
@@ -338,7 +335,6 @@ export class FileOutbox implements Outbox {
       last: first - 1,
       bytes: 0,
       path: join(this.#cfg.dir, `seg-${String(first).padStart(16, '0')}.log`),
-      oldestRx: 0,
       newestRx: 0,
       readFd: undefined,
       deleted: false,
@@ -662,11 +658,9 @@ export class FileOutbox implements Outbox {
     }
     let count = 0;
     for (let i = 0; i < end; i++) if (data[i] === 0x0a) count++;
-    const seg: Segment = { first, last: first + count - 1, bytes: end, path, oldestRx: 0, newestRx: 0, readFd: undefined, deleted: false };
+    const seg: Segment = { first, last: first + count - 1, bytes: end, path, newestRx: 0, readFd: undefined, deleted: false };
     if (count > 0) {
-      const firstLine = data.subarray(0, data.indexOf(0x0a));
       const lastLine = data.subarray(data.lastIndexOf(0x0a, end - 2) + 1, end - 1);
-      seg.oldestRx = rxOf(firstLine);
       seg.newestRx = rxOf(lastLine);
     }
     return seg;

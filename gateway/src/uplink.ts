@@ -23,7 +23,6 @@ export interface ReplayStatus {
   remaining: number;
   /** Backlog records acknowledged since the current replay started. */
   sent: number;
-  startedAt: number | undefined;
 }
 
 /**
@@ -47,7 +46,8 @@ export class Uplink {
   readonly #scheduler: UplinkScheduler;
   #client: MqttClient | undefined;
   #wake: { timer: NodeJS.Timeout; at: number } | undefined;
-  #replay: { startedAt: number | undefined; sent: number } = { startedAt: undefined, sent: 0 };
+  /** Backlog records acknowledged since the last connect that found a backlog. */
+  #replaySent = 0;
   #bdSeq = 0;
   #batchCounter = 0;
   #stopping = false;
@@ -102,7 +102,7 @@ export class Uplink {
 
   replayStatus(): ReplayStatus {
     const remaining = this.#outbox().waiting('backlog') + this.#scheduler.inflightRecords('backlog');
-    return { active: remaining > 0, remaining, sent: this.#replay.sent, startedAt: this.#replay.startedAt };
+    return { active: remaining > 0, remaining, sent: this.#replaySent };
   }
 
   #state(state: GatewayState['state']): Buffer {
@@ -136,7 +136,7 @@ export class Uplink {
       const backlog = outbox.waiting('backlog');
       const jitter = this.#scheduler.connected(this.#clock(), this.#random());
       if (backlog > 0) {
-        this.#replay = { startedAt: this.#clock(), sent: 0 };
+        this.#replaySent = 0;
         this.#log.info({ bdSeq: this.#bdSeq, backlog, jitterMs: jitter }, 'uplink connected; replaying backlog');
       } else {
         this.#log.info({ bdSeq: this.#bdSeq }, 'uplink connected');
@@ -235,7 +235,7 @@ export class Uplink {
       this.lastUplinkOkAt = at;
       this.#counters.inc('records_delivered', { lane }, records.length);
       this.#counters.inc('batches_delivered', { lane });
-      if (lane === 'backlog') this.#replay.sent += records.length;
+      if (lane === 'backlog') this.#replaySent += records.length;
       this.#onDelivered?.(records, at);
       outbox.ack(batch.id).then(
         () => this.pump(),
