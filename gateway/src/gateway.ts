@@ -125,12 +125,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     { enabled: config.availabilitySampling },
     { log, now, liveness, append: (r) => outbox.append(r) },
   );
-  const reportHealth = () => {
-    if (!uplink.connected) return false;
-    uplink.publishHealth(health());
-    return true;
-  };
-  const reporter = new HealthReporter({ intervalMs: config.healthIntervalMs }, { report: reportHealth });
+  const reporter = new HealthReporter({ intervalMs: config.healthIntervalMs }, { health, uplink });
   registerGatewayGauges(counters.registry, {
     outbox: () => (lifecycle.running ? health().outbox : undefined),
     trackedDevices: () => liveness.size,
@@ -169,7 +164,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     },
     reportHealth() {
       lifecycle.assertRunning('reportHealth()');
-      return reportHealth();
+      return reporter.report();
     },
     async start() {
       lifecycle.beginStart();
