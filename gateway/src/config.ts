@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
 import { HEARTBEAT_TIMEOUT_MS } from './liveness.ts';
-import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
+import { ConfigError, deepFreeze, envBool, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
+import { GatewayConfigError } from './errors.ts';
 import type { GatewayConfig } from './gateway.ts';
 
 const schema = z.object({
@@ -41,6 +42,11 @@ const schema = z.object({
   GW_HEALTH_INTERVAL_MS: envInt(30_000, 1000, 3_600_000),
   /** Record each device's availability every minute. */
   GW_AVAILABILITY: envBool(true),
+  /**
+   * Devices tracked for liveness and availability at most. A school has a few hundred; the cap
+   * keeps a LAN client inventing ids from filling the outbox with availability records.
+   */
+  GW_MAX_TRACKED_DEVICES: envInt(5000, 1, 1_000_000),
   /** Heartbeat timeouts per kind (ms); defaults are 2.5 reporting cadences. */
   GW_TIMEOUT_CLASSROOM_AV_MS: envInt(HEARTBEAT_TIMEOUT_MS.classroom_av, 1000),
   GW_TIMEOUT_INTERACTIVE_BOARD_MS: envInt(HEARTBEAT_TIMEOUT_MS.interactive_board, 1000),
@@ -50,7 +56,12 @@ const schema = z.object({
 });
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): Readonly<{ gateway: GatewayConfig; logLevel: string }> {
-  const e = parseEnvConfig(schema, env);
+  let e: Readonly<z.infer<typeof schema>>;
+  try {
+    e = parseEnvConfig(schema, env);
+  } catch (err) {
+    throw err instanceof ConfigError ? new GatewayConfigError(err.problems) : err;
+  }
   return deepFreeze({
     logLevel: e.LOG_LEVEL,
     gateway: {
@@ -87,6 +98,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       healthPort: e.GW_HEALTH_PORT,
       healthIntervalMs: e.GW_HEALTH_INTERVAL_MS,
       availabilitySampling: e.GW_AVAILABILITY,
+      maxTrackedDevices: e.GW_MAX_TRACKED_DEVICES,
       heartbeatTimeouts: {
         classroom_av: e.GW_TIMEOUT_CLASSROOM_AV_MS,
         interactive_board: e.GW_TIMEOUT_INTERACTIVE_BOARD_MS,

@@ -1,9 +1,22 @@
+import { ConfigError } from '../../runtime/src/envConfig.ts';
 import { CodedError } from '../../runtime/src/errors.ts';
+import { Lifecycle, type LifecycleFault } from '../../runtime/src/lifecycle.ts';
 
 /** Error codes of the gateway; the catalogue is in gateway/README.md. */
 export const GatewayErrorCode = {
+  /** The environment does not give a valid configuration (every problem as `VARIABLE: message`). */
+  CONFIG: 'GW_ERR_CONFIG',
+  /** The outbox could not be opened or recovered at start (directory, permissions, disk). */
+  OUTBOX_OPEN: 'GW_ERR_OUTBOX_OPEN',
   /** Writing a sample to the outbox failed (disk full, I/O error): the device is not acknowledged. */
   OUTBOX_IO: 'GW_ERR_OUTBOX_IO',
+  /** Recording an acknowledgement on disk failed: the batch is gone from memory, but may be resent after a restart. */
+  OUTBOX_ACK_WRITE: 'GW_ERR_OUTBOX_ACK_WRITE',
+  /** The LAN listener or the health endpoint could not listen (address in use, not permitted). */
+  LISTEN: 'GW_ERR_LISTEN',
+  STARTED_TWICE: 'GW_ERR_STARTED_TWICE',
+  NOT_STARTED: 'GW_ERR_NOT_STARTED',
+  STOPPED: 'GW_ERR_STOPPED',
 } as const;
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
 
@@ -11,4 +24,20 @@ export class GatewayError extends CodedError {
   constructor(code: GatewayErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
+}
+
+/** A bad environment: still a ConfigError (mains print it and exit 1), with the gateway's code. */
+export class GatewayConfigError extends ConfigError {
+  readonly code = GatewayErrorCode.CONFIG;
+}
+
+const LIFECYCLE_CODES: Record<LifecycleFault, GatewayErrorCode> = {
+  started_twice: GatewayErrorCode.STARTED_TWICE,
+  not_started: GatewayErrorCode.NOT_STARTED,
+  stopped: GatewayErrorCode.STOPPED,
+};
+
+/** A Lifecycle whose faults carry the gateway's codes. */
+export function gatewayLifecycle(name: string): Lifecycle {
+  return new Lifecycle(name, (f, message) => new GatewayError(LIFECYCLE_CODES[f], message));
 }

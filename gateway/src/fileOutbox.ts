@@ -1,7 +1,8 @@
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import * as nodeFs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
+import { GatewayError, GatewayErrorCode } from './errors.ts';
 import { mergeByOrdinal, type Lane, type Outbox, type OutboxBatch } from './outbox.ts';
 
 /**
@@ -36,7 +37,6 @@ interface Segment {
   last: number;
   bytes: number;
   path: string;
-  oldestRx: number;
   newestRx: number;
   readFd: number | undefined;
   deleted: boolean;
@@ -61,11 +61,16 @@ interface ReadEntry extends Entry {
 interface PendingAppend {
   buf: Buffer;
   count: number;
-  firstRx: number;
   lastRx: number;
   resolve(): void;
   reject(e: Error): void;
 }
+
+/**
+ * The synchronous filesystem calls the outbox makes (node:fs by default). Tests pass a wrapper
+ * that injects faults, e.g. ENOSPC on the acknowledgement log: the process edge, not a mock.
+ */
+export type OutboxFs = Pick<typeof nodeFs, 'closeSync' | 'fdatasyncSync' | 'fsyncSync' | 'mkdirSync' | 'openSync' | 'readdirSync' | 'readFileSync' | 'readSync' | 'renameSync' | 'rmSync' | 'truncateSync' | 'writeSync'>;
 
 const SEG_RE = /^seg-(\d{16})\.log$/;
 const READ_CHUNK = 1 << 20;
@@ -101,15 +106,20 @@ export class FileOutbox implements Outbox {
   /** Bytes cut from a torn last line when the outbox was opened (a crash mid-write). */
   repairedBytes = 0;
 
-  private constructor(cfg: FileOutboxConfig, now: () => number) {
+  readonly #fs: OutboxFs;
+  /** A write to acks.log failed, maybe half-way: the next one starts on a fresh line. */
+  #acksTorn = false;
+
+  private constructor(cfg: FileOutboxConfig, now: () => number, fs: OutboxFs) {
     this.#cfg = cfg;
     this.#now = now;
+    this.#fs = fs;
   }
 
   /** Opens (and recovers) the outbox in `cfg.dir`. Everything recovered is backlog. */
-  static async open(cfg: FileOutboxConfig, now: () => number = Date.now): Promise<FileOutbox> {
+  static async open(cfg: FileOutboxConfig, now: () => number = Date.now, fs: OutboxFs = nodeFs): Promise<FileOutbox> {
     if (cfg.segmentBytes * 2 > cfg.maxBytes) throw new Error('segmentBytes must be at most half of maxBytes');
-    const o = new FileOutbox(cfg, now);
+    const o = new FileOutbox(cfg, now, fs);
     await o.#recover();
     return o;
   }
@@ -169,7 +179,7 @@ export class FileOutbox implements Outbox {
     for (const r of records) text += `${this.#nextOrdinal++}\t${JSON.stringify(r)}\n`;
     const buf = Buffer.from(text);
     await new Promise<void>((resolve, reject) => {
-      this.#pending.push({ buf, count: records.length, firstRx: records[0]!.rx, lastRx: records.at(-1)!.rx, resolve, reject });
+      this.#pending.push({ buf, count: records.length, lastRx: records.at(-1)!.rx, resolve, reject });
       this.#flushing ??= this.#flushLoop().finally(() => (this.#flushing = undefined));
     });
   }
@@ -227,14 +237,25 @@ export class FileOutbox implements Outbox {
     this.#inflightCount -= b.entries.length;
     const ranges = toRanges(b.entries.map((e) => e.n).filter((n) => n >= this.#lowWater));
     if (ranges.length === 0) return;
-    const text = ranges.map(([a, z]) => `${a}\t${z}\n`).join('');
-    if (this.#acksFd !== undefined) {
-      this.#acksBytes += writeSync(this.#acksFd, text);
-    }
+    // In memory the batch is acknowledged whatever the disk says: it is not sent again in this
+    // run. An ack the log missed only means the batch is resent after a restart (at-least-once).
     for (const r of ranges) this.#addAcked(r);
     this.#advanceLowWater();
-    this.#deleteConsumedSegments();
-    if (this.#acksBytes > 1 << 20) this.#compactAcks();
+    try {
+      this.#writeAcks(ranges.map(([a, z]) => `${a}\t${z}\n`).join(''));
+      this.#deleteConsumedSegments();
+      if (this.#acksBytes > 1 << 20) this.#compactAcks();
+    } catch (e) {
+      throw new GatewayError(GatewayErrorCode.OUTBOX_ACK_WRITE, 'recording an acknowledgement failed', { cause: e });
+    }
+  }
+
+  #writeAcks(text: string): void {
+    if (this.#acksFd === undefined) return;
+    const line = this.#acksTorn ? `\n${text}` : text;
+    this.#acksTorn = true;
+    this.#acksBytes += this.#fs.writeSync(this.#acksFd, line);
+    this.#acksTorn = false;
   }
 
   release(batchId: number): void {
@@ -256,7 +277,7 @@ export class FileOutbox implements Outbox {
       this.#tailHandle = undefined;
     }
     for (const s of this.#segments) this.#closeRead(s);
-    if (this.#acksFd !== undefined) closeSync(this.#acksFd);
+    if (this.#acksFd !== undefined) this.#fs.closeSync(this.#acksFd);
     this.#acksFd = undefined;
   }
 
@@ -278,7 +299,6 @@ export class FileOutbox implements Outbox {
         if (this.#cfg.fsync === 'always') await this.#tailHandle!.datasync();
         else this.#dirty = true;
         const count = batch.reduce((n, p) => n + p.count, 0);
-        if (tail.last < tail.first) tail.oldestRx = batch[0]!.firstRx;
         tail.last += count;
         tail.bytes += buf.length;
         tail.newestRx = batch.at(-1)!.lastRx;
@@ -313,7 +333,6 @@ export class FileOutbox implements Outbox {
       last: first - 1,
       bytes: 0,
       path: join(this.#cfg.dir, `seg-${String(first).padStart(16, '0')}.log`),
-      oldestRx: 0,
       newestRx: 0,
       readFd: undefined,
       deleted: false,
@@ -345,22 +364,22 @@ export class FileOutbox implements Outbox {
   }
 
   #syncDir(): void {
-    const fd = openSync(this.#cfg.dir, 'r');
+    const fd = this.#fs.openSync(this.#cfg.dir, 'r');
     try {
-      fsyncSync(fd);
+      this.#fs.fsyncSync(fd);
     } finally {
-      closeSync(fd);
+      this.#fs.closeSync(fd);
     }
   }
 
   // ── reading ────────────────────────────────────────────────────────────────────────────
 
   #readRange(seg: Segment, from: number, to: number): Buffer {
-    seg.readFd ??= openSync(seg.path, 'r');
+    seg.readFd ??= this.#fs.openSync(seg.path, 'r');
     const buf = Buffer.allocUnsafe(to - from);
     let got = 0;
     while (got < buf.length) {
-      const n = readSync(seg.readFd, buf, got, buf.length - got, from + got);
+      const n = this.#fs.readSync(seg.readFd, buf, got, buf.length - got, from + got);
       if (n === 0) break;
       got += n;
     }
@@ -420,7 +439,7 @@ export class FileOutbox implements Outbox {
   }
 
   #closeRead(s: Segment): void {
-    if (s.readFd !== undefined) closeSync(s.readFd);
+    if (s.readFd !== undefined) this.#fs.closeSync(s.readFd);
     s.readFd = undefined;
   }
 
@@ -480,7 +499,7 @@ export class FileOutbox implements Outbox {
 
   #removeSegment(s: Segment): void {
     this.#closeRead(s);
-    rmSync(s.path, { force: true });
+    this.#fs.rmSync(s.path, { force: true });
     s.deleted = true;
     this.#segments.shift();
     this.#totalBytes -= s.bytes;
@@ -525,27 +544,35 @@ export class FileOutbox implements Outbox {
     const path = join(this.#cfg.dir, 'acks.log');
     const tmp = `${path}.tmp`;
     const text = this.#acked.map(([a, z]) => `${a}\t${z}\n`).join('');
-    const fd = openSync(tmp, 'w');
-    writeSync(fd, text);
-    fdatasyncSync(fd);
-    closeSync(fd);
-    if (this.#acksFd !== undefined) closeSync(this.#acksFd);
-    this.#acksFd = undefined;
-    renameSync(tmp, path);
-    this.#acksFd = openSync(path, 'a');
+    // The old log stays in use until the new one is complete and renamed over it.
+    const fd = this.#fs.openSync(tmp, 'w');
+    try {
+      this.#fs.writeSync(fd, text);
+      this.#fs.fdatasyncSync(fd);
+    } catch (e) {
+      this.#fs.closeSync(fd);
+      this.#fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+    this.#fs.closeSync(fd);
+    this.#fs.renameSync(tmp, path);
+    const next = this.#fs.openSync(path, 'a');
+    if (this.#acksFd !== undefined) this.#fs.closeSync(this.#acksFd);
+    this.#acksFd = next;
     this.#acksBytes = text.length;
+    this.#acksTorn = false;
   }
 
   // ── recovery ───────────────────────────────────────────────────────────────────────────
 
   async #recover(): Promise<void> {
-    mkdirSync(this.#cfg.dir, { recursive: true });
-    const names = readdirSync(this.#cfg.dir).filter((n) => SEG_RE.test(n)).sort();
+    this.#fs.mkdirSync(this.#cfg.dir, { recursive: true });
+    const names = this.#fs.readdirSync(this.#cfg.dir).filter((n) => SEG_RE.test(n)).sort();
     let maxAcked = -1;
     const acksPath = join(this.#cfg.dir, 'acks.log');
     let acksText = '';
     try {
-      acksText = readFileSync(acksPath, 'utf8');
+      acksText = this.#fs.readFileSync(acksPath, 'utf8');
     } catch {
       acksText = '';
     }
@@ -553,6 +580,7 @@ export class FileOutbox implements Outbox {
       const m = /^(\d+)\t(\d+)$/.exec(line);
       if (!m) continue;
       const r: [number, number] = [Number(m[1]), Number(m[2])];
+      if (r[1] < r[0]) continue; // the head of a torn line: never an acknowledgement
       this.#addAcked(r);
       maxAcked = Math.max(maxAcked, r[1]);
     }
@@ -573,7 +601,7 @@ export class FileOutbox implements Outbox {
     const empty = this.#segments.at(-1);
     if (empty && empty.last < empty.first) {
       this.#segments.pop();
-      rmSync(empty.path, { force: true });
+      this.#fs.rmSync(empty.path, { force: true });
     }
     const tail = this.#newSegment(this.#nextOrdinal);
     this.#tailHandle = await open(tail.path, 'w');
@@ -585,10 +613,10 @@ export class FileOutbox implements Outbox {
     this.#live = { ord: this.#nextOrdinal, seg: tail, off: 0 };
     // Rewrite the ack log with only what still matters.
     const text = this.#acked.map(([a, z]) => `${a}\t${z}\n`).join('');
-    const fd = openSync(acksPath, 'w');
-    writeSync(fd, text);
-    closeSync(fd);
-    this.#acksFd = openSync(acksPath, 'a');
+    const fd = this.#fs.openSync(acksPath, 'w');
+    this.#fs.writeSync(fd, text);
+    this.#fs.closeSync(fd);
+    this.#acksFd = this.#fs.openSync(acksPath, 'a');
     this.#acksBytes = text.length;
     if (this.#cfg.fsync === 'interval') {
       this.#syncTimer = setInterval(() => {
@@ -604,7 +632,7 @@ export class FileOutbox implements Outbox {
 
   /** Reads a segment, cutting a torn last line (a crash mid-write) at the last complete one. */
   #recoverSegment(path: string, first: number): Segment | undefined {
-    const data = readFileSync(path);
+    const data = this.#fs.readFileSync(path);
     let end = data.lastIndexOf(0x0a) + 1;
     // A power cut can leave garbage after the last good line: walk back to a line that parses.
     while (end > 0) {
@@ -624,15 +652,13 @@ export class FileOutbox implements Outbox {
     }
     if (end < data.length) {
       this.repairedBytes += data.length - end;
-      truncateSync(path, end);
+      this.#fs.truncateSync(path, end);
     }
     let count = 0;
     for (let i = 0; i < end; i++) if (data[i] === 0x0a) count++;
-    const seg: Segment = { first, last: first + count - 1, bytes: end, path, oldestRx: 0, newestRx: 0, readFd: undefined, deleted: false };
+    const seg: Segment = { first, last: first + count - 1, bytes: end, path, newestRx: 0, readFd: undefined, deleted: false };
     if (count > 0) {
-      const firstLine = data.subarray(0, data.indexOf(0x0a));
       const lastLine = data.subarray(data.lastIndexOf(0x0a, end - 2) + 1, end - 1);
-      seg.oldestRx = rxOf(firstLine);
       seg.newestRx = rxOf(lastLine);
     }
     return seg;

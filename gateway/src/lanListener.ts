@@ -1,11 +1,19 @@
 import { createServer, type Server } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { formatIssues } from '../../runtime/src/errors.ts';
 import { deviceSampleSchema, type DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
 import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC, lanCommandResultSchema, type LanCommand, type LanCommandResult } from '../../protocol/src/commands.ts';
+import type { IntakeRefusal } from './intake.ts';
+import { listen } from './listen.ts';
 import type { GatewayCounters } from './metrics.ts';
+
+/**
+ * The Will topic given to sessions that bring none. `$` topics are not matched by wildcard
+ * subscriptions [MQTT-4.7.2-1], and the listener never publishes it anyway.
+ */
+const SESSION_LOST_TOPIC = '$gateway/session-lost';
 
 export interface LanListenerConfig {
   host: string;
@@ -22,10 +30,12 @@ export class LanListener {
   readonly #cfg: LanListenerConfig;
   readonly #log: Logger;
   readonly #counters: GatewayCounters;
-  readonly #accept: (s: DeviceSample, clientId: string) => Promise<void>;
+  readonly #accept: (s: DeviceSample, clientId: string) => Promise<IntakeRefusal | undefined>;
   readonly #onDisconnect: ((clientId: string, clean: boolean) => void) | undefined;
   readonly #onCommandResult: ((r: LanCommandResult, clientId: string) => void) | undefined;
   #broker: Aedes | undefined;
+  /** Sessions that ended without a DISCONNECT (their Will was due). */
+  readonly #lost = new WeakSet<Client>();
   #server: Server | undefined;
   port = -1;
 
@@ -34,7 +44,8 @@ export class LanListener {
     deps: {
       log: Logger;
       counters: GatewayCounters;
-      accept: (s: DeviceSample, clientId: string) => Promise<void>;
+      /** Takes a valid sample in: resolves once it is in the outbox, or to why it is refused. */
+      accept: (s: DeviceSample, clientId: string) => Promise<IntakeRefusal | undefined>;
       /** A device session ended; `clean` when it sent DISCONNECT. */
       onDisconnect?: (clientId: string, clean: boolean) => void;
       /** A device answered a command (on lan/v1/cmdres), on the session `clientId`. */
@@ -60,8 +71,21 @@ export class LanListener {
     const cfg = this.#cfg;
     const accept = this.#accept;
     const onCommandResult = this.#onCommandResult;
+    const lost = this.#lost;
     this.#broker = await Aedes.createBroker({
+      // MQTT sends a session's Will on every end but a DISCONNECT [MQTT-3.1.2-8, -10], so every
+      // session gets one (its own, or ours on a topic nobody sees): Aedes asking to publish it
+      // is the documented sign that the session ended without a goodbye.
+      preConnect(_client, packet, done) {
+        packet.will ??= { topic: SESSION_LOST_TOPIC, payload: Buffer.alloc(0), qos: 0, retain: false };
+        done(null, true);
+      },
       authorizePublish(client, packet, done) {
+        if (client?.closed) lost.add(client); // the Will of an ended session
+        if (packet.topic === SESSION_LOST_TOPIC) {
+          (packet as { refused?: boolean }).refused = true; // never forwarded
+          return done(null);
+        }
         if (packet.topic === LAN_COMMAND_TOPIC) {
           // Only the gateway sends commands.
           counters.inc('lan_publishes_denied', { topic: 'cmd' });
@@ -105,7 +129,8 @@ export class LanListener {
         }
         if (!parsed.success) return reject('invalid_sample', formatIssues(parsed.error.issues));
         accept(parsed.data, client?.id ?? '').then(
-          () => {
+          (refused) => {
+            if (refused) return reject(refused, `device ${parsed.data.device}`);
             counters.inc('samples_accepted');
             done(null);
           },
@@ -120,17 +145,10 @@ export class LanListener {
       },
     });
     const onDisconnect = this.#onDisconnect;
-    if (onDisconnect) {
-      // Aedes marks a session closed by a DISCONNECT packet with `_disconnected` (it is what
-      // decides whether the will is sent); an unclean end leaves it false.
-      this.#broker.on('clientDisconnect', (client) => onDisconnect(client.id, (client as unknown as { _disconnected?: boolean })._disconnected === true));
-    }
+    // Aedes asks to publish the Will before it reports the session gone (aedes lib/client.js).
+    if (onDisconnect) this.#broker.on('clientDisconnect', (client) => onDisconnect(client.id, !lost.has(client)));
     this.#server = createServer(this.#broker.handle);
-    await new Promise<void>((resolve, reject) => {
-      this.#server!.once('error', reject);
-      this.#server!.listen(cfg.port, cfg.host, () => resolve());
-    });
-    this.port = (this.#server.address() as { port: number }).port;
+    this.port = await listen(this.#server, cfg.port, cfg.host, 'the LAN listener');
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,7 @@ import type { AvailabilityRecord, AvailabilityState } from '../../protocol/src/t
 /**
  * How long each kind may stay silent before it is `down`: 2.5 reporting cadences, so one lost
  * sample and a report jittered by up to half a cadence never make a device down. Per kind, never
- * one global timeout (DESIGN §5).
+ * one global timeout (docs/design.md#availability).
  */
 export const HEARTBEAT_TIMEOUT_MS: Readonly<Record<DeviceKind, number>> = Object.freeze({
   classroom_av: 75_000,
@@ -46,11 +46,16 @@ export class Liveness {
     const cur = this.#devices.get(device);
     if (cur && at >= cur.lastHeard) cur.off = true;
   }
+
   /** Whether the device has been heard on the LAN since the gateway started. */
   knows(device: string): boolean {
     return this.#devices.has(device);
   }
 
+  /** Devices tracked. */
+  get size(): number {
+    return this.#devices.size;
+  }
 
   stateAt(device: string, t: number): AvailabilityState | undefined {
     const d = this.#devices.get(device);

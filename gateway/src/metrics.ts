@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { Counters } from '../../runtime/src/counters.ts';
 
 /**
@@ -12,6 +12,7 @@ export const GATEWAY_COUNTERS = {
   rate_intervals_dropped: { help: 'Counter intervals dropped (wrap, reset, above capacity), by reason.', labels: ['reason'] },
   outbox_dropped: { help: 'Records dropped by the outbox bound (drop-oldest).' },
   outbox_errors: { help: 'Outbox appends that failed (disk full, I/O error).' },
+  outbox_ack_errors: { help: 'Acknowledgements the outbox could not record on disk (the batch may be resent after a restart).' },
   uplink_connects: { help: 'Uplink connections to the hub.' },
   uplink_errors: { help: 'Uplink errors reported by the MQTT client.' },
   batches_delivered: { help: 'Telemetry batches acknowledged by the hub, by lane.', labels: ['lane'] },
@@ -29,4 +30,36 @@ export type GatewayCounters = Counters<typeof GATEWAY_COUNTERS>;
 
 export function createGatewayCounters(registry?: Registry): GatewayCounters {
   return new Counters('gateway', GATEWAY_COUNTERS, registry);
+}
+
+/** What the gauges read when /metrics is scraped; undefined while the gateway is not running. */
+export interface GaugeSources {
+  outbox(): { records: number; bytes: number; oldestAgeMs: number } | undefined;
+  trackedDevices(): number;
+  uplinkConnected(): boolean;
+}
+
+/**
+ * The gateway's gauges, read at scrape time: `gateway_outbox_records`, `gateway_outbox_bytes`,
+ * `gateway_outbox_oldest_age_seconds`, `gateway_tracked_devices`, `gateway_uplink_connected`.
+ */
+export function registerGatewayGauges(registry: Registry, src: GaugeSources): void {
+  const gauge = (name: string, help: string, read: () => number | undefined) =>
+    new Gauge({
+      name: `gateway_${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        const v = read();
+        if (v !== undefined) this.set(v);
+      },
+    });
+  gauge('outbox_records', 'Records held in the outbox (waiting and in flight).', () => src.outbox()?.records);
+  gauge('outbox_bytes', 'Bytes the outbox occupies (on disk, or an estimate in memory).', () => src.outbox()?.bytes);
+  gauge('outbox_oldest_age_seconds', 'Age of the oldest record held, by gateway receive time (0 when empty).', () => {
+    const o = src.outbox();
+    return o && o.oldestAgeMs / 1000;
+  });
+  gauge('tracked_devices', 'Devices tracked for liveness and availability (bounded by GW_MAX_TRACKED_DEVICES).', () => src.trackedDevices());
+  gauge('uplink_connected', '1 while the session with the hub is up.', () => (src.uplinkConnected() ? 1 : 0));
 }

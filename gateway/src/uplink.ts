@@ -7,23 +7,14 @@ import type { OutboxRecord, TelemetryBatch } from '../../protocol/src/telemetry.
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
 import { commandFilter, commandResultTopic, gatewayPrefix, healthTopic, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import type { Lane, Outbox } from './outbox.ts';
+import { retrySize, UplinkScheduler, type UplinkSchedulerConfig } from './uplinkScheduler.ts';
 
-export interface UplinkConfig extends GatewayAddress {
+export interface UplinkConfig extends GatewayAddress, UplinkSchedulerConfig {
   hubUrl: string;
   password: string;
-  batchMaxRecords: number;
   batchMaxBytes: number;
-  lingerMs: number;
-  /** Live batches in flight at once. */
-  maxInflightBatches: number;
   keepaliveSec: number;
   reconnectMs: number;
-  /** Backlog replay: records per second, at most. */
-  replayRatePerSec: number;
-  /** Backlog replay starts after a random delay in [0, replayJitterMs), per connection. */
-  replayJitterMs: number;
-  /** Backlog batches in flight at once. */
-  replayInflightBatches: number;
 }
 
 export interface ReplayStatus {
@@ -32,33 +23,32 @@ export interface ReplayStatus {
   remaining: number;
   /** Backlog records acknowledged since the current replay started. */
   sent: number;
-  startedAt: number | undefined;
 }
 
 /**
- * The gateway's QoS 1 connection to the hub with its own credentials. Two lanes leave the
- * outbox: live records go at once (bounded in flight), the backlog from before the connection
- * is replayed in order, flagged historical, rate-limited and started after a random delay, so a
- * district reconnecting at once does not stampede the hub. A batch leaves the outbox only on
+ * The gateway's QoS 1 connection to the hub with its own credentials: the MQTT I/O around
+ * UplinkScheduler, which decides when each lane sends (live at once, the backlog replayed
+ * after a jitter and rate-limited, flagged historical). A batch leaves the outbox only on
  * PUBACK, which the hub sends once the batch is in InfluxDB. Retained state with a Last Will
  * carries this connection's bdSeq.
  */
 export class Uplink {
   readonly #cfg: UplinkConfig;
   readonly #log: Logger;
-  readonly #outbox: Outbox;
+  readonly #outbox: () => Outbox;
   readonly #counters: GatewayCounters;
   readonly #onDelivered: ((records: OutboxRecord[], at: number) => void) | undefined;
   readonly #onCommand: ((payload: Buffer) => void) | undefined;
   readonly #random: () => number;
+  /** The wall clock: pacing and bdSeq follow real time even when the gateway's clock is a test's. */
+  readonly #clock: () => number;
+  readonly #initialBdSeq: number | undefined;
+  readonly #scheduler: UplinkScheduler;
   #client: MqttClient | undefined;
-  readonly #inflight: Record<Lane, number> = { live: 0, backlog: 0 };
-  #linger: NodeJS.Timeout | undefined;
-  #replayTimer: NodeJS.Timeout | undefined;
-  /** Replay may send once the clock passes this (jitter, then the rate limit). */
-  #replayNotBefore = Number.POSITIVE_INFINITY;
-  #replay: { startedAt: number | undefined; sent: number } = { startedAt: undefined, sent: 0 };
-  #bdSeq: number;
+  #wake: { timer: NodeJS.Timeout; at: number } | undefined;
+  /** Backlog records acknowledged since the last connect that found a backlog. */
+  #replaySent = 0;
+  #bdSeq = 0;
   #batchCounter = 0;
   #stopping = false;
   /**
@@ -78,14 +68,16 @@ export class Uplink {
     cfg: UplinkConfig,
     deps: {
       log: Logger;
-      outbox: Outbox;
+      /** The gateway's outbox (opened at start, so read when needed). */
+      outbox: () => Outbox;
       counters: GatewayCounters;
-      onDelivered?: (records: OutboxRecord[], at: number) => void;
-      /** A command request from the hub (the raw payload, validated by the gateway). */
-      onCommand?: (payload: Buffer) => void;
-      /** The first bdSeq; it grows with every connection. Defaults to the wall clock. */
+      onDelivered?: ((records: OutboxRecord[], at: number) => void) | undefined;
+      /** A command request from the hub (the raw payload, validated by the command relay). */
+      onCommand?: ((payload: Buffer) => void) | undefined;
+      /** The first bdSeq; it grows with every connection. Defaults to the wall clock at start. */
       initialBdSeq?: number;
-      random?: () => number;
+      random?: (() => number) | undefined;
+      clock?: () => number;
     },
   ) {
     this.#cfg = cfg;
@@ -95,7 +87,9 @@ export class Uplink {
     this.#onDelivered = deps.onDelivered;
     this.#onCommand = deps.onCommand;
     this.#random = deps.random ?? Math.random;
-    this.#bdSeq = deps.initialBdSeq ?? Date.now();
+    this.#clock = deps.clock ?? Date.now;
+    this.#initialBdSeq = deps.initialBdSeq;
+    this.#scheduler = new UplinkScheduler(cfg);
   }
 
   get connected(): boolean {
@@ -107,17 +101,16 @@ export class Uplink {
   }
 
   replayStatus(): ReplayStatus {
-    const remaining = this.#outbox.waiting('backlog') + this.#inflightBacklogRecords;
-    return { active: remaining > 0, remaining, sent: this.#replay.sent, startedAt: this.#replay.startedAt };
+    const remaining = this.#outbox().waiting('backlog') + this.#scheduler.inflightRecords('backlog');
+    return { active: remaining > 0, remaining, sent: this.#replaySent };
   }
 
-  #inflightBacklogRecords = 0;
-
   #state(state: GatewayState['state']): Buffer {
-    return Buffer.from(JSON.stringify({ state, bdSeq: this.#bdSeq, ts: Date.now() } satisfies GatewayState));
+    return Buffer.from(JSON.stringify({ state, bdSeq: this.#bdSeq, ts: this.#clock() } satisfies GatewayState));
   }
 
   start(): void {
+    this.#bdSeq = this.#initialBdSeq ?? this.#clock();
     const topic = stateTopic(this.#cfg);
     // A fresh options object per client: mqtt.js writes into it.
     const client = mqtt.connect(this.#cfg.hubUrl, {
@@ -136,14 +129,14 @@ export class Uplink {
     client.on('connect', () => {
       this.#broken = false;
       this.#counters.inc('uplink_connects');
+      const outbox = this.#outbox();
       // What waits now is backlog: replayed beside the live records that arrive from here on.
-      this.#outbox.markBoundary();
+      outbox.markBoundary();
       this.#up = true;
-      const backlog = this.#outbox.waiting('backlog');
-      const jitter = Math.floor(this.#random() * this.#cfg.replayJitterMs);
-      this.#replayNotBefore = Date.now() + jitter;
+      const backlog = outbox.waiting('backlog');
+      const jitter = this.#scheduler.connected(this.#clock(), this.#random());
       if (backlog > 0) {
-        this.#replay = { startedAt: Date.now(), sent: 0 };
+        this.#replaySent = 0;
         this.#log.info({ bdSeq: this.#bdSeq, backlog, jitterMs: jitter }, 'uplink connected; replaying backlog');
       } else {
         this.#log.info({ bdSeq: this.#bdSeq }, 'uplink connected');
@@ -157,11 +150,11 @@ export class Uplink {
     });
     client.on('close', () => {
       this.#up = false;
-      clearTimeout(this.#replayTimer);
-      this.#replayTimer = undefined;
+      this.#scheduler.disconnected();
+      this.#clearWake();
       if (this.#stopping) return;
       // The next connection is a new session: a new bdSeq for its birth and its will.
-      this.#bdSeq = Math.max(this.#bdSeq + 1, Date.now());
+      this.#bdSeq = Math.max(this.#bdSeq + 1, this.#clock());
       if (client.options.will) client.options.will.payload = this.#state('offline');
     });
     client.on('error', (err) => {
@@ -170,7 +163,6 @@ export class Uplink {
     });
   }
 
-  /** Sends the gateway's health to the hub (skipped while disconnected: the hub sees that). */
   /** Sends a command result to the hub (QoS 1); false while the uplink is down. */
   publishCommandResult(r: CommandResult): boolean {
     const client = this.#client;
@@ -179,103 +171,88 @@ export class Uplink {
     return true;
   }
 
+  /** Sends the gateway's health to the hub (skipped while disconnected: the hub sees that). */
   publishHealth(h: GatewayHealth): void {
     const client = this.#client;
     if (!this.connected || !client || this.#stopping) return;
     client.publish(healthTopic(this.#cfg), JSON.stringify(h), { qos: 0 });
   }
 
-  /** Sends what the outbox holds, within the in-flight bounds. Called when records arrive. */
+  /** Sends what the scheduler allows. Called when records arrive, on connect, after each acknowledgement and on a wake-up. */
   pump(): void {
     const client = this.#client;
-    if (!this.connected || !client || this.#stopping || this.#broken) return;
-    this.#pumpLive(client);
-    this.#pumpBacklog(client);
-  }
-
-  #pumpLive(client: MqttClient): void {
-    while (this.#inflight.live < this.#cfg.maxInflightBatches && !this.#broken) {
-      const waiting = this.#outbox.waiting('live');
-      if (waiting === 0) return;
-      // A partial batch waits up to lingerMs for company, unless nothing else is in flight.
-      if (waiting < this.#cfg.batchMaxRecords && this.#inflight.live > 0) {
-        this.#linger ??= setTimeout(() => {
-          this.#linger = undefined;
-          this.#flushPartial();
-        }, this.#cfg.lingerMs);
-        return;
-      }
-      if (!this.#sendNext(client, 'live', this.#cfg.batchMaxRecords)) return;
-    }
-  }
-
-  #flushPartial(): void {
-    const client = this.#client;
-    if (!this.connected || !client) return;
-    while (this.#inflight.live < this.#cfg.maxInflightBatches && !this.#broken) {
-      if (!this.#sendNext(client, 'live', this.#cfg.batchMaxRecords)) return;
-    }
-  }
-
-  /** Token-bucket pacing: each backlog batch of n records pushes the next start n/rate later. */
-  #pumpBacklog(client: MqttClient): void {
-    while (this.#inflight.backlog < this.#cfg.replayInflightBatches && this.#outbox.waiting('backlog') > 0 && !this.#broken) {
-      const now = Date.now();
-      if (now < this.#replayNotBefore) {
-        clearTimeout(this.#replayTimer);
-        this.#replayTimer = setTimeout(() => {
-          this.#replayTimer = undefined;
-          this.pump();
-        }, this.#replayNotBefore - now);
-        return;
-      }
-      // At most one second's worth per batch, so pacing stays smooth at low rates.
-      const max = Math.max(1, Math.min(this.#cfg.batchMaxRecords, this.#cfg.replayRatePerSec));
-      const n = this.#sendNext(client, 'backlog', max);
+    if (!this.connected || !client || this.#stopping) return;
+    const outbox = this.#outbox();
+    while (!this.#broken) {
+      const now = this.#clock();
+      const d = this.#scheduler.next(now, { live: outbox.waiting('live'), backlog: outbox.waiting('backlog') });
+      if (d.do === 'wait') this.#wakeAt(d.until, now);
+      if (d.do !== 'send') return;
+      const n = this.#sendNext(client, outbox, d.lane, d.max);
       if (n === 0) return;
-      this.#replayNotBefore = Math.max(this.#replayNotBefore, now) + (n * 1000) / this.#cfg.replayRatePerSec;
+      this.#scheduler.sent(d.lane, n, now);
     }
+  }
+
+  /** One timer for the earliest moment the scheduler waits for (linger or replay pacing). */
+  #wakeAt(at: number, now: number): void {
+    if (this.#wake?.at === at) return;
+    this.#clearWake();
+    const timer = setTimeout(() => {
+      this.#wake = undefined;
+      this.pump();
+    }, Math.max(0, at - now));
+    this.#wake = { timer, at };
+  }
+
+  #clearWake(): void {
+    if (this.#wake) clearTimeout(this.#wake.timer);
+    this.#wake = undefined;
   }
 
   /** Takes and sends one batch of a lane; returns how many records it sent. */
-  #sendNext(client: MqttClient, lane: Lane, max: number): number {
-    const batch = this.#outbox.take(max, lane);
+  #sendNext(client: MqttClient, outbox: Outbox, lane: Lane, max: number): number {
+    const batch = outbox.take(max, lane);
     if (!batch) return 0;
     // Replayed records are flagged historical: they never overwrite live state.
     const records = lane === 'backlog' ? batch.records.map((r) => (r.hist ? r : { ...r, hist: true })) : batch.records;
     const payload: TelemetryBatch = { v: 1, gateway: this.#cfg.gateway, batch: `${this.#bdSeq}-${++this.#batchCounter}`, records };
     const body = Buffer.from(JSON.stringify(payload));
-    if (body.length > this.#cfg.batchMaxBytes && records.length > 1) {
-      // Too large for one message: give it back and send half as many.
-      this.#outbox.release(batch.id);
-      return this.#sendNext(client, lane, Math.ceil(records.length / 2));
+    const half = retrySize(records.length, body.length, this.#cfg.batchMaxBytes);
+    if (half !== undefined) {
+      outbox.release(batch.id);
+      return this.#sendNext(client, outbox, lane, half);
     }
-    this.#inflight[lane]++;
-    if (lane === 'backlog') this.#inflightBacklogRecords += records.length;
     client.publish(telemetryTopic(this.#cfg), body, { qos: 1 }, (err) => {
-      this.#inflight[lane]--;
-      if (lane === 'backlog') this.#inflightBacklogRecords -= records.length;
+      this.#scheduler.settled(lane, records.length);
       if (err) {
         this.#broken = true;
-        this.#outbox.release(batch.id);
+        outbox.release(batch.id);
         this.#counters.inc('batches_failed', { lane });
         return;
       }
-      const at = Date.now();
+      const at = this.#clock();
       this.lastUplinkOkAt = at;
       this.#counters.inc('records_delivered', { lane }, records.length);
       this.#counters.inc('batches_delivered', { lane });
-      if (lane === 'backlog') this.#replay.sent += records.length;
+      if (lane === 'backlog') this.#replaySent += records.length;
       this.#onDelivered?.(records, at);
-      void this.#outbox.ack(batch.id).then(() => this.pump());
+      outbox.ack(batch.id).then(
+        () => this.pump(),
+        (err: unknown) => {
+          // At-least-once: the batch may be resent after a restart; the hub collapses duplicates.
+          this.#counters.inc('outbox_ack_errors');
+          this.#log.error({ err }, 'outbox could not record an acknowledgement; the batch may be resent after a restart');
+          this.pump();
+        },
+      );
     });
     return records.length;
   }
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    clearTimeout(this.#linger);
-    clearTimeout(this.#replayTimer);
+    this.#clearWake();
     const client = this.#client;
     this.#client = undefined;
     if (!client) return;

@@ -61,6 +61,7 @@ describe('loadGatewayConfig', () => {
       healthPort: 8081,
       healthIntervalMs: 30_000,
       availabilitySampling: true,
+      maxTrackedDevices: 5000,
       heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 75_000 },
     });
   });

@@ -2,7 +2,9 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { GatewayErrorCode } from '../src/errors.ts';
 import { FileOutbox, type FileOutboxConfig } from '../src/fileOutbox.ts';
+import { diskFullOnAcks } from './faultyFs.ts';
 import { outboxContract, recs } from './outboxContract.ts';
 
 const dirs: string[] = [];
@@ -132,5 +134,29 @@ describe('FileOutbox bounds: whole segments, oldest first, every waiting record 
     expect(left.slice(-5)).toEqual([3600, 3601, 3602, 3603, 3604]);
     expect(o.dropped).toBeGreaterThan(0);
     await o.close();
+  });
+});
+
+describe('FileOutbox: an acknowledgement the disk refuses', () => {
+  it('rejects with GW_ERR_OUTBOX_ACK_WRITE, forgets the batch in memory, and gives it back after a restart', async () => {
+    const dir = tempDir();
+    const disk = diskFullOnAcks();
+    const a = await FileOutbox.open(cfg(dir), Date.now, disk.fs);
+    await a.append(recs(0, 10));
+    const b1 = a.take(4)!; // 0..3
+    const b2 = a.take(3)!; // 4..6
+    disk.full = true;
+    await expect(a.ack(b1.id)).rejects.toMatchObject({ code: GatewayErrorCode.OUTBOX_ACK_WRITE });
+    expect(disk.failures).toBe(1);
+    // Not sent again in this run: 3 in flight + 3 waiting remain.
+    expect(a.size()).toBe(6);
+    disk.full = false;
+    await a.ack(b2.id); // the disk has room again: this one is recorded
+    expect(seqsOf(a.take(100))).toEqual([7, 8, 9]);
+    // A crash and a restart: what the log missed (0..3) comes back, what it recorded (4..6) does not.
+    const b = await FileOutbox.open(cfg(dir));
+    expect(seqsOf(b.take(100, 'backlog'))).toEqual([0, 1, 2, 3, 7, 8, 9]);
+    await b.close();
+    await a.close();
   });
 });

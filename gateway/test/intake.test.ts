@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
+import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
+import { MemoryOutbox } from '../src/outbox.ts';
+import { boardSample, lanOnlyConfig, nodeSample, publish, startLanOnly } from './lanRig.ts';
+
+const T0 = Date.UTC(2026, 2, 3, 1, 0); // a minute boundary
+const MINUTE = 60_000;
+
+/** Everything waiting in the outbox, oldest first (the hub is unreachable, so nothing left). */
+function drain(o: { take(max: number, lane?: 'live' | 'backlog'): { records: OutboxRecord[] } | null }): OutboxRecord[] {
+  const out: OutboxRecord[] = [];
+  for (const lane of ['backlog', 'live'] as const) for (let b = o.take(1000, lane); b; b = o.take(1000, lane)) out.push(...b.records);
+  return out;
+}
+
+/** An outbox whose appends fail while `failing` is set (a full disk, at the outbox's edge). */
+class FailingOutbox extends MemoryOutbox {
+  failing = false;
+  override async append(records: OutboxRecord[]): Promise<void> {
+    if (this.failing) throw new Error('ENOSPC: no space left on device');
+    return super.append(records);
+  }
+}
+
+let stop: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await stop?.();
+  stop = undefined;
+});
+
+describe('intake: the bound on tracked devices (GW_MAX_TRACKED_DEVICES)', () => {
+  it('with a cap of 3, refuses a fourth device, counted, and records availability for three only', async () => {
+    let now = T0 + 1000;
+    const rig = await startLanOnly(await lanOnlyConfig({ GW_MAX_TRACKED_DEVICES: '3' }), { now: () => now });
+    stop = rig.stop;
+    const c = await rig.device('noisy');
+    for (const id of ['b1', 'b2', 'b3', 'b4']) await publish(c, boardSample(id, 1, T0));
+    // A device already tracked is still taken in once the cap is reached.
+    await publish(c, boardSample('b2', 2, T0 + 500));
+    expect(rig.gw.counters.snapshot()).toMatchObject({ samples_accepted: 4, 'samples_rejected{reason="too_many_devices"}': 1 });
+    now = T0 + MINUTE + 10;
+    expect(await rig.gw.sampleAvailability(T0 + MINUTE)).toBe(3);
+    const records = drain(rig.gw.outbox);
+    expect(records.filter((r) => r.kind === 'availability').map((r) => r.device)).toEqual(['b1', 'b2', 'b3']);
+    expect(records.filter((r) => r.kind !== 'availability').map((r) => r.device)).toEqual(['b1', 'b2', 'b3', 'b2']);
+  });
+
+  it('defaults to 5000', async () => {
+    expect((await lanOnlyConfig()).maxTrackedDevices).toBe(5000);
+  });
+});
+
+describe('intake: nothing is counted before the outbox append resolved', () => {
+  it('a failed append leaves the rate baseline, liveness and the counters as they were', async () => {
+    const outbox = new FailingOutbox(1000);
+    let now = T0 + 1000;
+    const rig = await startLanOnly(await lanOnlyConfig(), { outbox, now: () => now });
+    stop = rig.stop;
+    const a = await rig.device('node');
+    await publish(a, nodeSample('u1', 1, T0, 0n)); // the baseline
+    outbox.failing = true;
+    // The device gets no PUBACK; its session is closed so it can send again.
+    const closed = new Promise<void>((r) => a.once('close', () => r()));
+    a.publish(LAN_TELEMETRY_TOPIC, nodeSample('u1', 2, T0 + 30_000, 3_750_000n), { qos: 1 });
+    a.publish(LAN_TELEMETRY_TOPIC, boardSample('new-board', 1, T0 + 30_000), { qos: 1 });
+    await closed;
+    expect(rig.gw.counters.get('outbox_errors')).toBeGreaterThanOrEqual(1);
+    outbox.failing = false;
+    // The device sends the same sample again: its rate is taken from the baseline (0 → 30 s),
+    // not refused as a duplicate of the sample the outbox never kept.
+    const b = await rig.device('node');
+    await publish(b, nodeSample('u1', 2, T0 + 30_000, 3_750_000n));
+    expect(rig.gw.counters.snapshot()).toMatchObject({ samples_accepted: 2 });
+    expect(rig.gw.counters.total('rate_intervals_dropped')).toBe(0);
+    const records = drain(rig.gw.outbox);
+    // 3 750 000 octets × 8 ÷ 30 s = 1 000 000 bit/s.
+    expect(records.map((r) => [r.device, r.kind === 'network_node' ? r.rate : undefined])).toEqual([
+      ['u1', undefined],
+      ['u1', { rxBps: 1_000_000, txBps: 0 }],
+    ]);
+    // The board whose only sample was refused is not tracked.
+    now = T0 + MINUTE + 10;
+    expect(await rig.gw.sampleAvailability(T0 + MINUTE)).toBe(1);
+    expect(drain(rig.gw.outbox).map((r) => r.device)).toEqual(['u1']);
+  });
+});
