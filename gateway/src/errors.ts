@@ -28,7 +28,7 @@ export class GatewayError extends CodedError {
 
 /** A bad environment: still a ConfigError (mains print it and exit 1), with the gateway's code. */
 export class GatewayConfigError extends ConfigError {
-  readonly code = GatewayErrorCode.CONFIG;
+  override readonly code: string = GatewayErrorCode.CONFIG;
 }
 
 const LIFECYCLE_CODES: Record<LifecycleFault, GatewayErrorCode> = {
