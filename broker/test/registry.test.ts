@@ -29,11 +29,11 @@ describe('Registry gateways', () => {
     expect(reg.revokeGateway('G99')).toBe(false);
   });
 
-  it('rotating credentials replaces the hash and lifts a revocation', () => {
+  it('rotating credentials replaces the hash and keeps a revocation', () => {
     reg.setGateway('G01', 'S01', 'hash-1');
     reg.revokeGateway('G01');
     reg.setGateway('G01', 'S02', 'hash-2');
-    expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S02', district: '江北区', passwordHash: 'hash-2', revoked: false });
+    expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S02', district: '江北区', passwordHash: 'hash-2', revoked: true });
   });
 
   it('follows a school moved to another district', () => {
