@@ -143,7 +143,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       log.info('hub stopped');
     },
 
-    recordMinute: (atMs) => (running('recordMinute'), minutes.record(atMs)),
+    recordMinute: async (atMs) => (running('recordMinute'), minutes.record(atMs)),
     sendCommand: async (c, actor) => (running('sendCommand'), commands.send(c, actor)),
     isCommandReady: (gateway) => sessions.isCommandReady(gateway),
     revokeGateway: (id, actor) => (running('revokeGateway'), credentials.revoke(id, actor)),
