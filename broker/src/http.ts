@@ -1,21 +1,35 @@
+import type { Server } from 'node:http';
 import express, { type Express } from 'express';
-import type { Aedes } from 'aedes';
 import { metricsText } from '../../runtime/src/counters.ts';
+import type { Feature } from './features/feature.ts';
 import type { HubCounters } from './metrics.ts';
 import type { InfluxWriter } from './influx/writer.ts';
 import type { Presence } from './presence.ts';
 
+export interface HttpDeps {
+  counters: HubCounters;
+  presence: Presence;
+  writer: InfluxWriter;
+  connectedClients: () => number;
+  /** Why storage cannot take writes yet (database not set up); undefined when it can. */
+  storageDegraded: () => string | undefined;
+}
+
 /** Health and metrics for operators and probes (no device data: that is InfluxDB's). */
-export function createHttpApp(deps: { counters: HubCounters; presence: Presence; writer: InfluxWriter; broker: Aedes }): Express {
+export function createHttpApp(deps: HttpDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/health', (_req, res) => {
-    // Degraded while InfluxDB writes fail: publishes are then not acknowledged (gateways keep them).
-    const degraded = deps.writer.lastError !== undefined;
-    res.status(degraded ? 503 : 200).json({
-      status: degraded ? 'degraded' : 'ok',
-      ...(degraded ? { influxError: deps.writer.lastError } : {}),
-      connectedClients: deps.broker.connectedClients,
+    // Degraded while the database is not set up or writes fail: publishes are then held
+    // unacknowledged (gateways keep them).
+    const setup = deps.storageDegraded();
+    const influxError = deps.writer.lastError;
+    const reason = setup ?? (influxError ? `InfluxDB writes failing: ${influxError.message}` : undefined);
+    res.status(reason ? 503 : 200).json({
+      status: reason ? 'degraded' : 'ok',
+      ...(reason ? { reason } : {}),
+      ...(influxError ? { influxError } : {}),
+      connectedClients: deps.connectedClients(),
       gatewaysOnline: deps.presence.list().filter((p) => p.state === 'online').length,
       influx: deps.writer.stats,
     });
@@ -29,4 +43,34 @@ export function createHttpApp(deps: { counters: HubCounters; presence: Presence;
     res.type(m.contentType).send(m.body);
   });
   return app;
+}
+
+/** The HTTP listener; port -1 disables it. */
+export class HttpEndpoint implements Feature {
+  readonly #cfg: { host: string; port: number };
+  readonly #deps: HttpDeps;
+  #server: Server | undefined;
+  port = -1;
+
+  constructor(cfg: { host: string; port: number }, deps: HttpDeps) {
+    this.#cfg = cfg;
+    this.#deps = deps;
+  }
+
+  async start(): Promise<void> {
+    if (this.#cfg.port < 0) return;
+    const app = createHttpApp(this.#deps);
+    await new Promise<void>((resolve, reject) => {
+      this.#server = app.listen(this.#cfg.port, this.#cfg.host, (err?: Error) => (err ? reject(err) : resolve()));
+    });
+    this.port = (this.#server!.address() as { port: number }).port;
+  }
+
+  async stop(): Promise<void> {
+    const h = this.#server;
+    if (!h) return;
+    const closed = new Promise<void>((resolve) => h.close(() => resolve()));
+    h.closeAllConnections();
+    await closed;
+  }
 }

@@ -1,5 +1,5 @@
-import type { Registry } from 'prom-client';
-import { Counters } from '../../runtime/src/counters.ts';
+import type { Histogram, Registry } from 'prom-client';
+import { Counters, histogram } from '../../runtime/src/counters.ts';
 
 /**
  * Every counter the hub exposes on /metrics (as `hub_<name>_total`), with its HELP text and
@@ -24,4 +24,25 @@ export type HubCounters = Counters<typeof HUB_COUNTERS>;
 
 export function createHubCounters(registry?: Registry): HubCounters {
   return new Counters('hub', HUB_COUNTERS, registry);
+}
+
+/** The hub's histograms (seconds), beside the counters in the same registry. */
+export interface HubHistograms {
+  /** Duration of each InfluxDB /write request, failed ones included. */
+  influxWrite: Histogram;
+  /** From a gateway's telemetry publish arriving to its acknowledgement (the write it waits for included). */
+  pubackLatency: Histogram;
+}
+
+export const HUB_HISTOGRAMS = {
+  influx_write_seconds: 'Duration of each InfluxDB /write request, in seconds (failed requests included).',
+  puback_latency_seconds: "From a gateway's telemetry publish arriving to its PUBACK, in seconds.",
+} as const;
+
+export function createHubHistograms(registry: Registry): HubHistograms {
+  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+  return {
+    influxWrite: histogram(registry, 'hub', 'influx_write_seconds', HUB_HISTOGRAMS.influx_write_seconds, buckets),
+    pubackLatency: histogram(registry, 'hub', 'puback_latency_seconds', HUB_HISTOGRAMS.puback_latency_seconds, buckets),
+  };
 }

@@ -3,7 +3,7 @@ import { HubErrorCode } from './errors.ts';
 import type { GatewayRow } from './registry.ts';
 
 /**
- * Security policy as functions over typed inputs (DESIGN §8). The Aedes hooks in hub.ts are
+ * Security policy as functions over typed inputs (docs/design.md#security). The Aedes hooks in mqttServer.ts are
  * one-line adapters around these.
  */
 export type Identity =

@@ -13,7 +13,7 @@ export type LiveDeviceState = AvailabilityState | 'unknown';
 export interface DevicePresence {
   device: string;
   kind: DeviceKind;
-  /** `unknown` while its gateway is offline: no observer (DESIGN §5). */
+  /** `unknown` while its gateway is offline: no observer (docs/design.md#availability). */
   state: LiveDeviceState;
   /** The last state its gateway observed, and when. */
   lastObserved: AvailabilityState;

@@ -50,7 +50,30 @@ CREATE TABLE IF NOT EXISTS devices (
   kind TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS devices_school ON devices(school);
+CREATE TABLE IF NOT EXISTS audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log(target);
 `;
+
+/** One mutating operation: who asked for what on which target, when, and how it ended. */
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  detail?: string | undefined;
+}
+export interface AuditRow extends AuditEntry {
+  id: number;
+}
 
 export class Registry {
   readonly #db: DatabaseSync;
@@ -72,7 +95,8 @@ export class Registry {
     this.#stmts = {
       upsertDistrict: p('INSERT INTO districts (id, name_en) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name_en = excluded.name_en'),
       upsertSchool: p('INSERT INTO schools (id, district, name) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET district = excluded.district, name = excluded.name'),
-      upsertGateway: p('INSERT INTO gateways (id, school, password_hash, revoked) VALUES (?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET school = excluded.school, password_hash = excluded.password_hash, revoked = 0'),
+      // A revocation outlives re-provisioning and rotation: the upsert never touches `revoked`.
+      upsertGateway: p('INSERT INTO gateways (id, school, password_hash, revoked) VALUES (?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET school = excluded.school, password_hash = excluded.password_hash'),
       revokeGateway: p('UPDATE gateways SET revoked = 1 WHERE id = ?'),
       getGateway: p('SELECT g.id, g.school, s.district, g.password_hash AS passwordHash, g.revoked FROM gateways g JOIN schools s ON s.id = g.school WHERE g.id = ?'),
       upsertDevice: p('INSERT INTO devices (id, school, room, kind) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET school = excluded.school, room = excluded.room, kind = excluded.kind'),
@@ -81,6 +105,8 @@ export class Registry {
       activeGateways: p('SELECT g.id AS gateway, g.school AS school, s.district AS district FROM gateways g JOIN schools s ON s.id = g.school WHERE g.revoked = 0 ORDER BY g.id'),
       setTimetable: p('UPDATE schools SET timetable = ? WHERE id = ?'),
       getTimetable: p('SELECT timetable FROM schools WHERE id = ?'),
+      appendAudit: p('INSERT INTO audit_log (at, actor, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)'),
+      listAudit: p('SELECT id, at, actor, action, target, outcome, detail FROM audit_log WHERE (?1 IS NULL OR target = ?1) ORDER BY id LIMIT ?2'),
       devicesBySchool: p('SELECT s.district AS district, d.school AS school, d.kind AS kind, COUNT(*) AS n FROM devices d JOIN schools s ON s.id = d.school GROUP BY s.district, d.school, d.kind'),
     };
   }
@@ -93,7 +119,7 @@ export class Registry {
     this.#stmts['upsertSchool']!.run(s.id, s.district, s.name);
   }
 
-  /** Sets (or rotates) a gateway's credentials; the hash only is stored. */
+  /** Sets (or rotates) a gateway's credentials; the hash only is stored. A revoked gateway stays revoked. */
   setGateway(id: string, school: string, passwordHash: string): void {
     this.#stmts['upsertGateway']!.run(id, school, passwordHash);
   }
@@ -157,6 +183,16 @@ export class Registry {
   /** Every gateway whose credentials are not revoked, with its school and district. */
   activeGateways(): Array<{ gateway: string; school: string; district: string }> {
     return this.#stmts['activeGateways']!.all() as Array<{ gateway: string; school: string; district: string }>;
+  }
+
+  appendAudit(e: AuditEntry): void {
+    this.#stmts['appendAudit']!.run(e.at, e.actor, e.action, e.target, e.outcome, e.detail ?? null);
+  }
+
+  /** Audit entries, oldest first; of one target when given. */
+  listAudit(q: { target?: string; limit?: number } = {}): AuditRow[] {
+    const rows = this.#stmts['listAudit']!.all(q.target ?? null, q.limit ?? 1000) as Array<Omit<AuditRow, 'detail'> & { detail: string | null }>;
+    return rows.map(({ detail, ...r }) => ({ ...r, id: Number(r.id), at: Number(r.at), ...(detail === null ? {} : { detail }) }));
   }
 
   deviceCount(): number {

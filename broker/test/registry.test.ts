@@ -29,11 +29,11 @@ describe('Registry gateways', () => {
     expect(reg.revokeGateway('G99')).toBe(false);
   });
 
-  it('rotating credentials replaces the hash and lifts a revocation', () => {
+  it('rotating credentials replaces the hash and keeps a revocation', () => {
     reg.setGateway('G01', 'S01', 'hash-1');
     reg.revokeGateway('G01');
     reg.setGateway('G01', 'S02', 'hash-2');
-    expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S02', district: '江北区', passwordHash: 'hash-2', revoked: false });
+    expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S02', district: '江北区', passwordHash: 'hash-2', revoked: true });
   });
 
   it('follows a school moved to another district', () => {
@@ -117,5 +117,20 @@ describe('Registry transactions', () => {
       }),
     ).toThrow('boom');
     expect(reg.getDevice('D0')).toEqual({ id: 'D0', school: 'S01', room: '101', kind: 'classroom_av' });
+  });
+});
+
+describe('Registry audit log', () => {
+  it('appends entries and lists them oldest first, all or of one target', () => {
+    reg.appendAudit({ at: 1000, actor: 'system:cli', action: 'gateway.revoke', target: 'gateway:G01', outcome: 'ok' });
+    reg.appendAudit({ at: 2000, actor: 'user:42', action: 'command.reboot', target: 'device:D1', outcome: 'refused', detail: 'device D1 is not in the registry' });
+    reg.appendAudit({ at: 3000, actor: 'token:t-1', action: 'gateway.rotate_password', target: 'gateway:G01', outcome: 'not_found' });
+    expect(reg.listAudit()).toEqual([
+      { id: 1, at: 1000, actor: 'system:cli', action: 'gateway.revoke', target: 'gateway:G01', outcome: 'ok' },
+      { id: 2, at: 2000, actor: 'user:42', action: 'command.reboot', target: 'device:D1', outcome: 'refused', detail: 'device D1 is not in the registry' },
+      { id: 3, at: 3000, actor: 'token:t-1', action: 'gateway.rotate_password', target: 'gateway:G01', outcome: 'not_found' },
+    ]);
+    expect(reg.listAudit({ target: 'gateway:G01' }).map((r) => r.id)).toEqual([1, 3]);
+    expect(reg.listAudit({ limit: 1 }).map((r) => r.id)).toEqual([1]);
   });
 });

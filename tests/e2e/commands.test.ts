@@ -88,19 +88,19 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
 
   it('passes a command to its device and records the device\'s answer, one point per command', async () => {
     hubClock.now += 1000;
-    const { id, status } = await stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 60_000 });
+    const { id, status } = await stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 60_000 }, 'system:test');
     expect(status).toBe('sent');
     const row = await outcome(id);
     expect([row['device'], row['action'], row['status'], row['gateway'], row['school'], row['time'], row['ttl_ms']]).toEqual([b1.id, 'reboot', 'done', 'gw-yz-s01', 'yz-s01', hubClock.now, 60_000]);
     expect(received.get(b1.id)!.map((c) => [c.id, c.action])).toEqual([[id, 'reboot']]);
     hubClock.now += 1000;
-    const failed = await stack.hub.sendCommand({ device: av.id, action: 'power_off' });
+    const failed = await stack.hub.sendCommand({ device: av.id, action: 'power_off' }, 'system:test');
     expect([(await outcome(failed.id))['status'], (await outcome(failed.id))['detail']]).toEqual(['failed', 'lamp cooling down']);
   });
 
   it('reports a command the device does not answer within its TTL as expired', async () => {
     hubClock.now += 1000;
-    const { id } = await stack.hub.sendCommand({ device: quiet.id, action: 'standby', ttlMs: 1000 });
+    const { id } = await stack.hub.sendCommand({ device: quiet.id, action: 'standby', ttlMs: 1000 }, 'system:test');
     const row = await outcome(id);
     expect([row['status'], row['detail']]).toEqual(['expired', 'no answer from the device within its TTL']);
     expect(received.get(quiet.id)!.map((c) => c.id)).toEqual([id]); // it did get it
@@ -111,7 +111,7 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
     skewMs = 120_000; // the gateway's clock is 2 minutes ahead: a 60 s TTL has passed on arrival
     try {
       const before = received.get(b1.id)!.length;
-      const { id } = await stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 60_000 });
+      const { id } = await stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 60_000 }, 'system:test');
       const row = await outcome(id);
       expect([row['status'], row['detail']]).toEqual(['expired', 'arrived after its TTL; not passed to the device']);
       expect(received.get(b1.id)!.length).toBe(before);
@@ -122,13 +122,13 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
 
   it('rejects a command for a device the gateway has not heard, or whose gateway is offline; refuses an unknown device', async () => {
     hubClock.now += 1000;
-    const notHeard = await stack.hub.sendCommand({ device: unseen.id, action: 'reboot' });
+    const notHeard = await stack.hub.sendCommand({ device: unseen.id, action: 'reboot' }, 'system:test');
     expect([(await outcome(notHeard.id))['status'], (await outcome(notHeard.id))['detail']]).toEqual(['rejected', 'device not heard on this campus LAN']);
-    const offline = await stack.hub.sendCommand({ device: 'yz-s02-r1-board', action: 'reboot' });
+    const offline = await stack.hub.sendCommand({ device: 'yz-s02-r1-board', action: 'reboot' }, 'system:test');
     expect(offline).toMatchObject({ status: 'rejected', detail: 'gateway not connected' });
-    await expect(stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 10 })).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED' });
+    await expect(stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 10 }, 'system:test')).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED' });
     expect((await outcome(offline.id))['status']).toBe('rejected');
-    await expect(stack.hub.sendCommand({ device: 'no-such-device', action: 'reboot' })).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED' });
+    await expect(stack.hub.sendCommand({ device: 'no-such-device', action: 'reboot' }, 'system:test')).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED' });
   });
 
   it('refuses commands when the gateway\'s clock is far behind the hub\'s (its TTL would run late)', async () => {
@@ -136,7 +136,7 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
     skewMs = -60_000;
     try {
       const before = received.get(b1.id)!.length;
-      const { id } = await stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 120_000 });
+      const { id } = await stack.hub.sendCommand({ device: b1.id, action: 'reboot', ttlMs: 120_000 }, 'system:test');
       const row = await outcome(id);
       expect([row['status'], row['detail']]).toEqual(['rejected', 'gateway clock 60000 ms behind the hub\'s']);
       expect(received.get(b1.id)!.length).toBe(before);
@@ -151,7 +151,7 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
     const impostor = clients.get(b1.id)!;
     const real = clients.get(quiet.id)!;
     const seen = new Promise<string>((resolve) => real.once('message', (_t, p) => resolve((JSON.parse(p.toString()) as LanCommand).id)));
-    const { id } = await stack.hub.sendCommand({ device: quiet.id, action: 'power_on', ttlMs: 5000 });
+    const { id } = await stack.hub.sendCommand({ device: quiet.id, action: 'power_on', ttlMs: 5000 }, 'system:test');
     expect(await seen).toBe(id);
     await impostor.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id, device: quiet.id, status: 'failed', detail: 'not me' }), { qos: 1 });
     await real.publishAsync(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id, device: quiet.id, status: 'done' }), { qos: 1 });
@@ -171,7 +171,7 @@ describe('commands: request, TTL, result, through the real hub, gateway and a de
       await waitFor('gw-yz-s02 takes commands', async () => stack.hub.isCommandReady('gw-yz-s02'));
       proxy.hold();
       hubClock.now += 1000;
-      const { id, status } = await stack.hub.sendCommand({ device: 'yz-s02-r1-board', action: 'reboot', ttlMs: 1000 });
+      const { id, status } = await stack.hub.sendCommand({ device: 'yz-s02-r1-board', action: 'reboot', ttlMs: 1000 }, 'system:test');
       expect(status).toBe('sent');
       const row = await outcome(id); // after 1 s TTL + 2 s grace
       expect([row['status'], row['detail']]).toEqual(['no_result', 'no result from the gateway within the TTL']);

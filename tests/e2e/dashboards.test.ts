@@ -168,7 +168,7 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
       await stack.hub.recordMinute(minute);
       if (minute === T0 + 45 * MIN) {
         // An operator reboots the board in r1 at 09:45; it does so.
-        const { id } = await stack.hub.sendCommand({ device: 'yz-s01-r1-board', action: 'reboot' });
+        const { id } = await stack.hub.sendCommand({ device: 'yz-s01-r1-board', action: 'reboot' }, 'system:test');
         await waitFor('the reboot answered', async () => {
           const r = await influxQL(influx.url, db, `SELECT status FROM command WHERE "id" = '${id}'`);
           return r[0]?.values[0]?.[1] === 'done' ? true : undefined;

@@ -82,7 +82,7 @@ describe('simulated fleet → gateways → hub → InfluxDB', () => {
   it('has each simulated device carry out the commands sent to it', async () => {
     const school = fleet.schools[0]!;
     const device = school.devices[0]!;
-    const { id, status } = await stack.hub.sendCommand({ device: device.id, action: 'reboot' });
+    const { id, status } = await stack.hub.sendCommand({ device: device.id, action: 'reboot' }, 'system:test');
     expect(status).toBe('sent');
     const row = await waitFor('the command answered', async () => {
       const r = await influxQuery(influx.url, db, `SELECT status, gateway FROM command WHERE "id" = '${id}'`);

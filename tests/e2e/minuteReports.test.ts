@@ -34,7 +34,7 @@ describe('the hub\'s minute reports and continuous queries', () => {
     gw = createGateway(gatewayConfig(fleet.schools[0]!, stack.hub.mqttPort), { log: silentLogger() });
     await gw.start();
     await waitFor('gw-yz-s01 online', async () => stack.hub.presence.get('gw-yz-s01')?.state === 'online');
-    stack.hub.revokeGateway('gw-yz-s03');
+    stack.hub.revokeGateway('gw-yz-s03', 'system:test');
   });
   afterAll(async () => {
     await gw?.stop();

@@ -139,7 +139,7 @@ describe('a third-party MQTT client (mosquitto_pub) against the hub', () => {
     const g = fleet.schools.find((s) => s.id === 'jb-s01')!.gateway;
     const client = await connectAsGateway(g);
     const closed = new Promise<void>((r) => client.once('close', () => r()));
-    expect(await stack.hub.rotateGatewayPassword(g, 'a-brand-new-password')).toBe(true);
+    expect(await stack.hub.rotateGatewayPassword(g, 'a-brand-new-password', 'system:test')).toBe(true);
     await closed;
     expect(await rawConnect(stack.hub.mqttPort, { clientId: g, clean: true, username: g, password: gatewayPassword(g) })).toBe(4);
     expect(await rawConnect(stack.hub.mqttPort, { clientId: g, clean: true, username: g, password: 'a-brand-new-password' })).toBe(0);
@@ -150,7 +150,7 @@ describe('a third-party MQTT client (mosquitto_pub) against the hub', () => {
     const g = yz2.gateway;
     const client = await connectAsGateway(g);
     const closed = new Promise<void>((r) => client.once('close', () => r()));
-    expect(stack.hub.revokeGateway(g)).toBe(true);
+    expect(stack.hub.revokeGateway(g, 'system:test')).toBe(true);
     await closed;
     expect(client.connected).toBe(false);
     expect(await rawConnect(stack.hub.mqttPort, { clientId: g, clean: true, username: g, password: gatewayPassword(g) })).toBe(4);

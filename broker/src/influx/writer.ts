@@ -12,7 +12,10 @@ export interface InfluxWriterConfig {
   maxLines: number;
   /** Flush at most this long after the first queued line. */
   lingerMs: number;
-  /** Attempts per batch before the waiting publishers are failed (they will retry). */
+  /**
+   * Failed attempts of a batch before the hub reports degraded and logs an error. The batch is
+   * retried with back-off until it is written or the writer stops: its publishers wait, unacknowledged.
+   */
   attempts: number;
   requestTimeoutMs: number;
 }
@@ -29,10 +32,19 @@ interface Pending {
   reject(e: Error): void;
 }
 
+export interface InfluxWriterDeps {
+  /** Called with the duration of every /write request, in seconds (the write-time histogram). */
+  observeWrite?: (seconds: number) => void;
+}
+
+const BACKOFF_MAX_MS = 5000;
+
 /**
  * Batches lines from many publishes into one /write and resolves each caller only once its lines
  * are durable in InfluxDB (a 204 from /write, which 1.x gives after the WAL write). Callers'
- * acknowledgements wait on it, so nothing is held only here (DESIGN §7).
+ * acknowledgements wait on it, so nothing is held only here (docs/design.md#reliability). While
+ * InfluxDB is down a batch is retried with back-off, and its callers wait; while the writer is
+ * held (the database is not set up yet) nothing is sent.
  */
 export class InfluxWriter {
   readonly #cfg: InfluxWriterConfig;
@@ -42,14 +54,31 @@ export class InfluxWriter {
   #timer: NodeJS.Timeout | undefined;
   #inflight = new Set<Promise<void>>();
   #stopped = false;
+  /** Wakes the back-off sleeps and the hold when the writer stops. */
+  readonly #stopping = new AbortController();
+  #hold: { promise: Promise<void>; release(): void } | undefined;
+  readonly #observeWrite: (seconds: number) => void;
   readonly stats = { linesWritten: 0, requests: 0, failedRequests: 0, linesRefused: 0 };
-  /** The last write that failed after every attempt, cleared by the next success. */
+  /** Set once a batch has failed `attempts` times in a row; cleared by the next success. */
   lastError: { at: number; message: string } | undefined;
-  lastSuccessAt = 0;
 
-  constructor(cfg: InfluxWriterConfig, log: Logger) {
+  constructor(cfg: InfluxWriterConfig, log: Logger, deps: InfluxWriterDeps = {}) {
     this.#cfg = cfg;
     this.#log = log;
+    this.#observeWrite = deps.observeWrite ?? (() => {});
+  }
+
+  /** Queues writes without sending them until release() (the database is not set up yet). */
+  hold(): void {
+    if (this.#hold) return;
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    this.#hold = { promise, release };
+  }
+
+  release(): void {
+    this.#hold?.release();
+    this.#hold = undefined;
   }
 
   async ensureDatabase(): Promise<void> {
@@ -103,6 +132,8 @@ export class InfluxWriter {
   async stop(): Promise<void> {
     this.#flush();
     this.#stopped = true;
+    this.#stopping.abort();
+    this.release();
     await Promise.allSettled([...this.#inflight]);
   }
 
@@ -118,15 +149,16 @@ export class InfluxWriter {
   }
 
   async #send(batch: Pending[]): Promise<void> {
+    if (this.#hold) await this.#hold.promise;
     const body = batch.map((b) => b.lines.join('\n')).join('\n');
     const count = batch.reduce((n, b) => n + b.lines.length, 0);
-    let lastErr: Error | undefined;
-    for (let attempt = 1; attempt <= this.#cfg.attempts; attempt++) {
+    for (let failures = 0; ; ) {
+      let lastErr: Error;
+      if (this.#stopped && failures > 0) return this.#fail(batch, new HubError(HubErrorCode.INFLUX_UNAVAILABLE, 'writer stopped with the write not done'));
       try {
         const res = await this.#post(body);
         if (res.status === 204) {
           this.stats.linesWritten += count;
-          this.lastSuccessAt = Date.now();
           this.lastError = undefined;
           for (const b of batch) b.resolve({ refused: 0 });
           return;
@@ -142,7 +174,7 @@ export class InfluxWriter {
           const dropped = Math.min(count, Number(/dropped=(\d+)/.exec(res.text)?.[1] ?? count));
           this.stats.linesWritten += count - dropped;
           this.stats.linesRefused += dropped;
-          this.lastSuccessAt = Date.now();
+          this.lastError = undefined;
           this.#log.warn({ dropped, error: res.text.slice(0, 500) }, 'InfluxDB refused part of a write');
           batch[0]!.resolve({ refused: dropped, refusal: res.text.slice(0, 500) });
           return;
@@ -152,26 +184,36 @@ export class InfluxWriter {
         lastErr = toError(e);
       }
       this.stats.failedRequests++;
-      if (attempt < this.#cfg.attempts && !this.#stopped) {
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      failures++;
+      if (failures === this.#cfg.attempts) {
+        const err = new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB write failed: ${lastErr.message}`, { cause: lastErr });
+        this.lastError = { at: Date.now(), message: err.message };
+        this.#log.error({ err, lines: count }, 'InfluxDB write failed; retrying, publishers are not acknowledged meanwhile');
       }
+      if (this.#stopped) return this.#fail(batch, new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB write failed at stop: ${lastErr.message}`, { cause: lastErr }));
+      await backoff(failures, this.#stopping.signal);
     }
-    const err = new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB write failed: ${lastErr?.message}`, { cause: lastErr });
-    this.lastError = { at: Date.now(), message: err.message };
-    this.#log.error({ err, lines: count }, 'InfluxDB write failed; publishers are not acknowledged');
+  }
+
+  #fail(batch: Pending[], err: HubError): void {
     for (const b of batch) b.reject(err);
   }
 
   async #post(body: string): Promise<{ status: number; text: string }> {
     this.stats.requests++;
     const params = new URLSearchParams({ db: this.#cfg.database, precision: 'ms' });
-    const res = await fetch(`${this.#cfg.url}/write?${params}`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain; charset=utf-8', ...this.#authHeader() },
-      body,
-      signal: AbortSignal.timeout(this.#cfg.requestTimeoutMs),
-    });
-    return { status: res.status, text: res.status === 204 ? '' : await res.text() };
+    const started = performance.now();
+    try {
+      const res = await fetch(`${this.#cfg.url}/write?${params}`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain; charset=utf-8', ...this.#authHeader() },
+        body,
+        signal: AbortSignal.timeout(this.#cfg.requestTimeoutMs),
+      });
+      return { status: res.status, text: res.status === 204 ? '' : await res.text() };
+    } finally {
+      this.#observeWrite((performance.now() - started) / 1000);
+    }
   }
 
   #authHeader(): Record<string, string> {
@@ -179,4 +221,18 @@ export class InfluxWriter {
     const token = Buffer.from(`${this.#cfg.username}:${this.#cfg.password ?? ''}`).toString('base64');
     return { authorization: `Basic ${token}` };
   }
+}
+
+/** Waits 200 ms, 400 ms, … capped at BACKOFF_MAX_MS; at once when `signal` aborts. */
+export function backoff(failures: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.min(BACKOFF_MAX_MS, 100 * 2 ** failures));
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -1,0 +1,100 @@
+import type { Client } from 'aedes';
+import type { GatewayAddress } from '../../protocol/src/topics.ts';
+import type { CommandAction, CommandStatus } from '../../protocol/src/commands.ts';
+import type { PresenceEvent } from './presence.ts';
+
+/** A live MQTT session of a gateway: what features may do with it. */
+export type Session = Pick<Client, 'id' | 'close'>;
+
+/** Presence changes that one message caused, for one gateway (in the order they happened). */
+export interface PresenceChanged {
+  gateway: GatewayAddress;
+  events: PresenceEvent[];
+}
+
+export interface CommandOutcome {
+  id: string;
+  gateway: string;
+  device: string;
+  action: CommandAction;
+  status: 'sent' | 'no_result' | CommandStatus;
+  detail?: string;
+}
+
+export interface GatewaySession {
+  gateway: GatewayAddress;
+  session: Session;
+}
+
+export interface GatewaySubscribed extends GatewaySession {
+  filters: string[];
+}
+
+type Listener<T> = (data: T) => void;
+
+/**
+ * The hub's features talk through this bus rather than through shared maps (after zigbee2mqtt's
+ * lib/eventBus.ts): one `onX(owner, cb)` and `emitX(data)` per event, and a feature's listeners
+ * go with `removeListeners(owner)` in its stop(). Listeners run synchronously, in the order
+ * they were added, so a session's connect is seen before its disconnect; a listener that throws
+ * is the emitter's error, not hidden here.
+ */
+export class EventBus {
+  readonly #listeners = new Map<string, Array<{ owner: object; cb: Listener<never> }>>();
+
+  onPresenceChanged(owner: object, cb: Listener<PresenceChanged>): void {
+    this.#on('presenceChanged', owner, cb);
+  }
+  emitPresenceChanged(data: PresenceChanged): void {
+    this.#emit('presenceChanged', data);
+  }
+
+  onCommandOutcome(owner: object, cb: Listener<CommandOutcome>): void {
+    this.#on('commandOutcome', owner, cb);
+  }
+  emitCommandOutcome(data: CommandOutcome): void {
+    this.#emit('commandOutcome', data);
+  }
+
+  /** A gateway authenticated (before its CONNACK). */
+  onGatewayConnected(owner: object, cb: Listener<GatewaySession>): void {
+    this.#on('gatewayConnected', owner, cb);
+  }
+  emitGatewayConnected(data: GatewaySession): void {
+    this.#emit('gatewayConnected', data);
+  }
+
+  onGatewayDisconnected(owner: object, cb: Listener<GatewaySession>): void {
+    this.#on('gatewayDisconnected', owner, cb);
+  }
+  emitGatewayDisconnected(data: GatewaySession): void {
+    this.#emit('gatewayDisconnected', data);
+  }
+
+  /** A gateway's session subscribed (after its SUBACK). */
+  onGatewaySubscribed(owner: object, cb: Listener<GatewaySubscribed>): void {
+    this.#on('gatewaySubscribed', owner, cb);
+  }
+  emitGatewaySubscribed(data: GatewaySubscribed): void {
+    this.#emit('gatewaySubscribed', data);
+  }
+
+  removeListeners(owner: object): void {
+    for (const [event, list] of this.#listeners) this.#listeners.set(event, list.filter((l) => l.owner !== owner));
+  }
+
+  /** Listeners of one event (tests). */
+  listenerCount(event: 'presenceChanged' | 'commandOutcome' | 'gatewayConnected' | 'gatewayDisconnected' | 'gatewaySubscribed'): number {
+    return this.#listeners.get(event)?.length ?? 0;
+  }
+
+  #on<T>(event: string, owner: object, cb: Listener<T>): void {
+    const list = this.#listeners.get(event) ?? [];
+    list.push({ owner, cb: cb as Listener<never> });
+    this.#listeners.set(event, list);
+  }
+
+  #emit<T>(event: string, data: T): void {
+    for (const l of [...(this.#listeners.get(event) ?? [])]) (l.cb as Listener<T>)(data);
+  }
+}

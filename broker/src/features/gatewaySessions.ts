@@ -1,0 +1,105 @@
+import type { Logger } from 'pino';
+import { gatewayStateSchema } from '../../../protocol/src/gatewayState.ts';
+import { commandFilter } from '../../../protocol/src/topics.ts';
+import type { ChannelHandler } from '../dispatch.ts';
+import type { EventBus, Session } from '../eventBus.ts';
+import { encodePoint } from '../influx/lineProtocol.ts';
+import type { InfluxWriter } from '../influx/writer.ts';
+import { parseJsonPayload } from '../jsonPayload.ts';
+import type { HubCounters } from '../metrics.ts';
+import type { Presence } from '../presence.ts';
+import type { Feature } from './feature.ts';
+
+export interface GatewaySessionsDeps {
+  writer: InfluxWriter;
+  presence: Presence;
+  bus: EventBus;
+  counters: HubCounters;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * Gateways' sessions and states: which session of each gateway is live on this hub, whether it
+ * takes commands (it has subscribed to them), and its births and deaths (`state`, with the
+ * session's `bdSeq`), written as `gateway_state` and applied to presence.
+ */
+export class GatewaySessions implements Feature {
+  readonly #d: GatewaySessionsDeps;
+  readonly #live = new Map<string, Session>();
+  /** Gateways subscribed to their command topic on their current session. */
+  readonly #commandReady = new Set<string>();
+
+  constructor(deps: GatewaySessionsDeps) {
+    this.#d = deps;
+  }
+
+  start(): void {
+    const bus = this.#d.bus;
+    bus.onGatewayConnected(this, ({ gateway, session }) => void this.#live.set(gateway.gateway, session));
+    // A replaced session's disconnect comes after its successor's connect: only the live one counts.
+    bus.onGatewayDisconnected(this, ({ gateway, session }) => {
+      if (this.#live.get(gateway.gateway) !== session) return;
+      this.#live.delete(gateway.gateway);
+      this.#commandReady.delete(gateway.gateway);
+    });
+    bus.onGatewaySubscribed(this, ({ gateway, session, filters }) => {
+      if (this.#live.get(gateway.gateway) === session && filters.includes(commandFilter(gateway))) this.#commandReady.add(gateway.gateway);
+    });
+  }
+
+  stop(): void {
+    this.#d.bus.removeListeners(this);
+    this.#live.clear();
+    this.#commandReady.clear();
+  }
+
+  isLive(gateway: string): boolean {
+    return this.#live.has(gateway);
+  }
+
+  isCommandReady(gateway: string): boolean {
+    return this.#commandReady.has(gateway);
+  }
+
+  /** Closes the gateway's live session, if any; it must log in again. */
+  close(gateway: string, why: string): boolean {
+    const session = this.#live.get(gateway);
+    if (!session) return false;
+    this.#d.log.info({ gateway }, `${why}: closing live session`);
+    session.close();
+    return true;
+  }
+
+  /**
+   * An invalid state or a stale death (its session was already replaced) is acknowledged but
+   * neither retained nor forwarded, so the state in force stays.
+   */
+  readonly handleState: ChannelHandler = async ({ identity, payload }) => {
+    const { counters, log } = this.#d;
+    const state = parseJsonPayload(gatewayStateSchema, payload);
+    if (!state) {
+      counters.inc('messages_rejected', { reason: 'bad_state' });
+      return 'refuse_unretained';
+    }
+    const entry = { ...state, district: identity.district, school: identity.school, gateway: identity.gateway };
+    const events = this.#d.presence.applyGateway(entry);
+    if (events === null) {
+      counters.inc('stale_deaths_ignored');
+      log.info({ gateway: identity.gateway, bdSeq: entry.bdSeq }, 'stale gateway death ignored');
+      return 'refuse_unretained';
+    }
+    log.info({ gateway: identity.gateway, state: entry.state, bdSeq: entry.bdSeq }, 'gateway state');
+    const line = encodePoint({
+      measurement: 'gateway_state',
+      tags: { district: identity.district, school: identity.school, gateway: identity.gateway },
+      // `up` repeats `online` as 1/0, for aggregating the event log (the dashboards and rules read
+      // gateway_up, written every minute).
+      fields: { online: { t: 'bool', v: entry.state === 'online' }, up: { t: 'int', v: entry.state === 'online' ? 1 : 0 }, bd_seq: { t: 'int', v: entry.bdSeq } },
+      tsMs: this.#d.now(),
+    });
+    await this.#d.writer.write([line]);
+    if (events.length > 0) this.#d.bus.emitPresenceChanged({ gateway: identity, events });
+    return 'accept';
+  };
+}

@@ -1,0 +1,82 @@
+import type { Logger } from 'pino';
+import { toError } from '../../../runtime/src/errors.ts';
+import { encodePoint } from '../influx/lineProtocol.ts';
+import type { InfluxWriter } from '../influx/writer.ts';
+import type { HubCounters } from '../metrics.ts';
+import type { Registry } from '../registry.ts';
+import type { Feature } from './feature.ts';
+
+const MINUTE_MS = 60_000;
+
+export interface MinuteReportsDeps {
+  /** false: only when record() is called (tests that drive the clock). */
+  timer: boolean;
+  registry: () => Registry;
+  writer: InfluxWriter;
+  isLive: (gateway: string) => boolean;
+  counters: HubCounters;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * Every minute: the registered devices per district, school and kind (`inventory`, the
+ * denominator of coverage) and whether each active gateway is connected to this hub (`gateway_up`).
+ */
+export class MinuteReports implements Feature {
+  readonly #d: MinuteReportsDeps;
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+
+  constructor(deps: MinuteReportsDeps) {
+    this.#d = deps;
+  }
+
+  start(): void {
+    if (!this.#d.timer) return;
+    this.#running = true;
+    // The minute the hub starts in, at once (gateways connected so far count as up; the next
+    // minute corrects any that are still reconnecting), then every minute.
+    this.#tick();
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+  }
+
+  /** Writes one minute's points, stamped `atMs` (default: the current minute); returns how many. */
+  async record(atMs?: number): Promise<number> {
+    const { registry, now } = this.#d;
+    const ts = atMs ?? Math.floor(now() / MINUTE_MS) * MINUTE_MS;
+    const reg = registry();
+    const lines = [
+      ...reg.deviceCounts().map((c) => encodePoint({ measurement: 'inventory', tags: { district: c.district, school: c.school, kind: c.kind }, fields: { devices: { t: 'int', v: c.n } }, tsMs: ts })),
+      // Written every minute, not only on a birth or death: a dashboard's range always holds the
+      // current state, and a gateway that never came back after a hub restart reads 0.
+      ...reg
+        .activeGateways()
+        .map((g) => encodePoint({ measurement: 'gateway_up', tags: { district: g.district, school: g.school, gateway: g.gateway }, fields: { up: { t: 'int', v: this.#d.isLive(g.gateway) ? 1 : 0 } }, tsMs: ts })),
+    ];
+    if (lines.length > 0) await this.#d.writer.write(lines);
+    return lines.length;
+  }
+
+  #tick(): void {
+    this.record().catch((e: unknown) => {
+      this.#d.counters.inc('minute_report_failures');
+      this.#d.log.warn({ err: toError(e) }, 'inventory and gateway states not written');
+    });
+  }
+
+  #schedule(): void {
+    const t = this.#d.now();
+    this.#timer = setTimeout(() => {
+      if (!this.#running) return;
+      this.#tick();
+      this.#schedule();
+    }, MINUTE_MS - (t % MINUTE_MS) + 1);
+    this.#timer.unref();
+  }
+}

@@ -1,0 +1,25 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { provisionFleet, type FleetInventory } from '../src/provision.ts';
+import { Registry } from '../src/registry.ts';
+
+const fleet: FleetInventory = {
+  districts: [{ id: '渝中区', nameEn: 'Yuzhong' }],
+  schools: [{ id: 'S01', name: '巴蜀小学', district: '渝中区', gateway: 'G01', devices: [{ id: 'D1', kind: 'interactive_board', room: 'r1' }] }],
+};
+const scrypt = { N: 1024, r: 8, p: 1 };
+let reg: Registry;
+beforeEach(() => (reg = new Registry(':memory:')));
+afterEach(() => reg.close());
+
+describe('provisionFleet', () => {
+  it('keeps a revoked gateway revoked when the fleet is provisioned again, with the new hash', async () => {
+    await provisionFleet(reg, fleet, () => 'first', scrypt);
+    const first = reg.getGateway('G01')!;
+    expect(reg.revokeGateway('G01')).toBe(true);
+    await provisionFleet(reg, fleet, () => 'second', scrypt);
+    const again = reg.getGateway('G01')!;
+    expect(again.revoked).toBe(true);
+    expect(again.passwordHash).not.toBe(first.passwordHash);
+    expect(reg.activeGateways()).toEqual([]);
+  });
+});
