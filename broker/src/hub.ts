@@ -16,6 +16,7 @@ import { PresenceEvents, PresencePublisher } from './features/presencePublisher.
 import { StorageSetup } from './features/storageSetup.ts';
 import { TelemetryIngest } from './features/telemetryIngest.ts';
 import { HttpEndpoint } from './http.ts';
+import { InfluxAdmin } from './influx/admin.ts';
 import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import type { IngestLimits } from './ingest.ts';
 import { createHubCounters, createHubHistograms, type HubCounters } from './metrics.ts';
@@ -61,6 +62,8 @@ export interface Hub {
   readonly bus: EventBus;
   readonly registry: Registry;
   readonly writer: InfluxWriter;
+  /** Database management and the InfluxQL the API and reports run (the `influx` client). */
+  readonly admin: InfluxAdmin;
   recordMinute(atMs?: number): Promise<number>;
   sendCommand(c: CommandRequestInput, actor: Actor): Promise<CommandSent>;
   isCommandReady(gateway: string): boolean;
@@ -82,7 +85,9 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const writer = new InfluxWriter(config.influx, log.child({ module: 'influx' }), { observeWrite: (s) => histograms.influxWrite.observe(s) });
   const child = (module: string): Logger => log.child({ module });
 
-  const storage = new StorageSetup({ writer, log: child('storage') });
+  const i = config.influx;
+  const admin = new InfluxAdmin({ url: i.url, database: i.database, username: i.username, password: i.password, requestTimeoutMs: i.requestTimeoutMs }, child('influx-admin'));
+  const storage = new StorageSetup({ writer, schema: admin, log: child('storage') });
   const sessions = new GatewaySessions({ writer, presence, bus, counters, log: child('sessions'), now });
   const ingest = new TelemetryIngest({ limits: config.limits, registry: reg, writer, presence, bus, counters, log: child('ingest'), now });
   const health = new HealthReports({ writer, counters, now });
@@ -120,12 +125,22 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       return reg();
     },
     writer,
+    admin,
 
     async start() {
       life.beginStart();
-      for (const f of features) {
-        await f.start();
-        started.push(f);
+      try {
+        for (const f of features) {
+          await f.start();
+          started.push(f);
+        }
+      } catch (e) {
+        // A hub that cannot start leaves nothing running (a port taken, a registry unreadable).
+        for (const f of started.reverse()) await f.stop();
+        started.length = 0;
+        life.beginStop();
+        life.stopped();
+        throw e;
       }
       life.started();
       log.info({ mqttPort: mqtt.port, httpPort: http.port, allowAnonymous: config.allowAnonymous }, 'hub started');

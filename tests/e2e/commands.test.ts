@@ -12,7 +12,7 @@ import { gatewayConfig, influxQuery, startStack, type Stack } from '../harness/s
 import { startTcpProxy } from '../harness/tcpProxy.ts';
 
 /**
- * Commands end to end (DESIGN §4): the hub sends a request with an id and a TTL to the device's
+ * Commands end to end (docs/design.md#protocol): the hub sends a request with an id and a TTL to the device's
  * gateway, the gateway passes it to the device on the campus LAN, or answers itself when it
  * must (expired, unknown device), and the outcome comes back to the hub and InfluxDB, where the
  * school dashboard's "Recent commands" panel lists it. An expired command never reaches the

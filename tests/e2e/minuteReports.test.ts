@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '../../broker/src/hub.ts';
 import { ROLLUPS, continuousQueryName } from '../../storage/src/rollups.ts';
-import { InfluxWriter } from '../../broker/src/influx/writer.ts';
+import { InfluxAdmin } from '../../broker/src/influx/admin.ts';
 import type { Fleet } from '../../device-sim/src/fleet.ts';
 import { createGateway, type Gateway } from '../../gateway/src/gateway.ts';
 import { silentLogger } from '../../runtime/src/logging.ts';
@@ -83,10 +83,9 @@ describe('the hub\'s minute reports and continuous queries', () => {
     await q(`CREATE CONTINUOUS QUERY "cq_availability_1h" ON "${old}" RESAMPLE EVERY 1h FOR 4d BEGIN SELECT sum(up_expected) AS up INTO "${old}"."autogen"."x" FROM "${old}"."autogen"."availability" GROUP BY time(1h), school END`);
     // And one that is not ours, which stays.
     await q(`CREATE CONTINUOUS QUERY "site_cq" ON "${old}" BEGIN SELECT count(up) INTO "${old}"."autogen"."y" FROM "${old}"."autogen"."availability" GROUP BY time(1h) END`);
-    const writer = new InfluxWriter({ ...hubConfig(influx.url, old).influx }, silentLogger());
-    await writer.ensureDatabase();
-    await writer.ensureDatabase(); // a second start changes nothing
-    await writer.stop();
+    const admin = new InfluxAdmin({ ...hubConfig(influx.url, old).influx }, silentLogger());
+    await admin.ensureSchema();
+    await admin.ensureSchema(); // a second start changes nothing
     const cqs = await influxQuery(influx.url, old, 'SHOW CONTINUOUS QUERIES');
     const names = cqs.find((s) => s.name === old)!.values.map((v) => v[0]).sort();
     expect(names).toEqual([...ROLLUPS.map(continuousQueryName), 'site_cq'].sort());

@@ -7,7 +7,8 @@ import { assertActor, type Actor } from '../actor.ts';
 import type { ChannelHandler } from '../dispatch.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
 import type { CommandOutcome, EventBus } from '../eventBus.ts';
-import { encodePoint, type FieldValue } from '../influx/lineProtocol.ts';
+import { encodePoint } from '../../../storage/src/lineProtocol.ts';
+import { point as schemaPoint, type FieldsOf } from '../../../storage/src/point.ts';
 import type { InfluxWriter } from '../influx/writer.ts';
 import { parseJsonPayload } from '../jsonPayload.ts';
 import type { HubCounters } from '../metrics.ts';
@@ -46,7 +47,6 @@ interface PendingCommand {
   timer: NodeJS.Timeout;
 }
 
-const str = (v: string): FieldValue => ({ t: 'string', v });
 
 /**
  * Commands to devices through their school's gateway (docs/design.md#protocol): a request with
@@ -97,14 +97,14 @@ export class Commands implements Feature {
     const parsed = commandRequestSchema.safeParse({ v: 1, id: randomBytes(12).toString('base64url'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 });
     if (!parsed.success) throw new HubError(HubErrorCode.COMMAND_REFUSED, `invalid command: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const req = parsed.data;
-    const point = (fields: Record<string, FieldValue>): string => commandPoint(gw, req, fields);
+    const point = (fields: FieldsOf<'command'>): string => commandPoint(gw, req, fields);
     if (!this.#d.isCommandReady(gw.gateway)) {
       counters.inc('commands', { status: 'rejected' });
-      await writer.write([point({ id: str(req.id), status: str('rejected'), detail: str('gateway not connected'), ttl_ms: { t: 'int', v: req.ttlMs } })]);
+      await writer.write([point({ id: req.id, status: 'rejected', detail: 'gateway not connected', ttl_ms: req.ttlMs })]);
       this.#outcome(gw, req, 'rejected', 'gateway not connected');
       return { id: req.id, status: 'rejected', detail: 'gateway not connected' };
     }
-    await writer.write([point({ id: str(req.id), status: str('sent'), ttl_ms: { t: 'int', v: req.ttlMs } })]);
+    await writer.write([point({ id: req.id, status: 'sent', ttl_ms: req.ttlMs })]);
     // Pending before it is published, so that a quick answer finds it. If neither the request
     // nor its result comes through in time, whether the device acted is not known: no_result.
     const timer = setTimeout(() => {
@@ -112,7 +112,7 @@ export class Commands implements Feature {
       counters.inc('commands', { status: 'no_result' });
       const detail = 'no result from the gateway within the TTL';
       this.#outcome(gw, req, 'no_result', detail);
-      writer.write([point({ id: str(req.id), status: str('no_result'), detail: str(detail) })]).catch((e: unknown) => this.#d.log.warn({ err: toError(e), id: req.id }, 'command outcome not written'));
+      writer.write([point({ id: req.id, status: 'no_result', detail })]).catch((e: unknown) => this.#d.log.warn({ err: toError(e), id: req.id }, 'command outcome not written'));
     }, req.ttlMs + COMMAND_RESULT_GRACE_MS);
     timer.unref();
     this.#pending.set(req.id, { gw, req, timer });
@@ -121,7 +121,7 @@ export class Commands implements Feature {
     } catch (e) {
       clearTimeout(timer);
       this.#pending.delete(req.id);
-      await writer.write([point({ id: str(req.id), status: str('rejected'), detail: str('not published') })]);
+      await writer.write([point({ id: req.id, status: 'rejected', detail: 'not published' })]);
       this.#outcome(gw, req, 'rejected', 'not published');
       throw e;
     }
@@ -148,7 +148,7 @@ export class Commands implements Feature {
     }
     clearTimeout(p.timer);
     this.#pending.delete(r.id);
-    await this.#d.writer.write([commandPoint(p.gw, p.req, { id: str(r.id), status: str(r.status), detail: str(r.detail ?? ''), finished_at: { t: 'int', v: r.at } })]);
+    await this.#d.writer.write([commandPoint(p.gw, p.req, { id: r.id, status: r.status, detail: r.detail ?? '', finished_at: r.at })]);
     counters.inc('commands', { status: r.status });
     this.#outcome(p.gw, p.req, r.status, r.detail);
     log.info({ id: r.id, device: r.device, status: r.status }, 'command result');
@@ -161,6 +161,6 @@ export class Commands implements Feature {
 }
 
 /** One point per command, at its issue time: the result rewrites its status in place. */
-function commandPoint(g: GatewayAddress, req: CommandRequest, fields: Record<string, FieldValue>): string {
-  return encodePoint({ measurement: 'command', tags: { district: g.district, school: g.school, gateway: g.gateway, device: req.device, action: req.action }, fields, tsMs: req.issuedAt });
+function commandPoint(g: GatewayAddress, req: CommandRequest, fields: FieldsOf<'command'>): string {
+  return encodePoint(schemaPoint('command', { district: g.district, school: g.school, gateway: g.gateway, device: req.device, action: req.action }, fields, req.issuedAt));
 }

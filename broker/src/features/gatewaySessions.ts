@@ -3,7 +3,8 @@ import { gatewayStateSchema } from '../../../protocol/src/gatewayState.ts';
 import { commandFilter } from '../../../protocol/src/topics.ts';
 import type { ChannelHandler } from '../dispatch.ts';
 import type { EventBus, Session } from '../eventBus.ts';
-import { encodePoint } from '../influx/lineProtocol.ts';
+import { encodePoint } from '../../../storage/src/lineProtocol.ts';
+import { point } from '../../../storage/src/point.ts';
 import type { InfluxWriter } from '../influx/writer.ts';
 import { parseJsonPayload } from '../jsonPayload.ts';
 import type { HubCounters } from '../metrics.ts';
@@ -90,14 +91,12 @@ export class GatewaySessions implements Feature {
       return 'refuse_unretained';
     }
     log.info({ gateway: identity.gateway, state: entry.state, bdSeq: entry.bdSeq }, 'gateway state');
-    const line = encodePoint({
-      measurement: 'gateway_state',
-      tags: { district: identity.district, school: identity.school, gateway: identity.gateway },
-      // `up` repeats `online` as 1/0, for aggregating the event log (the dashboards and rules read
-      // gateway_up, written every minute).
-      fields: { online: { t: 'bool', v: entry.state === 'online' }, up: { t: 'int', v: entry.state === 'online' ? 1 : 0 }, bd_seq: { t: 'int', v: entry.bdSeq } },
-      tsMs: this.#d.now(),
-    });
+    const online = entry.state === 'online';
+    // `up` repeats `online` as 1/0, for aggregating the event log (the dashboards and rules read
+    // gateway_up, written every minute).
+    const line = encodePoint(
+      point('gateway_state', { district: identity.district, school: identity.school, gateway: identity.gateway }, { online, up: online ? 1 : 0, bd_seq: entry.bdSeq }, this.#d.now()),
+    );
     await this.#d.writer.write([line]);
     if (events.length > 0) this.#d.bus.emitPresenceChanged({ gateway: identity, events });
     return 'accept';

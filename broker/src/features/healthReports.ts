@@ -1,6 +1,7 @@
 import { gatewayHealthSchema } from '../../../protocol/src/gatewayHealth.ts';
 import type { ChannelHandler } from '../dispatch.ts';
-import { encodePoint } from '../influx/lineProtocol.ts';
+import { encodePoint } from '../../../storage/src/lineProtocol.ts';
+import { point } from '../../../storage/src/point.ts';
 import type { InfluxWriter } from '../influx/writer.ts';
 import { parseJsonPayload } from '../jsonPayload.ts';
 import type { HubCounters } from '../metrics.ts';
@@ -26,27 +27,28 @@ export class HealthReports implements Feature {
       counters.inc('messages_rejected', { reason: 'bad_health' });
       return 'refuse';
     }
-    const int = (v: number) => ({ t: 'int' as const, v });
-    const line = encodePoint({
-      measurement: 'gateway_health',
-      tags: { district: identity.district, school: identity.school, gateway: identity.gateway },
-      fields: {
-        outbox_records: int(h.outbox.records),
-        outbox_waiting_live: int(h.outbox.waitingLive),
-        outbox_waiting_backlog: int(h.outbox.waitingBacklog),
-        outbox_bytes: int(h.outbox.bytes),
-        outbox_oldest_age_ms: int(h.outbox.oldestAgeMs),
-        outbox_dropped: int(h.outbox.dropped),
-        replay_active: { t: 'bool', v: h.replay.active },
-        replay_remaining: int(h.replay.remaining),
-        replay_sent: int(h.replay.sent),
-        last_uplink_ok_at: int(h.lastUplinkOkAt),
-        samples_accepted: int(h.samplesAccepted),
-        samples_rejected: int(h.samplesRejected),
-        bd_seq: int(h.bdSeq),
-      },
-      tsMs: this.#d.now(),
-    });
+    const line = encodePoint(
+      point(
+        'gateway_health',
+        { district: identity.district, school: identity.school, gateway: identity.gateway },
+        {
+          outbox_records: h.outbox.records,
+          outbox_waiting_live: h.outbox.waitingLive,
+          outbox_waiting_backlog: h.outbox.waitingBacklog,
+          outbox_bytes: h.outbox.bytes,
+          outbox_oldest_age_ms: h.outbox.oldestAgeMs,
+          outbox_dropped: h.outbox.dropped,
+          replay_active: h.replay.active,
+          replay_remaining: h.replay.remaining,
+          replay_sent: h.replay.sent,
+          last_uplink_ok_at: h.lastUplinkOkAt,
+          samples_accepted: h.samplesAccepted,
+          samples_rejected: h.samplesRejected,
+          bd_seq: h.bdSeq,
+        },
+        this.#d.now(),
+      ),
+    );
     await this.#d.writer.write([line]);
     return 'accept';
   };

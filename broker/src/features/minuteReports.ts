@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { toError } from '../../../runtime/src/errors.ts';
-import { encodePoint } from '../influx/lineProtocol.ts';
+import { encodePoint } from '../../../storage/src/lineProtocol.ts';
+import { point } from '../../../storage/src/point.ts';
 import type { InfluxWriter } from '../influx/writer.ts';
 import type { HubCounters } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
@@ -52,12 +53,12 @@ export class MinuteReports implements Feature {
     const ts = atMs ?? Math.floor(now() / MINUTE_MS) * MINUTE_MS;
     const reg = registry();
     const lines = [
-      ...reg.deviceCounts().map((c) => encodePoint({ measurement: 'inventory', tags: { district: c.district, school: c.school, kind: c.kind }, fields: { devices: { t: 'int', v: c.n } }, tsMs: ts })),
+      ...reg.deviceCounts().map((c) => encodePoint(point('inventory', { district: c.district, school: c.school, kind: c.kind }, { devices: c.n }, ts))),
       // Written every minute, not only on a birth or death: a dashboard's range always holds the
       // current state, and a gateway that never came back after a hub restart reads 0.
       ...reg
         .activeGateways()
-        .map((g) => encodePoint({ measurement: 'gateway_up', tags: { district: g.district, school: g.school, gateway: g.gateway }, fields: { up: { t: 'int', v: this.#d.isLive(g.gateway) ? 1 : 0 } }, tsMs: ts })),
+        .map((g) => encodePoint(point('gateway_up', { district: g.district, school: g.school, gateway: g.gateway }, { up: this.#d.isLive(g.gateway) ? 1 : 0 }, ts))),
     ];
     if (lines.length > 0) await this.#d.writer.write(lines);
     return lines.length;

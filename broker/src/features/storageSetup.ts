@@ -3,22 +3,29 @@ import { toError } from '../../../runtime/src/errors.ts';
 import { backoff, type InfluxWriter } from '../influx/writer.ts';
 import type { Feature } from './feature.ts';
 
+/** What sets the database up (InfluxAdmin). */
+export interface SchemaSetup {
+  ensureSchema(): Promise<void>;
+}
+
 /**
- * Sets up the InfluxDB database (writer.ensureDatabase: the database, retention policies and
- * continuous queries) in the background, retrying with back-off while InfluxDB is unreachable,
+ * Sets up the InfluxDB database (InfluxAdmin.ensureSchema: the database, the rollup retention
+ * policy and continuous queries) in the background, retrying with back-off while InfluxDB is unreachable,
  * so the hub starts without it. Until it is done the writer holds every write, so publishes
  * wait unacknowledged, and /health reports degraded with the reason.
  */
 export class StorageSetup implements Feature {
   readonly #writer: InfluxWriter;
+  readonly #schema: SchemaSetup;
   readonly #log: Logger;
   readonly #stopping = new AbortController();
   #done: Promise<void> | undefined;
   #ready = false;
   #lastError: string | undefined;
 
-  constructor(deps: { writer: InfluxWriter; log: Logger }) {
+  constructor(deps: { writer: InfluxWriter; schema: SchemaSetup; log: Logger }) {
     this.#writer = deps.writer;
+    this.#schema = deps.schema;
     this.#log = deps.log;
   }
 
@@ -40,7 +47,7 @@ export class StorageSetup implements Feature {
   async #run(): Promise<void> {
     for (let failures = 0; !this.#stopping.signal.aborted; ) {
       try {
-        await this.#writer.ensureDatabase();
+        await this.#schema.ensureSchema();
         this.#ready = true;
         this.#lastError = undefined;
         this.#writer.release();

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { toError } from '../../../runtime/src/errors.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
-import { schemaStatements, staleContinuousQueries } from '../../../storage/src/rollups.ts';
 
 export interface InfluxWriterConfig {
   url: string;
@@ -79,42 +78,6 @@ export class InfluxWriter {
   release(): void {
     this.#hold?.release();
     this.#hold = undefined;
-  }
-
-  async ensureDatabase(): Promise<void> {
-    const db = this.#cfg.database;
-    const quoted = `"${db.replace(/"/g, '\\"')}"`;
-    await this.query(`CREATE DATABASE ${quoted}`, false);
-    // Continuous queries from an earlier definition: dropped, so only the current ones run.
-    const shown = (await this.query('SHOW CONTINUOUS QUERIES', false)) as { results: Array<{ series?: Array<{ name: string; values?: string[][] }> }> };
-    const names = (shown.results[0]?.series ?? []).find((s) => s.name === db)?.values?.map((v) => v[0]!) ?? [];
-    for (const stale of staleContinuousQueries(names)) {
-      await this.query(`DROP CONTINUOUS QUERY "${stale}" ON ${quoted}`, false);
-      this.#log.info({ cq: stale }, 'dropped a continuous query of an earlier definition');
-    }
-    for (const statement of schemaStatements(this.#cfg.database)) {
-      const body = (await this.query(statement, false)) as { results: Array<{ error?: string }> };
-      const error = body.results[0]?.error;
-      // Created by an earlier start: fine. Anything else is a real problem.
-      if (error && !/already exists/.test(error)) {
-        throw new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB refused "${statement}": ${error}`);
-      }
-    }
-  }
-
-  /** Runs InfluxQL through /query and returns the parsed JSON. */
-  async query(q: string, withDb = true): Promise<unknown> {
-    const params = new URLSearchParams({ q, epoch: 'ms' });
-    if (withDb) params.set('db', this.#cfg.database);
-    const res = await fetch(`${this.#cfg.url}/query`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.#authHeader() },
-      body: params,
-      signal: AbortSignal.timeout(this.#cfg.requestTimeoutMs),
-    });
-    const body = await res.text();
-    if (!res.ok) throw new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB /query ${res.status}: ${body.slice(0, 300)}`);
-    return JSON.parse(body);
   }
 
   write(lines: string[]): Promise<WriteResult> {

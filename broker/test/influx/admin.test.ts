@@ -4,7 +4,7 @@ import { agg, as, from, inRange } from '../../../storage/src/influxql.ts';
 import { encodePoint } from '../../../storage/src/lineProtocol.ts';
 import { point } from '../../../storage/src/point.ts';
 import { availabilityTotals, bandwidth, districtUtilisation } from '../../../storage/src/queries.ts';
-import { continuousQueryName, ROLLUPS } from '../../../storage/src/rollups.ts';
+import { continuousQueryName, ROLLUPS, schemaStatements } from '../../../storage/src/rollups.ts';
 import { startInflux, influxQL, type InfluxInstance } from '../../../tests/harness/influx.ts';
 import { freePort } from '../../../tests/harness/ports.ts';
 import { InfluxAdmin } from '../../src/influx/admin.ts';
@@ -12,7 +12,7 @@ import { InfluxWriter } from '../../src/influx/writer.ts';
 
 /**
  * The `influx`-client admin against a real InfluxDB: the schema it creates is the one the
- * writer's own ensureDatabase creates, and the figures it reads are the ones worked out by hand.
+ * plain InfluxQL statements create, and the figures it reads are the ones worked out by hand.
  */
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 6, 1, 0); // a Tuesday, 09:00 in Chongqing
@@ -32,11 +32,11 @@ describe('InfluxAdmin (the influx client) against a real InfluxDB', () => {
     await influx?.stop();
   });
 
-  it('creates what InfluxWriter.ensureDatabase creates: database, rollup policy, the same continuous queries', async () => {
+  it('creates what the plain statements of storage/src/rollups.ts create: database, rollup policy, the same continuous queries', async () => {
     await adminFor('admin_schema').ensureSchema();
-    const writer = writerFor('writer_schema');
-    await writer.ensureDatabase();
-    await writer.stop();
+    // The independent path: the InfluxQL statements sent as they are through /query.
+    await influxQL(influx.url, 'writer_schema', 'CREATE DATABASE "writer_schema"');
+    for (const statement of schemaStatements('writer_schema')) await influxQL(influx.url, 'writer_schema', statement);
     const rps = await influxQL(influx.url, 'admin_schema', 'SHOW RETENTION POLICIES ON "admin_schema"');
     expect(rps[0]!.values.map((v) => [v[0], v[1]])).toEqual([
       ['autogen', '0s'],
