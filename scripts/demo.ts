@@ -18,7 +18,7 @@ import { REDACT_PATHS } from '../runtime/src/logging.ts';
 import { influxAt, influxQL, startLocalInflux } from '../runtime/src/localInflux.ts';
 import { PROJECT_ROOT, startMainProcess } from '../runtime/src/mainProcess.ts';
 import { freePort } from '../runtime/src/ports.ts';
-import { availabilityQuery } from '../storage/src/queries.ts';
+import { availabilityQuery, registeredQuery } from '../storage/src/queries.ts';
 import { schoolGatewayConfig } from '../device-sim/src/schoolGateway.ts';
 import { startNodeRed } from '../flows/src/nodeRedProcess.ts';
 
@@ -166,7 +166,7 @@ async function cityOverview(): Promise<Record<string, { availability: number | n
   const now = Date.now();
   const range = { fromMs: now - 10 * 60_000, toMs: now };
   const figures = await influxQL(influx.url, cfg.INFLUX_DB, availabilityQuery(range, ['district']));
-  const registered = await influxQL(influx.url, cfg.INFLUX_DB, `SELECT sum(devices) FROM inventory WHERE time >= ${range.fromMs}ms AND time < ${range.toMs}ms GROUP BY district`);
+  const registered = await influxQL(influx.url, cfg.INFLUX_DB, registeredQuery(range, ['district']));
   const devicesOf = new Map(registered.map((r) => [r.tags?.['district'], Number(r.values[0]![1])]));
   return Object.fromEntries(
     figures.map((r) => {

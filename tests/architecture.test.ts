@@ -123,7 +123,7 @@ describe('architecture: the parts import each other only as allowed', () => {
   const violations = checkImports(files);
 
   it('finds the product code of every part (the checker sees what it checks)', () => {
-    for (const p of ['protocol', 'runtime', 'broker', 'gateway', 'device-sim', 'flows', 'dashboards', 'scripts'] as const) {
+    for (const p of ['protocol', 'runtime', 'storage', 'broker', 'gateway', 'device-sim', 'flows', 'dashboards', 'scripts'] as const) {
       expect([...files.keys()].some((f) => f.startsWith(`${p}/`)), p).toBe(true);
     }
     expect(files.has('flows/node-red/settings.cjs')).toBe(true);

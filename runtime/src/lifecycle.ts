@@ -5,7 +5,7 @@ export type LifecycleState = 'new' | 'starting' | 'running' | 'stopping' | 'stop
 export type LifecycleFault = 'started_twice' | 'not_started' | 'stopped';
 
 /**
- * The lifecycle rules every service and feature shares (HOUSE_STYLE: constructors only assign,
+ * The lifecycle rules every service and feature shares (constructors only assign,
  * I/O starts in start(), stop() is idempotent): a second start() and a use before start() or
  * after stop() are errors with a code of the part's catalogue, never a silent no-op.
  */

@@ -42,6 +42,18 @@ export function availabilityTotals(time: Cond, by: AvailabilityDimension[], filt
     .build();
 }
 
+/**
+ * Registered device-minutes within `time` (Σ devices of the hub's per-minute inventory), grouped
+ * by `by`: the denominator of coverage.
+ */
+export function registeredDeviceMinutes(time: Cond, by: Array<'district' | 'school' | 'kind'>): Select {
+  return from('inventory')
+    .select(as(agg('inventory', 'sum', 'devices'), 'registered'))
+    .where(time)
+    .by(...by)
+    .build();
+}
+
 /** Where uplink rates are read: the raw points, or their hourly rollup. */
 export type UplinkSource = 'network_node' | 'school_uplink_1h';
 export type Direction = 'rx' | 'tx';
@@ -93,6 +105,11 @@ export function filterConds(f: Filter): Cond[] {
 }
 
 const seconds = (s: number): Interval => `${s}s`;
+
+/** Registered device-minutes over `range`, grouped by `by`. */
+export function registeredQuery(range: TimeRange, by: Array<'district' | 'school' | 'kind'>): string {
+  return registeredDeviceMinutes(inRange(range), by).sql;
+}
 
 /** Up minutes while expected, expected minutes and observed minutes over `range`, grouped by `by`. */
 export function availabilityQuery(range: TimeRange, by: AvailabilityDimension[], filter: Filter = {}): string {
