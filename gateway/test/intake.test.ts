@@ -169,4 +169,16 @@ describe('intake: LAN sessions are forgotten when they end, and bounded', () => 
     expect(rig.intake.sessions.reports('c', 'b1')).toBe(true);
     expect(rig.intake.sessions.size).toBe(2);
   });
+
+  it('a session that ends while its sample is being appended is not tracked again afterwards', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const intake = new Intake({ maxTrackedDevices: 10 }, { counters: createGatewayCounters(), now: () => T0, rates: new CounterRates(), append: () => held });
+    const taken = intake.accept(JSON.parse(boardSample('b1', 1, T0)), 'late');
+    intake.sessionEnded('late', false);
+    release();
+    expect(await taken).toBeUndefined();
+    expect(intake.liveness.knows('b1')).toBe(true);
+    expect([intake.sessions.size, intake.sessions.reports('late', 'b1')]).toEqual([0, false]);
+  });
 });
