@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
-import { MINUTE_MS, type Liveness } from './liveness.ts';
+import { MINUTE_MS, type LivenessView } from './liveness.ts';
 
 export interface AvailabilitySamplerDeps {
   log: Logger;
   now: () => number;
-  liveness: Liveness;
+  liveness: LivenessView;
   /** The outbox append (GatewayOutbox.append). */
   append: (records: OutboxRecord[]) => Promise<void>;
 }

@@ -43,8 +43,9 @@ const schema = z.object({
   /** Record each device's availability every minute. */
   GW_AVAILABILITY: envBool(true),
   /**
-   * Devices tracked for liveness and availability at most. A school has a few hundred; the cap
-   * keeps a LAN client inventing ids from filling the outbox with availability records.
+   * Devices tracked for liveness and availability at most, and LAN sessions tracked at most. A
+   * school has a few hundred; the cap keeps a LAN client inventing ids from filling the outbox
+   * with availability records or the session table.
    */
   GW_MAX_TRACKED_DEVICES: envInt(5000, 1, 1_000_000),
   /** Heartbeat timeouts per kind (ms); defaults are 2.5 reporting cadences. */

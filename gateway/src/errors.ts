@@ -12,10 +12,15 @@ export const GatewayErrorCode = {
   OUTBOX_IO: 'GW_ERR_OUTBOX_IO',
   /** Recording an acknowledgement on disk failed: the batch is gone from memory, but may be resent after a restart. */
   OUTBOX_ACK_WRITE: 'GW_ERR_OUTBOX_ACK_WRITE',
+  /** A file outbox was given a segment size above half its byte bound (the config caps it at a quarter). */
+  OUTBOX_CONFIG: 'GW_ERR_OUTBOX_CONFIG',
+  /** A LAN client published where devices may not (lan/v1/cmd): the publish is refused and the client disconnected. */
+  LAN_PUBLISH_DENIED: 'GW_ERR_LAN_PUBLISH_DENIED',
   /** The LAN listener or the health endpoint could not listen (address in use, not permitted). */
   LISTEN: 'GW_ERR_LISTEN',
   STARTED_TWICE: 'GW_ERR_STARTED_TWICE',
   NOT_STARTED: 'GW_ERR_NOT_STARTED',
+  /** Used after stop: the gateway's accessors, or a file outbox appended to after `close()`. */
   STOPPED: 'GW_ERR_STOPPED',
 } as const;
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];

@@ -2,6 +2,7 @@ import * as nodeFs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
+import { toError } from '../../runtime/src/errors.ts';
 import { GatewayError, GatewayErrorCode } from './errors.ts';
 import { mergeByOrdinal, type Lane, type Outbox, type OutboxBatch } from './outbox.ts';
 
@@ -118,7 +119,7 @@ export class FileOutbox implements Outbox {
 
   /** Opens (and recovers) the outbox in `cfg.dir`. Everything recovered is backlog. */
   static async open(cfg: FileOutboxConfig, now: () => number = Date.now, fs: OutboxFs = nodeFs): Promise<FileOutbox> {
-    if (cfg.segmentBytes * 2 > cfg.maxBytes) throw new Error('segmentBytes must be at most half of maxBytes');
+    if (cfg.segmentBytes * 2 > cfg.maxBytes) throw new GatewayError(GatewayErrorCode.OUTBOX_CONFIG, 'segmentBytes must be at most half of maxBytes');
     const o = new FileOutbox(cfg, now, fs);
     await o.#recover();
     return o;
@@ -173,7 +174,7 @@ export class FileOutbox implements Outbox {
   }
 
   async append(records: OutboxRecord[]): Promise<void> {
-    if (this.#closed) throw new Error('outbox closed');
+    if (this.#closed) throw new GatewayError(GatewayErrorCode.STOPPED, 'outbox closed'); // a use after stop
     if (records.length === 0) return;
     let text = '';
     for (const r of records) text += `${this.#nextOrdinal++}\t${JSON.stringify(r)}\n`;
@@ -305,7 +306,7 @@ export class FileOutbox implements Outbox {
         this.#totalBytes += buf.length;
         for (const p of batch) p.resolve();
       } catch (e) {
-        for (const p of batch) p.reject(e instanceof Error ? e : new Error(String(e)));
+        for (const p of batch) p.reject(toError(e));
       }
       this.#enforceBounds();
     }

@@ -13,8 +13,6 @@ import { gatewayHealth } from './healthModel.ts';
 import { HealthServer } from './healthServer.ts';
 import { Intake } from './intake.ts';
 import { LanListener } from './lanListener.ts';
-import { LanSessions } from './lanSessions.ts';
-import { Liveness } from './liveness.ts';
 import { createGatewayCounters, registerGatewayGauges, type GatewayCounters } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
 import { CounterRates } from './rates.ts';
@@ -75,8 +73,6 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const now = deps.now ?? Date.now;
   const lifecycle = gatewayLifecycle('gateway');
   const counters = createGatewayCounters();
-  const liveness = new Liveness(config.heartbeatTimeouts);
-  const sessions = new LanSessions();
 
   const outbox = new GatewayOutbox(
     { file: config.outbox, maxRecords: config.outboxMaxRecords },
@@ -86,8 +82,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     log: log.child({ module: 'commands' }),
     counters,
     now,
-    knows: (device) => liveness.knows(device),
-    reports: (clientId, device) => sessions.reports(clientId, device),
+    knows: (device) => intake.liveness.knows(device),
+    reports: (clientId, device) => intake.sessions.reports(clientId, device),
     sendToLan: (c) => lan.sendCommand(c),
     publishResult: (r) => uplink.publishCommandResult(r),
   });
@@ -100,8 +96,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     onCommand: (payload) => relay.onRequest(payload),
   });
   const intake = new Intake(
-    { maxTrackedDevices: config.maxTrackedDevices },
-    { counters, now, liveness, rates: new CounterRates(), sessions, append: (r) => outbox.append(r) },
+    { maxTrackedDevices: config.maxTrackedDevices, heartbeatTimeouts: config.heartbeatTimeouts },
+    { counters, now, rates: new CounterRates(), append: (r) => outbox.append(r) },
   );
   const lan = new LanListener(
     { host: config.lanHost, port: config.lanPort, maxSampleBytes: config.maxSampleBytes },
@@ -123,12 +119,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   );
   const sampler = new AvailabilitySampler(
     { enabled: config.availabilitySampling },
-    { log, now, liveness, append: (r) => outbox.append(r) },
+    { log, now, liveness: intake.liveness, append: (r) => outbox.append(r) },
   );
   const reporter = new HealthReporter({ intervalMs: config.healthIntervalMs }, { health, uplink });
   registerGatewayGauges(counters.registry, {
     outbox: () => (lifecycle.running ? health().outbox : undefined),
-    trackedDevices: () => liveness.size,
+    trackedDevices: () => intake.liveness.size,
     uplinkConnected: () => uplink.connected,
   });
 

@@ -1,18 +1,23 @@
 import type { DeviceSample, OutboxRecord } from '../../protocol/src/telemetry.ts';
-import type { LanSessions } from './lanSessions.ts';
-import type { Liveness } from './liveness.ts';
+import type { DeviceKind } from '../../protocol/src/kinds.ts';
+import { LanSessions, type LanSessionsView } from './lanSessions.ts';
+import { Liveness, type LivenessView } from './liveness.ts';
 import type { GatewayCounters } from './metrics.ts';
 import type { CounterRates } from './rates.ts';
 
 /** Why a valid sample is still refused (counted in samples_rejected{reason}). */
-export type IntakeRefusal = 'too_many_devices';
+export type IntakeRefusal = 'too_many_devices' | 'too_many_sessions';
+
+export interface IntakeConfig {
+  /** Devices tracked at most, and LAN sessions tracked at most. */
+  maxTrackedDevices: number;
+  heartbeatTimeouts?: Readonly<Record<DeviceKind, number>>;
+}
 
 export interface IntakeDeps {
   counters: GatewayCounters;
   now: () => number;
-  liveness: Liveness;
   rates: CounterRates;
-  sessions: LanSessions;
   /** The outbox append (GatewayOutbox.append). */
   append: (records: OutboxRecord[]) => Promise<void>;
 }
@@ -24,25 +29,40 @@ export interface IntakeDeps {
  * the device. A device's samples go one at a time (a socket read can carry several), so each
  * rate is taken against the sample before it. At most `maxTrackedDevices` are tracked: a new
  * device beyond that is refused, so a LAN client inventing ids cannot crowd out real records.
+ * Intake alone writes liveness and the LAN sessions; the others get read-only views.
  */
 export class Intake {
-  readonly #cfg: { maxTrackedDevices: number };
+  readonly #cfg: IntakeConfig;
   readonly #deps: IntakeDeps;
+  readonly #liveness: Liveness;
+  readonly #sessions: LanSessions;
   /** The tail of each device's queue of samples being taken in. */
   readonly #queues = new Map<string, Promise<unknown>>();
   /** New devices whose first sample is being appended: they hold a place under the cap. */
   readonly #admitting = new Set<string>();
 
-  constructor(cfg: { maxTrackedDevices: number }, deps: IntakeDeps) {
+  constructor(cfg: IntakeConfig, deps: IntakeDeps) {
     this.#cfg = cfg;
     this.#deps = deps;
+    this.#liveness = new Liveness(cfg.heartbeatTimeouts);
+    this.#sessions = new LanSessions(cfg.maxTrackedDevices);
+  }
+
+  get liveness(): LivenessView {
+    return this.#liveness;
+  }
+
+  get sessions(): LanSessionsView {
+    return this.#sessions;
   }
 
   /** Resolves once the sample is in the outbox, or to the reason it was refused; rejects when the append failed. */
   accept(sample: DeviceSample, clientId: string): Promise<IntakeRefusal | undefined> {
     const rx = this.#deps.now();
     const device = sample.device;
-    const run = (this.#queues.get(device) ?? Promise.resolve()).then(() => this.#takeIn(sample, clientId, rx));
+    const session = clientId ? this.#sessions.entry(clientId) : undefined;
+    if (clientId && !session) return Promise.resolve('too_many_sessions');
+    const run = (this.#queues.get(device) ?? Promise.resolve()).then(() => this.#takeIn(sample, session, rx));
     const tail = run.catch(() => {});
     this.#queues.set(device, tail);
     void tail.then(() => {
@@ -51,8 +71,9 @@ export class Intake {
     return run;
   }
 
-  async #takeIn(sample: DeviceSample, clientId: string, rx: number): Promise<IntakeRefusal | undefined> {
-    const { liveness, rates, counters } = this.#deps;
+  async #takeIn(sample: DeviceSample, session: Set<string> | undefined, rx: number): Promise<IntakeRefusal | undefined> {
+    const { rates, counters } = this.#deps;
+    const liveness = this.#liveness;
     const isNew = !liveness.knows(sample.device);
     if (isNew) {
       if (liveness.size + this.#admitting.size >= this.#cfg.maxTrackedDevices) return 'too_many_devices';
@@ -69,17 +90,18 @@ export class Intake {
       }
       const poweredOff = (sample.kind === 'classroom_av' || sample.kind === 'interactive_board') && sample.data.power === 'off';
       liveness.heard(sample.device, sample.kind, rx, poweredOff);
-      this.#deps.sessions.reported(clientId, sample.device);
+      session?.add(sample.device);
       return undefined;
     } finally {
       if (isNew) this.#admitting.delete(sample.device);
     }
   }
 
-  /** A LAN session ended; after a clean DISCONNECT its devices are off, not down. */
+  /** A LAN session ended; after a clean DISCONNECT its devices are off, not down. Its entry is forgotten. */
   sessionEnded(clientId: string, clean: boolean): void {
+    const devices = this.#sessions.ended(clientId);
     if (!clean) return;
     const at = this.#deps.now();
-    for (const d of this.#deps.sessions.devicesOf(clientId)) this.#deps.liveness.saidGoodbye(d, at);
+    for (const d of devices) this.#liveness.saidGoodbye(d, at);
   }
 }

@@ -1,11 +1,14 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
-import { formatIssues } from '../../runtime/src/errors.ts';
-import { deviceSampleSchema, type DeviceSample } from '../../protocol/src/telemetry.ts';
+import type { PublishPacket } from 'aedes';
+import { toError } from '../../runtime/src/errors.ts';
+import type { DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
-import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC, lanCommandResultSchema, type LanCommand, type LanCommandResult } from '../../protocol/src/commands.ts';
+import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC, type LanCommand, type LanCommandResult } from '../../protocol/src/commands.ts';
+import { GatewayError, GatewayErrorCode } from './errors.ts';
 import type { IntakeRefusal } from './intake.ts';
+import { validateCommandResult, validateSample } from './lanValidation.ts';
 import { listen } from './listen.ts';
 import type { GatewayCounters } from './metrics.ts';
 
@@ -15,6 +18,9 @@ import type { GatewayCounters } from './metrics.ts';
  */
 const SESSION_LOST_TOPIC = '$gateway/session-lost';
 
+/** A publish the listener consumed or refused: acknowledged, never forwarded. */
+type Refusable = { refused?: boolean };
+
 export interface LanListenerConfig {
   host: string;
   port: number;
@@ -22,8 +28,8 @@ export interface LanListenerConfig {
 }
 
 /**
- * The MQTT listener devices on the campus LAN publish to. Each sample is validated here, at the
- * edge; the device's PUBACK is sent only after `accept` resolved (the sample is in the outbox).
+ * The MQTT listener devices on the campus LAN publish to. Each sample is validated at the edge
+ * (lanValidation.ts); the device's PUBACK is sent only after `accept` resolved (the sample is in the outbox).
  * A bad sample is acknowledged (retrying cannot fix it), counted and dropped.
  */
 export class LanListener {
@@ -66,11 +72,6 @@ export class LanListener {
   }
 
   async start(): Promise<void> {
-    const counters = this.#counters;
-    const log = this.#log;
-    const cfg = this.#cfg;
-    const accept = this.#accept;
-    const onCommandResult = this.#onCommandResult;
     const lost = this.#lost;
     this.#broker = await Aedes.createBroker({
       // MQTT sends a session's Will on every end but a DISCONNECT [MQTT-3.1.2-8, -10], so every
@@ -80,75 +81,63 @@ export class LanListener {
         packet.will ??= { topic: SESSION_LOST_TOPIC, payload: Buffer.alloc(0), qos: 0, retain: false };
         done(null, true);
       },
-      authorizePublish(client, packet, done) {
-        if (client?.closed) lost.add(client); // the Will of an ended session
-        if (packet.topic === SESSION_LOST_TOPIC) {
-          (packet as { refused?: boolean }).refused = true; // never forwarded
-          return done(null);
-        }
-        if (packet.topic === LAN_COMMAND_TOPIC) {
-          // Only the gateway sends commands.
-          counters.inc('lan_publishes_denied', { topic: 'cmd' });
-          return done(new Error('devices may not send commands'));
-        }
-        if (packet.topic === LAN_COMMAND_RESULT_TOPIC) {
-          let result: LanCommandResult | undefined;
-          const raw = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-          try {
-            const p = raw.length <= cfg.maxSampleBytes ? lanCommandResultSchema.safeParse(JSON.parse(raw.toString('utf8'))) : undefined;
-            if (p?.success) result = p.data;
-          } catch {
-            result = undefined;
-          }
-          if (!result) counters.inc('command_results_refused', { reason: 'invalid' });
-          else onCommandResult?.(result, client?.id ?? '');
-          (packet as { refused?: boolean }).refused = true; // consumed here, not forwarded
-          return done(null);
-        }
-        if (packet.topic !== LAN_TELEMETRY_TOPIC) return done(null);
-        const reject = (reason: string, detail: string) => {
-          counters.inc('samples_rejected', { reason });
-          log.debug({ clientId: client?.id, reason, detail }, 'sample refused');
-          // Acknowledged but not forwarded: see authorizeForward below.
-          (packet as { refused?: boolean }).refused = true;
-          done(null);
-        };
-        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-        if (payload.length > cfg.maxSampleBytes) return reject('oversize_payload', `${payload.length} bytes`);
-        let json: unknown;
-        try {
-          json = JSON.parse(payload.toString('utf8'));
-        } catch {
-          return reject('malformed_json', 'not JSON');
-        }
-        let parsed;
-        try {
-          parsed = deviceSampleSchema.safeParse(json);
-        } catch (e) {
-          return reject('invalid_sample', e instanceof Error ? e.message : 'validation failed');
-        }
-        if (!parsed.success) return reject('invalid_sample', formatIssues(parsed.error.issues));
-        accept(parsed.data, client?.id ?? '').then(
-          (refused) => {
-            if (refused) return reject(refused, `device ${parsed.data.device}`);
-            counters.inc('samples_accepted');
-            done(null);
-          },
-          (err: unknown) => {
-            log.error({ err }, 'outbox append failed; device not acknowledged');
-            done(err instanceof Error ? err : new Error(String(err)));
-          },
-        );
-      },
-      authorizeForward(_client, packet) {
-        return (packet as { refused?: boolean }).refused ? null : packet;
-      },
+      authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, done),
+      authorizeForward: (_client, packet) => ((packet as Refusable).refused ? null : packet),
     });
     const onDisconnect = this.#onDisconnect;
     // Aedes asks to publish the Will before it reports the session gone (aedes lib/client.js).
     if (onDisconnect) this.#broker.on('clientDisconnect', (client) => onDisconnect(client.id, !lost.has(client)));
     this.#server = createServer(this.#broker.handle);
-    this.port = await listen(this.#server, cfg.port, cfg.host, 'the LAN listener');
+    this.port = await listen(this.#server, this.#cfg.port, this.#cfg.host, 'the LAN listener');
+  }
+
+  /**
+   * Every publish on the LAN. `done(null)` lets it through unless marked refused (then it is
+   * acknowledged but not forwarded: see authorizeForward); `done(err)` closes the session.
+   */
+  #authorizePublish(client: Client | null, packet: PublishPacket, done: (err: Error | null) => void): void {
+    if (client?.closed) this.#lost.add(client); // the Will of an ended session
+    const refuse = () => {
+      (packet as Refusable).refused = true;
+      done(null);
+    };
+    const clientId = client?.id ?? '';
+    switch (packet.topic) {
+      case SESSION_LOST_TOPIC:
+        return refuse();
+      case LAN_COMMAND_TOPIC:
+        // Only the gateway sends commands.
+        this.#counters.inc('lan_publishes_denied', { topic: 'cmd' });
+        return done(new GatewayError(GatewayErrorCode.LAN_PUBLISH_DENIED, 'devices may not send commands'));
+      case LAN_COMMAND_RESULT_TOPIC: {
+        const v = validateCommandResult(packet.payload, this.#cfg.maxSampleBytes);
+        if (v.ok) this.#onCommandResult?.(v.value, clientId);
+        else this.#counters.inc('command_results_refused', { reason: 'invalid' });
+        return refuse(); // consumed here, not forwarded
+      }
+      case LAN_TELEMETRY_TOPIC:
+        break;
+      default:
+        return done(null);
+    }
+    const rejected = (reason: string, detail: string) => {
+      this.#counters.inc('samples_rejected', { reason });
+      this.#log.debug({ clientId, reason, detail }, 'sample refused');
+      refuse();
+    };
+    const v = validateSample(packet.payload, this.#cfg.maxSampleBytes);
+    if (!v.ok) return rejected(v.reason, v.detail);
+    this.#accept(v.value, clientId).then(
+      (refused) => {
+        if (refused) return rejected(refused, `device ${v.value.device}`);
+        this.#counters.inc('samples_accepted');
+        done(null);
+      },
+      (err: unknown) => {
+        this.#log.error({ err }, 'outbox append failed; device not acknowledged');
+        done(toError(err));
+      },
+    );
   }
 
   async stop(): Promise<void> {

@@ -22,6 +22,9 @@ interface Observed {
   off: boolean;
 }
 
+/** What the other modules may ask of liveness (Intake owns and writes it). */
+export type LivenessView = Pick<Liveness, 'knows' | 'size' | 'stateAt' | 'minuteRecords'>;
+
 /**
  * Device liveness as the gateway sees it on the campus LAN, turned into one availability record
  * per device per minute. Only devices heard since the gateway started are tracked.

@@ -258,20 +258,26 @@ export class Uplink {
     if (!client) return;
     if (this.#up && client.connected) {
       // A clean goodbye: retained offline state, then DISCONNECT (no will is sent).
-      await Promise.race([
-        new Promise<void>((resolve) =>
-          client.publish(stateTopic(this.#cfg), this.#state('offline'), { qos: 1, retain: true }, () => resolve()),
-        ),
-        new Promise<void>((resolve) => setTimeout(resolve, 2000).unref()),
-      ]);
+      await withinMs(
+        new Promise<void>((resolve) => client.publish(stateTopic(this.#cfg), this.#state('offline'), { qos: 1, retain: true }, () => resolve())),
+        2000,
+      );
     }
     // A graceful end sends DISCONNECT, so the hub discards the will [MQTT-3.1.2-10]; forced
     // ends skip it. Unacknowledged batches stay in the outbox either way.
-    const graceful = new Promise<boolean>((resolve) => client.end(false, {}, () => resolve(true)));
-    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000).unref());
-    if (!(await Promise.race([graceful, timedOut]))) {
+    if (!(await withinMs(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), 3000))) {
       // mqtt.js ignores a second end() once one is under way: close the socket itself.
       client.stream?.destroy();
     }
+  }
+}
+
+/** Whether `p` settled within `ms`; the timer is cleared either way, so stop() leaves none. */
+async function withinMs(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

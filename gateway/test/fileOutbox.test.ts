@@ -160,3 +160,12 @@ describe('FileOutbox: an acknowledgement the disk refuses', () => {
     await a.close();
   });
 });
+
+describe('FileOutbox misuse carries codes', () => {
+  it('an append after close() is GW_ERR_STOPPED; a segment above half the byte bound is GW_ERR_OUTBOX_CONFIG', async () => {
+    const o = await FileOutbox.open(cfg(tempDir()));
+    await o.close();
+    await expect(o.append(recs(0, 1))).rejects.toMatchObject({ code: GatewayErrorCode.STOPPED });
+    await expect(FileOutbox.open(cfg(tempDir(), { maxBytes: 8192, segmentBytes: 4097 }))).rejects.toMatchObject({ code: GatewayErrorCode.OUTBOX_CONFIG });
+  });
+});

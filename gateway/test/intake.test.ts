@@ -1,7 +1,13 @@
+import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../runtime/src/logging.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
 import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
+import { Intake } from '../src/intake.ts';
+import { LanListener } from '../src/lanListener.ts';
+import { createGatewayCounters } from '../src/metrics.ts';
 import { MemoryOutbox } from '../src/outbox.ts';
+import { CounterRates } from '../src/rates.ts';
 import { boardSample, lanOnlyConfig, nodeSample, publish, startLanOnly } from './lanRig.ts';
 
 const T0 = Date.UTC(2026, 2, 3, 1, 0); // a minute boundary
@@ -83,5 +89,96 @@ describe('intake: nothing is counted before the outbox append resolved', () => {
     now = T0 + MINUTE + 10;
     expect(await rig.gw.sampleAvailability(T0 + MINUTE)).toBe(1);
     expect(drain(rig.gw.outbox).map((r) => r.device)).toEqual(['u1']);
+  });
+});
+
+/** Intake behind a real LAN listener, the way the gateway wires them, with a memory outbox. */
+async function lanIntake(maxTrackedDevices: number) {
+  const counters = createGatewayCounters();
+  const outbox = new MemoryOutbox(10_000);
+  const intake = new Intake({ maxTrackedDevices }, { counters, now: () => T0 + 1000, rates: new CounterRates(), append: (r) => outbox.append(r) });
+  let ends = 0;
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const lan = new LanListener(
+    { host: '127.0.0.1', port: 0, maxSampleBytes: 65_536 },
+    {
+      log: silentLogger(),
+      counters,
+      accept: (s, id) => intake.accept(s, id),
+      onDisconnect: (id, clean) => {
+        intake.sessionEnded(id, clean);
+        ends++;
+        for (const w of waiters.filter((w) => ends >= w.n)) w.resolve();
+      },
+    },
+  );
+  await lan.start();
+  const clients: MqttClient[] = [];
+  stop = async () => {
+    for (const c of clients) await c.endAsync(true).catch(() => {});
+    await lan.stop();
+  };
+  return {
+    intake,
+    counters,
+    async device(clientId: string) {
+      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${lan.port}`, { clientId, protocolVersion: 4, reconnectPeriod: 0 });
+      clients.push(c);
+      return c;
+    },
+    /** Resolves once `n` sessions in all have ended, as the listener saw it. */
+    ended: (n: number) => new Promise<void>((resolve) => (ends >= n ? resolve() : waiters.push({ n, resolve }))),
+  };
+}
+
+describe('intake: LAN sessions are forgotten when they end, and bounded', () => {
+  it('100 sessions that report and end, cleanly or not, leave no session tracked', async () => {
+    const rig = await lanIntake(5000);
+    for (let i = 0; i < 100; i++) {
+      const c = await rig.device(`cycling-${i}`);
+      await publish(c, boardSample(`b${i % 10}`, i, T0));
+      if (i % 2 === 0) await c.endAsync(); // DISCONNECT
+      else c.stream.destroy(); // dropped
+    }
+    await rig.ended(100);
+    expect(rig.counters.get('samples_accepted')).toBe(100);
+    expect(rig.intake.sessions.size).toBe(0);
+    for (let i = 0; i < 100; i++) expect(rig.intake.sessions.reports(`cycling-${i}`, `b${i % 10}`)).toBe(false);
+    // Liveness is kept: ten devices, the clean goodbyes marked off.
+    expect(rig.intake.liveness.size).toBe(10);
+    // b0's last session (cycling-90) said goodbye; b1's (cycling-91) was dropped.
+    expect(['b0', 'b1'].map((d) => rig.intake.liveness.stateAt(d, T0 + 1000))).toEqual(['off', 'up']);
+  });
+
+  it('only a live session reports its device; with a cap of 2, a third session is refused until one ends', async () => {
+    const rig = await lanIntake(2);
+    const a = await rig.device('a');
+    const b = await rig.device('b');
+    await publish(a, boardSample('b1', 1, T0));
+    await publish(b, boardSample('b1', 2, T0 + 1));
+    expect([rig.intake.sessions.reports('a', 'b1'), rig.intake.sessions.reports('b', 'b1'), rig.intake.sessions.reports('a', 'b2')]).toEqual([true, true, false]);
+    const c = await rig.device('c');
+    await publish(c, boardSample('b1', 3, T0 + 2));
+    expect(rig.counters.snapshot()).toMatchObject({ samples_accepted: 2, 'samples_rejected{reason="too_many_sessions"}': 1 });
+    expect(rig.intake.sessions.reports('c', 'b1')).toBe(false);
+    await a.endAsync();
+    await rig.ended(1);
+    expect(rig.intake.sessions.reports('a', 'b1')).toBe(false);
+    await publish(c, boardSample('b1', 4, T0 + 3));
+    expect(rig.counters.get('samples_accepted')).toBe(3);
+    expect(rig.intake.sessions.reports('c', 'b1')).toBe(true);
+    expect(rig.intake.sessions.size).toBe(2);
+  });
+
+  it('a session that ends while its sample is being appended is not tracked again afterwards', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const intake = new Intake({ maxTrackedDevices: 10 }, { counters: createGatewayCounters(), now: () => T0, rates: new CounterRates(), append: () => held });
+    const taken = intake.accept(JSON.parse(boardSample('b1', 1, T0)), 'late');
+    intake.sessionEnded('late', false);
+    release();
+    expect(await taken).toBeUndefined();
+    expect(intake.liveness.knows('b1')).toBe(true);
+    expect([intake.sessions.size, intake.sessions.reports('late', 'b1')]).toEqual([0, false]);
   });
 });
