@@ -158,7 +158,8 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       log.info('hub stopped');
     },
 
-    recordMinute: async (atMs) => (running('recordMinute'), minutes.record(atMs)),
+    // An operation waits for InfluxDB at most one request timeout, never for a whole outage.
+    recordMinute: async (atMs) => (running('recordMinute'), minutes.record(atMs, config.influx.requestTimeoutMs)),
     sendCommand: async (c, actor) => (running('sendCommand'), commands.send(c, actor)),
     isCommandReady: (gateway) => sessions.isCommandReady(gateway),
     revokeGateway: (id, actor) => (running('revokeGateway'), credentials.revoke(id, actor)),

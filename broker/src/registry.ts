@@ -1,5 +1,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
+import { toError } from '../../runtime/src/errors.ts';
+import { HubError, HubErrorCode } from './errors.ts';
 import { DEFAULT_TIMETABLE, timetableSchema, type Timetable } from '../../protocol/src/schedule.ts';
 
 /**
@@ -84,10 +86,20 @@ export class Registry {
   /** Another process (provisioning) may change a device: a cached row lives this long. */
   static readonly DEVICE_CACHE_TTL_MS = 30_000;
 
+  /** HUB_ERR_REGISTRY_OPEN when the file cannot be opened or set up (a missing directory, not a database). */
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-    this.#db.exec(SCHEMA);
+    try {
+      this.#db = new DatabaseSync(path);
+    } catch (e) {
+      throw new HubError(HubErrorCode.REGISTRY_OPEN, `registry ${path} cannot be opened: ${toError(e).message}`, { cause: e });
+    }
+    try {
+      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+      this.#db.exec(SCHEMA);
+    } catch (e) {
+      this.#db.close();
+      throw new HubError(HubErrorCode.REGISTRY_OPEN, `registry ${path} cannot be set up: ${toError(e).message}`, { cause: e });
+    }
     // Added after the first schema: a school's own timetable (JSON; null = the default).
     const cols = this.#db.prepare('PRAGMA table_info(schools)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'timetable')) this.#db.exec('ALTER TABLE schools ADD COLUMN timetable TEXT');
