@@ -110,6 +110,7 @@ export class Registry {
       // A revocation outlives re-provisioning and rotation: the upsert never touches `revoked`.
       upsertGateway: p('INSERT INTO gateways (id, school, password_hash, revoked) VALUES (?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET school = excluded.school, password_hash = excluded.password_hash'),
       revokeGateway: p('UPDATE gateways SET revoked = 1 WHERE id = ?'),
+      reinstateGateway: p('UPDATE gateways SET revoked = 0 WHERE id = ?'),
       getGateway: p('SELECT g.id, g.school, s.district, g.password_hash AS passwordHash, g.revoked FROM gateways g JOIN schools s ON s.id = g.school WHERE g.id = ?'),
       upsertDevice: p('INSERT INTO devices (id, school, room, kind) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET school = excluded.school, room = excluded.room, kind = excluded.kind'),
       getDevice: p('SELECT id, school, room, kind FROM devices WHERE id = ?'),
@@ -138,6 +139,11 @@ export class Registry {
 
   revokeGateway(id: string): boolean {
     return Number(this.#stmts['revokeGateway']!.run(id).changes) > 0;
+  }
+
+  /** Clears a revocation (only this does); false for an unknown gateway. */
+  reinstateGateway(id: string): boolean {
+    return Number(this.#stmts['reinstateGateway']!.run(id).changes) > 0;
   }
 
   getGateway(id: string): GatewayRow | undefined {

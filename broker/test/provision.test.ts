@@ -13,10 +13,10 @@ afterEach(() => reg.close());
 
 describe('provisionFleet', () => {
   it('keeps a revoked gateway revoked when the fleet is provisioned again, with the new hash', async () => {
-    await provisionFleet(reg, fleet, () => 'first', scrypt);
+    await provisionFleet(reg, fleet, () => 'first', 'system:test', scrypt);
     const first = reg.getGateway('G01')!;
     expect(reg.revokeGateway('G01')).toBe(true);
-    await provisionFleet(reg, fleet, () => 'second', scrypt);
+    await provisionFleet(reg, fleet, () => 'second', 'system:test', scrypt);
     const again = reg.getGateway('G01')!;
     expect(again.revoked).toBe(true);
     expect(again.passwordHash).not.toBe(first.passwordHash);

@@ -40,7 +40,7 @@ describe('hub operations: actors and audit, revocation, lifecycle, metrics, inje
     expect(await login(s1.gateway)).toBe(0);
     expect(stack.hub.revokeGateway(s1.gateway, 'system:test')).toBe(true);
     expect(await login(s1.gateway)).toBe(4);
-    await provisionFleet(stack.registry, fleet, gatewayPassword, TEST_SCRYPT);
+    await provisionFleet(stack.registry, fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
     expect(await login(s1.gateway)).toBe(4);
     expect(await stack.hub.rotateGatewayPassword(s1.gateway, 'rotated-password', 'system:test')).toBe(true);
     expect(stack.registry.getGateway(s1.gateway)?.revoked).toBe(true);
