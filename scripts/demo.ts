@@ -66,7 +66,7 @@ const registryPath = join(dataDir, 'registry.sqlite');
 for (const suffix of ['', '-wal', '-shm']) rmSync(`${registryPath}${suffix}`, { force: true });
 const passwords = new Map(fleet.schools.map((s) => [s.gateway, randomBytes(18).toString('base64url')]));
 const registry = new Registry(registryPath);
-await provisionFleet(registry, fleet, (gw) => passwords.get(gw)!);
+await provisionFleet(registry, fleet, (gw) => passwords.get(gw)!, 'system:demo');
 registry.close();
 
 // The hub's own main, as its own process, as production runs it.

@@ -4,6 +4,7 @@ import type { LifecycleFault } from '../../runtime/src/lifecycle.ts';
 /** Error codes of the hub; the catalogue is in broker/README.md. */
 export const HubErrorCode = {
   AUTH_DENIED: 'HUB_ERR_AUTH_DENIED',
+  AUTH_UNAVAILABLE: 'HUB_ERR_AUTH_UNAVAILABLE',
   EMPTY_CLIENT_ID: 'HUB_ERR_EMPTY_CLIENT_ID',
   CLIENT_ID_MISMATCH: 'HUB_ERR_CLIENT_ID_MISMATCH',
   ANONYMOUS_DENIED: 'HUB_ERR_ANONYMOUS_DENIED',
@@ -12,6 +13,8 @@ export const HubErrorCode = {
   INFLUX_UNAVAILABLE: 'HUB_ERR_INFLUX_UNAVAILABLE',
   COMMAND_REFUSED: 'HUB_ERR_COMMAND_REFUSED',
   BAD_ACTOR: 'HUB_ERR_BAD_ACTOR',
+  LISTEN: 'HUB_ERR_LISTEN',
+  REGISTRY_OPEN: 'HUB_ERR_REGISTRY_OPEN',
   STARTED_TWICE: 'HUB_ERR_STARTED_TWICE',
   NOT_STARTED: 'HUB_ERR_NOT_STARTED',
   STOPPED: 'HUB_ERR_STOPPED',
@@ -33,4 +36,10 @@ const LIFECYCLE_CODES: Record<LifecycleFault, HubErrorCode> = {
 /** The fault factory a hub `Lifecycle` takes. */
 export function hubLifecycleFault(f: LifecycleFault, message: string): HubError {
   return new HubError(LIFECYCLE_CODES[f], message);
+}
+
+/** A listener that could not be opened (the port taken, the address not local). */
+export function listenError(what: 'MQTT' | 'HTTP', host: string, port: number, cause: unknown): HubError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new HubError(HubErrorCode.LISTEN, `${what} cannot listen on ${host}:${port}: ${reason}`, { cause });
 }

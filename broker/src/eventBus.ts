@@ -1,7 +1,8 @@
 import type { Client } from 'aedes';
 import type { GatewayAddress } from '../../protocol/src/topics.ts';
 import type { CommandAction, CommandStatus } from '../../protocol/src/commands.ts';
-import type { PresenceEvent } from './presence.ts';
+import type { AvailabilityRecord } from '../../protocol/src/telemetry.ts';
+import type { PresenceEntry, PresenceEvent } from './presence.ts';
 
 /** A live MQTT session of a gateway: what features may do with it. */
 export type Session = Pick<Client, 'id' | 'close'>;
@@ -28,6 +29,20 @@ export interface GatewaySession {
 
 export interface GatewaySubscribed extends GatewaySession {
   filters: string[];
+}
+
+/** A gateway's state that is not a stale death, with the write of its `gateway_state` point. */
+export interface GatewayStateAccepted {
+  gateway: GatewayAddress;
+  state: PresenceEntry;
+  /** Settles when the point is written (or not): its presence changes are announced after it. */
+  written: Promise<unknown>;
+}
+
+/** Live availability records of one gateway's devices, written to InfluxDB. */
+export interface AvailabilityObserved {
+  gateway: GatewayAddress;
+  observations: AvailabilityRecord[];
 }
 
 type Listener<T> = (data: T) => void;
@@ -79,12 +94,28 @@ export class EventBus {
     this.#emit('gatewaySubscribed', data);
   }
 
+  onGatewayStateAccepted(owner: object, cb: Listener<GatewayStateAccepted>): void {
+    this.#on('gatewayStateAccepted', owner, cb);
+  }
+  emitGatewayStateAccepted(data: GatewayStateAccepted): void {
+    this.#emit('gatewayStateAccepted', data);
+  }
+
+  onAvailabilityObserved(owner: object, cb: Listener<AvailabilityObserved>): void {
+    this.#on('availabilityObserved', owner, cb);
+  }
+  emitAvailabilityObserved(data: AvailabilityObserved): void {
+    this.#emit('availabilityObserved', data);
+  }
+
   removeListeners(owner: object): void {
     for (const [event, list] of this.#listeners) this.#listeners.set(event, list.filter((l) => l.owner !== owner));
   }
 
   /** Listeners of one event (tests). */
-  listenerCount(event: 'presenceChanged' | 'commandOutcome' | 'gatewayConnected' | 'gatewayDisconnected' | 'gatewaySubscribed'): number {
+  listenerCount(
+    event: 'presenceChanged' | 'commandOutcome' | 'gatewayConnected' | 'gatewayDisconnected' | 'gatewaySubscribed' | 'gatewayStateAccepted' | 'availabilityObserved',
+  ): number {
     return this.#listeners.get(event)?.length ?? 0;
   }
 

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import express, { type Express } from 'express';
 import { metricsText } from '../../runtime/src/counters.ts';
+import { listenError } from './errors.ts';
 import type { Feature } from './features/feature.ts';
 import type { HubCounters } from './metrics.ts';
 import type { InfluxWriter } from './influx/writer.ts';
@@ -61,7 +62,7 @@ export class HttpEndpoint implements Feature {
     if (this.#cfg.port < 0) return;
     const app = createHttpApp(this.#deps);
     await new Promise<void>((resolve, reject) => {
-      this.#server = app.listen(this.#cfg.port, this.#cfg.host, (err?: Error) => (err ? reject(err) : resolve()));
+      this.#server = app.listen(this.#cfg.port, this.#cfg.host, (err?: Error) => (err ? reject(listenError('HTTP', this.#cfg.host, this.#cfg.port, err)) : resolve()));
     });
     this.port = (this.#server!.address() as { port: number }).port;
   }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Lifecycle } from '../../runtime/src/lifecycle.ts';
 import type { Actor } from './actor.ts';
 import type { DispatchTable } from './dispatch.ts';
+import { toError } from '../../runtime/src/errors.ts';
 import { hubLifecycleFault } from './errors.ts';
 import { EventBus } from './eventBus.ts';
 import { Commands, type CommandRequestInput, type CommandSent } from './features/commands.ts';
@@ -13,6 +14,7 @@ import { GatewaySessions } from './features/gatewaySessions.ts';
 import { HealthReports } from './features/healthReports.ts';
 import { MinuteReports } from './features/minuteReports.ts';
 import { PresenceEvents, PresencePublisher } from './features/presencePublisher.ts';
+import { PresenceTracker } from './features/presenceTracker.ts';
 import { StorageSetup } from './features/storageSetup.ts';
 import { TelemetryIngest } from './features/telemetryIngest.ts';
 import { HttpEndpoint } from './http.ts';
@@ -21,7 +23,7 @@ import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import type { IngestLimits } from './ingest.ts';
 import { createHubCounters, createHubHistograms, type HubCounters } from './metrics.ts';
 import { MqttServer } from './mqttServer.ts';
-import { Presence } from './presence.ts';
+import type { Presence } from './presence.ts';
 import { Registry } from './registry.ts';
 
 export interface HubConfig {
@@ -68,6 +70,7 @@ export interface Hub {
   sendCommand(c: CommandRequestInput, actor: Actor): Promise<CommandSent>;
   isCommandReady(gateway: string): boolean;
   revokeGateway(id: string, actor: Actor): boolean;
+  reinstateGateway(id: string, actor: Actor): boolean;
   rotateGatewayPassword(id: string, password: string, actor: Actor): Promise<boolean>;
 }
 
@@ -78,8 +81,9 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const life = new Lifecycle('hub', hubLifecycleFault);
   const counters = createHubCounters();
   const histograms = createHubHistograms(counters.registry);
-  const presence = new Presence();
   const bus = new EventBus();
+  const tracker = new PresenceTracker({ bus });
+  const presence = tracker.presence;
   let registry = deps.registry;
   const reg = (): Registry => registry ?? (life.assertRunning('registry', true) as never);
   const writer = new InfluxWriter(config.influx, log.child({ module: 'influx' }), { observeWrite: (s) => histograms.influxWrite.observe(s) });
@@ -88,14 +92,14 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const i = config.influx;
   const admin = new InfluxAdmin({ url: i.url, database: i.database, username: i.username, password: i.password, requestTimeoutMs: i.requestTimeoutMs }, child('influx-admin'));
   const storage = new StorageSetup({ writer, schema: admin, log: child('storage') });
-  const sessions = new GatewaySessions({ writer, presence, bus, counters, log: child('sessions'), now });
-  const ingest = new TelemetryIngest({ limits: config.limits, registry: reg, writer, presence, bus, counters, log: child('ingest'), now });
+  const sessions = new GatewaySessions({ writer, isStaleDeath: (e) => tracker.isStaleDeath(e), bus, counters, log: child('sessions'), now });
+  const ingest = new TelemetryIngest({ limits: config.limits, registry: reg, writer, bus, counters, log: child('ingest'), now });
   const health = new HealthReports({ writer, counters, now });
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
   mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq });
-  const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters });
+  const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
   const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), counters, log: child('minute'), now });
   const http = new HttpEndpoint({ host: config.httpHost, port: config.httpPort }, { counters, presence, writer, connectedClients: () => mqtt.connectedClients, storageDegraded: () => storage.degradedReason });
@@ -106,7 +110,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const writerResource: Feature = { start: () => {}, stop: () => writer.stop() };
   // Stopped in reverse: timers and listeners first, then the broker (no more publishes), then
   // the writer (flushes what is queued), then the registry.
-  const features: Feature[] = [registryResource, writerResource, storage, sessions, ingest, health, commands, publisher, credentials, mqtt, http, minutes];
+  const features: Feature[] = [registryResource, writerResource, storage, tracker, sessions, ingest, health, commands, publisher, credentials, mqtt, http, minutes];
   const started: Feature[] = [];
   const running = (operation: string): void => life.assertRunning(operation);
 
@@ -135,8 +139,15 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
           started.push(f);
         }
       } catch (e) {
-        // A hub that cannot start leaves nothing running (a port taken, a registry unreadable).
-        for (const f of started.reverse()) await f.stop();
+        // A hub that cannot start leaves nothing running (a port taken, a registry unreadable),
+        // and its caller learns why it did not start, not why something did not stop.
+        for (const f of started.reverse()) {
+          try {
+            await f.stop();
+          } catch (stopErr) {
+            log.error({ err: toError(stopErr) }, 'stopping after a failed start failed');
+          }
+        }
         started.length = 0;
         life.beginStop();
         life.stopped();
@@ -158,10 +169,12 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
       log.info('hub stopped');
     },
 
-    recordMinute: async (atMs) => (running('recordMinute'), minutes.record(atMs)),
+    // An operation waits for InfluxDB at most one request timeout, never for a whole outage.
+    recordMinute: async (atMs) => (running('recordMinute'), minutes.record(atMs, config.influx.requestTimeoutMs)),
     sendCommand: async (c, actor) => (running('sendCommand'), commands.send(c, actor)),
     isCommandReady: (gateway) => sessions.isCommandReady(gateway),
     revokeGateway: (id, actor) => (running('revokeGateway'), credentials.revoke(id, actor)),
+    reinstateGateway: (id, actor) => (running('reinstateGateway'), credentials.reinstate(id, actor)),
     rotateGatewayPassword: async (id, password, actor) => (running('rotateGatewayPassword'), credentials.rotatePassword(id, password, actor)),
   };
 }

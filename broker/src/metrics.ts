@@ -17,6 +17,8 @@ export const HUB_COUNTERS = {
   stale_deaths_ignored: { help: 'Gateway deaths older than the birth in force, ignored.' },
   presence_events: { help: 'Presence events published, by type.', labels: ['type'] },
   minute_report_failures: { help: 'Minute reports (inventory, gateway_up) that could not be written.' },
+  command_point_failures: { help: 'Command points (sent, outcome) that could not be written to InfluxDB.' },
+  presence_publish_failures: { help: 'Presence events and documents that could not be published.' },
   commands: { help: 'Commands by outcome (sent, rejected, done, failed, expired, no_result).', labels: ['status'] },
 } as const;
 

@@ -4,9 +4,8 @@ import type { AedesPersistence } from 'aedes-persistence';
 import type mqemitter from 'mqemitter';
 import type { Logger } from 'pino';
 import { parseGatewayTopic } from '../../protocol/src/topics.ts';
-import { toError } from '../../runtime/src/errors.ts';
 import { dispatch, type DispatchTable } from './dispatch.ts';
-import { HubError } from './errors.ts';
+import { HubError, HubErrorCode, listenError } from './errors.ts';
 import type { EventBus } from './eventBus.ts';
 import type { HubPublisher } from './features/presencePublisher.ts';
 import { WarnThrottle } from './logThrottle.ts';
@@ -87,7 +86,7 @@ export class MqttServer implements HubPublisher {
     const server = createServer(broker.handle);
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (e) => reject(listenError('MQTT', this.#d.host, this.#d.port, e)));
       server.listen(this.#d.port, this.#d.host, () => resolve());
     });
     this.port = (server.address() as { port: number }).port;
@@ -103,7 +102,7 @@ export class MqttServer implements HubPublisher {
 
   publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain: boolean }): Promise<void> {
     const broker = this.#broker;
-    if (!broker) return Promise.reject(new Error('MQTT server not started'));
+    if (!broker) return Promise.reject(new HubError(HubErrorCode.NOT_STARTED, 'MQTT server not started'));
     return new Promise<void>((resolve, reject) =>
       broker.publish({ cmd: 'publish', topic, payload, qos: opts.qos, retain: opts.retain, dup: false }, (err) => (err ? reject(err) : resolve())),
     );
@@ -128,8 +127,9 @@ export class MqttServer implements HubPublisher {
       err.returnCode = d.returnCode ?? 5;
       done(err, false);
     }, (e: unknown) => {
-      log.error({ err: toError(e) }, 'authentication failed');
-      done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false);
+      const err = new HubError(HubErrorCode.AUTH_UNAVAILABLE, 'server unavailable: the login could not be checked', { cause: e });
+      log.error({ err }, 'authentication failed');
+      done(Object.assign(err, { returnCode: 3 }) as HubError & AuthenticateError, false);
     });
   }
 
@@ -140,7 +140,7 @@ export class MqttServer implements HubPublisher {
    */
   #authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const identity = client ? this.#identities.get(client) : undefined;
-    if (!client || !identity) return done(new Error('not authenticated'));
+    if (!client || !identity) return done(new HubError(HubErrorCode.PUBLISH_DENIED, 'not authenticated'));
     const d = authorizePublish(identity, packet.topic);
     if (!d.ok) {
       this.#d.counters.inc('publishes_denied', { code: d.code });

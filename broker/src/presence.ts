@@ -41,10 +41,16 @@ export class Presence {
     return this.applyGateway(entry) !== null;
   }
 
+  /** A death whose bdSeq is older than the birth in force: its connection was already replaced. */
+  isStaleDeath(entry: PresenceEntry): boolean {
+    const cur = this.#byGateway.get(entry.gateway);
+    return entry.state === 'offline' && cur !== undefined && cur.bdSeq > entry.bdSeq;
+  }
+
   /** Applies a gateway state; returns the event it causes (null for a stale death, [] for no change). */
   applyGateway(entry: PresenceEntry): PresenceEvent[] | null {
+    if (this.isStaleDeath(entry)) return null;
     const cur = this.#byGateway.get(entry.gateway);
-    if (entry.state === 'offline' && cur && cur.bdSeq > entry.bdSeq) return null;
     this.#byGateway.set(entry.gateway, { ...entry });
     if (cur && cur.state === entry.state && cur.bdSeq === entry.bdSeq) return [];
     const base = { district: entry.district, school: entry.school, gateway: entry.gateway, bdSeq: entry.bdSeq, ts: entry.ts };

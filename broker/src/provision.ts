@@ -1,4 +1,6 @@
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
+import { toError } from '../../runtime/src/errors.ts';
+import { assertActor, type Actor } from './actor.ts';
 import { hashPassword, type ScryptParams } from './passwords.ts';
 import type { Registry } from './registry.ts';
 
@@ -14,13 +16,31 @@ export interface FleetInventory {
   }>;
 }
 
-/** Loads districts, schools, gateways (hashed credentials) and devices into the registry. */
+/**
+ * Loads districts, schools, gateways (hashed credentials) and devices into the registry, in one
+ * transaction, and writes one audit entry for the run (`fleet.provision`, its actor, `ok` or `error`).
+ */
 export async function provisionFleet(
   registry: Registry,
   fleet: FleetInventory,
   passwordOf: (gateway: string) => string,
+  actor: Actor,
   scrypt?: ScryptParams,
 ): Promise<void> {
+  assertActor(actor);
+  const gateways = new Set(fleet.schools.map((s) => s.gateway)).size;
+  const audit = (outcome: string, detail?: string): void =>
+    registry.appendAudit({ at: Date.now(), actor, action: 'fleet.provision', target: `fleet:${fleet.schools.length} schools, ${gateways} gateways`, outcome, detail });
+  try {
+    await load(registry, fleet, passwordOf, scrypt);
+  } catch (e) {
+    audit('error', toError(e).message);
+    throw e;
+  }
+  audit('ok');
+}
+
+async function load(registry: Registry, fleet: FleetInventory, passwordOf: (gateway: string) => string, scrypt: ScryptParams | undefined): Promise<void> {
   const hashes = new Map<string, string>();
   for (const s of fleet.schools) hashes.set(s.gateway, await hashPassword(passwordOf(s.gateway), scrypt));
   registry.transaction(() => {

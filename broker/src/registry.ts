@@ -1,5 +1,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
+import { toError } from '../../runtime/src/errors.ts';
+import { HubError, HubErrorCode } from './errors.ts';
 import { DEFAULT_TIMETABLE, timetableSchema, type Timetable } from '../../protocol/src/schedule.ts';
 
 /**
@@ -84,10 +86,20 @@ export class Registry {
   /** Another process (provisioning) may change a device: a cached row lives this long. */
   static readonly DEVICE_CACHE_TTL_MS = 30_000;
 
+  /** HUB_ERR_REGISTRY_OPEN when the file cannot be opened or set up (a missing directory, not a database). */
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-    this.#db.exec(SCHEMA);
+    try {
+      this.#db = new DatabaseSync(path);
+    } catch (e) {
+      throw new HubError(HubErrorCode.REGISTRY_OPEN, `registry ${path} cannot be opened: ${toError(e).message}`, { cause: e });
+    }
+    try {
+      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+      this.#db.exec(SCHEMA);
+    } catch (e) {
+      this.#db.close();
+      throw new HubError(HubErrorCode.REGISTRY_OPEN, `registry ${path} cannot be set up: ${toError(e).message}`, { cause: e });
+    }
     // Added after the first schema: a school's own timetable (JSON; null = the default).
     const cols = this.#db.prepare('PRAGMA table_info(schools)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'timetable')) this.#db.exec('ALTER TABLE schools ADD COLUMN timetable TEXT');
@@ -98,6 +110,7 @@ export class Registry {
       // A revocation outlives re-provisioning and rotation: the upsert never touches `revoked`.
       upsertGateway: p('INSERT INTO gateways (id, school, password_hash, revoked) VALUES (?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET school = excluded.school, password_hash = excluded.password_hash'),
       revokeGateway: p('UPDATE gateways SET revoked = 1 WHERE id = ?'),
+      reinstateGateway: p('UPDATE gateways SET revoked = 0 WHERE id = ?'),
       getGateway: p('SELECT g.id, g.school, s.district, g.password_hash AS passwordHash, g.revoked FROM gateways g JOIN schools s ON s.id = g.school WHERE g.id = ?'),
       upsertDevice: p('INSERT INTO devices (id, school, room, kind) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET school = excluded.school, room = excluded.room, kind = excluded.kind'),
       getDevice: p('SELECT id, school, room, kind FROM devices WHERE id = ?'),
@@ -126,6 +139,11 @@ export class Registry {
 
   revokeGateway(id: string): boolean {
     return Number(this.#stmts['revokeGateway']!.run(id).changes) > 0;
+  }
+
+  /** Clears a revocation (only this does); false for an unknown gateway. */
+  reinstateGateway(id: string): boolean {
+    return Number(this.#stmts['reinstateGateway']!.run(id).changes) > 0;
   }
 
   getGateway(id: string): GatewayRow | undefined {

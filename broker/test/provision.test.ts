@@ -13,13 +13,28 @@ afterEach(() => reg.close());
 
 describe('provisionFleet', () => {
   it('keeps a revoked gateway revoked when the fleet is provisioned again, with the new hash', async () => {
-    await provisionFleet(reg, fleet, () => 'first', scrypt);
+    await provisionFleet(reg, fleet, () => 'first', 'system:test', scrypt);
     const first = reg.getGateway('G01')!;
     expect(reg.revokeGateway('G01')).toBe(true);
-    await provisionFleet(reg, fleet, () => 'second', scrypt);
+    await provisionFleet(reg, fleet, () => 'second', 'system:test', scrypt);
     const again = reg.getGateway('G01')!;
     expect(again.revoked).toBe(true);
     expect(again.passwordHash).not.toBe(first.passwordHash);
     expect(reg.activeGateways()).toEqual([]);
+  });
+
+  it('writes one audit entry per run, with its actor, the fleet\'s size and the outcome', async () => {
+    await provisionFleet(reg, fleet, () => 'first', 'system:sim', scrypt);
+    // A school in a district the fleet does not have: the transaction fails, nothing is loaded.
+    const broken: FleetInventory = { districts: [], schools: [{ ...fleet.schools[0]!, id: 'S02', district: 'nowhere', gateway: 'G02', devices: [] }] };
+    await expect(provisionFleet(reg, broken, () => 'x', 'user:alice', scrypt)).rejects.toThrow();
+    expect(reg.getGateway('G02')).toBeUndefined();
+    expect(reg.listAudit()).toMatchObject([
+      { actor: 'system:sim', action: 'fleet.provision', target: 'fleet:1 schools, 1 gateways', outcome: 'ok' },
+      { actor: 'user:alice', action: 'fleet.provision', target: 'fleet:1 schools, 1 gateways', outcome: 'error' },
+    ]);
+    expect(reg.listAudit()[0]!.detail).toBeUndefined();
+    await expect(provisionFleet(reg, fleet, () => 'x', 'nobody' as never, scrypt)).rejects.toMatchObject({ code: 'HUB_ERR_BAD_ACTOR' });
+    expect(reg.listAudit()).toHaveLength(2);
   });
 });

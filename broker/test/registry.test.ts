@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Registry } from '../src/registry.ts';
 
 let reg: Registry;
@@ -132,5 +134,30 @@ describe('Registry audit log', () => {
     ]);
     expect(reg.listAudit({ target: 'gateway:G01' }).map((r) => r.id)).toEqual([1, 3]);
     expect(reg.listAudit({ limit: 1 }).map((r) => r.id)).toEqual([1]);
+  });
+});
+
+describe('Registry open', () => {
+  it('fails with HUB_ERR_REGISTRY_OPEN for a path in a directory that does not exist', () => {
+    expect(() => new Registry(join(tmpdir(), `no-such-dir-${process.pid}-${Date.now()}`, 'registry.sqlite'))).toThrow(expect.objectContaining({ code: 'HUB_ERR_REGISTRY_OPEN' }));
+  });
+});
+
+describe('Registry reinstatement', () => {
+  it('clears a revocation, and only for a known gateway', () => {
+    const reg = new Registry(':memory:');
+    try {
+      reg.upsertDistrict({ id: 'd', nameEn: 'D' });
+      reg.upsertSchool({ id: 's', district: 'd', name: 'S' });
+      reg.setGateway('g', 's', 'hash');
+      expect(reg.revokeGateway('g')).toBe(true);
+      expect(reg.activeGateways()).toEqual([]);
+      expect(reg.reinstateGateway('g')).toBe(true);
+      expect(reg.getGateway('g')?.revoked).toBe(false);
+      expect(reg.activeGateways()).toEqual([{ gateway: 'g', school: 's', district: 'd' }]);
+      expect(reg.reinstateGateway('nowhere')).toBe(false);
+    } finally {
+      reg.close();
+    }
   });
 });

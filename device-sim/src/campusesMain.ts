@@ -17,7 +17,7 @@ const passwordOf = (gateway: string) => createHmac('sha256', cfg.SIM_GATEWAY_SEC
 
 if (cfg.SIM_REGISTRY_PATH) {
   const registry = new Registry(cfg.SIM_REGISTRY_PATH);
-  await provisionFleet(registry, fleet, passwordOf);
+  await provisionFleet(registry, fleet, passwordOf, 'system:sim');
   registry.close();
   log.info({ registry: cfg.SIM_REGISTRY_PATH, gateways: fleet.schools.length }, 'simulated fleet provisioned');
 }

@@ -51,7 +51,7 @@ const influx = await startInflux({ forceLocal: !process.env['INFLUX_URL'] });
 const registryPath = join(dir, 'registry.sqlite');
 const passwords = new Map(fleet.schools.map((s) => [s.gateway, randomBytes(12).toString('base64url')]));
 const registry = new Registry(registryPath);
-await provisionFleet(registry, fleet, (g) => passwords.get(g)!, { N: 1024, r: 8, p: 1 });
+await provisionFleet(registry, fleet, (g) => passwords.get(g)!, 'system:test', { N: 1024, r: 8, p: 1 });
 registry.close();
 const hub = await startHubProcess({ HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: 'bench', LOG_LEVEL: 'warn' }, join(dir, 'hub.log'));
 

@@ -48,7 +48,7 @@ for (const rate of rates) {
   const dir = mkdtempSync(join(tmpdir(), 'replay-bench-'));
   const db = `replay_${rate}`;
   const registry = new Registry(join(dir, 'registry.sqlite'));
-  await provisionFleet(registry, fleet, gatewayPassword, TEST_SCRYPT);
+  await provisionFleet(registry, fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
   registry.close();
   const hub = await startHubProcess({ HUB_REGISTRY_PATH: join(dir, 'registry.sqlite'), INFLUX_URL: influx.url, INFLUX_DB: db, LOG_LEVEL: 'warn' }, join(dir, 'hub.log'));
   const proxy = await startTcpProxy(hub.mqttPort);

@@ -60,7 +60,7 @@ describe('faults: the count in InfluxDB equals what the devices produced', () =>
     const db = `faults_${name}`;
     const registryPath = join(dir, 'registry.sqlite');
     const reg = new Registry(registryPath);
-    await provisionFleet(reg, fleet, gatewayPassword, TEST_SCRYPT);
+    await provisionFleet(reg, fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
     reg.close();
     const hubPorts = { mqttPort: await freePort(), httpPort: await freePort() };
     const hubEnv = { HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: db, LOG_LEVEL: 'warn', HUB_INFLUX_ATTEMPTS: '2' };

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import persistenceModule, { type AedesPersistence } from 'aedes-persistence';
 import mqtt from 'mqtt';
 import mqemitter from 'mqemitter';
@@ -9,6 +11,7 @@ import { provisionFleet } from '../../broker/src/provision.ts';
 import { commandFilter, telemetryTopic } from '../../protocol/src/topics.ts';
 import { silentLogger } from '../../runtime/src/logging.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
+import { freePort } from '../harness/ports.ts';
 import { rawConnect } from '../harness/rawMqtt.ts';
 import { gatewayPassword, hubConfig, startStack, TEST_SCRYPT, type Stack } from '../harness/stack.ts';
 
@@ -40,7 +43,7 @@ describe('hub operations: actors and audit, revocation, lifecycle, metrics, inje
     expect(await login(s1.gateway)).toBe(0);
     expect(stack.hub.revokeGateway(s1.gateway, 'system:test')).toBe(true);
     expect(await login(s1.gateway)).toBe(4);
-    await provisionFleet(stack.registry, fleet, gatewayPassword, TEST_SCRYPT);
+    await provisionFleet(stack.registry, fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
     expect(await login(s1.gateway)).toBe(4);
     expect(await stack.hub.rotateGatewayPassword(s1.gateway, 'rotated-password', 'system:test')).toBe(true);
     expect(stack.registry.getGateway(s1.gateway)?.revoked).toBe(true);
@@ -83,6 +86,50 @@ describe('hub operations: actors and audit, revocation, lifecycle, metrics, inje
     expect(() => stack.hub.revokeGateway(s3.gateway, 'root' as never)).toThrow(expect.objectContaining({ code: 'HUB_ERR_BAD_ACTOR' }));
     expect(stack.registry.getGateway(s3.gateway)?.revoked).toBe(false);
     expect(next()).toHaveLength(5);
+  });
+
+  it('lets a revoked gateway back in when reinstated, with one audit entry each', async () => {
+    const s = s1; // revoked and rotated above
+    const before = stack.registry.listAudit().length;
+    const next = () => stack.registry.listAudit().slice(before);
+    expect(await login(s.gateway, 'rotated-password')).toBe(4);
+    expect(stack.hub.reinstateGateway(s.gateway, 'user:carol')).toBe(true);
+    expect(await login(s.gateway, 'rotated-password')).toBe(0);
+    expect(stack.hub.revokeGateway(s.gateway, 'user:carol')).toBe(true);
+    expect(await login(s.gateway, 'rotated-password')).toBe(4);
+    expect(stack.hub.reinstateGateway(s.gateway, 'user:carol')).toBe(true);
+    expect(await login(s.gateway, 'rotated-password')).toBe(0);
+    expect(stack.hub.reinstateGateway('gw-nowhere', 'user:carol')).toBe(false);
+    expect(next()).toMatchObject([
+      { actor: 'user:carol', action: 'gateway.reinstate', target: `gateway:${s.gateway}`, outcome: 'ok' },
+      { actor: 'user:carol', action: 'gateway.revoke', target: `gateway:${s.gateway}`, outcome: 'ok' },
+      { actor: 'user:carol', action: 'gateway.reinstate', target: `gateway:${s.gateway}`, outcome: 'ok' },
+      { actor: 'user:carol', action: 'gateway.reinstate', target: 'gateway:gw-nowhere', outcome: 'not_found' },
+    ]);
+    expect(next()).toHaveLength(4);
+    expect(stack.registry.getGateway(s.gateway)?.revoked).toBe(false);
+  });
+
+  it('fails to start with HUB_ERR_LISTEN on a taken MQTT or HTTP port, and with HUB_ERR_REGISTRY_OPEN on a registry it cannot open', async () => {
+    const port = await freePort();
+    const first = createHub(hubConfig(influx.url, 'e2e_hub_listen', { mqttPort: port }), { log: silentLogger(), registry: stack.registry });
+    await first.start();
+    try {
+      const second = createHub(hubConfig(influx.url, 'e2e_hub_listen', { mqttPort: port }), { log: silentLogger(), registry: stack.registry });
+      await expect(second.start()).rejects.toMatchObject({ code: 'HUB_ERR_LISTEN' });
+      await second.stop();
+      const third = createHub(hubConfig(influx.url, 'e2e_hub_listen', { httpPort: first.httpPort }), { log: silentLogger(), registry: stack.registry });
+      await expect(third.start()).rejects.toMatchObject({ code: 'HUB_ERR_LISTEN' });
+      await third.stop();
+      // The first one still serves.
+      expect((await fetch(`http://127.0.0.1:${first.httpPort}/health`)).status).toBe(200);
+    } finally {
+      await first.stop();
+    }
+    const registryPath = join(tmpdir(), `no-such-dir-${process.pid}-${Date.now()}`, 'registry.sqlite');
+    const unopened = createHub(hubConfig(influx.url, 'e2e_hub_listen', { registryPath }), { log: silentLogger() });
+    await expect(unopened.start()).rejects.toMatchObject({ code: 'HUB_ERR_REGISTRY_OPEN' });
+    await unopened.stop();
   });
 
   it('serves /metrics in the Prometheus text format: counters, both histograms with the counts this test caused, process metrics', async () => {
@@ -167,5 +214,30 @@ describe('hub operations: actors and audit, revocation, lifecycle, metrics, inje
       await b.stop();
       await a.stop();
     }
+  });
+
+  it('sends a command and gives up on recordMinute while InfluxDB is unreachable, instead of waiting for it', async () => {
+    // A port nothing listens on: the database is never set up, so every write is held.
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const base = hubConfig(down, 'e2e_hub_down', { httpPort: -1 });
+    const hub = createHub({ ...base, influx: { ...base.influx, requestTimeoutMs: 300 } }, { log: silentLogger(), registry: stack.registry });
+    await hub.start();
+    const s = s3;
+    const gw = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.mqttPort}`, { clientId: s.gateway, username: s.gateway, password: gatewayPassword(s.gateway), protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      const requests: string[] = [];
+      gw.on('message', (_t, p) => requests.push(JSON.parse(p.toString()).id));
+      await gw.subscribeAsync(commandFilter(addr(s)), { qos: 1 });
+      await expect.poll(() => hub.isCommandReady(s.gateway)).toBe(true);
+      const sent = await hub.sendCommand({ device: s.devices[0]!.id, action: 'reboot' }, 'system:test');
+      expect(sent.status).toBe('sent');
+      await expect.poll(() => requests).toEqual([sent.id]);
+      await expect(hub.recordMinute()).rejects.toMatchObject({ code: 'HUB_ERR_INFLUX_UNAVAILABLE' });
+    } finally {
+      await gw.endAsync(true);
+      await hub.stop();
+    }
+    // The command's `sent` point was still held at stop: it failed then, counted.
+    expect(hub.counters.get('command_point_failures')).toBe(1);
   });
 });

@@ -73,7 +73,7 @@ export async function startStack(opts: {
 }): Promise<Stack> {
   const log = opts.log ?? silentLogger();
   const registry = new Registry(':memory:');
-  await provisionFleet(registry, opts.fleet, gatewayPassword, TEST_SCRYPT);
+  await provisionFleet(registry, opts.fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
   const hub = createHub(hubConfig(opts.influxUrl, opts.database, opts.hub), { log, registry, ...(opts.now ? { now: opts.now } : {}) });
   await hub.start();
   const gateways = new Map<string, Gateway>();

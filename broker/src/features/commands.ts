@@ -58,6 +58,8 @@ export class Commands implements Feature {
   readonly #d: CommandsDeps;
   /** Sent and not answered yet, by id. */
   readonly #pending = new Map<string, PendingCommand>();
+  /** The last point write of each command whose writes are not all done: the next one waits for it. */
+  readonly #writes = new Map<string, Promise<unknown>>();
 
   constructor(deps: CommandsDeps) {
     this.#d = deps;
@@ -88,7 +90,7 @@ export class Commands implements Feature {
   }
 
   async #send(c: CommandRequestInput): Promise<CommandSent> {
-    const { registry, writer, counters, now } = this.#d;
+    const { registry, counters, now } = this.#d;
     if (!(COMMAND_ACTIONS as readonly string[]).includes(c.action)) throw new HubError(HubErrorCode.COMMAND_REFUSED, `unknown action ${String(c.action)}`);
     const dev = registry().getDevice(c.device);
     if (!dev) throw new HubError(HubErrorCode.COMMAND_REFUSED, `device ${c.device} is not in the registry`);
@@ -100,11 +102,12 @@ export class Commands implements Feature {
     const point = (fields: FieldsOf<'command'>): string => commandPoint(gw, req, fields);
     if (!this.#d.isCommandReady(gw.gateway)) {
       counters.inc('commands', { status: 'rejected' });
-      await writer.write([point({ id: req.id, status: 'rejected', detail: 'gateway not connected', ttl_ms: req.ttlMs })]);
+      this.#writeLater(req.id, point({ id: req.id, status: 'rejected', detail: 'gateway not connected', ttl_ms: req.ttlMs }));
       this.#outcome(gw, req, 'rejected', 'gateway not connected');
       return { id: req.id, status: 'rejected', detail: 'gateway not connected' };
     }
-    await writer.write([point({ id: req.id, status: 'sent', ttl_ms: req.ttlMs })]);
+    // The command goes out without waiting for its point (InfluxDB may be down for long).
+    this.#writeLater(req.id, point({ id: req.id, status: 'sent', ttl_ms: req.ttlMs }));
     // Pending before it is published, so that a quick answer finds it. If neither the request
     // nor its result comes through in time, whether the device acted is not known: no_result.
     const timer = setTimeout(() => {
@@ -112,7 +115,7 @@ export class Commands implements Feature {
       counters.inc('commands', { status: 'no_result' });
       const detail = 'no result from the gateway within the TTL';
       this.#outcome(gw, req, 'no_result', detail);
-      writer.write([point({ id: req.id, status: 'no_result', detail })]).catch((e: unknown) => this.#d.log.warn({ err: toError(e), id: req.id }, 'command outcome not written'));
+      this.#writeLater(req.id, point({ id: req.id, status: 'no_result', detail }));
     }, req.ttlMs + COMMAND_RESULT_GRACE_MS);
     timer.unref();
     this.#pending.set(req.id, { gw, req, timer });
@@ -121,7 +124,7 @@ export class Commands implements Feature {
     } catch (e) {
       clearTimeout(timer);
       this.#pending.delete(req.id);
-      await writer.write([point({ id: req.id, status: 'rejected', detail: 'not published' })]);
+      this.#writeLater(req.id, point({ id: req.id, status: 'rejected', detail: 'not published' }));
       this.#outcome(gw, req, 'rejected', 'not published');
       throw e;
     }
@@ -148,12 +151,39 @@ export class Commands implements Feature {
     }
     clearTimeout(p.timer);
     this.#pending.delete(r.id);
-    await this.#d.writer.write([commandPoint(p.gw, p.req, { id: r.id, status: r.status, detail: r.detail ?? '', finished_at: r.at })]);
+    // The gateway's publish waits for its point, as telemetry does; after the `sent` one.
+    await this.#write(r.id, commandPoint(p.gw, p.req, { id: r.id, status: r.status, detail: r.detail ?? '', finished_at: r.at }));
     counters.inc('commands', { status: r.status });
     this.#outcome(p.gw, p.req, r.status, r.detail);
     log.info({ id: r.id, device: r.device, status: r.status }, 'command result');
     return 'accept';
   };
+
+  /**
+   * Writes one of a command's points after its earlier ones, so that its outcome is never
+   * overwritten by a late `sent`. Resolves when written; a failure is counted and logged here.
+   */
+  #write(id: string, line: string): Promise<void> {
+    const prev = this.#writes.get(id) ?? Promise.resolve();
+    const p = prev.then(() => this.#d.writer.write([line])).then(
+      () => {},
+      (e: unknown) => {
+        this.#d.counters.inc('command_point_failures');
+        this.#d.log.warn({ err: toError(e), id }, 'command point not written');
+        throw e;
+      },
+    );
+    const tail = p.catch(() => {});
+    this.#writes.set(id, tail);
+    void tail.then(() => {
+      if (this.#writes.get(id) === tail) this.#writes.delete(id);
+    });
+    return p;
+  }
+
+  #writeLater(id: string, line: string): void {
+    this.#write(id, line).catch(() => {});
+  }
 
   #outcome(gw: GatewayAddress, req: CommandRequest, status: CommandOutcome['status'], detail?: string): void {
     this.#d.bus.emitCommandOutcome({ id: req.id, gateway: gw.gateway, device: req.device, action: req.action, status, ...(detail === undefined ? {} : { detail }) });

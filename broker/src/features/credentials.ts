@@ -10,7 +10,7 @@ export interface CredentialsDeps {
   now: () => number;
 }
 
-/** Changes to gateways' credentials, each audited and each dropping the live session at once. */
+/** Changes to gateways' credentials, each audited; a revocation or rotation drops the live session at once. */
 export class Credentials implements Feature {
   readonly #d: CredentialsDeps;
 
@@ -27,6 +27,15 @@ export class Credentials implements Feature {
     const changed = this.#d.registry().revokeGateway(id);
     this.#audit(actor, 'gateway.revoke', id, changed ? 'ok' : 'not_found');
     this.#d.closeSession(id, 'credentials revoked');
+    return changed;
+  }
+
+  /** Lets a revoked gateway log in again with the password the registry holds; false for an unknown gateway. */
+  reinstate(id: string, actor: Actor): boolean {
+    assertActor(actor);
+    const gw = this.#d.registry().getGateway(id);
+    const changed = gw !== undefined && this.#d.registry().reinstateGateway(id);
+    this.#audit(actor, 'gateway.reinstate', id, gw ? 'ok' : 'not_found', gw && !gw.revoked ? 'was not revoked' : undefined);
     return changed;
   }
 

@@ -8,12 +8,13 @@ import { point } from '../../../storage/src/point.ts';
 import type { InfluxWriter } from '../influx/writer.ts';
 import { parseJsonPayload } from '../jsonPayload.ts';
 import type { HubCounters } from '../metrics.ts';
-import type { Presence } from '../presence.ts';
+import type { PresenceEntry } from '../presence.ts';
 import type { Feature } from './feature.ts';
 
 export interface GatewaySessionsDeps {
   writer: InfluxWriter;
-  presence: Presence;
+  /** The presence tracker's verdict, read before the state is acknowledged. */
+  isStaleDeath: (entry: PresenceEntry) => boolean;
   bus: EventBus;
   counters: HubCounters;
   log: Logger;
@@ -23,7 +24,8 @@ export interface GatewaySessionsDeps {
 /**
  * Gateways' sessions and states: which session of each gateway is live on this hub, whether it
  * takes commands (it has subscribed to them), and its births and deaths (`state`, with the
- * session's `bdSeq`), written as `gateway_state` and applied to presence.
+ * session's `bdSeq`), written as `gateway_state` and announced on the bus for the presence
+ * tracker.
  */
 export class GatewaySessions implements Feature {
   readonly #d: GatewaySessionsDeps;
@@ -84,8 +86,7 @@ export class GatewaySessions implements Feature {
       return 'refuse_unretained';
     }
     const entry = { ...state, district: identity.district, school: identity.school, gateway: identity.gateway };
-    const events = this.#d.presence.applyGateway(entry);
-    if (events === null) {
+    if (this.#d.isStaleDeath(entry)) {
       counters.inc('stale_deaths_ignored');
       log.info({ gateway: identity.gateway, bdSeq: entry.bdSeq }, 'stale gateway death ignored');
       return 'refuse_unretained';
@@ -97,8 +98,10 @@ export class GatewaySessions implements Feature {
     const line = encodePoint(
       point('gateway_state', { district: identity.district, school: identity.school, gateway: identity.gateway }, { online, up: online ? 1 : 0, bd_seq: entry.bdSeq }, this.#d.now()),
     );
-    await this.#d.writer.write([line]);
-    if (events.length > 0) this.#d.bus.emitPresenceChanged({ gateway: identity, events });
+    const written = this.#d.writer.write([line]);
+    // In the same turn as the verdict: a death that comes while this point is written is judged against this state.
+    this.#d.bus.emitGatewayStateAccepted({ gateway: identity, state: entry, written });
+    await written;
     return 'accept';
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { toError } from '../../../runtime/src/errors.ts';
+import { HubError, HubErrorCode } from '../errors.ts';
 import { encodePoint } from '../../../storage/src/lineProtocol.ts';
 import { point } from '../../../storage/src/point.ts';
 import type { InfluxWriter } from '../influx/writer.ts';
@@ -47,8 +48,12 @@ export class MinuteReports implements Feature {
     clearTimeout(this.#timer);
   }
 
-  /** Writes one minute's points, stamped `atMs` (default: the current minute); returns how many. */
-  async record(atMs?: number): Promise<number> {
+  /**
+   * Writes one minute's points, stamped `atMs` (default: the current minute); returns how many.
+   * With `deadlineMs`, waits at most that long (InfluxDB down): then HUB_ERR_INFLUX_UNAVAILABLE,
+   * the points staying queued in the writer.
+   */
+  async record(atMs?: number, deadlineMs?: number): Promise<number> {
     const { registry, now } = this.#d;
     const ts = atMs ?? Math.floor(now() / MINUTE_MS) * MINUTE_MS;
     const reg = registry();
@@ -60,7 +65,7 @@ export class MinuteReports implements Feature {
         .activeGateways()
         .map((g) => encodePoint(point('gateway_up', { district: g.district, school: g.school, gateway: g.gateway }, { up: this.#d.isLive(g.gateway) ? 1 : 0 }, ts))),
     ];
-    if (lines.length > 0) await this.#d.writer.write(lines);
+    if (lines.length > 0) await withDeadline(this.#d.writer.write(lines), deadlineMs);
     return lines.length;
   }
 
@@ -80,4 +85,15 @@ export class MinuteReports implements Feature {
     }, MINUTE_MS - (t % MINUTE_MS) + 1);
     this.#timer.unref();
   }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number | undefined): Promise<T> {
+  if (ms === undefined) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `minute points not written within ${ms} ms; still queued`)), ms);
+  });
+  // The write goes on: its own failure is the writer's to report.
+  p.catch(() => {});
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,7 @@
+import type { Logger } from 'pino';
 import { eventsTopic, presenceTopic } from '../../../protocol/src/topics.ts';
+import { toError } from '../../../runtime/src/errors.ts';
+import { WarnThrottle } from '../logThrottle.ts';
 import type { EventBus } from '../eventBus.ts';
 import type { HubCounters } from '../metrics.ts';
 import type { Presence, PresenceEvent } from '../presence.ts';
@@ -9,21 +12,36 @@ export interface HubPublisher {
   publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain: boolean }): Promise<void>;
 }
 
+export interface PresencePublisherDeps {
+  bus: EventBus;
+  presence: Presence;
+  publisher: HubPublisher;
+  counters: HubCounters;
+  log: Logger;
+}
+
 /**
  * Presence changes go out as events on `events/v1/…` (QoS 0, not retained), then as the
  * gateway's whole presence document on `presence/v1/…`, retained, so a new subscriber has the
  * current state at once.
  */
 export class PresencePublisher implements Feature {
-  readonly #d: { bus: EventBus; presence: Presence; publisher: HubPublisher; counters: HubCounters };
+  readonly #d: PresencePublisherDeps;
+  readonly #warn: WarnThrottle;
 
-  constructor(deps: { bus: EventBus; presence: Presence; publisher: HubPublisher; counters: HubCounters }) {
+  constructor(deps: PresencePublisherDeps) {
     this.#d = deps;
+    this.#warn = new WarnThrottle(deps.log);
   }
 
   start(): void {
     const { bus, presence, publisher, counters } = this.#d;
-    const send = (topic: string, body: unknown, retain: boolean): void => void publisher.publish(topic, Buffer.from(JSON.stringify(body)), { qos: 0, retain }).catch(() => {});
+    // QoS 0 and nobody to retry for: a failure (the broker closing) is counted and logged, throttled.
+    const send = (topic: string, body: unknown, retain: boolean): void =>
+      void publisher.publish(topic, Buffer.from(JSON.stringify(body)), { qos: 0, retain }).catch((e: unknown) => {
+        counters.inc('presence_publish_failures');
+        this.#warn.warn('publish', { err: toError(e), topic }, 'presence not published');
+      });
     bus.onPresenceChanged(this, ({ gateway, events }) => {
       for (const ev of events) {
         counters.inc('presence_events', { type: ev.type });

@@ -5,7 +5,6 @@ import type { InfluxWriter } from '../influx/writer.ts';
 import { ingestTelemetry, type IngestLimits } from '../ingest.ts';
 import { WarnThrottle } from '../logThrottle.ts';
 import type { HubCounters } from '../metrics.ts';
-import type { Presence } from '../presence.ts';
 import type { Registry } from '../registry.ts';
 import type { Feature } from './feature.ts';
 
@@ -13,7 +12,6 @@ export interface TelemetryIngestDeps {
   limits: IngestLimits;
   registry: () => Registry;
   writer: InfluxWriter;
-  presence: Presence;
   bus: EventBus;
   counters: HubCounters;
   log: Logger;
@@ -22,7 +20,7 @@ export interface TelemetryIngestDeps {
 
 /**
  * Telemetry batches: checked record by record (ingest.ts), written to InfluxDB, and only then
- * acknowledged; live availability records update device presence.
+ * acknowledged; live availability records go on the bus, for the presence tracker.
  */
 export class TelemetryIngest implements Feature {
   readonly #d: TelemetryIngestDeps;
@@ -38,7 +36,7 @@ export class TelemetryIngest implements Feature {
 
   /** A message refused whole is acknowledged (a resend cannot fix it) but not forwarded. */
   readonly handle: ChannelHandler = async ({ identity, payload }) => {
-    const { counters, presence } = this.#d;
+    const { counters } = this.#d;
     const reg = this.#d.registry();
     const result = ingestTelemetry(identity, payload, this.#d.limits, {
       lookupDevice: (id) => reg.getDevice(id),
@@ -55,8 +53,7 @@ export class TelemetryIngest implements Feature {
     const w = await this.#d.writer.write(result.lines);
     counters.inc('records_written', {}, result.lines.length - w.refused);
     if (w.refused > 0) counters.inc('records_rejected', { reason: 'influx_refused' }, w.refused);
-    const events = result.liveAvailability.flatMap((a) => presence.applyDevice(identity, a.device, a.deviceKind, a.state, a.ts));
-    if (events.length > 0) this.#d.bus.emitPresenceChanged({ gateway: identity, events });
+    if (result.liveAvailability.length > 0) this.#d.bus.emitAvailabilityObserved({ gateway: identity, observations: result.liveAvailability });
     return 'accept';
   };
 }

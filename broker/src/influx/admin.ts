@@ -18,8 +18,8 @@ export type Row = Record<string, unknown>;
 
 /**
  * The storage's management and reading side, on the `influx` client (v1 API): the database,
- * the rollup retention policy and continuous queries (what `InfluxWriter.ensureDatabase` does,
- * as `ensureSchema`), and the InfluxQL that the API, the CLI and reports run, returning rows.
+ * the rollup retention policy and continuous queries (`ensureSchema`, which the storage set-up
+ * feature retries until it succeeds), and the InfluxQL that the API, the CLI and reports run, returning rows.
  * The ingest hot path keeps its own writer (storage/README.md has the measurements).
  *
  * Every failure is a HUB_ERR_INFLUX_UNAVAILABLE, as the writer's: the client's retries are off

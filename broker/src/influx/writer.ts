@@ -41,9 +41,10 @@ const BACKOFF_MAX_MS = 5000;
 /**
  * Batches lines from many publishes into one /write and resolves each caller only once its lines
  * are durable in InfluxDB (a 204 from /write, which 1.x gives after the WAL write). Callers'
- * acknowledgements wait on it, so nothing is held only here (docs/design.md#reliability). While
- * InfluxDB is down a batch is retried with back-off, and its callers wait; while the writer is
- * held (the database is not set up yet) nothing is sent.
+ * acknowledgements wait on it, so nothing is held only here (docs/design.md#reliability). One
+ * batch is sent at a time, in the order flushed: while InfluxDB is down that batch is retried
+ * with back-off and the others queue behind it (their callers wait); while the writer is held
+ * (the database is not set up yet) nothing is sent.
  */
 export class InfluxWriter {
   readonly #cfg: InfluxWriterConfig;
@@ -51,8 +52,12 @@ export class InfluxWriter {
   #queue: Pending[] = [];
   #queuedLines = 0;
   #timer: NodeJS.Timeout | undefined;
-  #inflight = new Set<Promise<void>>();
+  /** Flushed batches waiting for the one under way: one is sent (and retried) at a time, in order. */
+  #ready: Pending[][] = [];
+  #draining: Promise<void> | undefined;
   #stopped = false;
+  /** A batch failed after stop(): the ones behind it fail without a request. */
+  #gaveUp = false;
   /** Wakes the back-off sleeps and the hold when the writer stops. */
   readonly #stopping = new AbortController();
   #hold: { promise: Promise<void>; release(): void } | undefined;
@@ -97,18 +102,39 @@ export class InfluxWriter {
     this.#stopped = true;
     this.#stopping.abort();
     this.release();
-    await Promise.allSettled([...this.#inflight]);
+    await this.#draining;
   }
 
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#queue.length === 0) return;
-    const batch = this.#queue;
+    this.#ready.push(this.#queue);
     this.#queue = [];
     this.#queuedLines = 0;
-    const p = this.#send(batch).finally(() => this.#inflight.delete(p));
-    this.#inflight.add(p);
+    // One retry loop however long InfluxDB is down, not one per flush.
+    this.#draining ??= this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#ready.length > 0) await this.#send(this.#nextBatch());
+    } finally {
+      this.#draining = undefined;
+    }
+  }
+
+  /** The oldest flushed batch, with the ones behind it while they fit in maxLines (an outage leaves many small ones). */
+  #nextBatch(): Pending[] {
+    const batch = this.#ready.shift()!;
+    let lines = batch.reduce((n, b) => n + b.lines.length, 0);
+    while (this.#ready.length > 0) {
+      const more = this.#ready[0]!.reduce((n, b) => n + b.lines.length, 0);
+      if (lines + more > this.#cfg.maxLines) break;
+      batch.push(...this.#ready.shift()!);
+      lines += more;
+    }
+    return batch;
   }
 
   async #send(batch: Pending[]): Promise<void> {
@@ -117,7 +143,7 @@ export class InfluxWriter {
     const count = batch.reduce((n, b) => n + b.lines.length, 0);
     for (let failures = 0; ; ) {
       let lastErr: Error;
-      if (this.#stopped && failures > 0) return this.#fail(batch, new HubError(HubErrorCode.INFLUX_UNAVAILABLE, 'writer stopped with the write not done'));
+      if (this.#stopped && (failures > 0 || this.#gaveUp)) return this.#fail(batch, new HubError(HubErrorCode.INFLUX_UNAVAILABLE, 'writer stopped with the write not done'));
       try {
         const res = await this.#post(body);
         if (res.status === 204) {
@@ -159,6 +185,7 @@ export class InfluxWriter {
   }
 
   #fail(batch: Pending[], err: HubError): void {
+    this.#gaveUp = true;
     for (const b of batch) b.reject(err);
   }
 
