@@ -51,11 +51,18 @@ type Listener<T> = (data: T) => void;
  * The hub's features talk through this bus rather than through shared maps (after zigbee2mqtt's
  * lib/eventBus.ts): one `onX(owner, cb)` and `emitX(data)` per event, and a feature's listeners
  * go with `removeListeners(owner)` in its stop(). Listeners run synchronously, in the order
- * they were added, so a session's connect is seen before its disconnect; a listener that throws
- * is the emitter's error, not hidden here.
+ * they were added, so a session's connect is seen before its disconnect. A listener that throws
+ * (an embedder's, through `hub.bus` or `hub.events`) is reported to `onListenerError` and the
+ * other listeners still run, as zigbee2mqtt's bus does: one broken consumer never stops the
+ * hub, nor the feature that emitted.
  */
 export class EventBus {
   readonly #listeners = new Map<string, Array<{ owner: object; cb: Listener<never> }>>();
+  readonly #onListenerError: (event: string, err: unknown) => void;
+
+  constructor(onListenerError: (event: string, err: unknown) => void = () => {}) {
+    this.#onListenerError = onListenerError;
+  }
 
   onPresenceChanged(owner: object, cb: Listener<PresenceChanged>): void {
     this.#on('presenceChanged', owner, cb);
@@ -126,6 +133,12 @@ export class EventBus {
   }
 
   #emit<T>(event: string, data: T): void {
-    for (const l of [...(this.#listeners.get(event) ?? [])]) (l.cb as Listener<T>)(data);
+    for (const l of [...(this.#listeners.get(event) ?? [])]) {
+      try {
+        (l.cb as Listener<T>)(data);
+      } catch (e) {
+        this.#onListenerError(event, e);
+      }
+    }
   }
 }

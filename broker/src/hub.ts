@@ -81,7 +81,10 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const life = new Lifecycle('hub', hubLifecycleFault);
   const counters = createHubCounters();
   const histograms = createHubHistograms(counters.registry);
-  const bus = new EventBus();
+  const bus = new EventBus((event, err) => {
+    counters.inc('bus_listener_errors', { event });
+    log.error({ err: toError(err), event }, 'an event-bus listener threw');
+  });
   const tracker = new PresenceTracker({ bus });
   const presence = tracker.presence;
   let registry = deps.registry;

@@ -52,4 +52,17 @@ describe('EventBus', () => {
     bus.emitPresenceChanged(change('gw-1'));
     expect(got).toEqual(['first', 'second', 'second']);
   });
+
+  it('reports a listener that throws and still runs the others; the emitter never sees the throw', () => {
+    const errors: Array<[string, string]> = [];
+    const bus = new EventBus((event, err) => errors.push([event, (err as Error).message]));
+    const got: string[] = [];
+    bus.onCommandOutcome({}, () => {
+      throw new Error('broken consumer');
+    });
+    bus.onCommandOutcome({}, (o) => got.push(o.status));
+    expect(() => bus.emitCommandOutcome({ id: 'x', gateway: 'gw-1', device: 'd', action: 'reboot', status: 'done' })).not.toThrow();
+    expect(got).toEqual(['done']);
+    expect(errors).toEqual([['commandOutcome', 'broken consumer']]);
+  });
 });

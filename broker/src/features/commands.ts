@@ -129,7 +129,9 @@ export class Commands implements Feature {
       throw e;
     }
     counters.inc('commands', { status: 'sent' });
-    this.#outcome(gw, req, 'sent');
+    // Announced only while still waiting: a result (or no_result) that came before the publish
+    // settled has already been announced, and `sent` must not follow it.
+    if (this.#pending.has(req.id)) this.#outcome(gw, req, 'sent');
     this.#d.log.info({ id: req.id, device: req.device, action: req.action, gateway: gw.gateway }, 'command sent');
     return { id: req.id, status: 'sent' };
   }

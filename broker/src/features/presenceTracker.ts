@@ -21,6 +21,7 @@ export class PresenceTracker implements Feature {
     // that came meanwhile) is judged against it; announced once its point is written.
     bus.onGatewayStateAccepted(this, ({ gateway, state, written }) => {
       const events = this.presence.applyGateway(state);
+      // Not written: nothing to announce (the gateway resends; the write failure is counted there).
       if (events && events.length > 0) written.then(() => bus.emitPresenceChanged({ gateway, events }), () => {});
     });
     bus.onAvailabilityObserved(this, ({ gateway, observations }) => {

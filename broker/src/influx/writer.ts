@@ -152,6 +152,7 @@ export class InfluxWriter {
           for (const b of batch) b.resolve({ refused: 0 });
           return;
         }
+        if (res.status === 413) return await this.#splitTooLarge(batch, res.text);
         if (res.status === 400) {
           if (batch.length > 1) {
             // A refusal in a combined write cannot be attributed: write each caller's lines on
@@ -182,6 +183,33 @@ export class InfluxWriter {
       if (this.#stopped) return this.#fail(batch, new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB write failed at stop: ${lastErr.message}`, { cause: lastErr }));
       await backoff(failures, this.#stopping.signal);
     }
+  }
+
+  /**
+   * A body above InfluxDB's limit (413, `max-body-size`) is never written by resending it: a
+   * merged batch goes again caller by caller, a caller's lines in halves; a single line that
+   * alone is too large is refused (counted), like a line InfluxDB cannot parse.
+   */
+  async #splitTooLarge(batch: Pending[], text: string): Promise<void> {
+    if (batch.length > 1) {
+      for (const b of batch) await this.#send([b]);
+      return;
+    }
+    const only = batch[0]!;
+    if (only.lines.length === 1) {
+      this.stats.linesRefused += 1;
+      this.#log.warn({ error: text.slice(0, 300) }, 'InfluxDB refused a line larger than its body limit');
+      return only.resolve({ refused: 1, refusal: text.slice(0, 500) });
+    }
+    const half = Math.ceil(only.lines.length / 2);
+    const results: WriteResult[] = [];
+    let failed: Error | undefined;
+    for (const lines of [only.lines.slice(0, half), only.lines.slice(half)]) {
+      await this.#send([{ lines, resolve: (r) => void results.push(r), reject: (e) => void (failed = e) }]);
+      if (failed) return only.reject(failed);
+    }
+    const refusal = results.find((r) => r.refusal)?.refusal;
+    only.resolve({ refused: results.reduce((n, r) => n + r.refused, 0), ...(refusal ? { refusal } : {}) });
   }
 
   #fail(batch: Pending[], err: HubError): void {

@@ -75,3 +75,99 @@ describe('InfluxWriter during an outage', () => {
     expect(influx.bodies).toEqual(['a v=1 1\na v=2 2\na v=3 3', 'a v=1 1\na v=2 2\na v=3 3', 'b v=1 1\nb v=2 2\nb v=3 3', 'b v=4 4']);
   });
 });
+
+/**
+ * The writer's answers to what InfluxDB says of a body, against a tiny /write endpoint whose
+ * answer is a function of the body: a 413 above a byte limit, a partial write (400, dropped=n)
+ * for lines marked `bad`, 204 otherwise.
+ */
+describe('InfluxWriter and what InfluxDB says of a body', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    const s = server;
+    server = undefined;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  });
+
+  async function influxAnswering(answer: (body: string) => { status: number; text?: string }): Promise<{ url: string; bodies: string[] }> {
+    const bodies: string[] = [];
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.push(body);
+        const a = answer(body);
+        res.writeHead(a.status).end(a.text);
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, bodies };
+  }
+  const config = (url: string, maxLines: number) => ({ url, database: 'db', maxLines, lingerMs: 1000, attempts: 3, requestTimeoutMs: 5000 });
+
+  it('a body above the limit (413) goes again caller by caller, then in halves; a single line too large is refused, never retried', async () => {
+    // Limit 20 bytes: 'm v=1 1' is 7 bytes, two lines with their newline 15, three 23.
+    const influx = await influxAnswering((body) => (body.length > 20 ? { status: 413, text: '{"error":"Request Entity Too Large"}' } : { status: 204 }));
+    const writer = new InfluxWriter(config(influx.url, 6), silentLogger());
+    const big = 'm v="' + 'x'.repeat(30) + '" 9';
+    const results = await Promise.all([writer.write(['m v=1 1', 'm v=2 2', 'm v=3 3']), writer.write(['m v=4 4', big, 'm v=5 5'])]);
+    await writer.stop();
+    expect(results[0]).toEqual({ refused: 0 });
+    expect(results[1]).toMatchObject({ refused: 1 });
+    expect(influx.bodies).toEqual([
+      // the merged batch (6 lines, 413), then the first caller (3 lines, 413) in halves
+      ['m v=1 1', 'm v=2 2', 'm v=3 3', 'm v=4 4', big, 'm v=5 5'].join('\n'),
+      'm v=1 1\nm v=2 2\nm v=3 3',
+      'm v=1 1\nm v=2 2',
+      'm v=3 3',
+      // the second caller (413), its halves [4, big] (413) → '4' and big (413, refused), then '5'
+      ['m v=4 4', big, 'm v=5 5'].join('\n'),
+      `m v=4 4\n${big}`,
+      'm v=4 4',
+      big,
+      'm v=5 5',
+    ]);
+    expect(writer.stats.linesRefused).toBe(1);
+    expect(writer.stats.linesWritten).toBe(5);
+  });
+
+  it('a partial write in a merged batch is attributed exactly: each caller\'s lines go again on their own', async () => {
+    const influx = await influxAnswering((body) => {
+      const bad = body.split('\n').filter((l) => l.startsWith('bad')).length;
+      return bad > 0 ? { status: 400, text: `{"error":"partial write: field type conflict dropped=${bad}"}` } : { status: 204 };
+    });
+    const writer = new InfluxWriter(config(influx.url, 4), silentLogger());
+    const results = await Promise.all([writer.write(['m v=1 1', 'bad v="s" 1']), writer.write(['m v=2 2', 'm v=3 3'])]);
+    await writer.stop();
+    expect(results[0]).toMatchObject({ refused: 1 });
+    expect(results[1]).toEqual({ refused: 0 });
+    expect(influx.bodies).toEqual(['m v=1 1\nbad v="s" 1\nm v=2 2\nm v=3 3', 'm v=1 1\nbad v="s" 1', 'm v=2 2\nm v=3 3']);
+    expect(writer.stats).toMatchObject({ linesWritten: 3, linesRefused: 1 });
+  });
+
+  it('holds every write until released (the database is set up), then sends them together', async () => {
+    const influx = await influxAnswering(() => ({ status: 204 }));
+    const writer = new InfluxWriter({ ...config(influx.url, 2), lingerMs: 0 }, silentLogger());
+    writer.hold();
+    let settled = 0;
+    const writes = [writer.write(['m v=1 1']), writer.write(['m v=2 2'])].map((p) => p.then((r) => (settled++, r)));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(influx.bodies).toEqual([]);
+    expect(settled).toBe(0);
+    writer.release();
+    expect(await Promise.all(writes)).toEqual([{ refused: 0 }, { refused: 0 }]);
+    await writer.stop();
+    expect(influx.bodies).toEqual(['m v=1 1\nm v=2 2']);
+  });
+
+  it('a stop during an outage fails the waiting writes (their publishers resend) and returns', async () => {
+    const influx = await influxAnswering(() => ({ status: 503, text: 'down' }));
+    const writer = new InfluxWriter({ ...config(influx.url, 1), lingerMs: 0 }, silentLogger());
+    const writes = ['m v=1 1', 'm v=2 2', 'm v=3 3'].map((l) => writer.write([l]).then(() => 'written', (e: { code?: string }) => e.code));
+    await new Promise((r) => setTimeout(r, 50));
+    await writer.stop();
+    expect(await Promise.all(writes)).toEqual(['HUB_ERR_INFLUX_UNAVAILABLE', 'HUB_ERR_INFLUX_UNAVAILABLE', 'HUB_ERR_INFLUX_UNAVAILABLE']);
+    // Only the first batch was ever sent; the ones behind it fail without a request.
+    expect(new Set(influx.bodies)).toEqual(new Set(['m v=1 1']));
+  });
+});
