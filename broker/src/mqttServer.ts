@@ -85,10 +85,17 @@ export class MqttServer implements HubPublisher {
     broker.on('clientError', (client, err) => this.#d.log.debug({ clientId: client.id, err }, 'client error'));
     const server = createServer(broker.handle);
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e) => reject(listenError('MQTT', this.#d.host, this.#d.port, e)));
-      server.listen(this.#d.port, this.#d.host, () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e) => reject(listenError('MQTT', this.#d.host, this.#d.port, e)));
+        server.listen(this.#d.port, this.#d.host, () => resolve());
+      });
+    } catch (e) {
+      // A start that fails leaves nothing behind (Aedes' timers included): the root does not
+      // stop a feature whose start threw.
+      await this.stop();
+      throw e;
+    }
     this.port = (server.address() as { port: number }).port;
   }
 

@@ -28,12 +28,16 @@ export class CommandRelay {
   /** Ids already answered, until their TTL ends: a redelivered request is not executed twice. */
   readonly #answered = new Map<string, number>();
 
+  #stopped = false;
+
   constructor(deps: CommandRelayDeps) {
     this.#d = deps;
   }
 
   /** A request from the hub (the raw payload). */
   onRequest(payload: Buffer): void {
+    // Stopping: the LAN may be gone already, and no TTL timer may outlive stop().
+    if (this.#stopped) return;
     const { counters, log } = this.#d;
     counters.inc('commands_received');
     let req: CommandRequest | undefined;
@@ -89,6 +93,7 @@ export class CommandRelay {
   }
 
   stop(): void {
+    this.#stopped = true;
     for (const p of this.#pending.values()) clearTimeout(p.timer);
     this.#pending.clear();
   }

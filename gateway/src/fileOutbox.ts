@@ -242,13 +242,21 @@ export class FileOutbox implements Outbox {
     // run. An ack the log missed only means the batch is resent after a restart (at-least-once).
     for (const r of ranges) this.#addAcked(r);
     this.#advanceLowWater();
+    let failure: unknown;
     try {
       this.#writeAcks(ranges.map(([a, z]) => `${a}\t${z}\n`).join(''));
-      this.#deleteConsumedSegments();
-      if (this.#acksBytes > 1 << 20) this.#compactAcks();
     } catch (e) {
-      throw new GatewayError(GatewayErrorCode.OUTBOX_ACK_WRITE, 'recording an acknowledgement failed', { cause: e });
+      failure = e;
     }
+    // Whatever the ack log says: segments wholly delivered go, which is what frees a full disk
+    // (a deleted segment is never resent, so no ack is needed for it).
+    try {
+      this.#deleteConsumedSegments();
+      if (failure === undefined && this.#acksBytes > 1 << 20) this.#compactAcks();
+    } catch (e) {
+      failure ??= e;
+    }
+    if (failure !== undefined) throw new GatewayError(GatewayErrorCode.OUTBOX_ACK_WRITE, 'recording an acknowledgement failed', { cause: failure });
   }
 
   #writeAcks(text: string): void {

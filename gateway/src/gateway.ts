@@ -131,8 +131,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   /** In start order; stopped in reverse. */
   const parts: Array<{ start?: () => Promise<void> | void; stop: () => Promise<void> | void }> = [outbox, uplink, relay, lan, healthServer, sampler, reporter];
   let started = 0;
+  // Every started part is stopped, even when one of them fails to stop.
   const stopStarted = async () => {
-    while (started > 0) await parts[--started]!.stop();
+    while (started > 0) {
+      try {
+        await parts[--started]!.stop();
+      } catch (err) {
+        log.error({ err }, 'a part of the gateway failed to stop');
+      }
+    }
   };
 
   return {
@@ -170,7 +177,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
           started++;
         }
       } catch (e) {
-        await stopStarted().catch((err: unknown) => log.error({ err }, 'stopping after a failed start failed'));
+        await stopStarted();
         lifecycle.beginStop();
         lifecycle.stopped();
         throw e;

@@ -38,8 +38,8 @@ export class Intake {
   readonly #sessions: LanSessions;
   /** The tail of each device's queue of samples being taken in. */
   readonly #queues = new Map<string, Promise<unknown>>();
-  /** New devices whose first sample is being appended: they hold a place under the cap. */
-  readonly #admitting = new Set<string>();
+  /** New devices whose first samples are being appended (how many each): they hold a place under the cap. */
+  readonly #admitting = new Map<string, number>();
 
   constructor(cfg: IntakeConfig, deps: IntakeDeps) {
     this.#cfg = cfg;
@@ -62,6 +62,10 @@ export class Intake {
     const device = sample.device;
     const session = clientId ? this.#sessions.entry(clientId) : undefined;
     if (clientId && !session) return Promise.resolve('too_many_sessions');
+    // Only a link's samples wait for the one before them: its rate is taken against that one.
+    // Every other sample goes straight to the outbox, so a device's samples share its group
+    // commit (liveness keeps the latest arrival whatever order the appends finish in).
+    if (sample.kind !== 'network_node') return this.#takeIn(sample, session, rx);
     const run = (this.#queues.get(device) ?? Promise.resolve()).then(() => this.#takeIn(sample, session, rx));
     const tail = run.catch(() => {});
     this.#queues.set(device, tail);
@@ -75,9 +79,10 @@ export class Intake {
     const { rates, counters } = this.#deps;
     const liveness = this.#liveness;
     const isNew = !liveness.knows(sample.device);
+    const admitting = this.#admitting.get(sample.device) ?? 0;
     if (isNew) {
-      if (liveness.size + this.#admitting.size >= this.#cfg.maxTrackedDevices) return 'too_many_devices';
-      this.#admitting.add(sample.device);
+      if (admitting === 0 && liveness.size + this.#admitting.size >= this.#cfg.maxTrackedDevices) return 'too_many_devices';
+      this.#admitting.set(sample.device, admitting + 1);
     }
     try {
       const record: OutboxRecord = { ...sample, rx };
@@ -93,7 +98,11 @@ export class Intake {
       session?.add(sample.device);
       return undefined;
     } finally {
-      if (isNew) this.#admitting.delete(sample.device);
+      if (isNew) {
+        const left = (this.#admitting.get(sample.device) ?? 1) - 1;
+        if (left > 0) this.#admitting.set(sample.device, left);
+        else this.#admitting.delete(sample.device);
+      }
     }
   }
 

@@ -88,7 +88,14 @@ export class LanListener {
     // Aedes asks to publish the Will before it reports the session gone (aedes lib/client.js).
     if (onDisconnect) this.#broker.on('clientDisconnect', (client) => onDisconnect(client.id, !lost.has(client)));
     this.#server = createServer(this.#broker.handle);
-    this.port = await listen(this.#server, this.#cfg.port, this.#cfg.host, 'the LAN listener');
+    try {
+      this.port = await listen(this.#server, this.#cfg.port, this.#cfg.host, 'the LAN listener');
+    } catch (e) {
+      // A start that fails leaves nothing behind (Aedes' timers included): the root does not
+      // stop a part whose start threw.
+      await this.stop();
+      throw e;
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -158,6 +158,32 @@ describe('FileOutbox: an acknowledgement the disk refuses', () => {
     expect(seqsOf(b.take(100, 'backlog'))).toEqual([0, 1, 2, 3, 7, 8, 9]);
     await b.close();
     await a.close();
+  });
+
+  it('deletes wholly delivered segments even while the ack log cannot be written (that is what frees a full disk)', async () => {
+    const dir = tempDir();
+    const disk = diskFullOnAcks();
+    const o = await FileOutbox.open(cfg(dir, { segmentBytes: 1000 }), Date.now, disk.fs);
+    for (let i = 0; i < 40; i += 4) await o.append(recs(i, i + 4));
+    const segs = () => readdirSync(dir).filter((n) => n.startsWith('seg-')).length;
+    expect(segs()).toBeGreaterThan(3);
+    disk.full = true;
+    let refused = 0;
+    for (let b = o.take(7); b; b = o.take(7)) await o.ack(b.id).catch(() => refused++);
+    expect(refused).toBe(disk.failures);
+    expect(refused).toBeGreaterThan(0);
+    expect(o.size()).toBe(0);
+    // Only the tail (being written) remains, as when the acks are recorded.
+    expect(segs()).toBe(1);
+    const tail = readdirSync(dir).find((n) => n.startsWith('seg-'))!;
+    const inTail = readFileSync(join(dir, tail), 'utf8').split('\n').filter(Boolean).length;
+    await o.close();
+    // After a restart nothing of a deleted segment comes back: only the tail's records, whose
+    // acks the full disk missed (at-least-once).
+    const again = await FileOutbox.open(cfg(dir, { segmentBytes: 1000 }));
+    expect(inTail).toBeGreaterThan(0);
+    expect(again.size()).toBe(inTail);
+    await again.close();
   });
 });
 

@@ -102,4 +102,25 @@ describe('gateway lifecycle and error codes', () => {
       await new Promise<void>((r) => taken.close(() => r()));
     }
   });
+
+  it('a taken LAN port is GW_ERR_LISTEN and leaves no timer or socket behind (the LAN broker it made is closed)', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const resources = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPServerWrap' || r === 'TCPSocketWrap').sort();
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const cfg = await lanOnlyConfig({ GW_LAN_PORT: String(port) });
+      // What earlier tests closed settles first.
+      await new Promise((r) => setTimeout(r, 100));
+      const before = resources();
+      const gw = createGateway(cfg, { log: silentLogger() });
+      expect(await codeOf(() => gw.start())).toBe(GatewayErrorCode.LISTEN);
+      await gw.stop();
+      // Closing sockets settles on the next turns of the loop.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(resources()).toEqual(before);
+    } finally {
+      await new Promise<void>((r) => taken.close(() => r()));
+    }
+  });
 });
