@@ -10,6 +10,8 @@ import { DEFAULT_TIMETABLE, timetableSchema, type Timetable } from '../../protoc
  * The registry of districts, schools, gateways (with hashed credentials) and devices, in an
  * embedded SQLite database (node:sqlite). Provisioning may write it from another process (WAL
  * mode); the hub reads gateways on every login and caches devices for DEVICE_CACHE_TTL_MS.
+ * Opening migrates the file (registryMigrations.ts); every write checks its values first
+ * (registryValues.ts).
  */
 export interface DistrictRow {
   id: string;
@@ -95,9 +97,9 @@ export class Registry {
     };
   }
 
-  /** HUB_ERR_REGISTRY_INVALID (`RegistryInvalidError`) unless `id` is a row of `table`. */
+  /** HUB_ERR_REGISTRY_INVALID (`RegistryInvalidError`) unless `value` is a row of `table`. */
   #requireRow(table: 'districts' | 'schools', entity: string, id: string, field: string, value: string): void {
-    if (this.#stmts[table]!.get(value) === undefined) throw new RegistryInvalidError(entity, id, field, `no ${field} ${JSON.stringify(value)} in the registry`);
+    if (this.#stmts[table]!.get(value) === undefined) throw new RegistryInvalidError(entity, id, field, `no ${table === 'districts' ? 'district' : 'school'} ${JSON.stringify(value)} in the registry`);
   }
 
   /** Every write below refuses a bad value with HUB_ERR_REGISTRY_INVALID before touching the database. */
