@@ -60,7 +60,7 @@ function tableExists(db: DatabaseSync, name: string): boolean {
 }
 
 /** The highest recorded version; 0 for a database without the ledger. */
-export function recordedVersion(db: DatabaseSync): number {
+function recordedVersion(db: DatabaseSync): number {
   if (!tableExists(db, 'schema_migrations')) return 0;
   const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
   return Number(row.v ?? 0);
@@ -125,7 +125,7 @@ function adoptEarlier(db: DatabaseSync, path: string, initial: Migration): void 
 }
 
 /** Tables, columns (type, not null, default, key), foreign keys and indexes, one line each, sorted. */
-export function shapeOf(db: DatabaseSync): string {
+function shapeOf(db: DatabaseSync): string {
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
   const lines: string[] = [];
   for (const t of tables) {
