@@ -15,6 +15,8 @@ export const HubErrorCode = {
   BAD_ACTOR: 'HUB_ERR_BAD_ACTOR',
   LISTEN: 'HUB_ERR_LISTEN',
   REGISTRY_OPEN: 'HUB_ERR_REGISTRY_OPEN',
+  REGISTRY_VERSION: 'HUB_ERR_REGISTRY_VERSION',
+  REGISTRY_INVALID: 'HUB_ERR_REGISTRY_INVALID',
   STARTED_TWICE: 'HUB_ERR_STARTED_TWICE',
   NOT_STARTED: 'HUB_ERR_NOT_STARTED',
   STOPPED: 'HUB_ERR_STOPPED',
@@ -24,6 +26,19 @@ export type HubErrorCode = (typeof HubErrorCode)[keyof typeof HubErrorCode];
 export class HubError extends CodedError {
   constructor(code: HubErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
+  }
+}
+
+/** A value refused at the registry's edge: which entity, which field, and why; nothing was written. */
+export class RegistryInvalidError extends HubError {
+  readonly entity: string;
+  readonly field: string;
+  readonly reason: string;
+  constructor(entity: string, id: string, field: string, reason: string) {
+    super(HubErrorCode.REGISTRY_INVALID, `${entity} ${JSON.stringify(id)}: ${field}: ${reason}`);
+    this.entity = entity;
+    this.field = field;
+    this.reason = reason;
   }
 }
 

@@ -1,13 +1,17 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
 import { toError } from '../../runtime/src/errors.ts';
-import { HubError, HubErrorCode } from './errors.ts';
+import { HubError, HubErrorCode, RegistryInvalidError } from './errors.ts';
+import { migrate } from './registryMigrations.ts';
+import { checkValue, deviceValueSchema, districtValueSchema, gatewayValueSchema, schoolValueSchema } from './registryValues.ts';
 import { DEFAULT_TIMETABLE, timetableSchema, type Timetable } from '../../protocol/src/schedule.ts';
 
 /**
  * The registry of districts, schools, gateways (with hashed credentials) and devices, in an
  * embedded SQLite database (node:sqlite). Provisioning may write it from another process (WAL
  * mode); the hub reads gateways on every login and caches devices for DEVICE_CACHE_TTL_MS.
+ * Opening migrates the file (registryMigrations.ts); every write checks its values first
+ * (registryValues.ts).
  */
 export interface DistrictRow {
   id: string;
@@ -31,38 +35,6 @@ export interface DeviceRow {
   room: string;
   kind: DeviceKind;
 }
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS districts (id TEXT PRIMARY KEY, name_en TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS schools (
-  id TEXT PRIMARY KEY,
-  district TEXT NOT NULL REFERENCES districts(id),
-  name TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS gateways (
-  id TEXT PRIMARY KEY,
-  school TEXT NOT NULL REFERENCES schools(id),
-  password_hash TEXT NOT NULL,
-  revoked INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS devices (
-  id TEXT PRIMARY KEY,
-  school TEXT NOT NULL REFERENCES schools(id),
-  room TEXT NOT NULL,
-  kind TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS devices_school ON devices(school);
-CREATE TABLE IF NOT EXISTS audit_log (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  at INTEGER NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  target TEXT NOT NULL,
-  outcome TEXT NOT NULL,
-  detail TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log(target);
-`;
 
 /** One mutating operation: who asked for what on which target, when, and how it ended. */
 export interface AuditEntry {
@@ -94,15 +66,14 @@ export class Registry {
       throw new HubError(HubErrorCode.REGISTRY_OPEN, `registry ${path} cannot be opened: ${toError(e).message}`, { cause: e });
     }
     try {
-      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-      this.#db.exec(SCHEMA);
+      // busy_timeout first: switching a new file to WAL and migrating wait for another opener.
+      this.#db.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;');
+      migrate(this.#db, path);
     } catch (e) {
       this.#db.close();
+      if (e instanceof HubError) throw e;
       throw new HubError(HubErrorCode.REGISTRY_OPEN, `registry ${path} cannot be set up: ${toError(e).message}`, { cause: e });
     }
-    // Added after the first schema: a school's own timetable (JSON; null = the default).
-    const cols = this.#db.prepare('PRAGMA table_info(schools)').all() as Array<{ name: string }>;
-    if (!cols.some((c) => c.name === 'timetable')) this.#db.exec('ALTER TABLE schools ADD COLUMN timetable TEXT');
     const p = (sql: string) => this.#db.prepare(sql);
     this.#stmts = {
       upsertDistrict: p('INSERT INTO districts (id, name_en) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name_en = excluded.name_en'),
@@ -113,6 +84,8 @@ export class Registry {
       reinstateGateway: p('UPDATE gateways SET revoked = 0 WHERE id = ?'),
       getGateway: p('SELECT g.id, g.school, s.district, g.password_hash AS passwordHash, g.revoked FROM gateways g JOIN schools s ON s.id = g.school WHERE g.id = ?'),
       upsertDevice: p('INSERT INTO devices (id, school, room, kind) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET school = excluded.school, room = excluded.room, kind = excluded.kind'),
+      districts: p('SELECT 1 FROM districts WHERE id = ?'),
+      schools: p('SELECT 1 FROM schools WHERE id = ?'),
       getDevice: p('SELECT id, school, room, kind FROM devices WHERE id = ?'),
       countDevices: p('SELECT COUNT(*) AS n FROM devices'),
       activeGateways: p('SELECT g.id AS gateway, g.school AS school, s.district AS district FROM gateways g JOIN schools s ON s.id = g.school WHERE g.revoked = 0 ORDER BY g.id'),
@@ -124,17 +97,28 @@ export class Registry {
     };
   }
 
-  upsertDistrict(d: DistrictRow): void {
+  /** HUB_ERR_REGISTRY_INVALID (`RegistryInvalidError`) unless `value` is a row of `table`. */
+  #requireRow(table: 'districts' | 'schools', entity: string, id: string, field: string, value: string): void {
+    if (this.#stmts[table]!.get(value) === undefined) throw new RegistryInvalidError(entity, id, field, `no ${table === 'districts' ? 'district' : 'school'} ${JSON.stringify(value)} in the registry`);
+  }
+
+  /** Every write below refuses a bad value with HUB_ERR_REGISTRY_INVALID before touching the database. */
+  upsertDistrict(row: DistrictRow): void {
+    const d = checkValue('district', row.id, districtValueSchema, row);
     this.#stmts['upsertDistrict']!.run(d.id, d.nameEn);
   }
 
-  upsertSchool(s: SchoolRow): void {
+  upsertSchool(row: SchoolRow): void {
+    const s = checkValue('school', row.id, schoolValueSchema, row);
+    this.#requireRow('districts', 'school', s.id, 'district', s.district);
     this.#stmts['upsertSchool']!.run(s.id, s.district, s.name);
   }
 
   /** Sets (or rotates) a gateway's credentials; the hash only is stored. A revoked gateway stays revoked. */
   setGateway(id: string, school: string, passwordHash: string): void {
-    this.#stmts['upsertGateway']!.run(id, school, passwordHash);
+    const g = checkValue('gateway', id, gatewayValueSchema, { id, school, passwordHash });
+    this.#requireRow('schools', 'gateway', g.id, 'school', g.school);
+    this.#stmts['upsertGateway']!.run(g.id, g.school, g.passwordHash);
   }
 
   revokeGateway(id: string): boolean {
@@ -153,7 +137,9 @@ export class Registry {
     return row && { ...row, revoked: row.revoked !== 0 };
   }
 
-  upsertDevice(d: DeviceRow): void {
+  upsertDevice(row: DeviceRow): void {
+    const d = checkValue('device', row.id, deviceValueSchema, row);
+    this.#requireRow('schools', 'device', d.id, 'school', d.school);
     this.#stmts['upsertDevice']!.run(d.id, d.school, d.room, d.kind);
     this.#deviceCache.delete(d.id);
   }
@@ -172,7 +158,9 @@ export class Registry {
 
   /** Sets a school's timetable (null: back to the default). */
   setTimetable(school: string, t: Timetable | null): void {
-    this.#stmts['setTimetable']!.run(t ? JSON.stringify(timetableSchema.parse(t)) : null, school);
+    const valid = t === null ? null : checkValue('school', school, timetableSchema, t, 'timetable');
+    this.#requireRow('schools', 'school', school, 'id', school);
+    this.#stmts['setTimetable']!.run(valid === null ? null : JSON.stringify(valid), school);
     this.#timetableCache.delete(school);
   }
 

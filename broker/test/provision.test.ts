@@ -37,4 +37,15 @@ describe('provisionFleet', () => {
     await expect(provisionFleet(reg, fleet, () => 'x', 'nobody' as never, scrypt)).rejects.toMatchObject({ code: 'HUB_ERR_BAD_ACTOR' });
     expect(reg.listAudit()).toHaveLength(2);
   });
+
+  it('loads nothing of a fleet with one value the registry refuses, and audits the error', async () => {
+    const bad: FleetInventory = {
+      ...fleet,
+      schools: [{ ...fleet.schools[0]!, devices: [...fleet.schools[0]!.devices, { id: 'D2', kind: 'nonsense' as never, room: 'r2' }] }],
+    };
+    await expect(provisionFleet(reg, bad, () => 'x', 'system:test', scrypt)).rejects.toMatchObject({ code: 'HUB_ERR_REGISTRY_INVALID', field: 'kind' });
+    expect(reg.getGateway('G01')).toBeUndefined();
+    expect(reg.deviceCount()).toBe(0);
+    expect(reg.listAudit()).toMatchObject([{ actor: 'system:test', action: 'fleet.provision', outcome: 'error' }]);
+  });
 });

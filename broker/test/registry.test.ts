@@ -161,3 +161,66 @@ describe('Registry reinstatement', () => {
     }
   });
 });
+
+describe('Registry values', () => {
+  const invalid = (entity: string, field: string) => expect.objectContaining({ code: 'HUB_ERR_REGISTRY_INVALID', entity, field });
+
+  it('refuses a device of a kind the product does not have, and writes nothing', () => {
+    expect(() => reg.upsertDevice({ id: 'X-1', school: 'S01', room: '101', kind: 'nonsense' as never })).toThrow(invalid('device', 'kind'));
+    expect(reg.getDevice('X-1')).toBeUndefined();
+    expect(reg.deviceCount()).toBe(0);
+  });
+
+  it('refuses ids outside the protocol rules, and writes nothing', () => {
+    expect(() => reg.upsertDevice({ id: 'AV\n101', school: 'S01', room: '101', kind: 'classroom_av' })).toThrow(invalid('device', 'id'));
+    expect(() => reg.upsertDevice({ id: '', school: 'S01', room: '101', kind: 'classroom_av' })).toThrow(invalid('device', 'id'));
+    expect(() => reg.upsertDevice({ id: 'AV-1', school: 'S01', room: 'a\\,b', kind: 'classroom_av' })).toThrow(invalid('device', 'room'));
+    expect(reg.deviceCount()).toBe(0);
+    expect(() => reg.upsertDistrict({ id: 'a+b', nameEn: 'X' })).toThrow(invalid('district', 'id'));
+    expect(() => reg.upsertSchool({ id: 'S/03', district: '渝中区', name: 'X' })).toThrow(invalid('school', 'id'));
+    expect(() => reg.setGateway('G 01', 'S01', 'hash')).toThrow(invalid('gateway', 'id'));
+    expect(reg.getGateway('G 01')).toBeUndefined();
+    // Nothing of the refused district or school exists: neither can be referred to.
+    expect(() => reg.upsertSchool({ id: 'S09', district: 'a+b', name: 'X' })).toThrow(invalid('school', 'district'));
+    expect(() => reg.setGateway('G09', 'S/03', 'hash')).toThrow(invalid('gateway', 'school'));
+  });
+
+  it('refuses a school of an unknown district, a new one or one moved, with the field and reason', () => {
+    let err: unknown;
+    try {
+      reg.upsertSchool({ id: 'S03', district: '北碚区', name: '北碚小学' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'HUB_ERR_REGISTRY_INVALID', entity: 'school', field: 'district', reason: 'no district "北碚区" in the registry' });
+    expect(() => reg.setGateway('G03', 'S03', 'hash')).toThrow(invalid('gateway', 'school')); // S03 was not written
+    reg.setGateway('G01', 'S01', 'hash');
+    expect(() => reg.upsertSchool({ id: 'S01', district: '北碚区', name: '巴蜀小学' })).toThrow(invalid('school', 'district'));
+    expect(reg.getGateway('G01')?.district).toBe('渝中区');
+  });
+
+  it('refuses a device or a gateway of an unknown school with the code', () => {
+    expect(() => reg.upsertDevice({ id: 'X', school: 'S99', room: '1', kind: 'vr_kit' })).toThrow(invalid('device', 'school'));
+    expect(() => reg.setGateway('G01', 'S99', 'hash-1')).toThrow(invalid('gateway', 'school'));
+    expect(() => reg.setGateway('G01', 'S01', '')).toThrow(invalid('gateway', 'passwordHash'));
+    expect(reg.getGateway('G01')).toBeUndefined();
+  });
+
+  it('refuses an invalid timetable or one for an unknown school, and keeps the one stored', () => {
+    const t = { days: [1, 2, 3], start: '08:00', end: '16:00', timeZone: 'Asia/Shanghai' };
+    reg.setTimetable('S01', t);
+    expect(() => reg.setTimetable('S01', { ...t, start: '25:00' })).toThrow(invalid('school', 'timetable.start'));
+    expect(() => reg.setTimetable('S99', t)).toThrow(invalid('school', 'id'));
+    expect(reg.timetableOf('S01')).toEqual(t);
+  });
+
+  it('a refused value inside a transaction rolls back the writes before it', () => {
+    expect(() =>
+      reg.transaction(() => {
+        reg.upsertDevice({ id: 'D1', school: 'S01', room: '1', kind: 'vr_kit' });
+        reg.upsertDevice({ id: 'D2', school: 'S01', room: '2', kind: 'projector' as never });
+      }),
+    ).toThrow(invalid('device', 'kind'));
+    expect(reg.deviceCount()).toBe(0);
+  });
+});

@@ -1,0 +1,259 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Registry } from '../src/registry.ts';
+import { MIGRATIONS, migrate, type Migration } from '../src/registryMigrations.ts';
+
+let dir: string;
+let file: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'registry-migrations-'));
+  file = join(dir, 'registry.sqlite');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs `fn` on the file opened directly, without the registry's code. */
+function raw<T>(fn: (db: DatabaseSync) => T, path = file): T {
+  const db = new DatabaseSync(path);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+const ledger = (db: DatabaseSync) =>
+  (db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string; applied_at: number }>).map((r) => ({ ...r, version: Number(r.version), applied_at: Number(r.applied_at) }));
+
+const columns = (db: DatabaseSync, table: string) =>
+  (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number }>).map((c) => [c.name, c.type, Number(c.notnull), c.dflt_value, Number(c.pk)]);
+
+const tables = (db: DatabaseSync) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+const indexes = (db: DatabaseSync) => (db.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string; tbl_name: string }>).map((r) => `${r.tbl_name}.${r.name}`);
+
+/** Migration 1's shape, written out by hand: [name, type, not null, default, primary key]. */
+const VERSION_1 = {
+  tables: ['audit_log', 'devices', 'districts', 'gateways', 'schema_migrations', 'schools'],
+  indexes: ['audit_log.audit_log_target', 'devices.devices_school'],
+  columns: {
+    districts: [['id', 'TEXT', 0, null, 1], ['name_en', 'TEXT', 1, null, 0]],
+    schools: [['id', 'TEXT', 0, null, 1], ['district', 'TEXT', 1, null, 0], ['name', 'TEXT', 1, null, 0], ['timetable', 'TEXT', 0, null, 0]],
+    gateways: [['id', 'TEXT', 0, null, 1], ['school', 'TEXT', 1, null, 0], ['password_hash', 'TEXT', 1, null, 0], ['revoked', 'INTEGER', 1, '0', 0]],
+    devices: [['id', 'TEXT', 0, null, 1], ['school', 'TEXT', 1, null, 0], ['room', 'TEXT', 1, null, 0], ['kind', 'TEXT', 1, null, 0]],
+    audit_log: [['id', 'INTEGER', 0, null, 1], ['at', 'INTEGER', 1, null, 0], ['actor', 'TEXT', 1, null, 0], ['action', 'TEXT', 1, null, 0], ['target', 'TEXT', 1, null, 0], ['outcome', 'TEXT', 1, null, 0], ['detail', 'TEXT', 0, null, 0]],
+    schema_migrations: [['version', 'INTEGER', 0, null, 1], ['name', 'TEXT', 1, null, 0], ['applied_at', 'INTEGER', 1, null, 0]],
+  } as Record<string, unknown[]>,
+};
+
+function expectVersion1Shape(db: DatabaseSync): void {
+  expect(tables(db)).toEqual(VERSION_1.tables);
+  expect(indexes(db)).toEqual(VERSION_1.indexes);
+  for (const t of VERSION_1.tables) expect([t, columns(db, t)]).toEqual([t, VERSION_1.columns[t]]);
+}
+
+// The earlier code's schema, as it created it before the registry had versions. The first
+// release had neither the timetable column nor the audit log; the second added the column with
+// an ALTER at open; the third added the audit log.
+const EARLIER_SCHEMA = `
+CREATE TABLE IF NOT EXISTS districts (id TEXT PRIMARY KEY, name_en TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS schools (
+  id TEXT PRIMARY KEY,
+  district TEXT NOT NULL REFERENCES districts(id),
+  name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateways (
+  id TEXT PRIMARY KEY,
+  school TEXT NOT NULL REFERENCES schools(id),
+  password_hash TEXT NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS devices (
+  id TEXT PRIMARY KEY,
+  school TEXT NOT NULL REFERENCES schools(id),
+  room TEXT NOT NULL,
+  kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS devices_school ON devices(school);
+`;
+const EARLIER_AUDIT_LOG = `
+CREATE TABLE IF NOT EXISTS audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log(target);
+`;
+const EARLIER_TIMETABLE = 'ALTER TABLE schools ADD COLUMN timetable TEXT';
+
+const TIMETABLE = { days: [1, 2, 3, 4, 5, 6], start: '08:00', end: '17:00', timeZone: 'Asia/Shanghai' };
+
+function writeEarlier(db: DatabaseSync, release: { timetable: boolean; audit: boolean }): void {
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;');
+  db.exec(EARLIER_SCHEMA);
+  if (release.timetable) db.exec(EARLIER_TIMETABLE);
+  if (release.audit) db.exec(EARLIER_AUDIT_LOG);
+  db.exec(`
+    INSERT INTO districts VALUES ('渝中区', 'Yuzhong'), ('江北区', 'Jiangbei');
+    INSERT INTO schools (id, district, name) VALUES ('S01', '渝中区', '巴蜀小学'), ('S02', '江北区', '新村实验小学');
+    INSERT INTO gateways VALUES ('G01', 'S01', 'hash-1', 0), ('G02', 'S02', 'hash-2', 1);
+    INSERT INTO devices VALUES ('AV-101', 'S01', '101', 'classroom_av'), ('VR-1', 'S02', '实验室', 'vr_kit'), ('NN-1', 'S02', 'server-room', 'network_node');
+  `);
+  if (release.timetable) db.prepare("UPDATE schools SET timetable = ? WHERE id = 'S02'").run(JSON.stringify(TIMETABLE));
+  if (release.audit) db.exec("INSERT INTO audit_log (at, actor, action, target, outcome) VALUES (1000, 'system:cli', 'gateway.revoke', 'gateway:G02', 'ok')");
+}
+
+describe('registry migrations: a new file', () => {
+  it('gets version 1 and exactly the tables, columns and indexes of migration 1', () => {
+    new Registry(file).close();
+    raw((db) => {
+      expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial' }]);
+      expectVersion1Shape(db);
+    });
+  });
+
+  it('reopening applies nothing: the recorded row is left as it was', () => {
+    new Registry(file).close();
+    raw((db) => db.exec('UPDATE schema_migrations SET applied_at = 12345'));
+    const reg = new Registry(file);
+    reg.upsertDistrict({ id: 'd', nameEn: 'D' });
+    reg.close();
+    new Registry(file).close();
+    raw((db) => {
+      expect(ledger(db)).toEqual([{ version: 1, name: 'initial', applied_at: 12345 }]);
+      expect(db.prepare('SELECT id, name_en FROM districts').all()).toEqual([{ id: 'd', name_en: 'D' }]);
+    });
+  });
+
+  it('lists its migrations as versions 1, 2, … in order', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  });
+});
+
+describe('registry migrations: adoption of a file made before versions', () => {
+  for (const release of [
+    { timetable: false, audit: false },
+    { timetable: true, audit: false },
+    { timetable: true, audit: true },
+  ]) {
+    it(`keeps every row and records version 1 (timetable column ${release.timetable ? 'present' : 'absent'}, audit log ${release.audit ? 'present' : 'absent'})`, () => {
+      raw((db) => writeEarlier(db, release));
+      const reg = new Registry(file);
+      try {
+        expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S01', district: '渝中区', passwordHash: 'hash-1', revoked: false });
+        expect(reg.getGateway('G02')).toEqual({ id: 'G02', school: 'S02', district: '江北区', passwordHash: 'hash-2', revoked: true });
+        expect(reg.getDevice('VR-1')).toEqual({ id: 'VR-1', school: 'S02', room: '实验室', kind: 'vr_kit' });
+        expect(reg.deviceCount()).toBe(3);
+        expect(reg.timetableOf('S02')).toEqual(release.timetable ? TIMETABLE : { days: [1, 2, 3, 4, 5], start: '07:30', end: '18:00', timeZone: 'Asia/Shanghai' });
+        expect(reg.listAudit().map((r) => r.target)).toEqual(release.audit ? ['gateway:G02'] : []);
+        reg.appendAudit({ at: 2000, actor: 'system:test', action: 'x', target: 'y', outcome: 'ok' });
+      } finally {
+        reg.close();
+      }
+      raw((db) => {
+        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }]);
+        expectVersion1Shape(db);
+        expect(db.prepare('SELECT id, name_en FROM districts ORDER BY id').all()).toEqual([
+          { id: '江北区', name_en: 'Jiangbei' },
+          { id: '渝中区', name_en: 'Yuzhong' },
+        ]);
+        expect(db.prepare('SELECT id, district, name FROM schools ORDER BY id').all()).toEqual([
+          { id: 'S01', district: '渝中区', name: '巴蜀小学' },
+          { id: 'S02', district: '江北区', name: '新村实验小学' },
+        ]);
+        expect(db.prepare('SELECT id FROM devices ORDER BY id').all()).toEqual([{ id: 'AV-101' }, { id: 'NN-1' }, { id: 'VR-1' }]);
+      });
+    });
+  }
+
+  it('refuses a file whose tables are not an earlier registry (HUB_ERR_REGISTRY_OPEN) and changes nothing', () => {
+    raw((db) => db.exec("CREATE TABLE districts (id TEXT PRIMARY KEY, population INTEGER); INSERT INTO districts VALUES ('x', 1);"));
+    expect(() => new Registry(file)).toThrow(expect.objectContaining({ code: 'HUB_ERR_REGISTRY_OPEN' }));
+    raw((db) => {
+      expect(tables(db)).toEqual(['districts']);
+      expect(db.prepare('SELECT * FROM districts').all()).toEqual([{ id: 'x', population: 1 }]);
+    });
+  });
+});
+
+describe('registry migrations: versions', () => {
+  it('refuses a file at a version newer than the code (HUB_ERR_REGISTRY_VERSION) and leaves it unchanged and unlocked', () => {
+    new Registry(file).close();
+    raw((db) => db.exec("INSERT INTO schema_migrations VALUES (99, 'from the future', 5)"));
+    expect(() => new Registry(file)).toThrow(expect.objectContaining({ code: 'HUB_ERR_REGISTRY_VERSION', message: expect.stringContaining('version 99') }));
+    raw((db) => {
+      expect(ledger(db).map((r) => r.version)).toEqual([1, 99]);
+      db.exec("INSERT INTO districts VALUES ('d', 'D')"); // the refused open holds no lock
+    });
+  });
+
+  it('applies each pending migration in its own transaction: a failing one leaves the earlier ones recorded', () => {
+    const db = new DatabaseSync(file);
+    try {
+      const extra: Migration[] = [
+        ...MIGRATIONS,
+        { version: 2, name: 'rooms', up: (d) => d.exec('CREATE TABLE rooms (id TEXT PRIMARY KEY)') },
+        { version: 3, name: 'broken', up: (d) => d.exec('CREATE TABLE notes (id TEXT); INSERT INTO nowhere VALUES (1)') },
+      ];
+      expect(() => migrate(db, file, extra, () => 7)).toThrow(/nowhere/);
+      expect(ledger(db)).toEqual([
+        { version: 1, name: 'initial', applied_at: 7 },
+        { version: 2, name: 'rooms', applied_at: 7 },
+      ]);
+      expect(tables(db)).toContain('rooms');
+      expect(tables(db)).not.toContain('notes');
+      expect(db.isTransaction).toBe(false);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('registry migrations: two processes opening one new file at once', () => {
+  /** A process that loads the registry, says `ready`, and opens `path` when it reads a line. */
+  function opener(path: string) {
+    const code = `
+      const { Registry } = await import(process.argv[1]);
+      process.stdout.write('ready\\n');
+      process.stdin.once('data', () => {
+        try { new Registry(process.argv[2]).close(); process.stdout.write('opened\\n'); process.exit(0); }
+        catch (e) { process.stdout.write(String(e?.code) + ' ' + String(e?.message) + '\\n'); process.exit(1); }
+      });`;
+    const child = spawn(process.execPath, ['--no-warnings', '--input-type=module', '-e', code, join(import.meta.dirname, '../src/registry.ts'), path], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    const ready = new Promise<void>((resolve) => child.stdout.on('data', (s: string) => ((out += s), out.includes('ready') && resolve())));
+    const exited = new Promise<{ code: number | null; out: string }>((resolve) => child.once('exit', (c) => resolve({ code: c, out })));
+    return { child, ready, exited };
+  }
+
+  it('leaves exactly one row per version, and every one opens', async () => {
+    // The openers meet at a write lock held here on the empty file (WAL, as a first open leaves
+    // it), so that all of them have read version 0 and wait to migrate when it is released.
+    const gate = new DatabaseSync(file);
+    gate.exec('PRAGMA journal_mode = WAL; BEGIN IMMEDIATE');
+    const procs = [opener(file), opener(file), opener(file)];
+    try {
+      await Promise.all(procs.map((p) => p.ready));
+      for (const p of procs) p.child.stdin.end('go\n');
+      await new Promise((r) => setTimeout(r, 300));
+      gate.exec('COMMIT');
+      const results = await Promise.all(procs.map((p) => p.exited));
+      expect(results.map((r) => [r.code, r.out.trim().split('\n').at(-1)])).toEqual(procs.map(() => [0, 'opened']));
+    } finally {
+      if (gate.isTransaction) gate.exec('ROLLBACK');
+      gate.close();
+      for (const p of procs) if (p.child.exitCode === null) p.child.kill();
+    }
+    raw((db) => {
+      expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+      expectVersion1Shape(db);
+    });
+  });
+});
