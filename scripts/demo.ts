@@ -16,8 +16,8 @@ import { startSimulatedCampuses } from '../device-sim/src/campuses.ts';
 import { envInt, loadConfigOrExit, parseEnvConfig } from '../runtime/src/envConfig.ts';
 import { REDACT_PATHS } from '../runtime/src/logging.ts';
 import { influxAt, influxQL, startLocalInflux } from '../runtime/src/localInflux.ts';
-import { PROJECT_ROOT, startMainProcess } from '../runtime/src/mainProcess.ts';
-import { freePort } from '../runtime/src/ports.ts';
+import { PROJECT_ROOT } from '../runtime/src/mainProcess.ts';
+import { startHubProcess } from '../broker/src/hubProcess.ts';
 import { availabilityQuery, registeredQuery } from '../storage/src/queries.ts';
 import { schoolGatewayConfig } from '../device-sim/src/schoolGateway.ts';
 import { startNodeRed } from '../flows/src/nodeRedProcess.ts';
@@ -70,14 +70,7 @@ await provisionFleet(registry, fleet, (gw) => passwords.get(gw)!, 'system:demo')
 registry.close();
 
 // The hub's own main, as its own process, as production runs it.
-const hub = { mqttPort: await freePort(), httpPort: await freePort() };
-const hubProcess = await startMainProcess(
-  'hub',
-  'broker/src/main.ts',
-  { HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: cfg.INFLUX_DB, LOG_LEVEL: 'info', HUB_MQTT_PORT: String(hub.mqttPort), HUB_HTTP_PORT: String(hub.httpPort) },
-  join(logDir, 'hub.log'),
-  async () => (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).ok,
-);
+const hub = await startHubProcess({ HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: cfg.INFLUX_DB, LOG_LEVEL: 'info' }, join(logDir, 'hub.log'));
 
 // Node-RED's secrets: from the environment, else generated once and kept (mode 600) in the data dir.
 function secret(name: string): string {
@@ -146,14 +139,12 @@ say(cfg.DEMO_DURATION_S > 0 ? `  Stops by itself after ${cfg.DEMO_DURATION_S} s.
 say();
 
 async function pointsByDistrict(): Promise<Record<string, number>> {
-  const params = new URLSearchParams({
-    db: cfg.INFLUX_DB,
-    q: 'SELECT count(seq) FROM classroom_av, interactive_board, vr_kit, network_node GROUP BY district',
-  });
-  const res = await fetch(`${influx.url}/query?${params}`);
-  const body = (await res.json()) as { results: Array<{ series?: Array<{ tags: Record<string, string>; values: unknown[][] }> }> };
+  const series = await influxQL(influx.url, cfg.INFLUX_DB, 'SELECT count(seq) FROM classroom_av, interactive_board, vr_kit, network_node GROUP BY district');
   const out: Record<string, number> = Object.fromEntries(fleet.districts.map((d) => [d.id, 0]));
-  for (const s of body.results[0]?.series ?? []) out[s.tags['district']!] = (out[s.tags['district']!] ?? 0) + Number(s.values[0]![1]);
+  for (const s of series) {
+    const district = s.tags?.['district'];
+    if (district !== undefined) out[district] = (out[district] ?? 0) + Number(s.values[0]![1]);
+  }
   return out;
 }
 
@@ -211,7 +202,7 @@ async function shutdown(): Promise<void> {
   };
   await campuses.stop();
   await nodeRed.stop();
-  await hubProcess.stop();
+  await hub.stop();
   await influx.stop();
   gwLog.flush();
   say(`DEMO_SUMMARY ${JSON.stringify(summary)}`);

@@ -34,7 +34,7 @@ const PUBLIC_MODULES: Record<Part, 'all' | readonly string[]> = {
   protocol: 'all',
   runtime: 'all',
   storage: 'all',
-  broker: ['src/registry.ts', 'src/provision.ts'],
+  broker: ['src/registry.ts', 'src/provision.ts', 'src/hubProcess.ts'],
   gateway: ['src/gateway.ts', 'src/config.ts'],
   'device-sim': ['src/fleet.ts', 'src/campuses.ts', 'src/schoolGateway.ts'],
   flows: ['src/build.ts', 'src/nodeRedProcess.ts'],

@@ -47,6 +47,18 @@ export interface AvailabilityObserved {
 
 type Listener<T> = (data: T) => void;
 
+/** Every event of the bus and what it carries. */
+interface HubEvents {
+  presenceChanged: PresenceChanged;
+  commandOutcome: CommandOutcome;
+  gatewayConnected: GatewaySession;
+  gatewayDisconnected: GatewaySession;
+  gatewaySubscribed: GatewaySubscribed;
+  gatewayStateAccepted: GatewayStateAccepted;
+  availabilityObserved: AvailabilityObserved;
+}
+type HubEvent = keyof HubEvents;
+
 /**
  * The hub's features talk through this bus rather than through shared maps (after zigbee2mqtt's
  * lib/eventBus.ts): one `onX(owner, cb)` and `emitX(data)` per event, and a feature's listeners
@@ -57,10 +69,10 @@ type Listener<T> = (data: T) => void;
  * hub, nor the feature that emitted.
  */
 export class EventBus {
-  readonly #listeners = new Map<string, Array<{ owner: object; cb: Listener<never> }>>();
-  readonly #onListenerError: (event: string, err: unknown) => void;
+  readonly #listeners = new Map<HubEvent, Array<{ owner: object; cb: Listener<never> }>>();
+  readonly #onListenerError: (event: HubEvent, err: unknown) => void;
 
-  constructor(onListenerError: (event: string, err: unknown) => void = () => {}) {
+  constructor(onListenerError: (event: HubEvent, err: unknown) => void = () => {}) {
     this.#onListenerError = onListenerError;
   }
 
@@ -120,22 +132,20 @@ export class EventBus {
   }
 
   /** Listeners of one event (tests). */
-  listenerCount(
-    event: 'presenceChanged' | 'commandOutcome' | 'gatewayConnected' | 'gatewayDisconnected' | 'gatewaySubscribed' | 'gatewayStateAccepted' | 'availabilityObserved',
-  ): number {
+  listenerCount(event: HubEvent): number {
     return this.#listeners.get(event)?.length ?? 0;
   }
 
-  #on<T>(event: string, owner: object, cb: Listener<T>): void {
+  #on<K extends HubEvent>(event: K, owner: object, cb: Listener<HubEvents[K]>): void {
     const list = this.#listeners.get(event) ?? [];
     list.push({ owner, cb: cb as Listener<never> });
     this.#listeners.set(event, list);
   }
 
-  #emit<T>(event: string, data: T): void {
+  #emit<K extends HubEvent>(event: K, data: HubEvents[K]): void {
     for (const l of [...(this.#listeners.get(event) ?? [])]) {
       try {
-        (l.cb as Listener<T>)(data);
+        (l.cb as Listener<HubEvents[K]>)(data);
       } catch (e) {
         this.#onListenerError(event, e);
       }

@@ -1,6 +1,7 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import express, { type Express } from 'express';
 import { metricsText } from '../../runtime/src/counters.ts';
+import { closeServer, listen } from '../../runtime/src/ports.ts';
 import { listenError } from './errors.ts';
 import type { Feature } from './features/feature.ts';
 import type { HubCounters } from './metrics.ts';
@@ -17,7 +18,7 @@ export interface HttpDeps {
 }
 
 /** Health and metrics for operators and probes (no device data: that is InfluxDB's). */
-export function createHttpApp(deps: HttpDeps): Express {
+function createHttpApp(deps: HttpDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/health', (_req, res) => {
@@ -37,7 +38,7 @@ export function createHttpApp(deps: HttpDeps): Express {
   });
   // Presence of every gateway and its devices (loopback by default; scoped roles come with the API).
   app.get('/api/v1/presence', (_req, res) => {
-    res.json(deps.presence.list().map((g) => ({ ...g, devices: deps.presence.devicesOf(g.gateway) })));
+    res.json(deps.presence.list().map((g) => deps.presence.document(g)));
   });
   app.get('/metrics', async (_req, res) => {
     const m = await metricsText(deps.counters.registry);
@@ -60,18 +61,12 @@ export class HttpEndpoint implements Feature {
 
   async start(): Promise<void> {
     if (this.#cfg.port < 0) return;
-    const app = createHttpApp(this.#deps);
-    await new Promise<void>((resolve, reject) => {
-      this.#server = app.listen(this.#cfg.port, this.#cfg.host, (err?: Error) => (err ? reject(listenError('HTTP', this.#cfg.host, this.#cfg.port, err)) : resolve()));
-    });
-    this.port = (this.#server!.address() as { port: number }).port;
+    const { host, port } = this.#cfg;
+    this.#server = createServer(createHttpApp(this.#deps));
+    this.port = await listen(this.#server, port, host, (cause) => listenError('HTTP', host, port, cause));
   }
 
   async stop(): Promise<void> {
-    const h = this.#server;
-    if (!h) return;
-    const closed = new Promise<void>((resolve) => h.close(() => resolve()));
-    h.closeAllConnections();
-    await closed;
+    if (this.#server) await closeServer(this.#server);
   }
 }

@@ -161,11 +161,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     },
 
     async stop() {
-      const was = life.state;
-      if (!life.beginStop()) {
-        if (was === 'new') life.stopped();
-        return;
-      }
+      if (!life.beginStop()) return;
       for (const f of started.reverse()) await f.stop();
       started.length = 0;
       life.stopped();

@@ -37,7 +37,7 @@ export interface HubHistograms {
   pubackLatency: Histogram;
 }
 
-export const HUB_HISTOGRAMS = {
+const HUB_HISTOGRAMS = {
   influx_write_seconds: 'Duration of each InfluxDB /write request, in seconds (failed requests included).',
   puback_latency_seconds: "From a gateway's telemetry publish arriving to its PUBACK, in seconds.",
 } as const;

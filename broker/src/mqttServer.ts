@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net';
+import { listen } from '../../runtime/src/ports.ts';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { AedesPersistence } from 'aedes-persistence';
 import type mqemitter from 'mqemitter';
@@ -86,17 +87,13 @@ export class MqttServer implements HubPublisher {
     const server = createServer(broker.handle);
     this.#server = server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (e) => reject(listenError('MQTT', this.#d.host, this.#d.port, e)));
-        server.listen(this.#d.port, this.#d.host, () => resolve());
-      });
+      this.port = await listen(server, this.#d.port, this.#d.host, (cause) => listenError('MQTT', this.#d.host, this.#d.port, cause));
     } catch (e) {
       // A start that fails leaves nothing behind (Aedes' timers included): the root does not
       // stop a feature whose start threw.
       await this.stop();
       throw e;
     }
-    this.port = (server.address() as { port: number }).port;
   }
 
   async stop(): Promise<void> {

@@ -82,6 +82,14 @@ export class Presence {
     return [...this.#byGateway.values()];
   }
 
+  /**
+   * A gateway's presence document, as the retained `presence/v1/…` topic and
+   * `/api/v1/presence` both give it: its state in force, its address, its devices now.
+   */
+  document(gw: { district: string; school: string; gateway: string }): Partial<PresenceEntry> & { district: string; school: string; gateway: string; devices: DevicePresence[] } {
+    return { ...this.get(gw.gateway), ...gw, devices: this.devicesOf(gw.gateway) };
+  }
+
   /** A gateway's devices as operators see them now: `unknown` while the gateway is offline. */
   devicesOf(gateway: string): DevicePresence[] {
     const online = this.#byGateway.get(gateway)?.state === 'online';

@@ -1,23 +1,23 @@
-import { loadConfigOrExit } from '../../runtime/src/envConfig.ts';
+import { ConfigError, loadConfigOrExit } from '../../runtime/src/envConfig.ts';
 import { createRootLogger } from '../../runtime/src/logging.ts';
 import { runService } from '../../runtime/src/service.ts';
 import { fleetOf, lanUrlOf, loadSimConfig } from './config.ts';
 import { SimError } from './errors.ts';
-import { deviceCount, onlySchools, type Fleet } from './fleet.ts';
+import { deviceCount, onlySchools } from './fleet.ts';
 import { createSimulator, type Simulator } from './simulator.ts';
 
 // The simulated devices alone, each connecting to its school's gateway LAN listener, which runs
 // elsewhere (gateway/src/main.ts); campusesMain.ts runs the gateways too.
 const cfg = loadConfigOrExit(() => loadSimConfig());
 const log = createRootLogger('device-sim', cfg.LOG_LEVEL);
-let fleet: Fleet;
-try {
-  fleet = onlySchools(fleetOf(cfg), cfg.SIM_SCHOOLS);
-} catch (e) {
-  if (!(e instanceof SimError)) throw e;
-  process.stderr.write(`invalid configuration:\nSIM_SCHOOLS: ${e.message}\n`);
-  process.exit(1);
-}
+const fleet = loadConfigOrExit(() => {
+  try {
+    return onlySchools(fleetOf(cfg), cfg.SIM_SCHOOLS);
+  } catch (e) {
+    if (e instanceof SimError) throw new ConfigError(`SIM_SCHOOLS: ${e.message}`);
+    throw e;
+  }
+});
 
 let sim: Simulator | undefined;
 await runService('device-sim', log, {

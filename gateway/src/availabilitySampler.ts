@@ -18,7 +18,6 @@ export class AvailabilitySampler {
   readonly #enabled: boolean;
   readonly #d: AvailabilitySamplerDeps;
   #timer: NodeJS.Timeout | undefined;
-  #running = false;
 
   constructor(cfg: { enabled: boolean }, deps: AvailabilitySamplerDeps) {
     this.#enabled = cfg.enabled;
@@ -26,12 +25,10 @@ export class AvailabilitySampler {
   }
 
   start(): void {
-    this.#running = true;
     if (this.#enabled) this.#schedule();
   }
 
   stop(): void {
-    this.#running = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -48,7 +45,6 @@ export class AvailabilitySampler {
     const t = this.#d.now();
     const next = t - (t % MINUTE_MS) + MINUTE_MS;
     this.#timer = setTimeout(() => {
-      if (!this.#running) return;
       void this.sample(next).catch((err: unknown) => this.#d.log.error({ err }, 'availability sampling failed'));
       this.#schedule();
     }, next - t);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { COMMAND_CLOCK_TOLERANCE_MS, commandRequestSchema, type CommandRequest, type CommandResult, type CommandStatus, type LanCommand, type LanCommandResult } from '../../protocol/src/commands.ts';
+import { validatePayload } from './lanValidation.ts';
 import type { GatewayCounters } from './metrics.ts';
 
 export interface CommandRelayDeps {
@@ -40,18 +41,13 @@ export class CommandRelay {
     if (this.#stopped) return;
     const { counters, log } = this.#d;
     counters.inc('commands_received');
-    let req: CommandRequest | undefined;
-    try {
-      const p = commandRequestSchema.safeParse(JSON.parse(payload.toString('utf8')));
-      if (p.success) req = p.data;
-    } catch {
-      req = undefined;
-    }
-    if (!req) {
+    const v = validatePayload(payload, Number.POSITIVE_INFINITY, commandRequestSchema);
+    if (!v.ok) {
       counters.inc('commands_refused', { reason: 'invalid' });
       log.warn('command refused: not a valid request');
       return;
     }
+    const req = v.value;
     if (this.#pending.has(req.id) || this.#answered.has(req.id)) return; // a QoS 1 redelivery
     const expiresAt = req.issuedAt + req.ttlMs;
     const t = this.#d.now();

@@ -46,3 +46,8 @@ const LIFECYCLE_CODES: Record<LifecycleFault, GatewayErrorCode> = {
 export function gatewayLifecycle(name: string): Lifecycle {
   return new Lifecycle(name, (f, message) => new GatewayError(LIFECYCLE_CODES[f], message));
 }
+
+/** A listener of the gateway that cannot bind (a port taken). */
+export function listenError(what: string, host: string, port: number, cause: unknown): GatewayError {
+  return new GatewayError(GatewayErrorCode.LISTEN, `${what} cannot listen on ${host}:${port}`, { cause });
+}

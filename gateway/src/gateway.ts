@@ -123,7 +123,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   );
   const reporter = new HealthReporter({ intervalMs: config.healthIntervalMs }, { health, uplink });
   registerGatewayGauges(counters.registry, {
-    outbox: () => (lifecycle.running ? health().outbox : undefined),
+    outbox: () => (lifecycle.running ? outbox.current : undefined),
+    now,
     trackedDevices: () => intake.liveness.size,
     uplinkConnected: () => uplink.connected,
   });
@@ -186,11 +187,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       log.info({ lanPort: lan.port, healthPort: healthServer.port, hub: config.hubUrl }, 'gateway started');
     },
     async stop() {
-      const before = lifecycle.state;
-      if (!lifecycle.beginStop()) {
-        if (before === 'new') lifecycle.stopped();
-        return;
-      }
+      if (!lifecycle.beginStop()) return;
       await stopStarted();
       lifecycle.stopped();
       log.info({ waiting: outbox.opened?.size() }, 'gateway stopped');

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { listen } from './listen.ts';
+import { closeServer, listen } from '../../runtime/src/ports.ts';
+import { listenError } from './errors.ts';
 
 export interface HealthServerDeps {
   /** The `/health` body (JSON). */
@@ -37,16 +38,14 @@ export class HealthServer {
         res.writeHead(404).end();
       }
     });
-    this.port = await listen(this.#server, this.#cfg.port, this.#cfg.host, 'the health endpoint');
+    const { host, port } = this.#cfg;
+    this.port = await listen(this.#server, port, host, (cause) => listenError('the health endpoint', host, port, cause));
   }
 
   async stop(): Promise<void> {
     const s = this.#server;
     this.#server = undefined;
     if (!s) return;
-    await new Promise<void>((r) => {
-      s.close(() => r());
-      s.closeAllConnections();
-    });
+    await closeServer(s);
   }
 }

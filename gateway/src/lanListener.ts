@@ -6,10 +6,10 @@ import { toError } from '../../runtime/src/errors.ts';
 import type { DeviceSample } from '../../protocol/src/telemetry.ts';
 import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
 import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC, type LanCommand, type LanCommandResult } from '../../protocol/src/commands.ts';
-import { GatewayError, GatewayErrorCode } from './errors.ts';
+import { GatewayError, GatewayErrorCode, listenError } from './errors.ts';
 import type { IntakeRefusal } from './intake.ts';
 import { validateCommandResult, validateSample } from './lanValidation.ts';
-import { listen } from './listen.ts';
+import { listen } from '../../runtime/src/ports.ts';
 import type { GatewayCounters } from './metrics.ts';
 
 /**
@@ -89,7 +89,8 @@ export class LanListener {
     if (onDisconnect) this.#broker.on('clientDisconnect', (client) => onDisconnect(client.id, !lost.has(client)));
     this.#server = createServer(this.#broker.handle);
     try {
-      this.port = await listen(this.#server, this.#cfg.port, this.#cfg.host, 'the LAN listener');
+      const { host, port } = this.#cfg;
+      this.port = await listen(this.#server, port, host, (cause) => listenError('the LAN listener', host, port, cause));
     } catch (e) {
       // A start that fails leaves nothing behind (Aedes' timers included): the root does not
       // stop a part whose start threw.

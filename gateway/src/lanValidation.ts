@@ -36,8 +36,8 @@ export function validatePayload<T>(payload: Buffer | string, maxBytes: number, s
 }
 
 /** A device sample published on lan/v1/telemetry. */
-export function validateSample(payload: Buffer | string, maxBytes: number, schema: PayloadSchema<DeviceSample> = deviceSampleSchema): Validated<DeviceSample> {
-  return validatePayload(payload, maxBytes, schema);
+export function validateSample(payload: Buffer | string, maxBytes: number): Validated<DeviceSample> {
+  return validatePayload(payload, maxBytes, deviceSampleSchema);
 }
 
 /** A device's answer to a command on lan/v1/cmdres; any refusal is counted as `invalid`. */

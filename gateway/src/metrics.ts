@@ -1,5 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import { Counters } from '../../runtime/src/counters.ts';
+import type { Outbox } from './outbox.ts';
 
 /**
  * Every counter the gateway exposes on /metrics (as `gateway_<name>_total`), with its HELP text
@@ -34,7 +35,9 @@ export function createGatewayCounters(registry?: Registry): GatewayCounters {
 
 /** What the gauges read when /metrics is scraped; undefined while the gateway is not running. */
 export interface GaugeSources {
-  outbox(): { records: number; bytes: number; oldestAgeMs: number } | undefined;
+  /** The outbox itself: each gauge reads only what it shows (the oldest record once). */
+  outbox(): Pick<Outbox, 'size' | 'bytes' | 'oldestRx'> | undefined;
+  now(): number;
   trackedDevices(): number;
   uplinkConnected(): boolean;
 }
@@ -54,11 +57,13 @@ export function registerGatewayGauges(registry: Registry, src: GaugeSources): vo
         if (v !== undefined) this.set(v);
       },
     });
-  gauge('outbox_records', 'Records held in the outbox (waiting and in flight).', () => src.outbox()?.records);
-  gauge('outbox_bytes', 'Bytes the outbox occupies (on disk, or an estimate in memory).', () => src.outbox()?.bytes);
+  gauge('outbox_records', 'Records held in the outbox (waiting and in flight).', () => src.outbox()?.size());
+  gauge('outbox_bytes', 'Bytes the outbox occupies (on disk, or an estimate in memory).', () => src.outbox()?.bytes());
   gauge('outbox_oldest_age_seconds', 'Age of the oldest record held, by gateway receive time (0 when empty).', () => {
     const o = src.outbox();
-    return o && o.oldestAgeMs / 1000;
+    if (!o) return undefined;
+    const oldest = o.oldestRx();
+    return oldest === undefined ? 0 : Math.max(0, src.now() - oldest) / 1000;
   });
   gauge('tracked_devices', 'Devices tracked for liveness and availability (bounded by GW_MAX_TRACKED_DEVICES).', () => src.trackedDevices());
   gauge('uplink_connected', '1 while the session with the hub is up.', () => (src.uplinkConnected() ? 1 : 0));

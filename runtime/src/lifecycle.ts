@@ -38,12 +38,18 @@ export class Lifecycle {
     if (this.#state === 'starting') this.#state = 'running';
   }
 
-  /** Call in stop(): false when there is nothing to do (never started, or already stopping). */
+  /**
+   * Call in stop(): false when there is nothing to do — already stopping or stopped, or never
+   * started (then it is stopped at once: nothing to undo, and it cannot be started later).
+   */
   beginStop(): boolean {
     if (this.#state === 'stopping' || this.#state === 'stopped') return false;
-    const wasStarted = this.#state !== 'new';
+    if (this.#state === 'new') {
+      this.#state = 'stopped';
+      return false;
+    }
     this.#state = 'stopping';
-    return wasStarted;
+    return true;
   }
 
   /** Call at the end of stop(). */

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { RUNTIME_ERR, RuntimeError } from './errors.ts';
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it; the socket is closed before returning). */
@@ -33,4 +33,23 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new RuntimeError(RUNTIME_ERR.TIMEOUT, `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`, { cause: lastErr });
+}
+
+/**
+ * Listens on host:port (0 picks a free port) and resolves to the port bound; a failure (a port
+ * taken) rejects with the caller's own coded error, whose cause is the system's.
+ */
+export async function listen(server: Server, port: number, host: string, toError: (cause: unknown) => Error): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(toError(err)));
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as { port: number }).port;
+}
+
+/** Closes a server and every connection it holds (HTTP keep-alive ones included). */
+export async function closeServer(server: Server & { closeAllConnections?: () => void }): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections?.();
+  await closed;
 }

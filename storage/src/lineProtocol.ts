@@ -81,7 +81,7 @@ export function encodeFieldValue(f: FieldValue): string {
     case 'int': {
       // A safe integer is within 64 bits: no BigInt needed.
       if (typeof f.v === 'number' && Number.isSafeInteger(f.v)) return `${f.v}i`;
-      const b = typeof f.v === 'bigint' ? f.v : Number.isSafeInteger(f.v) ? BigInt(f.v) : null;
+      const b = typeof f.v === 'bigint' ? f.v : null;
       if (b === null || b < INT64_MIN || b > INT64_MAX) {
         throw new LineProtocolError('int_out_of_range', `integer field ${String(f.v)} is not a 64-bit integer`);
       }

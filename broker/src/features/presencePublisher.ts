@@ -47,7 +47,7 @@ export class PresencePublisher implements Feature {
         counters.inc('presence_events', { type: ev.type });
         send(eventsTopic(gateway), ev, false);
       }
-      send(presenceTopic(gateway), { ...presence.get(gateway.gateway), ...gateway, devices: presence.devicesOf(gateway.gateway) }, true);
+      send(presenceTopic(gateway), presence.document(gateway), true);
     });
   }
 
