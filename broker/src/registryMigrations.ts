@@ -46,8 +46,108 @@ CREATE TABLE IF NOT EXISTS audit_log (
 CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log(target);
 `;
 
+/**
+ * The management plane (docs/design.md#security): districts get a Chinese name and a short code,
+ * schools an English name and an uplink capacity, rooms a table of their own (every room a device
+ * names is created from the devices), devices their model, vendor, serial, link role and capacity
+ * and a retirement time, gateways their creation and rotation times; users, API tokens, and the
+ * commands sent through the hub (with their idempotency keys). The audit log learns the scope of
+ * each entry so that a school sees its own.
+ */
+const MANAGEMENT_PLANE = `
+ALTER TABLE districts ADD COLUMN name_zh TEXT NOT NULL DEFAULT '';
+ALTER TABLE districts ADD COLUMN code TEXT;
+UPDATE districts SET name_zh = id;
+CREATE UNIQUE INDEX districts_code ON districts(code) WHERE code IS NOT NULL;
+
+ALTER TABLE schools RENAME COLUMN name TO name_zh;
+ALTER TABLE schools ADD COLUMN name_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE schools ADD COLUMN uplink_capacity_bps INTEGER;
+ALTER TABLE schools ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX schools_district ON schools(district);
+
+CREATE TABLE rooms (
+  school TEXT NOT NULL REFERENCES schools(id),
+  id TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (school, id)
+);
+INSERT INTO rooms (school, id) SELECT DISTINCT school, room FROM devices;
+
+CREATE TABLE devices_v2 (
+  id TEXT PRIMARY KEY,
+  school TEXT NOT NULL REFERENCES schools(id),
+  room TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  model TEXT NOT NULL DEFAULT '',
+  vendor TEXT NOT NULL DEFAULT '',
+  serial TEXT NOT NULL DEFAULT '',
+  link_role TEXT,
+  capacity_bps INTEGER,
+  created_at INTEGER NOT NULL DEFAULT 0,
+  retired_at INTEGER,
+  FOREIGN KEY (school, room) REFERENCES rooms(school, id)
+);
+INSERT INTO devices_v2 (id, school, room, kind) SELECT id, school, room, kind FROM devices;
+DROP TABLE devices;
+ALTER TABLE devices_v2 RENAME TO devices;
+CREATE INDEX devices_school ON devices(school, id);
+CREATE INDEX devices_serial ON devices(serial);
+
+ALTER TABLE gateways ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE gateways ADD COLUMN rotated_at INTEGER;
+CREATE INDEX gateways_school ON gateways(school);
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  display_name TEXT NOT NULL DEFAULT '',
+  role TEXT NOT NULL CHECK (role IN ('city_admin', 'district_operator', 'school_it', 'viewer')),
+  district TEXT REFERENCES districts(id),
+  school TEXT REFERENCES schools(id),
+  password_hash TEXT,
+  created_at INTEGER NOT NULL,
+  disabled_at INTEGER
+);
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL REFERENCES users(id),
+  name TEXT NOT NULL DEFAULT '',
+  secret_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER,
+  last_used_at INTEGER
+);
+CREATE INDEX api_tokens_user ON api_tokens(user);
+
+CREATE TABLE commands (
+  id TEXT PRIMARY KEY,
+  device TEXT NOT NULL,
+  district TEXT NOT NULL,
+  school TEXT NOT NULL,
+  gateway TEXT NOT NULL,
+  action TEXT NOT NULL,
+  ttl_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  idempotency_key TEXT,
+  request_hash TEXT,
+  status TEXT NOT NULL,
+  detail TEXT,
+  issued_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX commands_idempotency ON commands(actor, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX commands_school ON commands(school, issued_at);
+CREATE INDEX commands_device ON commands(device, issued_at);
+
+ALTER TABLE audit_log ADD COLUMN district TEXT;
+ALTER TABLE audit_log ADD COLUMN school TEXT;
+CREATE INDEX audit_log_school ON audit_log(school, id);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: (db) => db.exec(INITIAL_SCHEMA) },
+  { version: 2, name: 'management plane', up: (db) => db.exec(MANAGEMENT_PLANE) },
 ];
 
 const LEDGER = 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)';
