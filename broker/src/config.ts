@@ -11,6 +11,10 @@ const schema = z.object({
   HUB_HTTP_PORT: envInt(8080, -1, 65535),
   HUB_REGISTRY_PATH: z.string().min(1).default('.data/registry.sqlite'),
   HUB_ALLOW_ANONYMOUS: envBool(false),
+  /** The MQTT URL printed in a new gateway's env block (what gateways reach the hub at). */
+  HUB_PUBLIC_MQTT_URL: z.string().regex(/^mqtts?:\/\/.+/, 'must be an mqtt:// or mqtts:// URL').optional(),
+  /** Where the first start writes the city admin's token; default `admin-token` beside the registry. */
+  HUB_BOOTSTRAP_TOKEN_FILE: z.string().min(1).optional(),
   INFLUX_URL: z.url().default('http://127.0.0.1:8086'),
   INFLUX_DB: z.string().min(1).default('campus'),
   INFLUX_USERNAME: z.string().optional(),
@@ -43,6 +47,8 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
       httpPort: e.HUB_HTTP_PORT,
       registryPath: e.HUB_REGISTRY_PATH,
       allowAnonymous: e.HUB_ALLOW_ANONYMOUS,
+      publicMqttUrl: e.HUB_PUBLIC_MQTT_URL,
+      bootstrapTokenFile: e.HUB_BOOTSTRAP_TOKEN_FILE,
       influx: {
         url: e.INFLUX_URL.replace(/\/$/, ''),
         database: e.INFLUX_DB,

@@ -7,6 +7,7 @@ import type { Feature } from './features/feature.ts';
 import type { HubCounters } from './metrics.ts';
 import type { InfluxWriter } from './influx/writer.ts';
 import type { Presence } from './presence.ts';
+import type { ApiRouter } from './api/app.ts';
 
 export interface HttpDeps {
   counters: HubCounters;
@@ -15,9 +16,11 @@ export interface HttpDeps {
   connectedClients: () => number;
   /** Why storage cannot take writes yet (database not set up); undefined when it can. */
   storageDegraded: () => string | undefined;
+  /** The management API, mounted at /api/v1 (built when the listener starts: its routes read the registry). */
+  api: () => ApiRouter;
 }
 
-/** Health and metrics for operators and probes (no device data: that is InfluxDB's). */
+/** Health and metrics for operators and probes; the management API under /api/v1. */
 function createHttpApp(deps: HttpDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -36,10 +39,7 @@ function createHttpApp(deps: HttpDeps): Express {
       influx: deps.writer.stats,
     });
   });
-  // Presence of every gateway and its devices (loopback by default; scoped roles come with the API).
-  app.get('/api/v1/presence', (_req, res) => {
-    res.json(deps.presence.list().map((g) => deps.presence.document(g)));
-  });
+  app.use('/api/v1', deps.api().router);
   app.get('/metrics', async (_req, res) => {
     const m = await metricsText(deps.counters.registry);
     res.type(m.contentType).send(m.body);

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import type { AedesPersistence } from 'aedes-persistence';
 import type mqemitter from 'mqemitter';
 import type { Logger } from 'pino';
@@ -25,6 +26,11 @@ import { createHubCounters, createHubHistograms, type HubCounters } from './metr
 import { MqttServer } from './mqttServer.ts';
 import type { Presence } from './presence.ts';
 import { Registry } from './registry.ts';
+import { createApiRouter, type ApiRouter } from './api/app.ts';
+import type { ApiDeps } from './api/deps.ts';
+import { fleetRoutes } from './api/routes/fleet.ts';
+import { orgRoutes } from './api/routes/org.ts';
+import { bootstrapAdmin } from './auth/bootstrap.ts';
 
 export interface HubConfig {
   mqttHost: string;
@@ -39,6 +45,13 @@ export interface HubConfig {
   limits: IngestLimits;
   /** Write `inventory` and `gateway_up` every minute; false: only when recordMinute is called. */
   minuteReports: boolean;
+  /** The MQTT URL gateways are given (their env block); default mqtt://<mqttHost>:<mqttPort>. */
+  publicMqttUrl?: string | undefined;
+  /**
+   * Where the first start writes the city admin's token (mode 600); default `admin-token` beside
+   * the registry file; none for an in-memory registry unless given.
+   */
+  bootstrapTokenFile?: string | undefined;
 }
 
 export interface HubDeps {
@@ -105,9 +118,31 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
   const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), counters, log: child('minute'), now });
-  const http = new HttpEndpoint({ host: config.httpHost, port: config.httpPort }, { counters, presence, writer, connectedClients: () => mqtt.connectedClients, storageDegraded: () => storage.degradedReason });
+  const apiDeps: ApiDeps = {
+    registry: reg,
+    counters,
+    log: child('api'),
+    now,
+    presence,
+    bus,
+    credentials,
+    commands,
+    sessions,
+    health,
+    admin,
+    publicMqttUrl: () => config.publicMqttUrl ?? `mqtt://${config.mqttHost}:${mqtt.port}`,
+  };
+  let api: ApiRouter | undefined;
+  const http = new HttpEndpoint(
+    { host: config.httpHost, port: config.httpPort },
+    { counters, presence, writer, connectedClients: () => mqtt.connectedClients, storageDegraded: () => storage.degradedReason, api: () => (api ??= createApiRouter(apiDeps, [orgRoutes, fleetRoutes])) },
+  );
   const registryResource: Feature = {
-    start: () => void (registry ??= new Registry(config.registryPath)),
+    start: () => {
+      registry ??= new Registry(config.registryPath);
+      const file = config.bootstrapTokenFile ?? (config.registryPath === ':memory:' ? undefined : join(dirname(config.registryPath), 'admin-token'));
+      if (file !== undefined) bootstrapAdmin(registry, file, child('bootstrap'), now);
+    },
     stop: () => (deps.registry ? undefined : registry?.close()),
   };
   const writerResource: Feature = { start: () => {}, stop: () => writer.stop() };

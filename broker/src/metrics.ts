@@ -21,6 +21,9 @@ export const HUB_COUNTERS = {
   presence_publish_failures: { help: 'Presence events and documents that could not be published.' },
   bus_listener_errors: { help: 'Event-bus listeners that threw (the event still reached the others), by event.', labels: ['event'] },
   commands: { help: 'Commands by outcome (sent, rejected, done, failed, expired, no_result).', labels: ['status'] },
+  api_requests: { help: 'Management API requests answered, by route and status.', labels: ['method', 'route', 'status'] },
+  api_auth_failures: { help: 'Management API requests refused before any route ran, by reason (missing, malformed, unknown, expired, revoked, disabled).', labels: ['reason'] },
+  api_stream_clients: { help: 'Event-stream clients connected (SSE), ever.' },
 } as const;
 
 export type HubCounters = Counters<typeof HUB_COUNTERS>;

@@ -1,0 +1,115 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import type { Logger } from 'pino';
+import { toError } from '../../../runtime/src/errors.ts';
+import type { Principal } from '../auth/authorize.ts';
+import { parseToken, secretMatches } from '../auth/tokens.ts';
+import { HubError, HubErrorCode, RegistryConflictError, RegistryInvalidError } from '../errors.ts';
+import type { HubCounters } from '../metrics.ts';
+import type { Registry } from '../registry.ts';
+import { ApiError } from './apiError.ts';
+import { route, type RouteTable } from './route.ts';
+
+/** What the routes need from the hub; each route module takes the part it uses. */
+export interface ApiBase {
+  registry: () => Registry;
+  counters: HubCounters;
+  log: Logger;
+  now: () => number;
+}
+
+export type RouteModule<D> = (table: RouteTable, deps: D) => void;
+
+/** A token's last use is written at most this often (a write per request would be wasteful). */
+const TOUCH_EVERY_MS = 60_000;
+
+/** The caller of a request from its `Authorization: Bearer <token>` header; 401 otherwise (counted by reason). */
+export function authenticator(deps: ApiBase): (req: Request) => Principal {
+  return (req) => {
+    const refuse = (reason: string, message: string): never => {
+      deps.counters.inc('api_auth_failures', { reason });
+      throw new ApiError(401, HubErrorCode.UNAUTHENTICATED, message, { reason });
+    };
+    const h = req.headers.authorization;
+    if (!h) return refuse('missing', 'an API token is required: Authorization: Bearer <token>');
+    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    const parsed = m ? parseToken(m[1]!) : undefined;
+    if (!parsed) return refuse('malformed', 'the Authorization header is not a token of this hub');
+    const reg = deps.registry();
+    const t = reg.getToken(parsed.id);
+    if (!t || !secretMatches(parsed.secret, t.secretHash)) return refuse('unknown', 'unknown API token');
+    const now = deps.now();
+    if (t.revokedAt !== null) return refuse('revoked', 'this API token has been revoked');
+    if (t.expiresAt !== null && t.expiresAt <= now) return refuse('expired', 'this API token has expired');
+    const u = reg.getUser(t.user);
+    if (!u || u.disabledAt !== null) return refuse('disabled', 'the user of this API token is disabled');
+    if (t.lastUsedAt === null || now - t.lastUsedAt >= TOUCH_EVERY_MS) reg.touchToken(t.id, now);
+    return { user: u.id, token: t.id, role: u.role, district: u.district, school: u.school };
+  };
+}
+
+/** Any thrown error as the one error body; registry refusals keep their codes. */
+function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof RegistryInvalidError) return new ApiError(400, e.code as HubErrorCode, e.message, { entity: e.entity, field: e.field, reason: e.reason });
+  if (e instanceof RegistryConflictError) {
+    return new ApiError(409, e.code as HubErrorCode, e.message, { entity: e.entity, id: e.id, reason: e.reason });
+  }
+  const err = toError(e) as Error & { type?: string; status?: number };
+  // body-parser's own errors: malformed JSON, a body over the limit.
+  if (err.type === 'entity.parse.failed') return new ApiError(400, HubErrorCode.BAD_REQUEST, `the body is not valid JSON: ${err.message}`);
+  if (err.type === 'entity.too.large') return new ApiError(413, HubErrorCode.PAYLOAD_TOO_LARGE, 'the body is larger than this endpoint takes');
+  if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') return new ApiError(415, HubErrorCode.UNSUPPORTED_MEDIA_TYPE, err.message);
+  if (e instanceof HubError && e.code === HubErrorCode.REGISTRY_OPEN) return new ApiError(503, HubErrorCode.UNAVAILABLE, 'the registry is not available');
+  return new ApiError(500, HubErrorCode.INTERNAL, 'internal error (logged by the hub)');
+}
+
+export interface ApiRouter {
+  router: Router;
+  /** Every declared route (the OpenAPI test checks each is in the document). */
+  declared: RouteTable['declared'];
+  document: () => Record<string, unknown>;
+}
+
+/** The management API, to be mounted at /api/v1 (docs/design.md#security). */
+export function createApiRouter<D extends ApiBase>(deps: D, modules: ReadonlyArray<RouteModule<D>>): ApiRouter {
+  const router = express.Router();
+  router.use(express.json({ limit: '1mb' }));
+  router.use(express.raw({ type: ['text/csv', 'application/octet-stream'], limit: '16mb' }));
+  const openapi = new OpenAPIRegistry();
+  openapi.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token: cit_<id>_<secret>' });
+  const table: RouteTable = { router, openapi, declared: [], authenticate: authenticator(deps) };
+
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    res.on('finish', () => {
+      const r = (req as Request & { route?: { path?: string } }).route?.path ?? 'unmatched';
+      deps.counters.inc('api_requests', { method: req.method, route: r, status: String(res.statusCode) });
+    });
+    next();
+  });
+  let doc: Record<string, unknown> | undefined;
+  const document = (): Record<string, unknown> =>
+    (doc ??= new OpenApiGeneratorV31(openapi.definitions).generateDocument({
+      openapi: '3.1.0',
+      info: { title: 'Campus IoT hub management API', version: '1', description: 'Districts, schools, rooms, devices, gateways, users, commands and the live event stream, scoped by role (broker/README.md, Management API).' },
+      servers: [{ url: '/api/v1' }],
+    }) as unknown as Record<string, unknown>);
+  for (const m of modules) m(table, deps);
+  route(table, {
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document (OpenAPI 3.1)',
+    tag: 'meta',
+    auth: false,
+    responses: { 200: { description: 'The OpenAPI document' } },
+    handler: () => ({ status: 200, body: document() }),
+  });
+  router.use((req: Request, _res: Response, next: NextFunction) => next(new ApiError(404, HubErrorCode.NOT_FOUND, `no route ${req.method} ${req.path}`)));
+  router.use((e: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const a = toApiError(e);
+    if (a.status >= 500) deps.log.error({ err: toError(e), method: req.method, path: req.path }, 'management API request failed');
+    if (res.headersSent) return void res.end();
+    res.status(a.status).json({ code: a.code, message: a.message, details: a.details });
+  });
+  return { router, declared: table.declared, document };
+}
