@@ -66,8 +66,7 @@ export function detailLines(details: unknown): string[] {
   }
   if (Array.isArray(details['errors'])) {
     for (const r of details['errors'].filter(isRecord)) {
-      const col = r['column'] !== undefined && r['column'] !== null ? ` (${String(r['column'])})` : '';
-      out.push(`line ${String(r['line'])}${col}: ${String(r['code'])}: ${String(r['reason'])}`);
+      out.push(`line ${String(r['line'])}: ${String(r['code'])}: ${String(r['reason'])}`);
     }
   }
   if (out.length === 0 && typeof details['reason'] === 'string') out.push(`reason: ${details['reason']}`);
