@@ -57,7 +57,7 @@ export function exitCodeOf(status: number): ExitCode {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The lines printed under a refusal: each zod issue, each bad CSV row, a conflict's reason. */
+/** The lines printed under a refusal: each zod issue, each bad CSV row. */
 export function detailLines(details: unknown): string[] {
   if (!isRecord(details)) return [];
   const out: string[] = [];
@@ -69,7 +69,6 @@ export function detailLines(details: unknown): string[] {
       out.push(`line ${String(r['line'])}: ${String(r['code'])}: ${String(r['reason'])}`);
     }
   }
-  if (out.length === 0 && typeof details['reason'] === 'string') out.push(`reason: ${details['reason']}`);
   return out;
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -356,5 +357,45 @@ describe('campus CLI against a real hub', () => {
     expect((JSON.parse(r.out).items as Array<{ id: string }>).map((c) => c.id)).toEqual([rec.id]);
     r = await campus(['command', 'send', 'yz-bashu-301-board', 'self_destruct']);
     expect(r.code).toBe(6);
+  });
+
+  it('command send: a reply lost on the way is retried with the same Idempotency-Key, and the hub commands once', async () => {
+    // In front of the real hub: the first request goes through, its reply is dropped (the
+    // connection reset); later ones pass. Every attempt's key is recorded.
+    const keys: string[] = [];
+    let attempts = 0;
+    const proxy = createServer((req, res) => {
+      const n = ++attempts;
+      if (req.url?.includes('/commands')) keys.push(String(req.headers['idempotency-key']));
+      const up = httpRequest({ host: '127.0.0.1', port: hub.httpPort, method: req.method, path: req.url, headers: req.headers }, (upRes: IncomingMessage) => {
+        if (n === 1) {
+          upRes.resume();
+          upRes.once('end', () => req.socket.destroy());
+          return;
+        }
+        res.writeHead(upRes.statusCode!, upRes.headers);
+        upRes.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const before = (await api<{ items: unknown[] }>('/commands')).items.length;
+      const r = await campus(['command', 'send', 'yz-bashu-uplink', 'reboot', '--json'], { CAMPUS_URL: `http://127.0.0.1:${(proxy.address() as { port: number }).port}` });
+      const rec = JSON.parse(r.out) as { id: string; device: string };
+      expect(rec.device).toBe('yz-bashu-uplink');
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(keys[1]).toBe(keys[0]);
+      const after = (await api<{ items: Array<{ id: string }> }>('/commands')).items;
+      expect(after).toHaveLength(before + 1);
+      expect(after.filter((c) => c.id === rec.id)).toHaveLength(1);
+      // A second invocation is a new command: a new key.
+      await campus(['command', 'send', 'yz-bashu-uplink', 'reboot']);
+      expect((await api<{ items: unknown[] }>('/commands')).items).toHaveLength(before + 2);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 });
