@@ -266,10 +266,12 @@ export function parseInventory(bytes: Uint8Array): { rows: InventoryRow[]; error
     }
     const values = Object.fromEntries(positions.map((c, i) => [c, e.fields[i]!])) as Record<Column, string>;
     const checked = checkRow(values, e.line);
-    const first = deviceIdSchema.safeParse(values.id).success ? firstLineOf.get(values.id) : undefined;
+    // An id is a duplicate of its first row even when that row is bad for another reason.
+    const idValid = deviceIdSchema.safeParse(values.id).success;
+    const first = idValid ? firstLineOf.get(values.id) : undefined;
     if (first !== undefined) {
       errors.push({ line: e.line, column: 'id', code: 'duplicate_id', reason: `device id ${JSON.stringify(values.id)} is also on line ${first}` });
-    } else if (!firstLineOf.has(values.id)) {
+    } else if (idValid) {
       firstLineOf.set(values.id, e.line);
     }
     if ('errors' in checked) errors.push(...checked.errors);
