@@ -130,7 +130,7 @@ export function onlySchools(fleet: Fleet, ids: readonly string[]): Fleet {
 export function fleetFromInventory(bytes: Uint8Array): Fleet {
   const { rows, errors } = parseInventory(bytes);
   if (errors.length > 0) {
-    throw new SimError(SIM_ERR.BAD_INVENTORY, `the inventory has ${errors.length} bad row(s): ${errors.map((e) => `line ${e.line}: ${e.code}: ${e.reason}`).join('; ')}`);
+    throw new SimError(SIM_ERR.BAD_INVENTORY, `the inventory has ${errors.length} problem(s): ${errors.map((e) => `line ${e.line}: ${e.code}: ${e.reason}`).join('; ')}`);
   }
   const schools = new Map<string, SimSchool>();
   for (const r of rows) {
