@@ -24,8 +24,9 @@ const MAY_IMPORT: Record<Part, readonly Part[]> = {
   flows: ['protocol', 'runtime'],
   // The CLI is a client of the management API: HTTP only, nothing of the hub.
   cli: ['protocol', 'runtime'],
-  'device-sim': ['protocol', 'runtime', 'gateway', 'broker'],
-  scripts: ['protocol', 'runtime', 'storage', 'broker', 'gateway', 'device-sim', 'flows', 'dashboards'],
+  // The simulator registers its fleet through the management API, with the CLI's client.
+  'device-sim': ['protocol', 'runtime', 'gateway', 'broker', 'cli'],
+  scripts: ['protocol', 'runtime', 'storage', 'broker', 'gateway', 'device-sim', 'flows', 'dashboards', 'cli'],
 };
 
 /**
@@ -41,7 +42,7 @@ const PUBLIC_MODULES: Record<Part, 'all' | readonly string[]> = {
   'device-sim': ['src/fleet.ts', 'src/campuses.ts', 'src/schoolGateway.ts'],
   flows: ['src/build.ts', 'src/nodeRedProcess.ts'],
   dashboards: ['src/build.ts'],
-  cli: ['src/main.ts'],
+  cli: ['src/main.ts', 'src/client.ts', 'src/errors.ts'],
   scripts: [],
 };
 
