@@ -17,6 +17,7 @@ export const HubErrorCode = {
   REGISTRY_OPEN: 'HUB_ERR_REGISTRY_OPEN',
   REGISTRY_VERSION: 'HUB_ERR_REGISTRY_VERSION',
   REGISTRY_INVALID: 'HUB_ERR_REGISTRY_INVALID',
+  REGISTRY_CONFLICT: 'HUB_ERR_REGISTRY_CONFLICT',
   UNAUTHENTICATED: 'HUB_ERR_UNAUTHENTICATED',
   FORBIDDEN: 'HUB_ERR_FORBIDDEN',
   NOT_FOUND: 'HUB_ERR_NOT_FOUND',
@@ -48,6 +49,24 @@ export class RegistryInvalidError extends HubError {
     this.entity = entity;
     this.field = field;
     this.reason = reason;
+  }
+}
+
+export type RegistryConflictReason = 'exists' | 'held_by_other_school' | 'retired' | 'in_use';
+
+/** A write the registry's state forbids (the id taken, the row still referred to); nothing was written. */
+export class RegistryConflictError extends HubError {
+  readonly entity: string;
+  readonly id: string;
+  readonly reason: RegistryConflictReason;
+  /** The school that holds a device id, for `held_by_other_school`. */
+  readonly heldBy?: string;
+  constructor(entity: string, id: string, reason: RegistryConflictReason, detail: string, heldBy?: string) {
+    super(HubErrorCode.REGISTRY_CONFLICT, `${entity} ${JSON.stringify(id)}: ${reason}: ${detail}`);
+    this.entity = entity;
+    this.id = id;
+    this.reason = reason;
+    if (heldBy !== undefined) this.heldBy = heldBy;
   }
 }
 

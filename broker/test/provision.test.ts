@@ -29,13 +29,13 @@ describe('provisionFleet', () => {
     const broken: FleetInventory = { districts: [], schools: [{ ...fleet.schools[0]!, id: 'S02', district: 'nowhere', gateway: 'G02', devices: [] }] };
     await expect(provisionFleet(reg, broken, () => 'x', 'user:alice', scrypt)).rejects.toThrow();
     expect(reg.getGateway('G02')).toBeUndefined();
-    expect(reg.listAudit()).toMatchObject([
+    expect(reg.listAudit({ order: 'asc' }).items).toMatchObject([
       { actor: 'system:sim', action: 'fleet.provision', target: 'fleet:1 schools, 1 gateways', outcome: 'ok' },
       { actor: 'user:alice', action: 'fleet.provision', target: 'fleet:1 schools, 1 gateways', outcome: 'error' },
     ]);
-    expect(reg.listAudit()[0]!.detail).toBeUndefined();
+    expect(reg.listAudit({ order: 'asc' }).items[0]!.detail).toBeUndefined();
     await expect(provisionFleet(reg, fleet, () => 'x', 'nobody' as never, scrypt)).rejects.toMatchObject({ code: 'HUB_ERR_BAD_ACTOR' });
-    expect(reg.listAudit()).toHaveLength(2);
+    expect(reg.listAudit().items).toHaveLength(2);
   });
 
   it('loads nothing of a fleet with one value the registry refuses, and audits the error', async () => {
@@ -46,6 +46,6 @@ describe('provisionFleet', () => {
     await expect(provisionFleet(reg, bad, () => 'x', 'system:test', scrypt)).rejects.toMatchObject({ code: 'HUB_ERR_REGISTRY_INVALID', field: 'kind' });
     expect(reg.getGateway('G01')).toBeUndefined();
     expect(reg.deviceCount()).toBe(0);
-    expect(reg.listAudit()).toMatchObject([{ actor: 'system:test', action: 'fleet.provision', outcome: 'error' }]);
+    expect(reg.listAudit().items).toMatchObject([{ actor: 'system:test', action: 'fleet.provision', outcome: 'error' }]);
   });
 });

@@ -73,7 +73,9 @@ describe('Registry devices', () => {
   it('an upsert of a cached device is seen by the next lookup', () => {
     reg.upsertDevice({ id: 'AV-1', school: 'S01', room: '101', kind: 'classroom_av' });
     expect(reg.getDevice('AV-1')?.room).toBe('101'); // now cached
-    reg.upsertDevice({ id: 'AV-1', school: 'S02', room: '201', kind: 'interactive_board' });
+    reg.upsertDevice({ id: 'AV-1', school: 'S01', room: '201', kind: 'interactive_board' });
+    reg.createRoom({ school: 'S02', id: '201', name: '' });
+    reg.moveDevice('AV-1', { school: 'S02', room: '201' });
     expect(reg.getDevice('AV-1')).toEqual({ id: 'AV-1', school: 'S02', room: '201', kind: 'interactive_board' });
     expect(reg.deviceCount()).toBe(1);
   });
@@ -113,7 +115,9 @@ describe('Registry transactions', () => {
     reg.upsertDevice({ id: 'D0', school: 'S01', room: '101', kind: 'classroom_av' });
     expect(() =>
       reg.transaction(() => {
-        reg.upsertDevice({ id: 'D0', school: 'S02', room: '201', kind: 'classroom_av' });
+        reg.upsertDevice({ id: 'D0', school: 'S01', room: '201', kind: 'classroom_av' });
+        reg.createRoom({ school: 'S02', id: '201', name: '' });
+        reg.moveDevice('D0', { school: 'S02', room: '201' });
         expect(reg.getDevice('D0')?.room).toBe('201'); // visible inside the transaction
         throw new Error('boom');
       }),
@@ -127,13 +131,13 @@ describe('Registry audit log', () => {
     reg.appendAudit({ at: 1000, actor: 'system:cli', action: 'gateway.revoke', target: 'gateway:G01', outcome: 'ok' });
     reg.appendAudit({ at: 2000, actor: 'user:42', action: 'command.reboot', target: 'device:D1', outcome: 'refused', detail: 'device D1 is not in the registry' });
     reg.appendAudit({ at: 3000, actor: 'token:t-1', action: 'gateway.rotate_password', target: 'gateway:G01', outcome: 'not_found' });
-    expect(reg.listAudit()).toEqual([
+    expect(reg.listAudit({ order: 'asc' }).items).toEqual([
       { id: 1, at: 1000, actor: 'system:cli', action: 'gateway.revoke', target: 'gateway:G01', outcome: 'ok' },
       { id: 2, at: 2000, actor: 'user:42', action: 'command.reboot', target: 'device:D1', outcome: 'refused', detail: 'device D1 is not in the registry' },
       { id: 3, at: 3000, actor: 'token:t-1', action: 'gateway.rotate_password', target: 'gateway:G01', outcome: 'not_found' },
     ]);
-    expect(reg.listAudit({ target: 'gateway:G01' }).map((r) => r.id)).toEqual([1, 3]);
-    expect(reg.listAudit({ limit: 1 }).map((r) => r.id)).toEqual([1]);
+    expect(reg.listAudit({ target: 'gateway:G01', order: 'asc' }).items.map((r) => r.id)).toEqual([1, 3]);
+    expect(reg.listAudit({ limit: 1, order: 'asc' }).items.map((r) => r.id)).toEqual([1]);
   });
 });
 

@@ -151,7 +151,7 @@ describe('registry migrations: adoption of a file made before versions', () => {
         expect(reg.getDevice('VR-1')).toEqual({ id: 'VR-1', school: 'S02', room: '实验室', kind: 'vr_kit' });
         expect(reg.deviceCount()).toBe(3);
         expect(reg.timetableOf('S02')).toEqual(release.timetable ? TIMETABLE : { days: [1, 2, 3, 4, 5], start: '07:30', end: '18:00', timeZone: 'Asia/Shanghai' });
-        expect(reg.listAudit().map((r) => r.target)).toEqual(release.audit ? ['gateway:G02'] : []);
+        expect(reg.listAudit({ order: 'asc' }).items.map((r) => r.target)).toEqual(release.audit ? ['gateway:G02'] : []);
         reg.appendAudit({ at: 2000, actor: 'system:test', action: 'x', target: 'y', outcome: 'ok' });
       } finally {
         reg.close();

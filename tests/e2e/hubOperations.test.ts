@@ -51,7 +51,7 @@ describe('hub operations: actors and audit, revocation, lifecycle, metrics, inje
   });
 
   it('writes one audit entry per operation, with its actor and outcome', async () => {
-    const rows = () => stack.registry.listAudit();
+    const rows = () => stack.registry.listAudit({ order: 'asc' }).items;
     const before = rows().length;
     const next = () => rows().slice(before);
 
@@ -90,8 +90,8 @@ describe('hub operations: actors and audit, revocation, lifecycle, metrics, inje
 
   it('lets a revoked gateway back in when reinstated, with one audit entry each', async () => {
     const s = s1; // revoked and rotated above
-    const before = stack.registry.listAudit().length;
-    const next = () => stack.registry.listAudit().slice(before);
+    const before = stack.registry.listAudit({ order: 'asc' }).items.length;
+    const next = () => stack.registry.listAudit({ order: 'asc' }).items.slice(before);
     expect(await login(s.gateway, 'rotated-password')).toBe(4);
     expect(stack.hub.reinstateGateway(s.gateway, 'user:carol')).toBe(true);
     expect(await login(s.gateway, 'rotated-password')).toBe(0);
