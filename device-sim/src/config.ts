@@ -34,6 +34,8 @@ const simSchema = z.object({
   ...fleetEnv,
   /** Each school's gateway LAN listener; `{school}` and `{gateway}` are replaced per school. */
   SIM_LAN_URL: mqttUrl.default('mqtt://127.0.0.1:1884'),
+  /** An inventory CSV file (the hub's format): simulate exactly its devices instead of a generated fleet. */
+  SIM_INVENTORY: z.string().min(1).optional(),
   /** Only these schools' devices (comma-separated school ids); empty = every school. */
   SIM_SCHOOLS: z
     .string()

@@ -6,6 +6,8 @@ export const SIM_ERR = {
   BAD_DISTRICT: 'SIM_ERR_BAD_DISTRICT',
   /** SIM_SCHOOLS names a school the fleet does not have. */
   UNKNOWN_SCHOOL: 'SIM_ERR_UNKNOWN_SCHOOL',
+  /** SIM_INVENTORY's file has rows the hub would refuse. */
+  BAD_INVENTORY: 'SIM_ERR_BAD_INVENTORY',
 } as const;
 
 export class SimError extends CodedError {}

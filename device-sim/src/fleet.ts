@@ -2,6 +2,7 @@ import type { DeviceKind, LinkRole } from '../../protocol/src/kinds.ts';
 import { Rng } from './random.ts';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
 import { SIM_ERR, SimError } from './errors.ts';
+import { parseInventory } from '../../broker/src/inventoryCsv.ts';
 
 export interface DistrictSpec {
   /** Registry id, also the InfluxDB tag value and topic level: the district's Chinese name. */
@@ -118,4 +119,24 @@ export function onlySchools(fleet: Fleet, ids: readonly string[]): Fleet {
   if (unknown.length > 0) throw new SimError(SIM_ERR.UNKNOWN_SCHOOL, `no such school in the fleet: ${unknown.join(', ')}`);
   const wanted = new Set(ids);
   return { ...fleet, schools: fleet.schools.filter((s) => wanted.has(s.id)) };
+}
+
+/**
+ * The devices of a school's inventory file (the hub's CSV format, broker/README.md, Inventory
+ * CSV), to simulate exactly what a school registered. Devices alone connect to their school's
+ * gateway, so the gateway id is the conventional `gw-<school>` (for SIM_LAN_URL's `{gateway}`)
+ * and the district is not needed (left empty). SIM_ERR.BAD_INVENTORY names every bad row.
+ */
+export function fleetFromInventory(bytes: Uint8Array): Fleet {
+  const { rows, errors } = parseInventory(bytes);
+  if (errors.length > 0) {
+    throw new SimError(SIM_ERR.BAD_INVENTORY, `the inventory has ${errors.length} problem(s): ${errors.map((e) => `line ${e.line}: ${e.code}: ${e.reason}`).join('; ')}`);
+  }
+  const schools = new Map<string, SimSchool>();
+  for (const r of rows) {
+    let s = schools.get(r.school);
+    if (!s) schools.set(r.school, (s = { id: r.school, name: r.school, district: '', gateway: `gw-${r.school}`, devices: [] }));
+    s.devices.push({ id: r.id, kind: r.kind, room: r.room, ...(r.linkRole !== null && r.capacityBps !== null ? { link: { role: r.linkRole, capacityBps: r.capacityBps } } : {}) });
+  }
+  return { districts: [], schools: [...schools.values()] };
 }

@@ -1,9 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfigOrExit } from '../../runtime/src/envConfig.ts';
 import { createRootLogger } from '../../runtime/src/logging.ts';
 import { runService } from '../../runtime/src/service.ts';
 import { fleetOf, lanUrlOf, loadSimConfig } from './config.ts';
-import { SimError } from './errors.ts';
-import { deviceCount, onlySchools } from './fleet.ts';
+import { SIM_ERR, SimError } from './errors.ts';
+import { deviceCount, fleetFromInventory, onlySchools } from './fleet.ts';
+
+function readInventory(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(`SIM_INVENTORY: ${path} cannot be read: ${(e as Error).message}`);
+  }
+}
 import { createSimulator, type Simulator } from './simulator.ts';
 
 // The simulated devices alone, each connecting to its school's gateway LAN listener, which runs
@@ -12,9 +21,10 @@ const cfg = loadConfigOrExit(() => loadSimConfig());
 const log = createRootLogger('device-sim', cfg.LOG_LEVEL);
 const fleet = loadConfigOrExit(() => {
   try {
-    return onlySchools(fleetOf(cfg), cfg.SIM_SCHOOLS);
+    const all = cfg.SIM_INVENTORY === undefined ? fleetOf(cfg) : fleetFromInventory(readInventory(cfg.SIM_INVENTORY));
+    return onlySchools(all, cfg.SIM_SCHOOLS);
   } catch (e) {
-    if (e instanceof SimError) throw new ConfigError(`SIM_SCHOOLS: ${e.message}`);
+    if (e instanceof SimError) throw new ConfigError(`${e.code === SIM_ERR.BAD_INVENTORY ? 'SIM_INVENTORY' : 'SIM_SCHOOLS'}: ${e.message}`);
     throw e;
   }
 });
