@@ -91,7 +91,7 @@ export class Commands implements Feature {
       }
     }
     const audit = (outcome: string, detail: string, where?: { district: string; school: string }): void =>
-      this.#d.registry().appendAudit({ at: this.#d.now(), actor, action: `command.${String(c.action)}`, target: `device:${c.device}`, outcome, detail, ...where });
+      this.#d.registry().appendAudit({ at: this.#d.now(), actor, action: `command.${String(c.action)}`, target: `device:${c.device}`, outcome, detail, district: where?.district, school: where?.school });
     let sent: { record: CommandRecord; published: Promise<void> };
     try {
       sent = this.#send(c, actor, opts);
