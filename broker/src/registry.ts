@@ -13,7 +13,6 @@ import {
   pageLimitSchema,
   deviceValueSchema,
   provisionedDeviceSchema,
-  ROLES as ROLE_LIST,
   roomSchema,
   schoolSchema,
   schoolValueSchema,
@@ -58,8 +57,8 @@ export interface DeviceRow {
   kind: DeviceKind;
 }
 
-export type Role = 'city_admin' | 'district_operator' | 'school_it' | 'viewer';
-export const ROLES: readonly Role[] = ROLE_LIST;
+import type { Role } from './auth/authorize.ts';
+export { ROLES, type Role } from './auth/authorize.ts';
 export interface District { id: string; code: string | null; nameZh: string; nameEn: string }
 export interface School { id: string; district: string; nameZh: string; nameEn: string; timetable: Timetable | null; uplinkCapacityBps: number | null; createdAt: number }
 export interface Room { school: string; id: string; name: string }
@@ -287,7 +286,8 @@ export class Registry {
 
       getSchool: p(`${SCHOOL_SELECT} WHERE id = ?`),
       insertSchool: p('INSERT INTO schools (id, district, name_zh, name_en, timetable, uplink_capacity_bps, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      updateSchool: p('UPDATE schools SET district = ?, name_zh = ?, name_en = ?, timetable = ?, uplink_capacity_bps = ? WHERE id = ?'),
+      // The timetable is written by setTimetable only, so that a stored one is never rewritten as parsed.
+      updateSchool: p('UPDATE schools SET district = ?, name_zh = ?, name_en = ?, uplink_capacity_bps = ? WHERE id = ?'),
       deleteSchool: p('DELETE FROM schools WHERE id = ?'),
       devicesOfSchool: p('SELECT COUNT(*) AS n FROM devices WHERE school = ?'),
       gatewaysOfSchool: p('SELECT COUNT(*) AS n FROM gateways WHERE school = ?'),
@@ -487,7 +487,10 @@ export class Registry {
     if (!cur) return undefined;
     const { createdAt: _, ...rest } = cur;
     const v = checkValue('school', id, schoolSchema, { ...rest, ...patch, id, district: cur.district });
-    this.#stmts['updateSchool']!.run(v.district, v.nameZh, v.nameEn, v.timetable === null ? null : JSON.stringify(v.timetable), v.uplinkCapacityBps, id);
+    this.#atomic(() => {
+      this.#stmts['updateSchool']!.run(v.district, v.nameZh, v.nameEn, v.uplinkCapacityBps, id);
+      if (patch.timetable !== undefined) this.#stmts['setTimetable']!.run(v.timetable === null ? null : JSON.stringify(v.timetable), id);
+    });
     this.#timetableCache.delete(id);
     return this.getSchool(id);
   }
@@ -508,7 +511,7 @@ export class Registry {
     const s = checkValue('school', row.id, schoolValueSchema, row);
     this.#requireRow('districts', 'school', s.id, 'district', s.district);
     const cur = this.getSchool(s.id);
-    if (cur) this.#stmts['updateSchool']!.run(s.district, s.name, s.nameEn ?? cur.nameEn, cur.timetable === null ? null : JSON.stringify(cur.timetable), cur.uplinkCapacityBps, s.id);
+    if (cur) this.#stmts['updateSchool']!.run(s.district, s.name, s.nameEn ?? cur.nameEn, cur.uplinkCapacityBps, s.id);
     else this.#stmts['insertSchool']!.run(s.id, s.district, s.name, s.nameEn ?? '', null, null, at);
   }
 

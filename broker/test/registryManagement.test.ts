@@ -263,6 +263,9 @@ describe('Registry values of the management plane', () => {
     const t = { days: [1, 2, 3, 4, 5], start: '08:00', end: '16:00', timeZone: 'Asia/Shanghai' };
     expect(reg.updateSchool('S01', { nameEn: 'Bashu', timetable: t })).toEqual({ id: 'S01', district: '渝中区', nameZh: '巴蜀小学', nameEn: 'Bashu', timetable: t, uplinkCapacityBps: 1e9, createdAt: T0 });
     expect(reg.timetableOf('S01')).toEqual(t);
+    // provisioning again rewrites the name only
+    reg.upsertSchool({ id: 'S01', district: '渝中区', name: '巴蜀' });
+    expect(reg.getSchool('S01')).toEqual({ id: 'S01', district: '渝中区', nameZh: '巴蜀', nameEn: 'Bashu', timetable: t, uplinkCapacityBps: 1e9, createdAt: T0 });
     expect(reg.updateDistrict('江北区', { code: null, nameEn: 'Jiangbei District' })).toEqual({ id: '江北区', code: null, nameZh: '江北区', nameEn: 'Jiangbei District' });
     expect(reg.updateSchool('S99', { nameEn: 'x' })).toBeUndefined();
     expect(reg.updateRoom('S01', '101', { name: '一楼' })).toEqual({ school: 'S01', id: '101', name: '一楼' });
