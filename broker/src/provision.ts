@@ -1,4 +1,4 @@
-import type { DeviceKind } from '../../protocol/src/kinds.ts';
+import type { DeviceKind, LinkRole } from '../../protocol/src/kinds.ts';
 import { toError } from '../../runtime/src/errors.ts';
 import { assertActor, type Actor } from './actor.ts';
 import { hashPassword, type ScryptParams } from './passwords.ts';
@@ -6,19 +6,22 @@ import type { Registry } from './registry.ts';
 
 /** A fleet as the registry needs it (the simulator's Fleet has this shape). */
 export interface FleetInventory {
-  districts: ReadonlyArray<{ id: string; nameEn: string }>;
+  districts: ReadonlyArray<{ id: string; nameEn: string; nameZh?: string | undefined; code?: string | undefined }>;
   schools: ReadonlyArray<{
     id: string;
+    /** The Chinese name. */
     name: string;
+    nameEn?: string | undefined;
     district: string;
     gateway: string;
-    devices: ReadonlyArray<{ id: string; kind: DeviceKind; room: string }>;
+    /** `link`: a network node's role and capacity. */
+    devices: ReadonlyArray<{ id: string; kind: DeviceKind; room: string; link?: { role: LinkRole; capacityBps: number } | undefined }>;
   }>;
 }
 
 /**
- * Loads districts, schools, gateways (hashed credentials) and devices into the registry, in one
- * transaction, and writes one audit entry for the run (`fleet.provision`, its actor, `ok` or `error`).
+ * Loads districts, schools, gateways (hashed credentials), devices and the rooms they name into
+ * the registry, in one transaction (a device id another school holds fails it all), and writes one audit entry for the run (`fleet.provision`, its actor, `ok` or `error`).
  */
 export async function provisionFleet(
   registry: Registry,
@@ -43,12 +46,13 @@ export async function provisionFleet(
 async function load(registry: Registry, fleet: FleetInventory, passwordOf: (gateway: string) => string, scrypt: ScryptParams | undefined): Promise<void> {
   const hashes = new Map<string, string>();
   for (const s of fleet.schools) hashes.set(s.gateway, await hashPassword(passwordOf(s.gateway), scrypt));
+  const at = Date.now();
   registry.transaction(() => {
-    for (const d of fleet.districts) registry.upsertDistrict({ id: d.id, nameEn: d.nameEn });
+    for (const d of fleet.districts) registry.upsertDistrict({ id: d.id, nameEn: d.nameEn, nameZh: d.nameZh, code: d.code });
     for (const s of fleet.schools) {
-      registry.upsertSchool({ id: s.id, district: s.district, name: s.name });
-      registry.setGateway(s.gateway, s.id, hashes.get(s.gateway)!);
-      for (const dev of s.devices) registry.upsertDevice({ id: dev.id, school: s.id, room: dev.room, kind: dev.kind });
+      registry.upsertSchool({ id: s.id, district: s.district, name: s.name, nameEn: s.nameEn }, at);
+      registry.setGateway(s.gateway, s.id, hashes.get(s.gateway)!, at);
+      for (const dev of s.devices) registry.upsertDevice({ id: dev.id, school: s.id, room: dev.room, kind: dev.kind, link: dev.link }, at);
     }
   });
 }

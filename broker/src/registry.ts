@@ -100,14 +100,17 @@ export interface AuditQuery {
 }
 
 type Key = Array<string | number>;
+type KeyType = 'string' | 'number';
 type SqlRow = Record<string, SQLInputValue>;
 
-/** One keyset-paginated query: `sql` selects from its FROM onwards without WHERE/ORDER; `key` are the ordering columns. */
+/** One keyset-paginated query: `select` without WHERE or ORDER BY; `key` the ordering columns, unique together. */
 interface PageQuery<T> {
   entity: string;
   select: string;
   where: Array<[string, SQLInputValue] | [string]>;
   key: readonly string[];
+  /** The JSON type of each key column, so that a cursor of another listing is refused. */
+  keyTypes: readonly KeyType[];
   dir: 'ASC' | 'DESC';
   keyOf: (row: SqlRow) => Key;
   map: (row: SqlRow) => T;
@@ -218,14 +221,14 @@ const toAudit = (r: SqlRow): AuditRow => ({
 });
 
 const encodeCursor = (k: Key): string => Buffer.from(JSON.stringify(k), 'utf8').toString('base64url');
-function decodeCursor(entity: string, cursor: string, arity: number): Key {
+function decodeCursor(entity: string, cursor: string, types: readonly KeyType[]): Key {
   let k: unknown;
   try {
     k = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     k = undefined;
   }
-  if (!Array.isArray(k) || k.length !== arity || !k.every((v) => typeof v === 'string' || typeof v === 'number')) {
+  if (!Array.isArray(k) || k.length !== types.length || !k.every((v, i) => typeof v === types[i])) {
     throw new RegistryInvalidError(entity, '(page)', 'cursor', 'not a cursor this listing gave');
   }
   return k as Key;
@@ -284,7 +287,8 @@ export class Registry {
 
       getSchool: p(`${SCHOOL_SELECT} WHERE id = ?`),
       insertSchool: p('INSERT INTO schools (id, district, name_zh, name_en, timetable, uplink_capacity_bps, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      updateSchool: p('UPDATE schools SET district = ?, name_zh = ?, name_en = ?, timetable = ?, uplink_capacity_bps = ? WHERE id = ?'),
+      // The timetable is written by setTimetable only, so that a stored one is never rewritten as parsed.
+      updateSchool: p('UPDATE schools SET district = ?, name_zh = ?, name_en = ?, uplink_capacity_bps = ? WHERE id = ?'),
       deleteSchool: p('DELETE FROM schools WHERE id = ?'),
       devicesOfSchool: p('SELECT COUNT(*) AS n FROM devices WHERE school = ?'),
       gatewaysOfSchool: p('SELECT COUNT(*) AS n FROM gateways WHERE school = ?'),
@@ -371,7 +375,7 @@ export class Registry {
       }
     });
     if (p.cursor !== undefined) {
-      const k = decodeCursor(q.entity, p.cursor, q.key.length);
+      const k = decodeCursor(q.entity, p.cursor, q.keyTypes);
       where.push(`(${q.key.join(', ')}) ${q.dir === 'ASC' ? '>' : '<'} (${k.map((_, i) => `:k${i}`).join(', ')})`);
       k.forEach((v, i) => (named[`k${i}`] = v));
     }
@@ -405,7 +409,7 @@ export class Registry {
 
   listDistricts(p: PageRequest & { q?: string | undefined }): Page<District> {
     return this.#page(
-      { entity: 'district', select: DISTRICT_SELECT, where: p.q === undefined ? [] : [matchAny(['id', 'code', 'name_zh', 'name_en'], p.q)], key: ['id'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toDistrict },
+      { entity: 'district', select: DISTRICT_SELECT, where: p.q === undefined ? [] : [matchAny(['id', 'code', 'name_zh', 'name_en'], p.q)], key: ['id'], keyTypes: ['string'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toDistrict },
       p,
     );
   }
@@ -462,7 +466,7 @@ export class Registry {
     const where: PageQuery<School>['where'] = [];
     if (p.district !== undefined) where.push(['district = :q', p.district]);
     if (p.q !== undefined) where.push(matchAny(['id', 'name_zh', 'name_en'], p.q));
-    return this.#page({ entity: 'school', select: SCHOOL_SELECT, where, key: ['id'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toSchool }, p);
+    return this.#page({ entity: 'school', select: SCHOOL_SELECT, where, key: ['id'], keyTypes: ['string'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toSchool }, p);
   }
 
   getSchool(id: string): School | undefined {
@@ -484,7 +488,10 @@ export class Registry {
     if (!cur) return undefined;
     const { createdAt: _, ...rest } = cur;
     const v = checkValue('school', id, schoolSchema, { ...rest, ...patch, id, district: cur.district });
-    this.#stmts['updateSchool']!.run(v.district, v.nameZh, v.nameEn, v.timetable === null ? null : JSON.stringify(v.timetable), v.uplinkCapacityBps, id);
+    this.#atomic(() => {
+      this.#stmts['updateSchool']!.run(v.district, v.nameZh, v.nameEn, v.uplinkCapacityBps, id);
+      if (patch.timetable !== undefined) this.#stmts['setTimetable']!.run(v.timetable === null ? null : JSON.stringify(v.timetable), id);
+    });
     this.#timetableCache.delete(id);
     return this.getSchool(id);
   }
@@ -505,7 +512,7 @@ export class Registry {
     const s = checkValue('school', row.id, schoolValueSchema, row);
     this.#requireRow('districts', 'school', s.id, 'district', s.district);
     const cur = this.getSchool(s.id);
-    if (cur) this.#stmts['updateSchool']!.run(s.district, s.name, s.nameEn ?? cur.nameEn, cur.timetable === null ? null : JSON.stringify(cur.timetable), cur.uplinkCapacityBps, s.id);
+    if (cur) this.#stmts['updateSchool']!.run(s.district, s.name, s.nameEn ?? cur.nameEn, cur.uplinkCapacityBps, s.id);
     else this.#stmts['insertSchool']!.run(s.id, s.district, s.name, s.nameEn ?? '', null, null, at);
   }
 
@@ -557,7 +564,7 @@ export class Registry {
     if (f.q !== undefined) where.push(matchAny(['d.id', 'd.model', 'd.vendor', 'd.serial'], f.q));
     if (f.includeRetired !== true) where.push(['d.retired_at IS NULL']);
     if (f.ids !== undefined) where.push(['d.id IN (SELECT value FROM json_each(:q))', JSON.stringify(f.ids)]);
-    return this.#page({ entity: 'device', select: DEVICE_SELECT, where, key: ['d.id'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toDevice }, f);
+    return this.#page({ entity: 'device', select: DEVICE_SELECT, where, key: ['d.id'], keyTypes: ['string'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toDevice }, f);
   }
 
   /** The full record, retired devices included. */
@@ -664,7 +671,7 @@ export class Registry {
     const where: PageQuery<Gateway>['where'] = [];
     if (p.district !== undefined) where.push(['s.district = :q', p.district]);
     if (p.school !== undefined) where.push(['g.school = :q', p.school]);
-    return this.#page({ entity: 'gateway', select: GATEWAY_SELECT, where, key: ['g.id'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toGateway }, p);
+    return this.#page({ entity: 'gateway', select: GATEWAY_SELECT, where, key: ['g.id'], keyTypes: ['string'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toGateway }, p);
   }
 
   getGatewayRecord(id: string): Gateway | undefined {
@@ -739,7 +746,7 @@ export class Registry {
     const where: PageQuery<User>['where'] = [];
     if (p.district !== undefined) where.push(['district = :q', p.district]);
     if (p.school !== undefined) where.push(['school = :q', p.school]);
-    return this.#page({ entity: 'user', select: USER_SELECT, where, key: ['id'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toUser }, p);
+    return this.#page({ entity: 'user', select: USER_SELECT, where, key: ['id'], keyTypes: ['string'], dir: 'ASC', keyOf: (r) => [String(r['id'])], map: toUser }, p);
   }
 
   /** True when the user exists; a second call keeps the first time. */
@@ -826,7 +833,7 @@ export class Registry {
     if (p.school !== undefined) where.push(['school = :q', p.school]);
     if (p.device !== undefined) where.push(['device = :q', p.device]);
     return this.#page(
-      { entity: 'command', select: COMMAND_SELECT, where, key: ['issued_at', 'id'], dir: 'DESC', keyOf: (r) => [num(r['issued_at']!), String(r['id'])], map: toCommand },
+      { entity: 'command', select: COMMAND_SELECT, where, key: ['issued_at', 'id'], keyTypes: ['number', 'string'], dir: 'DESC', keyOf: (r) => [num(r['issued_at']!), String(r['id'])], map: toCommand },
       p,
     );
   }
@@ -884,6 +891,7 @@ export class Registry {
         select: 'SELECT id, at, actor, action, target, outcome, detail, district, school FROM audit_log',
         where,
         key: ['id'],
+        keyTypes: ['number'],
         dir: q.order === 'asc' ? 'ASC' : 'DESC',
         keyOf: (r) => [num(r['id']!)],
         map: toAudit,

@@ -25,6 +25,16 @@ function raw<T>(fn: (db: DatabaseSync) => T, path = file): T {
   }
 }
 
+/** Migration 1 alone: the mechanism's tests pin its shape; migration 2 has tests of its own below. */
+const V1: readonly Migration[] = MIGRATIONS.slice(0, 1);
+/** Opens `path` as the registry of version 1 only would. */
+function openAtV1(path = file): void {
+  raw((db) => {
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;');
+    migrate(db, path, V1);
+  }, path);
+}
+
 const ledger = (db: DatabaseSync) =>
   (db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string; applied_at: number }>).map((r) => ({ ...r, version: Number(r.version), applied_at: Number(r.applied_at) }));
 
@@ -47,6 +57,19 @@ const VERSION_1 = {
     schema_migrations: [['version', 'INTEGER', 0, null, 1], ['name', 'TEXT', 1, null, 0], ['applied_at', 'INTEGER', 1, null, 0]],
   } as Record<string, unknown[]>,
 };
+
+/** The same tables, columns and indexes as `migrations` applied to an empty database. */
+function expectShapeOf(db: DatabaseSync, migrations: readonly Migration[]): void {
+  const fresh = new DatabaseSync(':memory:');
+  try {
+    migrate(fresh, ':memory:', migrations);
+    expect(tables(db)).toEqual(tables(fresh));
+    expect(indexes(db)).toEqual(indexes(fresh));
+    for (const t of tables(fresh)) expect([t, columns(db, t)]).toEqual([t, columns(fresh, t)]);
+  } finally {
+    fresh.close();
+  }
+}
 
 function expectVersion1Shape(db: DatabaseSync): void {
   expect(tables(db)).toEqual(VERSION_1.tables);
@@ -111,7 +134,7 @@ function writeEarlier(db: DatabaseSync, release: { timetable: boolean; audit: bo
 
 describe('registry migrations: a new file', () => {
   it('gets version 1 and exactly the tables, columns and indexes of migration 1', () => {
-    new Registry(file).close();
+    openAtV1();
     raw((db) => {
       expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial' }]);
       expectVersion1Shape(db);
@@ -126,7 +149,7 @@ describe('registry migrations: a new file', () => {
     reg.close();
     new Registry(file).close();
     raw((db) => {
-      expect(ledger(db)).toEqual([{ version: 1, name: 'initial', applied_at: 12345 }]);
+      expect(ledger(db)).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name, applied_at: 12345 })));
       expect(db.prepare('SELECT id, name_en FROM districts').all()).toEqual([{ id: 'd', name_en: 'D' }]);
     });
   });
@@ -144,6 +167,20 @@ describe('registry migrations: adoption of a file made before versions', () => {
   ]) {
     it(`keeps every row and records version 1 (timetable column ${release.timetable ? 'present' : 'absent'}, audit log ${release.audit ? 'present' : 'absent'})`, () => {
       raw((db) => writeEarlier(db, release));
+      openAtV1();
+      raw((db) => {
+        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }]);
+        expectVersion1Shape(db);
+        expect(db.prepare('SELECT id, name_en FROM districts ORDER BY id').all()).toEqual([
+          { id: '江北区', name_en: 'Jiangbei' },
+          { id: '渝中区', name_en: 'Yuzhong' },
+        ]);
+        expect(db.prepare('SELECT id, district, name FROM schools ORDER BY id').all()).toEqual([
+          { id: 'S01', district: '渝中区', name: '巴蜀小学' },
+          { id: 'S02', district: '江北区', name: '新村实验小学' },
+        ]);
+        expect(db.prepare('SELECT id FROM devices ORDER BY id').all()).toEqual([{ id: 'AV-101' }, { id: 'NN-1' }, { id: 'VR-1' }]);
+      });
       const reg = new Registry(file);
       try {
         expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S01', district: '渝中区', passwordHash: 'hash-1', revoked: false });
@@ -157,17 +194,7 @@ describe('registry migrations: adoption of a file made before versions', () => {
         reg.close();
       }
       raw((db) => {
-        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }]);
-        expectVersion1Shape(db);
-        expect(db.prepare('SELECT id, name_en FROM districts ORDER BY id').all()).toEqual([
-          { id: '江北区', name_en: 'Jiangbei' },
-          { id: '渝中区', name_en: 'Yuzhong' },
-        ]);
-        expect(db.prepare('SELECT id, district, name FROM schools ORDER BY id').all()).toEqual([
-          { id: 'S01', district: '渝中区', name: '巴蜀小学' },
-          { id: 'S02', district: '江北区', name: '新村实验小学' },
-        ]);
-        expect(db.prepare('SELECT id FROM devices ORDER BY id').all()).toEqual([{ id: 'AV-101' }, { id: 'NN-1' }, { id: 'VR-1' }]);
+        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }]);
       });
     });
   }
@@ -188,8 +215,8 @@ describe('registry migrations: versions', () => {
     raw((db) => db.exec("INSERT INTO schema_migrations VALUES (99, 'from the future', 5)"));
     expect(() => new Registry(file)).toThrow(expect.objectContaining({ code: 'HUB_ERR_REGISTRY_VERSION', message: expect.stringContaining('version 99') }));
     raw((db) => {
-      expect(ledger(db).map((r) => r.version)).toEqual([1, 99]);
-      db.exec("INSERT INTO districts VALUES ('d', 'D')"); // the refused open holds no lock
+      expect(ledger(db).map((r) => r.version)).toEqual([...MIGRATIONS.map((m) => m.version), 99]);
+      db.exec("INSERT INTO districts (id, name_en) VALUES ('d', 'D')"); // the refused open holds no lock
     });
   });
 
@@ -197,7 +224,7 @@ describe('registry migrations: versions', () => {
     const db = new DatabaseSync(file);
     try {
       const extra: Migration[] = [
-        ...MIGRATIONS,
+        ...V1,
         { version: 2, name: 'rooms', up: (d) => d.exec('CREATE TABLE rooms (id TEXT PRIMARY KEY)') },
         { version: 3, name: 'broken', up: (d) => d.exec('CREATE TABLE notes (id TEXT); INSERT INTO nowhere VALUES (1)') },
       ];
@@ -253,7 +280,42 @@ describe('registry migrations: two processes opening one new file at once', () =
     }
     raw((db) => {
       expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
-      expectVersion1Shape(db);
+      expectShapeOf(db, MIGRATIONS);
+    });
+  });
+});
+
+describe('registry migrations: 2, the management plane, over a version-1 file', () => {
+  it('keeps districts, schools, gateways, devices and audit rows, and creates the rooms devices named', () => {
+    openAtV1();
+    raw((db) => {
+      db.exec('PRAGMA foreign_keys = ON');
+      db.exec(`
+        INSERT INTO districts VALUES ('渝中区', 'Yuzhong');
+        INSERT INTO schools (id, district, name, timetable) VALUES ('S01', '渝中区', '巴蜀小学', NULL), ('S02', '渝中区', '人和街小学', '${JSON.stringify(TIMETABLE)}');
+        INSERT INTO gateways VALUES ('G01', 'S01', 'hash-1', 1);
+        INSERT INTO devices VALUES ('AV-1', 'S01', '101', 'classroom_av'), ('AV-2', 'S01', '101', 'classroom_av'), ('B-1', 'S01', '102', 'interactive_board'), ('VR-1', 'S02', '101', 'vr_kit');
+        INSERT INTO audit_log (at, actor, action, target, outcome) VALUES (1000, 'system:cli', 'gateway.revoke', 'gateway:G01', 'ok');
+      `);
+    });
+    const reg = new Registry(file);
+    try {
+      expect(reg.getDistrict('渝中区')).toEqual({ id: '渝中区', code: null, nameZh: '渝中区', nameEn: 'Yuzhong' });
+      expect(reg.getSchool('S02')).toEqual({ id: 'S02', district: '渝中区', nameZh: '人和街小学', nameEn: '', timetable: TIMETABLE, uplinkCapacityBps: null, createdAt: 0 });
+      expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S01', district: '渝中区', passwordHash: 'hash-1', revoked: true });
+      expect(reg.getGatewayRecord('G01')).toEqual({ id: 'G01', school: 'S01', district: '渝中区', revoked: true, createdAt: 0, rotatedAt: null });
+      expect(reg.getDeviceRecord('B-1')).toEqual({ id: 'B-1', school: 'S01', district: '渝中区', room: '102', kind: 'interactive_board', model: '', vendor: '', serial: '', linkRole: null, capacityBps: null, createdAt: 0, retiredAt: null });
+      expect(reg.deviceCount()).toBe(4);
+      expect(reg.listRooms('S01')).toEqual([{ school: 'S01', id: '101', name: '' }, { school: 'S01', id: '102', name: '' }]);
+      expect(reg.listRooms('S02')).toEqual([{ school: 'S02', id: '101', name: '' }]);
+      expect(reg.listAudit().items).toEqual([{ id: 1, at: 1000, actor: 'system:cli', action: 'gateway.revoke', target: 'gateway:G01', outcome: 'ok' }]);
+    } finally {
+      reg.close();
+    }
+    raw((db) => {
+      expect(ledger(db).map((r) => r.version)).toEqual([1, 2]);
+      expect(db.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
+      expect(columns(db, 'schools').map((c) => c[0])).toEqual(['id', 'district', 'name_zh', 'timetable', 'name_en', 'uplink_capacity_bps', 'created_at']);
     });
   });
 });
