@@ -9,8 +9,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { provisionFleet } from '../broker/src/provision.ts';
-import { Registry } from '../broker/src/registry.ts';
+import { ApiClient } from '../cli/src/client.ts';
+import { provisionThroughApi } from '../device-sim/src/apiProvision.ts';
 import { deviceCount, generateFleet, parseDistrictList, SEED_DISTRICTS } from '../device-sim/src/fleet.ts';
 import { startSimulatedCampuses } from '../device-sim/src/campuses.ts';
 import { envInt, loadConfigOrExit, parseEnvConfig } from '../runtime/src/envConfig.ts';
@@ -61,16 +61,17 @@ say('Campus IoT hub demo: starting InfluxDB, the hub, the gateways and the simul
 
 const influxUrl = process.env['INFLUX_URL'];
 const influx = influxUrl ? await influxAt(influxUrl) : await startLocalInflux({ dataDir: join(dataDir, 'influxdb') });
-// A new registry each run, with fresh random gateway passwords (only their hashes are stored).
+// A new registry each run: the hub's first start writes the city admin's token beside it.
 const registryPath = join(dataDir, 'registry.sqlite');
-for (const suffix of ['', '-wal', '-shm']) rmSync(`${registryPath}${suffix}`, { force: true });
-const passwords = new Map(fleet.schools.map((s) => [s.gateway, randomBytes(18).toString('base64url')]));
-const registry = new Registry(registryPath);
-await provisionFleet(registry, fleet, (gw) => passwords.get(gw)!, 'system:demo');
-registry.close();
+const tokenFile = join(dataDir, 'admin-token');
+for (const f of [registryPath, `${registryPath}-wal`, `${registryPath}-shm`, tokenFile]) rmSync(f, { force: true });
 
 // The hub's own main, as its own process, as production runs it.
 const hub = await startHubProcess({ HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: cfg.INFLUX_DB, LOG_LEVEL: 'info' }, join(logDir, 'hub.log'));
+const hubUrl = `http://127.0.0.1:${hub.httpPort}`;
+// The fleet is registered through the management API, as `campus` would; each gateway's
+// password is the one the hub made for it (only its hash is stored).
+const passwords = await provisionThroughApi(new ApiClient(hubUrl, () => readFileSync(tokenFile, 'utf8').trim()), fleet);
 
 // Node-RED's secrets: from the environment, else generated once and kept (mode 600) in the data dir.
 function secret(name: string): string {
@@ -118,7 +119,9 @@ const q = (query: string) =>
   `curl -sG '${influx.url}/query' --data-urlencode 'db=${cfg.INFLUX_DB}' --data-urlencode "q=${query}"`;
 say();
 say(`  InfluxDB   ${influx.url}  database "${cfg.INFLUX_DB}"${influx.source === 'local-influxd' ? `, data in ${join(dataDir, 'influxdb')}` : ''}`);
-say(`  Hub        mqtt://127.0.0.1:${hub.mqttPort}   health http://127.0.0.1:${hub.httpPort}/health   metrics http://127.0.0.1:${hub.httpPort}/metrics`);
+say(`  Hub        mqtt://127.0.0.1:${hub.mqttPort}   health ${hubUrl}/health   metrics ${hubUrl}/metrics`);
+say(`  API        ${hubUrl}/api/v1 (OpenAPI: ${hubUrl}/api/v1/openapi.json); the city admin's token is in ${tokenFile}`);
+say(`             try: CAMPUS_URL=${hubUrl} CAMPUS_TOKEN_FILE=${tokenFile} npx campus status`);
 say(`  Fleet      ${fleet.districts.length} districts × ${cfg.DEMO_SCHOOLS_PER_DISTRICT} schools, ${deviceCount(fleet)} devices, ${gateways.length} gateways (one per school)`);
 say(`             each device reports every ${30 * cfg.DEMO_CADENCE_SCALE} s (VR kits every ${60 * cfg.DEMO_CADENCE_SCALE} s)`);
 say(`  Districts  ${fleet.districts.map((d) => `${d.id} ${d.nameEn}`).join(' · ')}`);

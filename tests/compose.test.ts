@@ -11,7 +11,6 @@ import { ALERT_HOOK_PATH } from '../flows/src/build.ts';
 import { PROJECT_ROOT } from './harness/mainProcess.ts';
 
 const SECRETS = {
-  SIM_GATEWAY_SECRET: 'a-secret-of-enough-length',
   GRAFANA_ADMIN_PASSWORD: 'grafana-admin',
   NODE_RED_ADMIN_PASSWORD: 'node-red-admin',
   NODE_RED_CREDENTIAL_SECRET: 'node-red-credentials',
@@ -73,11 +72,15 @@ describe('docker-compose.yml', () => {
     expect(hub.hub.influx.url).toBe('http://influxdb:8086');
     expect(s['campuses']!.command).toEqual(['node', 'device-sim/src/campusesMain.ts']);
     const sim = loadCampusesConfig(s['campuses']!.environment);
-    expect([sim.SIM_HUB_URL, sim.SIM_REGISTRY_PATH, sim.SIM_OUTBOX_DIR]).toEqual(['mqtt://hub:1883', hub.hub.registryPath, '/outbox']);
-    expect(s['campuses']!.volumes!.map(volume).map((v) => [v.type, v.source, v.target])).toEqual([
-      ['volume', 'registry', '/data'],
-      ['volume', 'outboxes', '/outbox'],
+    expect([sim.SIM_HUB_URL, sim.SIM_API_URL, sim.SIM_OUTBOX_DIR]).toEqual(['mqtt://hub:1883', 'http://hub:8080', '/outbox']);
+    expect(hub.hub.publicMqttUrl).toBe(sim.SIM_HUB_URL);
+    // The campuses read the hub's bootstrap token (admin-token beside its registry) from the
+    // hub's own volume, mounted read-only.
+    expect(s['campuses']!.volumes!.map(volume).map((v) => [v.type, v.source, v.target, v.readOnly])).toEqual([
+      ['volume', 'registry', '/hub-data', true],
+      ['volume', 'outboxes', '/outbox', false],
     ]);
+    expect([hub.hub.registryPath, sim.SIM_API_TOKEN_FILE]).toEqual(['/data/registry.sqlite', '/hub-data/admin-token']);
   });
 
   it('mounts the provisioning tree where its dashboard provider looks, and gives Grafana every variable the files use', async () => {

@@ -13,7 +13,6 @@ import {
   pageLimitSchema,
   deviceValueSchema,
   provisionedDeviceSchema,
-  ROLES as ROLE_LIST,
   roomSchema,
   schoolSchema,
   schoolValueSchema,
@@ -58,8 +57,8 @@ export interface DeviceRow {
   kind: DeviceKind;
 }
 
-export type Role = 'city_admin' | 'district_operator' | 'school_it' | 'viewer';
-export const ROLES: readonly Role[] = ROLE_LIST;
+import type { Role } from './auth/authorize.ts';
+export { ROLES, type Role } from './auth/authorize.ts';
 export interface District { id: string; code: string | null; nameZh: string; nameEn: string }
 export interface School { id: string; district: string; nameZh: string; nameEn: string; timetable: Timetable | null; uplinkCapacityBps: number | null; createdAt: number }
 export interface Room { school: string; id: string; name: string }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROLES, type Role } from './auth/authorize.ts';
 import { deviceIdSchema, topicIdSchema } from '../../protocol/src/ids.ts';
 import { deviceKindSchema, linkRoleSchema } from '../../protocol/src/kinds.ts';
 import { timetableSchema } from '../../protocol/src/schedule.ts';
@@ -14,8 +15,9 @@ const name = z.string().min(1).max(200);
 const capacity = z.number().int().positive().max(400e9);
 const at = z.number().int().nonnegative();
 
-export const ROLES = ['city_admin', 'district_operator', 'school_it', 'viewer'] as const;
-export const roleSchema = z.enum(ROLES);
+/** A user id appears in audit actors (`user:<id>`), so it keeps to their characters. */
+export const userIdSchema = z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1–64 letters, digits, ".", "_", "@" or "-"');
+export const roleSchema = z.enum(ROLES as [Role, ...Role[]]);
 
 export const districtCodeSchema = z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'must be a lower-case letter then up to 15 of a-z, 0-9, -');
 
@@ -61,7 +63,7 @@ export const provisionedDeviceSchema = deviceShape.superRefine((v, ctx) => linkR
 
 export const userSchema = z
   .object({
-    id: topicIdSchema,
+    id: userIdSchema,
     displayName: z.string().max(200),
     role: roleSchema,
     district: topicIdSchema.nullable(),
@@ -80,7 +82,7 @@ export const userSchema = z
 
 export const tokenSchema = z.object({
   id: z.string().min(1).max(128),
-  user: topicIdSchema,
+  user: userIdSchema,
   name: z.string().max(200),
   secretHash: z.string().min(1),
   createdAt: at,

@@ -47,12 +47,14 @@ const simSchema = z.object({
 const campusesSchema = z.object({
   ...fleetEnv,
   SIM_HUB_URL: mqttUrl.default('mqtt://127.0.0.1:1883'),
-  /** Each simulated gateway's password is derived from this secret and its id. */
-  SIM_GATEWAY_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  /** The hub's management API, through which the fleet is registered and gateways get their passwords. */
+  SIM_API_URL: z.url().default('http://127.0.0.1:8080'),
+  /** An API token allowed to register the whole fleet (a city admin's); else SIM_API_TOKEN_FILE. */
+  SIM_API_TOKEN: z.string().min(1).optional(),
+  /** A file holding that token (the hub's bootstrap file, `admin-token` beside its registry). */
+  SIM_API_TOKEN_FILE: z.string().min(1).default('.data/admin-token'),
   /** The gateways' durable outboxes, one folder per gateway under this one; `memory` keeps them in memory. */
   SIM_OUTBOX_DIR: z.string().min(1).default('memory'),
-  /** When set, the simulated fleet and its gateways' credentials are written to this registry. */
-  SIM_REGISTRY_PATH: z.string().optional(),
 });
 
 export type SimMainConfig = z.infer<typeof simSchema>;

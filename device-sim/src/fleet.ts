@@ -44,7 +44,9 @@ export interface SimDevice {
 
 export interface SimSchool {
   id: string;
+  /** The school's Chinese name. */
   name: string;
+  nameEn?: string;
   district: string;
   gateway: string;
   devices: SimDevice[];
@@ -89,7 +91,7 @@ export function generateFleet(spec: FleetSpec): Fleet {
           link: { role: 'access', capacityBps: 1e9 },
         });
       }
-      schools.push({ id, name: `${d.id}第${s}中学`, district: d.id, gateway: `gw-${id}`, devices });
+      schools.push({ id, name: `${d.id}第${s}中学`, nameEn: `${d.nameEn} No. ${s} Middle School`, district: d.id, gateway: `gw-${id}`, devices });
     }
   }
   return { districts: spec.districts, schools };

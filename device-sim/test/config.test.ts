@@ -4,7 +4,6 @@ import { fleetOf, lanUrlOf, loadCampusesConfig, loadSimConfig } from '../src/con
 import { SIM_ERR, SimError } from '../src/errors.ts';
 import { onlySchools } from '../src/fleet.ts';
 
-const SECRET = { SIM_GATEWAY_SECRET: 'a-secret-of-enough-length' };
 
 function problems(load: () => unknown): string[] {
   try {
@@ -26,11 +25,12 @@ describe('device-sim configuration', () => {
     expect(loadSimConfig({}).SIM_LAN_URL).toBe('mqtt://127.0.0.1:1884');
   });
 
-  it('the campuses need the gateway secret; both refuse a bad URL and a bad district list by name', () => {
-    expect(problems(() => loadCampusesConfig({}))).toEqual(['SIM_GATEWAY_SECRET']);
-    expect(problems(() => loadCampusesConfig({ ...SECRET, SIM_HUB_URL: 'http://hub', SIM_EXTRA_DISTRICTS: 'x:y' })).sort()).toEqual(['SIM_EXTRA_DISTRICTS', 'SIM_HUB_URL']);
+  it('the campuses register through the hub API (its bootstrap token file by default); both refuse a bad URL and a bad district list by name', () => {
+    const c = loadCampusesConfig({});
+    expect([c.SIM_API_URL, c.SIM_API_TOKEN, c.SIM_API_TOKEN_FILE]).toEqual(['http://127.0.0.1:8080', undefined, '.data/admin-token']);
+    expect(problems(() => loadCampusesConfig({ SIM_HUB_URL: 'http://hub', SIM_API_URL: 'not a url', SIM_EXTRA_DISTRICTS: 'x:y' })).sort()).toEqual(['SIM_API_URL', 'SIM_EXTRA_DISTRICTS', 'SIM_HUB_URL']);
     expect(problems(() => loadSimConfig({ SIM_LAN_URL: 'tcp://x' }))).toEqual(['SIM_LAN_URL']);
-    expect(loadCampusesConfig({ ...SECRET, SIM_EXTRA_DISTRICTS: '万州区:Wanzhou:wz' }).SIM_OUTBOX_DIR).toBe('memory');
+    expect(loadCampusesConfig({ SIM_EXTRA_DISTRICTS: '万州区:Wanzhou:wz' }).SIM_OUTBOX_DIR).toBe('memory');
   });
 
   it('the fleet of a configuration: the seed districts plus the extra ones; SIM_SCHOOLS keeps only those named', () => {

@@ -12,7 +12,9 @@ import { influxQuery } from '../harness/stack.ts';
 
 /**
  * The compose topology on one machine: the hub's main and the simulated campuses' main as two
- * processes sharing the registry file, which the simulator provisions after the hub started.
+ * processes; the simulator registers the fleet through the hub's management API with the token
+ * the hub's first start wrote beside its registry, and its gateways log in with the passwords
+ * the hub made for them.
  */
 describe('the campuses main against the hub main (the compose topology)', () => {
   let influx: InfluxInstance;
@@ -30,14 +32,14 @@ describe('the campuses main against the hub main (the compose topology)', () => 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('provisions the registry, connects every school gateway and lands data for every district', async () => {
+  it('registers the fleet through the API, connects every school gateway and lands data for every district', async () => {
     const sim = track(
       spawn(process.execPath, [join(PROJECT_ROOT, 'device-sim/src/campusesMain.ts')], {
         env: {
           ...process.env,
           SIM_HUB_URL: `mqtt://127.0.0.1:${hub.mqttPort}`,
-          SIM_GATEWAY_SECRET: 'a-test-secret-of-enough-length',
-          SIM_REGISTRY_PATH: join(dir, 'registry.sqlite'),
+          SIM_API_URL: `http://127.0.0.1:${hub.httpPort}`,
+          SIM_API_TOKEN_FILE: join(dir, 'admin-token'),
           SIM_SCHOOLS_PER_DISTRICT: '1',
           SIM_ROOMS_PER_SCHOOL: '1',
           SIM_VR_KITS_PER_SCHOOL: '0',
