@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { deviceIdSchema, topicIdSchema } from '../../../protocol/src/ids.ts';
 import { timetableSchema } from '../../../protocol/src/schedule.ts';
-import { districtCodeSchema, roleSchema } from '../registryValues.ts';
+import { districtCodeSchema, roleSchema, userIdSchema as registryUserId } from '../registryValues.ts';
 
 /**
  * The entities of the management API as the OpenAPI document names them. Inputs reuse the
@@ -16,7 +16,7 @@ export const capacityBpsSchema = z.number().int().positive().max(400e9).meta({ d
 export const districtIdSchema = topicIdSchema.meta({ id: 'DistrictId', description: 'A district id (a topic level; Chinese allowed)' });
 export const schoolIdSchema = topicIdSchema.meta({ id: 'SchoolId', description: 'A school id (a topic level)' });
 export const roomIdSchema = deviceIdSchema.meta({ id: 'RoomId', description: 'A room id (an InfluxDB tag value)' });
-export const userIdSchema = topicIdSchema.meta({ id: 'UserId' });
+export const userIdSchema = registryUserId.meta({ id: 'UserId', description: 'A user id: it appears in audit actors as user:<id>' });
 
 export const timetableBody = timetableSchema.meta({ id: 'Timetable', description: 'When classroom devices are expected up (docs/design.md#availability)' });
 

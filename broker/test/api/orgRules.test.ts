@@ -127,6 +127,7 @@ describe('org endpoints: rules', () => {
       ['PUT', '/schools/yz-bashu/timetable', { ...TT, days: [] }, 'days'],
       ['PUT', '/schools/yz-bashu/timetable', { ...TT, lunch: '12:00' }, ''],
       ['POST', '/schools/yz-bashu/rooms', { id: 'tab\there' }, 'id'],
+      ['POST', '/users', { id: 'user:x', role: 'viewer' }, 'id'],
       ['POST', '/users', { id: 'x', role: 'district_operator' }, 'district'],
       ['POST', '/users', { id: 'x', role: 'district_operator', district: '渝中区', school: 'yz-bashu' }, 'school'],
       ['POST', '/users', { id: 'x', role: 'city_admin', district: '渝中区' }, 'district'],
