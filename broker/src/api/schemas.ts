@@ -8,7 +8,7 @@ import { districtCodeSchema, roleSchema, userIdSchema as registryUserId } from '
  * registry's own value rules (registryValues.ts, protocol ids), so that a value the API accepts
  * is one the registry accepts and the 400 names the field.
  */
-const nameSchema = z.string().min(1).max(200);
+export const nameSchema = z.string().min(1).max(200);
 const ms = z.number().int().meta({ description: 'Unix time, ms' });
 /** The largest link the product models, as the registry's rule. */
 export const capacityBpsSchema = z.number().int().positive().max(400e9).meta({ description: 'bits per second, 1–400e9' });
