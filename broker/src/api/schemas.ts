@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { deviceIdSchema, topicIdSchema } from '../../../protocol/src/ids.ts';
 import { timetableSchema } from '../../../protocol/src/schedule.ts';
-import { districtCodeSchema, roleSchema } from '../registryValues.ts';
+import { districtCodeSchema, roleSchema, userIdSchema as registryUserId } from '../registryValues.ts';
 
 /**
  * The entities of the management API as the OpenAPI document names them. Inputs reuse the
  * registry's own value rules (registryValues.ts, protocol ids), so that a value the API accepts
  * is one the registry accepts and the 400 names the field.
  */
-const nameSchema = z.string().min(1).max(200);
+export const nameSchema = z.string().min(1).max(200);
 const ms = z.number().int().meta({ description: 'Unix time, ms' });
 /** The largest link the product models, as the registry's rule. */
 export const capacityBpsSchema = z.number().int().positive().max(400e9).meta({ description: 'bits per second, 1–400e9' });
@@ -16,7 +16,7 @@ export const capacityBpsSchema = z.number().int().positive().max(400e9).meta({ d
 export const districtIdSchema = topicIdSchema.meta({ id: 'DistrictId', description: 'A district id (a topic level; Chinese allowed)' });
 export const schoolIdSchema = topicIdSchema.meta({ id: 'SchoolId', description: 'A school id (a topic level)' });
 export const roomIdSchema = deviceIdSchema.meta({ id: 'RoomId', description: 'A room id (an InfluxDB tag value)' });
-export const userIdSchema = topicIdSchema.meta({ id: 'UserId' });
+export const userIdSchema = registryUserId.meta({ id: 'UserId', description: 'A user id: it appears in audit actors as user:<id>' });
 
 export const timetableBody = timetableSchema.meta({ id: 'Timetable', description: 'When classroom devices are expected up (docs/design.md#availability)' });
 

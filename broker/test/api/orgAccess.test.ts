@@ -15,6 +15,7 @@ interface Case {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: (who: PrincipalName) => string;
   body?: (who: PrincipalName) => unknown;
+  headers?: Record<string, string>;
   /** city yzOperator jbOperator bashuIt s02It jbIt cityViewer yzViewer bashuViewer */
   expect: string;
   /** Registry writes before the call (a target of its own for each principal). */
@@ -206,6 +207,19 @@ const CASES: Case[] = [
     check: (rig, who) => expect(rig.registry.getToken(tokenOf[who]!)!.revokedAt).not.toBeNull(),
   },
 
+  {
+    name: 'POST /inventory/import (a row of yz-bashu)',
+    method: 'POST',
+    path: () => '/inventory/import',
+    headers: { 'content-type': 'text/csv' },
+    body: (who) => new TextEncoder().encode(`school,room,id,kind,model,vendor,serial,link_role,capacity_bps\nyz-bashu,301,i-${who},vr_kit,Pico,,,,\n`),
+    // A school the caller may not change is an unknown_school row: 422, whichever the reason.
+    expect: '200 200 422 200 422 422 422 422 422',
+    action: 'inventory.import',
+    check: (rig, who) => expect(rig.registry.getDeviceRecord(`i-${who}`)).toMatchObject({ school: 'yz-bashu', room: '301', kind: 'vr_kit', model: 'Pico' }),
+  },
+  { name: 'GET /inventory/export?school=yz-bashu', method: 'GET', path: () => '/inventory/export?school=yz-bashu', expect: '200 200 404 200 404 404 200 200 200' },
+
   { name: 'GET /audit', method: 'GET', path: () => '/audit', expect: '200 200 200 200 200 200 200 200 200' },
   { name: 'GET /audit?school=jb-s01', method: 'GET', path: () => '/audit?school=jb-s01', expect: '200 404 200 404 404 200 200 404 404' },
 ];
@@ -230,7 +244,7 @@ describe('org endpoints × every principal', () => {
         c.setup?.(rig, who);
         const before = snapshot(rig.registry);
         const lastAudit = rig.registry.listAudit({ limit: 1 }).items[0]?.id ?? 0;
-        const r = await rig.call(who, c.method, c.path(who), c.body?.(who));
+        const r = await rig.call(who, c.method, c.path(who), c.body?.(who), c.headers);
         got[who] = r.status;
         if (r.status !== want[who]) continue; // reported below, all principals at once
         const after = snapshot(rig.registry);

@@ -43,5 +43,5 @@ export function snapshot(reg: Registry): string {
 /** The audit outcome a status stands for. */
 export function outcomeFor(status: number): string {
   if (status < 300) return 'ok';
-  return ({ 400: 'invalid', 403: 'forbidden', 404: 'not_found', 409: 'conflict' } as Record<number, string>)[status] ?? `status ${status}`;
+  return ({ 400: 'invalid', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 422: 'invalid' } as Record<number, string>)[status] ?? `status ${status}`;
 }

@@ -5,7 +5,7 @@ import { auditOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { notFound } from '../apiError.ts';
 import { pageOf, pageQuery, route, type RouteTable } from '../route.ts';
-import { capacityBpsSchema, districtIdSchema, districtSchema, roomIdSchema, roomSchema, schoolIdSchema, schoolSchema, timetableBody } from '../schemas.ts';
+import { capacityBpsSchema, districtIdSchema, districtSchema, nameSchema, roomIdSchema, roomSchema, schoolIdSchema, schoolSchema, timetableBody } from '../schemas.ts';
 import { districtIn, matchesQ, schoolIn, schoolScope } from '../scope.ts';
 import { inventoryRoutes } from './inventory.ts';
 import { userRoutes } from './users.ts';
@@ -19,7 +19,6 @@ export function orgRoutes(table: RouteTable, deps: ApiDeps): void {
   inventoryRoutes(table, deps);
 }
 
-const nameSchema = z.string().min(1).max(200);
 const qSchema = z.string().min(1).max(200).optional().meta({ description: 'Case-insensitive substring of the id or a name' });
 const districtParams = z.object({ district: districtIdSchema });
 const schoolParams = z.object({ school: schoolIdSchema });
@@ -30,7 +29,6 @@ const deleted = { 204: { description: 'Deleted' } };
 const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 function districtRoutes(table: RouteTable, deps: ApiDeps): void {
-
   route(table, {
     method: 'get',
     path: '/districts',
@@ -123,7 +121,6 @@ function schoolFor(ctx: Parameters<typeof schoolIn>[0], reg: Registry, id: strin
 }
 
 function schoolRoutes(table: RouteTable, deps: ApiDeps): void {
-
   route(table, {
     method: 'get',
     path: '/schools',
@@ -262,7 +259,6 @@ function schoolRoutes(table: RouteTable, deps: ApiDeps): void {
 }
 
 function roomRoutes(table: RouteTable, deps: ApiDeps): void {
-
   route(table, {
     method: 'get',
     path: '/schools/{school}/rooms',

@@ -37,14 +37,14 @@ const newUserBody = z
     id: userIdSchema,
     displayName: z.string().max(200).optional(),
     role: roleSchema,
-    district: districtIdSchema.optional(),
-    school: schoolIdSchema.optional(),
+    district: districtIdSchema.nullish(),
+    school: schoolIdSchema.nullish(),
     tokenTtlDays: ttlDaysSchema.optional(),
   })
   .superRefine((u, c) => {
     const need = (field: 'district' | 'school', present: boolean) => {
-      if (present && u[field] === undefined) c.addIssue({ code: 'custom', path: [field], message: `required for a ${u.role}` });
-      if (!present && u[field] !== undefined) c.addIssue({ code: 'custom', path: [field], message: `not allowed for a ${u.role}` });
+      if (present && u[field] == null) c.addIssue({ code: 'custom', path: [field], message: `required for a ${u.role}` });
+      if (!present && u[field] != null) c.addIssue({ code: 'custom', path: [field], message: `not allowed for a ${u.role}` });
     };
     if (u.role === 'city_admin') (need('district', false), need('school', false));
     else if (u.role === 'district_operator') (need('district', true), need('school', false));
@@ -85,7 +85,7 @@ export function userRoutes(table: RouteTable, deps: ApiDeps): void {
     body: newUserBody,
     responses: { 201: { description: 'Created; the token is not shown again', schema: newUserSchema } },
     handler: (ctx) => {
-      const b = ctx.body;
+      const b = { ...ctx.body, district: ctx.body.district ?? undefined, school: ctx.body.school ?? undefined };
       const reg = deps.registry();
       const school = b.school === undefined ? undefined : reg.getSchool(b.school);
       const district = school?.district ?? b.district ?? null;
