@@ -56,3 +56,6 @@ export function matchesQ(q: string | undefined, fields: ReadonlyArray<string | n
   const needle = q.toLowerCase();
   return fields.some((f) => f !== null && f.toLowerCase().includes(needle));
 }
+
+/** Drops keys whose value is undefined, so that a patch never clears a field it does not name. */
+export const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -13,7 +13,7 @@ import { deviceDetailSchema, deviceIdParam, deviceSchema, deviceStatusSchema, li
 import { deviceIn, fromStorage, liveStates, refusalAudited, withLive } from '../fleetState.ts';
 import { pageOf, pageQuery, route, type RouteTable } from '../route.ts';
 import { capacityBpsSchema, districtIdSchema, roomIdSchema, schoolIdSchema } from '../schemas.ts';
-import { schoolIn, scopedFilter } from '../scope.ts';
+import { defined, schoolIn, scopedFilter } from '../scope.ts';
 import { commandRoutes } from './commands.ts';
 import { eventRoutes } from './events.ts';
 import { gatewayRoutes } from './gateways.ts';
@@ -32,9 +32,6 @@ const deviceParams = z.object({ device: deviceIdParam });
 const text = z.string().max(200);
 /** A `state` filter scans at most this many registry rows for one page. */
 const STATE_SCAN_ROWS = 20_000;
-
-/** Drops keys whose value is undefined, so that a patch never clears a field it does not name. */
-const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /** The device's newest telemetry point, from its kind's measurement (storage/README.md). */
 async function lastTelemetry(deps: ApiDeps, d: Pick<Device, 'id' | 'kind'>): Promise<{ ts: number; data: Record<string, unknown> } | null> {

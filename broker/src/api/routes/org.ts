@@ -6,7 +6,7 @@ import type { ApiDeps } from '../deps.ts';
 import { notFound } from '../apiError.ts';
 import { pageOf, pageQuery, route, type RouteTable } from '../route.ts';
 import { capacityBpsSchema, districtIdSchema, districtSchema, nameSchema, roomIdSchema, roomSchema, schoolIdSchema, schoolSchema, timetableBody } from '../schemas.ts';
-import { districtIn, matchesQ, schoolIn, schoolScope } from '../scope.ts';
+import { defined, districtIn, matchesQ, schoolIn, schoolScope } from '../scope.ts';
 import { inventoryRoutes } from './inventory.ts';
 import { userRoutes } from './users.ts';
 
@@ -24,9 +24,6 @@ const districtParams = z.object({ district: districtIdSchema });
 const schoolParams = z.object({ school: schoolIdSchema });
 const roomParams = z.object({ school: schoolIdSchema, room: roomIdSchema });
 const deleted = { 204: { description: 'Deleted' } };
-
-/** Drops keys whose value is undefined, so that a patch never clears a field it does not name. */
-const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 function districtRoutes(table: RouteTable, deps: ApiDeps): void {
   route(table, {
