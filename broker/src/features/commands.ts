@@ -121,7 +121,8 @@ export class Commands implements Feature {
     if (!dev) throw new HubError(HubErrorCode.COMMAND_REFUSED, `device ${c.device} is not in the registry`);
     const gw = registry().activeGateways().find((g) => g.school === dev.school);
     if (!gw) throw new HubError(HubErrorCode.COMMAND_REFUSED, `school ${dev.school} has no active gateway`);
-    const parsed = commandRequestSchema.safeParse({ v: 1, id: randomBytes(12).toString('base64url'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 });
+    // Hex, not base64url: an id is typed into shells and CLIs, where a leading `-` reads as an option.
+    const parsed = commandRequestSchema.safeParse({ v: 1, id: randomBytes(12).toString('hex'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 });
     if (!parsed.success) throw new HubError(HubErrorCode.COMMAND_REFUSED, `invalid command: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const req = parsed.data;
     const point = (fields: FieldsOf<'command'>): string => commandPoint(gw, req, fields);
