@@ -182,6 +182,20 @@ describe('fleet endpoints × every principal', () => {
     });
   }
 
+  it(`GET /events: ${ALL}, and the stream's listeners go with the client`, async () => {
+    const baseline = rig.hub.bus.listenerCount('commandOutcome');
+    const got: Record<string, number> = {};
+    for (const who of WHO) {
+      const ac = new AbortController();
+      const res = await fetch(`${rig.base}/events`, { headers: { authorization: `Bearer ${rig.tokens[who]}` }, signal: ac.signal });
+      got[who] = res.status;
+      ac.abort();
+      await res.body?.cancel().catch(() => {});
+    }
+    expect(got).toEqual(statuses(ALL));
+    await expect.poll(() => rig.hub.bus.listenerCount('commandOutcome')).toBe(baseline);
+  });
+
   it('refuses every fleet endpoint without a valid token (expired, revoked, none)', async () => {
     for (const who of ['expired', 'revoked', null] as const) {
       for (const [m, p] of [['GET', '/devices'], ['POST', `/devices/${board}/commands`], ['GET', '/gateways'], ['GET', '/events'], ['GET', '/presence']] as const) {
