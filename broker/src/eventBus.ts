@@ -15,6 +15,8 @@ export interface PresenceChanged {
 
 export interface CommandOutcome {
   id: string;
+  district: string;
+  school: string;
   gateway: string;
   device: string;
   action: CommandAction;

@@ -8,7 +8,7 @@ import type { DispatchTable } from './dispatch.ts';
 import { toError } from '../../runtime/src/errors.ts';
 import { hubLifecycleFault } from './errors.ts';
 import { EventBus } from './eventBus.ts';
-import { Commands, type CommandRequestInput, type CommandSent } from './features/commands.ts';
+import { Commands, type CommandRequestInput, type SendOptions } from './features/commands.ts';
 import { Credentials } from './features/credentials.ts';
 import type { Feature } from './features/feature.ts';
 import { GatewaySessions } from './features/gatewaySessions.ts';
@@ -25,7 +25,7 @@ import type { IngestLimits } from './ingest.ts';
 import { createHubCounters, createHubHistograms, type HubCounters } from './metrics.ts';
 import { MqttServer } from './mqttServer.ts';
 import type { Presence } from './presence.ts';
-import { Registry } from './registry.ts';
+import { Registry, type CommandRecord } from './registry.ts';
 import { createApiRouter, type ApiRouter } from './api/app.ts';
 import type { ApiDeps } from './api/deps.ts';
 import { fleetRoutes } from './api/routes/fleet.ts';
@@ -80,7 +80,7 @@ export interface Hub {
   /** Database management and the InfluxQL the API and reports run (the `influx` client). */
   readonly admin: InfluxAdmin;
   recordMinute(atMs?: number): Promise<number>;
-  sendCommand(c: CommandRequestInput, actor: Actor): Promise<CommandSent>;
+  sendCommand(c: CommandRequestInput, actor: Actor, opts?: SendOptions): Promise<CommandRecord>;
   isCommandReady(gateway: string): boolean;
   revokeGateway(id: string, actor: Actor): boolean;
   reinstateGateway(id: string, actor: Actor): boolean;
@@ -205,7 +205,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
 
     // An operation waits for InfluxDB at most one request timeout, never for a whole outage.
     recordMinute: async (atMs) => (running('recordMinute'), minutes.record(atMs, config.influx.requestTimeoutMs)),
-    sendCommand: async (c, actor) => (running('sendCommand'), commands.send(c, actor)),
+    sendCommand: async (c, actor, opts) => (running('sendCommand'), commands.send(c, actor, opts)),
     isCommandReady: (gateway) => sessions.isCommandReady(gateway),
     revokeGateway: (id, actor) => (running('revokeGateway'), credentials.revoke(id, actor)),
     reinstateGateway: (id, actor) => (running('reinstateGateway'), credentials.reinstate(id, actor)),

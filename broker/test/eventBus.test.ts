@@ -16,7 +16,7 @@ describe('EventBus', () => {
     bus.onPresenceChanged({}, (c) => got.push(`b:${c.gateway.gateway}`));
     bus.onCommandOutcome({}, (o) => got.push(`cmd:${o.status}`));
     bus.emitPresenceChanged(change('gw-1'));
-    bus.emitCommandOutcome({ id: 'x', gateway: 'gw-1', device: 'd', action: 'reboot', status: 'no_result' });
+    bus.emitCommandOutcome({ id: 'x', district: 'd1', school: 's1', gateway: 'gw-1', device: 'd', action: 'reboot', status: 'no_result' });
     expect(got).toEqual(['a:gw-1', 'b:gw-1', 'cmd:no_result']);
   });
 
@@ -61,7 +61,7 @@ describe('EventBus', () => {
       throw new Error('broken consumer');
     });
     bus.onCommandOutcome({}, (o) => got.push(o.status));
-    expect(() => bus.emitCommandOutcome({ id: 'x', gateway: 'gw-1', device: 'd', action: 'reboot', status: 'done' })).not.toThrow();
+    expect(() => bus.emitCommandOutcome({ id: 'x', district: 'd1', school: 's1', gateway: 'gw-1', device: 'd', action: 'reboot', status: 'done' })).not.toThrow();
     expect(got).toEqual(['done']);
     expect(errors).toEqual([['commandOutcome', 'broken consumer']]);
   });

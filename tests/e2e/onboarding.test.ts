@@ -112,10 +112,10 @@ describe('the README onboarding: a school registered, its gateway and devices ru
           await waitFor('the hub answering', async () => (alive(), (await fetch(`http://127.0.0.1:${httpPort}/health`).catch(() => undefined)) !== undefined || undefined), { timeoutMs: 60_000, intervalMs: 200 });
           // The bootstrap token: mode 600, its path in the hub's log, the token itself nowhere in it.
           const tokenFile = join(dir, '.data', 'admin-token');
-          await waitFor('the bootstrap token file', () => (statSync(tokenFile, { throwIfNoEntry: false }) ? true : undefined), { timeoutMs: 10_000 });
+          await waitFor('the bootstrap token file', async () => (statSync(tokenFile, { throwIfNoEntry: false }) ? true : undefined), { timeoutMs: 10_000 });
           expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
           const token = readFileSync(tokenFile, 'utf8').trim();
-          await waitFor('the hub logging where the token is', () => (output.get(child)!.includes('admin-token') ? true : undefined), { timeoutMs: 10_000 });
+          await waitFor('the hub logging where the token is', async () => (output.get(child)!.includes('admin-token') ? true : undefined), { timeoutMs: 10_000 });
           expect(output.get(child)).not.toContain(token);
         } else if (what === 'gateway') {
           await waitFor('the gateway online', async () => (alive(), (await api<{ connection: string }>('/gateways/gw-yz-bashu')).connection === 'online' || undefined), { timeoutMs: 60_000, intervalMs: 250 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLLUP_RP, rollupBackfill } from '../../storage/src/rollups.ts';
 import { availabilityFigures, availabilityQuery, districtBandwidthQuery, districtUtilisationQuery, schoolUplinkQuery, type TimeRange } from '../../storage/src/queries.ts';
+import { createUserWithToken } from '../../broker/src/auth/bootstrap.ts';
 import type { PresenceEvent } from '../../broker/src/presence.ts';
 import type { Fleet, SimDevice, SimSchool } from '../../device-sim/src/fleet.ts';
 import type { DeviceSample } from '../../protocol/src/telemetry.ts';
@@ -216,7 +217,8 @@ describe('truthful uptime and bandwidth per district, through outages', () => {
     // Replayed (historical) observations never moved live state: the downs come from the first
     // live records after the cut, at 80 min, not from the replayed 51 min.
     for (const e of downs) expect(e.ts).toBe(T0 + 80 * MIN);
-    const api = (await (await fetch(`http://127.0.0.1:${stack.hub.httpPort}/api/v1/presence`)).json()) as Array<{ gateway: string; state: string; devices: Array<{ device: string; state: string; lastObserved: string }> }>;
+    const { token } = createUserWithToken(stack.registry, { id: 'uptime-viewer', role: 'viewer' }, { ttlMs: 3_600_000 }, Date.now());
+    const api = (await (await fetch(`http://127.0.0.1:${stack.hub.httpPort}/api/v1/presence`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ gateway: string; state: string; devices: Array<{ device: string; state: string; lastObserved: string }> }>;
     const gwB = api.find((g) => g.gateway === 'gw-yz-s02')!;
     expect(gwB.state).toBe('offline');
     expect(gwB.devices.map((d) => d.state)).toEqual(['unknown', 'unknown', 'unknown', 'unknown', 'unknown']);

@@ -77,8 +77,8 @@ export interface ApiRig {
   stop(): Promise<void>;
 }
 
-export async function startApiRig(influxUrl: string, database: string, opts: { fleet?: Fleet; hub?: Partial<HubConfig> } = {}): Promise<ApiRig> {
-  const registry = new Registry(':memory:');
+export async function startApiRig(influxUrl: string, database: string, opts: { fleet?: Fleet; hub?: Partial<HubConfig>; /** A file instead of memory (a test that reads the database itself). */ registryPath?: string } = {}): Promise<ApiRig> {
+  const registry = new Registry(opts.registryPath ?? ':memory:');
   await provisionFleet(registry, opts.fleet ?? API_FLEET, gatewayPassword, 'system:test', TEST_SCRYPT);
   const now = Date.now();
   const tokens = {} as ApiRig['tokens'];

@@ -12,7 +12,7 @@ import { point as schemaPoint, type FieldsOf } from '../../../storage/src/point.
 import type { InfluxWriter } from '../influx/writer.ts';
 import { parseJsonPayload } from '../jsonPayload.ts';
 import type { HubCounters } from '../metrics.ts';
-import type { Registry } from '../registry.ts';
+import type { CommandRecord, Registry } from '../registry.ts';
 import type { Feature } from './feature.ts';
 import type { HubPublisher } from './presencePublisher.ts';
 
@@ -24,10 +24,10 @@ export interface CommandRequestInput {
   action: CommandAction;
   ttlMs?: number;
 }
-export interface CommandSent {
-  id: string;
-  status: 'sent' | 'rejected';
-  detail?: string;
+/** Options of a send: an idempotency key (per actor) and a hash of the request it stands for. */
+export interface SendOptions {
+  idempotencyKey?: string | undefined;
+  requestHash?: string | undefined;
 }
 
 export interface CommandsDeps {
@@ -72,39 +72,83 @@ export class Commands implements Feature {
     this.#pending.clear();
   }
 
-  /** Refused (HUB_ERR_COMMAND_REFUSED) for an unknown device or action; `rejected` at once when the gateway does not take commands. */
-  async send(c: CommandRequestInput, actor: Actor): Promise<CommandSent> {
+  /**
+   * Refused (HUB_ERR_COMMAND_REFUSED) for an unknown device or action; `rejected` at once when
+   * the gateway does not take commands. Every command that gets as far as its gateway is a
+   * registry record (`sent` as returned, then its outcomes). With an idempotency key the actor
+   * has used before, the stored record is returned and nothing is sent (a different request
+   * hash: HUB_ERR_IDEMPOTENCY_MISMATCH). The key is looked up and the record inserted before
+   * the first await, so two concurrent sends with one key command the device once.
+   */
+  async send(c: CommandRequestInput, actor: Actor, opts: SendOptions = {}): Promise<CommandRecord> {
     assertActor(actor);
-    const audit = (outcome: string, target: string, detail?: string): void =>
-      this.#d.registry().appendAudit({ at: this.#d.now(), actor, action: `command.${String(c.action)}`, target, outcome, detail });
-    let sent: CommandSent;
+    const key = opts.idempotencyKey;
+    if (key !== undefined) {
+      const held = this.#d.registry().commandByKey(actor, key);
+      if (held) {
+        if ((opts.requestHash ?? null) !== held.requestHash) throw new HubError(HubErrorCode.IDEMPOTENCY_MISMATCH, `idempotency key ${JSON.stringify(key)} was used for another request (command ${held.id})`);
+        return held;
+      }
+    }
+    const audit = (outcome: string, detail: string, where?: { district: string; school: string }): void =>
+      this.#d.registry().appendAudit({ at: this.#d.now(), actor, action: `command.${String(c.action)}`, target: `device:${c.device}`, outcome, detail, district: where?.district, school: where?.school });
+    let sent: { record: CommandRecord; published: Promise<void> };
     try {
-      sent = await this.#send(c);
+      sent = this.#send(c, actor, opts);
     } catch (e) {
       const err = toError(e);
-      audit(err instanceof HubError && err.code === HubErrorCode.COMMAND_REFUSED ? 'refused' : 'error', `device:${c.device}`, err.message);
+      const dev = this.#d.registry().getDevice(c.device);
+      const where = dev ? this.#d.registry().getSchool(dev.school) : undefined;
+      audit(err instanceof HubError && err.code === HubErrorCode.COMMAND_REFUSED ? 'refused' : 'error', err.message, where && { district: where.district, school: where.id });
       throw e;
     }
-    audit(sent.status, `device:${c.device}`, sent.detail === undefined ? `id ${sent.id}` : `id ${sent.id}: ${sent.detail}`);
-    return sent;
+    const r = sent.record;
+    try {
+      await sent.published;
+    } catch (e) {
+      audit('error', `id ${r.id}: ${toError(e).message}`, r);
+      throw e;
+    }
+    audit(r.status, r.detail === null ? `id ${r.id}` : `id ${r.id}: ${r.detail}`, r);
+    return r;
   }
 
-  async #send(c: CommandRequestInput): Promise<CommandSent> {
+  /** Synchronous up to the publish (see send). */
+  #send(c: CommandRequestInput, actor: Actor, opts: SendOptions): { record: CommandRecord; published: Promise<void> } {
     const { registry, counters, now } = this.#d;
     if (!(COMMAND_ACTIONS as readonly string[]).includes(c.action)) throw new HubError(HubErrorCode.COMMAND_REFUSED, `unknown action ${String(c.action)}`);
     const dev = registry().getDevice(c.device);
     if (!dev) throw new HubError(HubErrorCode.COMMAND_REFUSED, `device ${c.device} is not in the registry`);
     const gw = registry().activeGateways().find((g) => g.school === dev.school);
     if (!gw) throw new HubError(HubErrorCode.COMMAND_REFUSED, `school ${dev.school} has no active gateway`);
-    const parsed = commandRequestSchema.safeParse({ v: 1, id: randomBytes(12).toString('base64url'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 });
+    // Hex, not base64url: an id is typed into shells and CLIs, where a leading `-` reads as an option.
+    const parsed = commandRequestSchema.safeParse({ v: 1, id: randomBytes(12).toString('hex'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 });
     if (!parsed.success) throw new HubError(HubErrorCode.COMMAND_REFUSED, `invalid command: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const req = parsed.data;
     const point = (fields: FieldsOf<'command'>): string => commandPoint(gw, req, fields);
-    if (!this.#d.isCommandReady(gw.gateway)) {
+    const ready = this.#d.isCommandReady(gw.gateway);
+    const record: CommandRecord = {
+      id: req.id,
+      device: req.device,
+      district: gw.district,
+      school: gw.school,
+      gateway: gw.gateway,
+      action: req.action,
+      ttlMs: req.ttlMs,
+      actor,
+      idempotencyKey: opts.idempotencyKey ?? null,
+      requestHash: opts.requestHash ?? null,
+      status: ready ? 'sent' : 'rejected',
+      detail: ready ? null : 'gateway not connected',
+      issuedAt: req.issuedAt,
+      updatedAt: req.issuedAt,
+    };
+    registry().insertCommand(record);
+    if (!ready) {
       counters.inc('commands', { status: 'rejected' });
       this.#writeLater(req.id, point({ id: req.id, status: 'rejected', detail: 'gateway not connected', ttl_ms: req.ttlMs }));
       this.#outcome(gw, req, 'rejected', 'gateway not connected');
-      return { id: req.id, status: 'rejected', detail: 'gateway not connected' };
+      return { record, published: Promise.resolve() };
     }
     // The command goes out without waiting for its point (InfluxDB may be down for long).
     this.#writeLater(req.id, point({ id: req.id, status: 'sent', ttl_ms: req.ttlMs }));
@@ -119,21 +163,23 @@ export class Commands implements Feature {
     }, req.ttlMs + COMMAND_RESULT_GRACE_MS);
     timer.unref();
     this.#pending.set(req.id, { gw, req, timer });
-    try {
-      await this.#d.publisher.publish(commandRequestTopic(gw), Buffer.from(JSON.stringify(req)), { qos: 1, retain: false });
-    } catch (e) {
-      clearTimeout(timer);
-      this.#pending.delete(req.id);
-      this.#writeLater(req.id, point({ id: req.id, status: 'rejected', detail: 'not published' }));
-      this.#outcome(gw, req, 'rejected', 'not published');
-      throw e;
-    }
-    counters.inc('commands', { status: 'sent' });
-    // Announced only while still waiting: a result (or no_result) that came before the publish
-    // settled has already been announced, and `sent` must not follow it.
-    if (this.#pending.has(req.id)) this.#outcome(gw, req, 'sent');
-    this.#d.log.info({ id: req.id, device: req.device, action: req.action, gateway: gw.gateway }, 'command sent');
-    return { id: req.id, status: 'sent' };
+    const published = this.#d.publisher.publish(commandRequestTopic(gw), Buffer.from(JSON.stringify(req)), { qos: 1, retain: false }).then(
+      () => {
+        counters.inc('commands', { status: 'sent' });
+        // Announced only while still waiting: a result (or no_result) that came before the publish
+        // settled has already been announced, and `sent` must not follow it.
+        if (this.#pending.has(req.id)) this.#outcome(gw, req, 'sent');
+        this.#d.log.info({ id: req.id, device: req.device, action: req.action, gateway: gw.gateway }, 'command sent');
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        this.#pending.delete(req.id);
+        this.#writeLater(req.id, point({ id: req.id, status: 'rejected', detail: 'not published' }));
+        this.#outcome(gw, req, 'rejected', 'not published');
+        throw e;
+      },
+    );
+    return { record, published };
   }
 
   /**
@@ -187,8 +233,16 @@ export class Commands implements Feature {
     this.#write(id, line).catch(() => {});
   }
 
+  /** Recorded (the registry never lets `sent` overwrite a final status), then announced. */
   #outcome(gw: GatewayAddress, req: CommandRequest, status: CommandOutcome['status'], detail?: string): void {
-    this.#d.bus.emitCommandOutcome({ id: req.id, gateway: gw.gateway, device: req.device, action: req.action, status, ...(detail === undefined ? {} : { detail }) });
+    if (status !== 'sent') {
+      try {
+        this.#d.registry().updateCommand(req.id, status, detail ?? null, this.#d.now());
+      } catch (e) {
+        this.#d.log.warn({ err: toError(e), id: req.id }, 'command outcome not recorded in the registry');
+      }
+    }
+    this.#d.bus.emitCommandOutcome({ id: req.id, district: gw.district, school: gw.school, gateway: gw.gateway, device: req.device, action: req.action, status, ...(detail === undefined ? {} : { detail }) });
   }
 }
 

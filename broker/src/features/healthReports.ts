@@ -7,16 +7,36 @@ import { parseJsonPayload } from '../jsonPayload.ts';
 import type { HubCounters } from '../metrics.ts';
 import type { Feature } from './feature.ts';
 
-/** Gateways' health reports, each written as one `gateway_health` point. */
+/** A gateway's last health report as the API shows it (`at`: when the hub received it). */
+export interface HealthSummary {
+  at: number;
+  outboxRecords: number;
+  outboxBytes: number;
+  outboxOldestAgeMs: number;
+  outboxDropped: number;
+  replayActive: boolean;
+  replayRemaining: number;
+  lastUplinkOkAt: number;
+}
+
+/** Gateways' health reports, each written as one `gateway_health` point; the last of each gateway kept for the API. */
 export class HealthReports implements Feature {
   readonly #d: { writer: InfluxWriter; counters: HubCounters; now: () => number };
+  readonly #last = new Map<string, HealthSummary>();
 
   constructor(deps: { writer: InfluxWriter; counters: HubCounters; now: () => number }) {
     this.#d = deps;
   }
 
   start(): void {}
-  stop(): void {}
+  stop(): void {
+    this.#last.clear();
+  }
+
+  /** The last valid report of a gateway since this hub started; undefined if none came. */
+  last(gateway: string): HealthSummary | undefined {
+    return this.#last.get(gateway);
+  }
 
   /** A report that is not JSON or fails the schema is refused (not written, not forwarded). */
   readonly handle: ChannelHandler = async ({ identity, payload }) => {
@@ -27,6 +47,17 @@ export class HealthReports implements Feature {
       counters.inc('messages_rejected', { reason: 'bad_health' });
       return 'refuse';
     }
+    const at = this.#d.now();
+    this.#last.set(identity.gateway, {
+      at,
+      outboxRecords: h.outbox.records,
+      outboxBytes: h.outbox.bytes,
+      outboxOldestAgeMs: h.outbox.oldestAgeMs,
+      outboxDropped: h.outbox.dropped,
+      replayActive: h.replay.active,
+      replayRemaining: h.replay.remaining,
+      lastUplinkOkAt: h.lastUplinkOkAt,
+    });
     const line = encodePoint(
       point(
         'gateway_health',
@@ -46,7 +77,7 @@ export class HealthReports implements Feature {
           samples_rejected: h.samplesRejected,
           bd_seq: h.bdSeq,
         },
-        this.#d.now(),
+        at,
       ),
     );
     await this.#d.writer.write([line]);

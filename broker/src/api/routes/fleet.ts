@@ -1,5 +1,247 @@
-import type { RouteTable } from '../route.ts';
+import { z } from 'zod';
+import { deviceIdSchema } from '../../../../protocol/src/ids.ts';
+import { deviceKindSchema, linkRoleSchema, type DeviceKind } from '../../../../protocol/src/kinds.ts';
+import { as, fieldOf, from, tagIs } from '../../../../storage/src/influxql.ts';
+import { SCHEMA } from '../../../../storage/src/schema.ts';
+import { authorize } from '../../auth/authorize.ts';
+import { HubErrorCode, RegistryConflictError } from '../../errors.ts';
+import type { Device } from '../../registry.ts';
+import { ApiError } from '../apiError.ts';
+import { auditOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
+import { deviceDetailSchema, deviceIdParam, deviceSchema, deviceStatusSchema, liveStateSchema } from '../fleetSchemas.ts';
+import { deviceIn, fromStorage, liveStates, refusalAudited, withLive } from '../fleetState.ts';
+import { pageOf, pageQuery, route, type RouteTable } from '../route.ts';
+import { capacityBpsSchema, districtIdSchema, roomIdSchema, schoolIdSchema } from '../schemas.ts';
+import { defined, schoolIn, scopedFilter } from '../scope.ts';
+import { commandRoutes } from './commands.ts';
+import { eventRoutes } from './events.ts';
+import { gatewayRoutes } from './gateways.ts';
+import { statusRoutes } from './status.ts';
 
 /** Devices, gateways and their credentials, commands, fleet status and figures, the event stream. */
-export function fleetRoutes(_table: RouteTable, _deps: ApiDeps): void {}
+export function fleetRoutes(table: RouteTable, deps: ApiDeps): void {
+  deviceRoutes(table, deps);
+  commandRoutes(table, deps);
+  gatewayRoutes(table, deps);
+  statusRoutes(table, deps);
+  eventRoutes(table, deps);
+}
+
+const deviceParams = z.object({ device: deviceIdParam });
+const text = z.string().max(200);
+/** A `state` filter scans at most this many registry rows for one page. */
+const STATE_SCAN_ROWS = 20_000;
+
+/** The device's newest telemetry point, from its kind's measurement (storage/README.md). */
+async function lastTelemetry(deps: ApiDeps, d: Pick<Device, 'id' | 'kind'>): Promise<{ ts: number; data: Record<string, unknown> } | null> {
+  const kind: DeviceKind = d.kind;
+  const fields = Object.keys(SCHEMA[kind].fields) as Array<keyof (typeof SCHEMA)[typeof kind]['fields'] & string>;
+  const q = from(kind)
+    .select(...fields.map((f) => as(fieldOf(kind, f as never), f)))
+    .where(tagIs(kind, 'device', d.id))
+    .newestFirst()
+    .limit(1)
+    .build();
+  const [row] = await fromStorage(() => deps.admin.query(q));
+  if (!row) return null;
+  const { time, ...rest } = row;
+  const data = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== null && v !== undefined));
+  return { ts: time instanceof Date ? time.getTime() : Number(time), data };
+}
+
+/** Whether a device has a past to keep: a point in InfluxDB, a command, or a state its gateway reported. */
+async function hasHistory(deps: ApiDeps, d: Device): Promise<boolean> {
+  if (deps.registry().listCommands({ device: d.id, limit: 1 }).items.length > 0) return true;
+  if (liveStates(deps.presence).has(d.id)) return true;
+  if ((await lastTelemetry(deps, d)) !== null) return true;
+  const q = from('availability').select(as(fieldOf('availability', 'up'), 'up')).where(tagIs('availability', 'device', d.id)).limit(1).build();
+  return (await fromStorage(() => deps.admin.query(q))).length > 0;
+}
+
+function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
+  route(table, {
+    method: 'get',
+    path: '/devices',
+    summary: 'Devices in the caller\'s scope, with their live state',
+    tag: 'devices',
+    query: pageQuery.extend({
+      district: districtIdSchema.optional(),
+      school: schoolIdSchema.optional(),
+      kind: deviceKindSchema.optional(),
+      room: roomIdSchema.optional(),
+      state: liveStateSchema.optional(),
+      q: z.string().min(1).max(200).optional().meta({ description: 'Case-insensitive substring of the id, model, vendor or serial' }),
+      includeRetired: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
+    }),
+    responses: { 200: { description: 'A page of devices', schema: pageOf(deviceStatusSchema, 'DeviceStatusPage') } },
+    handler: (ctx) => {
+      const reg = deps.registry();
+      const { limit, cursor, state, kind, room, q, includeRetired } = ctx.query;
+      const f = { ...scopedFilter(ctx, reg, ctx.query), kind, room, q, includeRetired };
+      const live = liveStates(deps.presence);
+      if (state === undefined) {
+        const page = reg.listDevices({ ...f, limit, cursor });
+        return { status: 200, body: { items: page.items.map((d) => withLive(d, live)), nextCursor: page.nextCursor } };
+      }
+      // Registry pages of what is still missing, so that the cursor of the last one read is the page's.
+      const items: ReturnType<typeof withLive>[] = [];
+      let next: string | null | undefined = cursor;
+      let scanned = 0;
+      do {
+        const page = reg.listDevices({ ...f, limit: Math.max(1, limit - items.length), cursor: next ?? undefined });
+        scanned += page.items.length;
+        for (const d of page.items) {
+          const s = withLive(d, live);
+          if (s.state === state) items.push(s);
+        }
+        next = page.nextCursor;
+      } while (next !== null && items.length < limit && scanned < STATE_SCAN_ROWS);
+      return { status: 200, body: { items, nextCursor: next ?? null } };
+    },
+  });
+
+  route(table, {
+    method: 'post',
+    path: '/devices',
+    summary: 'Register a device in a room of a school',
+    tag: 'devices',
+    body: z.strictObject({
+      id: deviceIdSchema,
+      school: schoolIdSchema,
+      room: roomIdSchema,
+      kind: deviceKindSchema,
+      model: text.optional(),
+      vendor: text.optional(),
+      serial: text.optional(),
+      linkRole: linkRoleSchema.nullable().optional(),
+      capacityBps: capacityBpsSchema.nullable().optional(),
+    }),
+    responses: { 201: { description: 'Registered', schema: deviceSchema } },
+    handler: (ctx) => {
+      const b = ctx.body;
+      const reg = deps.registry();
+      const d = auditOf(deps, ctx.principal).run({ action: 'device.create', target: `device:${b.id}`, school: b.school }, () => {
+        const s = schoolIn(ctx, reg, b.school);
+        ctx.allow('device.write', { district: s.district, school: s.id }, `school ${s.id}`);
+        try {
+          return reg.createDevice({ id: b.id, school: b.school, room: b.room, kind: b.kind, model: b.model ?? '', vendor: b.vendor ?? '', serial: b.serial ?? '', linkRole: b.linkRole ?? null, capacityBps: b.capacityBps ?? null }, deps.now());
+        } catch (e) {
+          if (e instanceof RegistryConflictError && e.reason === 'held_by_other_school') throw heldElsewhere(ctx.principal, e, reg.getSchool(e.heldBy ?? '')?.district);
+          throw e;
+        }
+      });
+      return { status: 201, body: d };
+    },
+  });
+
+  route(table, {
+    method: 'get',
+    path: '/devices/{device}',
+    summary: 'One device: its record, live state and newest telemetry',
+    tag: 'devices',
+    params: deviceParams,
+    responses: { 200: { description: 'The device', schema: deviceDetailSchema } },
+    handler: async (ctx) => {
+      const d = deviceIn(ctx, deps.registry(), ctx.params.device);
+      const status = withLive(d, liveStates(deps.presence));
+      return { status: 200, body: { ...status, lastTelemetry: await lastTelemetry(deps, d) } };
+    },
+  });
+
+  route(table, {
+    method: 'patch',
+    path: '/devices/{device}',
+    summary: 'Change a device\'s room, model, vendor, serial or link',
+    tag: 'devices',
+    params: deviceParams,
+    body: z.strictObject({
+      room: roomIdSchema.optional(),
+      model: text.optional(),
+      vendor: text.optional(),
+      serial: text.optional(),
+      linkRole: linkRoleSchema.nullable().optional(),
+      capacityBps: capacityBpsSchema.nullable().optional(),
+    }),
+    responses: { 200: { description: 'The device as changed', schema: deviceSchema } },
+    handler: (ctx) => {
+      const id = ctx.params.device;
+      const reg = deps.registry();
+      const cur = reg.getDeviceRecord(id);
+      const d = auditOf(deps, ctx.principal).run({ action: 'device.update', target: `device:${id}`, school: cur?.school, detail: JSON.stringify(ctx.body) }, () => {
+        const dev = deviceIn(ctx, reg, id);
+        ctx.allow('device.write', { district: dev.district, school: dev.school }, `device ${id}`);
+        return reg.updateDevice(id, defined(ctx.body))!;
+      });
+      return { status: 200, body: d };
+    },
+  });
+
+  route(table, {
+    method: 'delete',
+    path: '/devices/{device}',
+    summary: 'Retire a device with history (kept, its telemetry refused), or erase one without',
+    tag: 'devices',
+    params: deviceParams,
+    responses: {
+      200: { description: 'Retired: it has history', schema: z.object({ retired: z.literal(true), device: deviceSchema }).meta({ id: 'Retired' }) },
+      204: { description: 'Erased: it had no history' },
+    },
+    handler: async (ctx) => {
+      const id = ctx.params.device;
+      const reg = deps.registry();
+      const auditor = auditOf(deps, ctx.principal);
+      const cur = reg.getDeviceRecord(id);
+      const change = { action: 'device.delete', target: `device:${id}`, school: cur?.school };
+      const dev = refusalAudited(auditor, change, () => {
+        const d = deviceIn(ctx, reg, id);
+        ctx.allow('device.write', { district: d.district, school: d.school }, `device ${id}`);
+        return d;
+      });
+      // Asked before the change (InfluxDB may be slow); the change itself is synchronous.
+      const keep = dev.retiredAt !== null || (await hasHistory(deps, dev));
+      if (!keep) {
+        auditor.run({ ...change, action: 'device.erase' }, () => reg.deleteDevice(id));
+        return { status: 204 };
+      }
+      const retired = auditor.run({ ...change, action: 'device.retire' }, () => reg.retireDevice(id, deps.now())!);
+      return { status: 200, body: { retired: true, device: retired } };
+    },
+  });
+
+  route(table, {
+    method: 'post',
+    path: '/devices/{device}/move',
+    summary: 'Move a device to a room of another (or the same) school: the caller must be able to change both',
+    tag: 'devices',
+    params: deviceParams,
+    body: z.strictObject({ school: schoolIdSchema, room: roomIdSchema }),
+    responses: { 200: { description: 'The device where it now is', schema: deviceSchema } },
+    handler: (ctx) => {
+      const id = ctx.params.device;
+      const reg = deps.registry();
+      const cur = reg.getDeviceRecord(id);
+      const to = ctx.body;
+      const detail = `from ${cur ? `${cur.school}/${cur.room}` : '?'} to ${to.school}/${to.room}`;
+      const d = auditOf(deps, ctx.principal).run({ action: 'device.move', target: `device:${id}`, school: cur?.school, detail }, () => {
+        const dev = deviceIn(ctx, reg, id);
+        ctx.allow('device.write', { district: dev.district, school: dev.school }, `device ${id}`);
+        const s = schoolIn(ctx, reg, to.school);
+        ctx.allow('device.write', { district: s.district, school: s.id }, `school ${s.id}`);
+        return reg.moveDevice(id, to)!;
+      });
+      return { status: 200, body: d };
+    },
+  });
+}
+
+/** 409 held_by_other_school, naming the holder only to a caller who may see it. */
+function heldElsewhere(p: Parameters<typeof authorize>[0], e: RegistryConflictError, holderDistrict: string | undefined): ApiError {
+  const visible = e.heldBy !== undefined && holderDistrict !== undefined && authorize(p, 'read', { district: holderDistrict, school: e.heldBy }) === 'allow';
+  return new ApiError(
+    409,
+    HubErrorCode.REGISTRY_CONFLICT,
+    `device ${JSON.stringify(e.id)} is held by ${visible ? `school ${JSON.stringify(e.heldBy)}` : 'another school'}; device ids are city-wide`,
+    { entity: 'device', id: e.id, reason: 'held_by_other_school', ...(visible ? { heldBy: e.heldBy } : {}) },
+  );
+}

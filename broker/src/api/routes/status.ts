@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { availabilityFigures, availabilityTotals, bandwidth, filterConds, type TimeRange } from '../../../../storage/src/queries.ts';
+import { authorize } from '../../auth/authorize.ts';
+import type { Registry } from '../../registry.ts';
+import { badRequest } from '../apiError.ts';
+import type { ApiDeps } from '../deps.ts';
+import { fleetStatusSchema, LIVE_STATES } from '../fleetSchemas.ts';
+import { fromStorage, gatewayStatus, liveStates, withLive, type LiveState } from '../fleetState.ts';
+import { route, type RouteTable } from '../route.ts';
+import { districtIdSchema, schoolIdSchema } from '../schemas.ts';
+import { scopedFilter } from '../scope.ts';
+
+const DAY_MS = 86_400_000;
+/** Registry pages read for one status answer (a city has tens of thousands of devices, not millions). */
+const PAGE = 1000;
+
+const scopeQuery = z.object({ district: districtIdSchema.optional(), school: schoolIdSchema.optional() });
+const instant = z
+  .string()
+  .min(1)
+  .max(40)
+  .transform((v, ctx) => {
+    const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+    if (!Number.isFinite(n)) {
+      ctx.addIssue({ code: 'custom', message: 'an ISO 8601 time or Unix ms' });
+      return z.NEVER;
+    }
+    return n;
+  })
+  .optional();
+const rangeQuery = scopeQuery.extend({ from: instant.meta({ description: 'ISO 8601 or Unix ms; 24 h before `to` by default' }), to: instant.meta({ description: 'ISO 8601 or Unix ms; now by default' }) });
+
+/** Every page of a registry list, for a summary over the caller's scope. */
+function all<T>(list: (cursor: string | undefined) => { items: T[]; nextCursor: string | null }): T[] {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const p = list(cursor);
+    out.push(...p.items);
+    cursor = p.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return out;
+}
+
+const zeroStates = (): Record<LiveState, number> => Object.fromEntries(LIVE_STATES.map((s) => [s, 0])) as Record<LiveState, number>;
+
+function rangeOf(q: { from?: number | undefined; to?: number | undefined }, now: number): TimeRange {
+  const toMs = q.to ?? now;
+  const fromMs = q.from ?? toMs - DAY_MS;
+  if (fromMs >= toMs) throw badRequest('`from` must be before `to`', { from: fromMs, to: toMs });
+  return { fromMs, toMs };
+}
+
+
+const schoolsOf = (reg: Registry, f: { district?: string; school?: string }) =>
+  f.school !== undefined ? [reg.getSchool(f.school)!] : all((cursor) => reg.listSchools({ district: f.district, limit: PAGE, cursor }));
+
+/** Presence, fleet status and the availability and bandwidth figures, narrowed to the caller's scope. */
+export function statusRoutes(table: RouteTable, deps: ApiDeps): void {
+  route(table, {
+    method: 'get',
+    path: '/presence',
+    summary: 'The presence document of each gateway in the caller\'s scope (as the retained presence/v1 topic gives it)',
+    tag: 'status',
+    responses: { 200: { description: 'Presence documents', schema: z.array(z.looseObject({ district: z.string(), school: z.string(), gateway: z.string() })).meta({ id: 'PresenceDocuments' }) } },
+    handler: (ctx) => ({
+      status: 200,
+      body: deps.presence
+        .list()
+        .filter((g) => authorize(ctx.principal, 'read', { district: g.district, school: g.school }) === 'allow')
+        .map((g) => deps.presence.document(g)),
+    }),
+  });
+
+  route(table, {
+    method: 'get',
+    path: '/status',
+    summary: 'Devices by state, kind and school; gateways online per school',
+    tag: 'status',
+    query: scopeQuery,
+    responses: { 200: { description: 'The fleet now', schema: fleetStatusSchema } },
+    handler: (ctx) => {
+      const reg = deps.registry();
+      const f = scopedFilter(ctx, reg, ctx.query);
+      const live = liveStates(deps.presence);
+      const devices = all((cursor) => reg.listDevices({ ...f, limit: PAGE, cursor })).map((d) => withLive(d, live));
+      const gateways = all((cursor) => reg.listGateways({ ...f, limit: PAGE, cursor })).map((g) => gatewayStatus(g, deps));
+      const byState = zeroStates();
+      const byKind: Record<string, number> = {};
+      const perSchool = new Map<string, Record<LiveState, number>>();
+      for (const d of devices) {
+        byState[d.state] += 1;
+        byKind[d.kind] = (byKind[d.kind] ?? 0) + 1;
+        const s = perSchool.get(d.school) ?? zeroStates();
+        s[d.state] += 1;
+        perSchool.set(d.school, s);
+      }
+      const schools = schoolsOf(reg, f).map((s) => ({
+        school: s.id,
+        district: s.district,
+        nameZh: s.nameZh,
+        nameEn: s.nameEn,
+        devices: perSchool.get(s.id) ?? zeroStates(),
+        gatewaysOnline: gateways.filter((g) => g.school === s.id && g.connection === 'online').length,
+        gateways: gateways.filter((g) => g.school === s.id).length,
+      }));
+      return { status: 200, body: { devices: { total: devices.length, byState, byKind }, schools } };
+    },
+  });
+
+  route(table, {
+    method: 'get',
+    path: '/figures/availability',
+    summary: 'Availability and coverage per school over a range (docs/design.md#availability)',
+    tag: 'status',
+    query: rangeQuery,
+    responses: { 200: { description: 'The figures', schema: z.looseObject({ from: z.number(), to: z.number() }).meta({ id: 'AvailabilityFigures' }) } },
+    handler: async (ctx) => {
+      const reg = deps.registry();
+      const f = scopedFilter(ctx, reg, ctx.query);
+      const range = rangeOf(ctx.query, deps.now());
+      const rows = await fromStorage(() => deps.admin.query<{ school: string; up: number; expected: number; observed: number }>((t) => availabilityTotals(t, ['school'], filterConds(f)), range));
+      const registered = new Map<string, number>();
+      for (const c of reg.deviceCounts()) registered.set(c.school, (registered.get(c.school) ?? 0) + c.n);
+      const schools = schoolsOf(reg, f).map((s) => {
+        const r = rows.find((x) => x.school === s.id) ?? { up: 0, expected: 0, observed: 0 };
+        return { school: s.id, district: s.district, ...availabilityFigures(r, registered.get(s.id) ?? 0, range) };
+      });
+      const sum = (k: 'upMinutes' | 'expectedMinutes' | 'observedMinutes') => schools.reduce((a, s) => a + s[k], 0);
+      const total = availabilityFigures(
+        { up: sum('upMinutes'), expected: sum('expectedMinutes'), observed: sum('observedMinutes') },
+        schools.reduce((a, s) => a + (registered.get(s.school) ?? 0), 0),
+        range,
+      );
+      return { status: 200, body: { from: range.fromMs, to: range.toMs, total, schools } };
+    },
+  });
+
+  route(table, {
+    method: 'get',
+    path: '/figures/bandwidth',
+    summary: 'Mean uplink bandwidth per school over a range (docs/design.md#bandwidth)',
+    tag: 'status',
+    query: rangeQuery,
+    responses: { 200: { description: 'The figures', schema: z.looseObject({ from: z.number(), to: z.number() }).meta({ id: 'BandwidthFigures' }) } },
+    handler: async (ctx) => {
+      const reg = deps.registry();
+      const f = scopedFilter(ctx, reg, ctx.query);
+      const range = rangeOf(ctx.query, deps.now());
+      const rows = await fromStorage(() => deps.admin.query<{ school: string; in: number | null; out: number | null }>((t) => bandwidth('network_node', t, undefined, 'school', filterConds(f)), range));
+      const schools = schoolsOf(reg, f).map((s) => {
+        const r = rows.find((x) => x.school === s.id);
+        return { school: s.id, district: s.district, uplinkCapacityBps: s.uplinkCapacityBps, inBps: r?.in ?? null, outBps: r?.out ?? null };
+      });
+      return { status: 200, body: { from: range.fromMs, to: range.toMs, schools } };
+    },
+  });
+}
