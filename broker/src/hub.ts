@@ -139,9 +139,19 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   );
   const registryResource: Feature = {
     start: () => {
+      const opened = registry === undefined;
       registry ??= new Registry(config.registryPath);
       const file = config.bootstrapTokenFile ?? (config.registryPath === ':memory:' ? undefined : join(dirname(config.registryPath), 'admin-token'));
-      if (file !== undefined) bootstrapAdmin(registry, file, child('bootstrap'), now);
+      try {
+        if (file !== undefined) bootstrapAdmin(registry, file, child('bootstrap'), now);
+      } catch (e) {
+        // Not started, so not stopped: the registry this start opened is closed here.
+        if (opened) {
+          registry.close();
+          registry = undefined;
+        }
+        throw e;
+      }
     },
     stop: () => (deps.registry ? undefined : registry?.close()),
   };

@@ -45,7 +45,11 @@ export async function authenticate(req: ConnectRequest, deps: AuthenticateDeps):
   const denied = { ok: false, code: HubErrorCode.AUTH_DENIED, reason: 'bad username or password', returnCode: 4 } as const;
   if (!gw || gw.revoked || req.password === undefined) return denied;
   if (!(await deps.verifyPassword(req.password.toString('utf8'), gw.passwordHash))) return denied;
-  return { ok: true, value: { kind: 'gateway', district: gw.district, school: gw.school, gateway: gw.id } };
+  // Read again after the await, in the turn that accepts: a revocation, rotation or removal
+  // during the check found no live session to close, so the login itself must see it.
+  const now = deps.lookupGateway(req.username);
+  if (!now || now.revoked || now.passwordHash !== gw.passwordHash) return denied;
+  return { ok: true, value: { kind: 'gateway', district: now.district, school: now.school, gateway: now.id } };
 }
 
 /**

@@ -329,6 +329,7 @@ export class Registry {
 
       getCommand: p(`${COMMAND_SELECT} WHERE id = ?`),
       commandByKey: p(`${COMMAND_SELECT} WHERE actor = ? AND idempotency_key = ?`),
+      sentCommands: p(`${COMMAND_SELECT} WHERE status = 'sent' ORDER BY issued_at, id`),
       insertCommand: p(
         'INSERT INTO commands (id, device, district, school, gateway, action, ttl_ms, actor, idempotency_key, request_hash, status, detail, issued_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -818,6 +819,11 @@ export class Registry {
   commandByKey(actor: string, key: string): CommandRecord | undefined {
     const r = this.#one('commandByKey', actor, key);
     return r && toCommand(r);
+  }
+
+  /** Commands still waiting for their outcome (`sent`), oldest first. */
+  sentCommands(): CommandRecord[] {
+    return (this.#stmts['sentCommands']!.all() as SqlRow[]).map(toCommand);
   }
 
   /** False for an unknown command, and for `sent` over a final status (which is kept). */

@@ -100,6 +100,38 @@ describe('authenticate', () => {
     );
     expect(r).toEqual({ ok: true, value: { kind: 'gateway', district: '江北区', school: 'S02', gateway: 'G03' } });
   });
+
+  // The registry changes while the password is checked: the row read before the check is stale.
+  it.each([
+    ['revoked', (row: GatewayRow): GatewayRow | undefined => ({ ...row, revoked: true })],
+    ['rotated', (row: GatewayRow): GatewayRow | undefined => ({ ...row, passwordHash: 'hash:pw-new' })],
+    ['deleted', (): GatewayRow | undefined => undefined],
+    ['re-created with another password', (row: GatewayRow): GatewayRow | undefined => ({ ...row, school: 'S09', passwordHash: 'hash:pw-other' })],
+  ])('refuses a gateway %s while its password was being checked', async (_what, change) => {
+    let row: GatewayRow | undefined = { ...ROWS['G01']! };
+    const r = await authenticate(req({}), {
+      lookupGateway: () => row,
+      verifyPassword: async (pw, hash) => {
+        row = change(row!);
+        return hash === `hash:${pw}`;
+      },
+      allowAnonymous: false,
+    });
+    expect(r).toEqual(AUTH_DENIED);
+  });
+
+  it('takes the identity from the row read after the check', async () => {
+    let row: GatewayRow | undefined = { ...ROWS['G01']! };
+    const r = await authenticate(req({}), {
+      lookupGateway: () => row,
+      verifyPassword: async (pw, hash) => {
+        row = { ...row!, school: 'S05', district: '江北区' };
+        return hash === `hash:${pw}`;
+      },
+      allowAnonymous: false,
+    });
+    expect(r).toEqual({ ok: true, value: { kind: 'gateway', district: '江北区', school: 'S05', gateway: 'G01' } });
+  });
 });
 
 const ME: Identity = { kind: 'gateway', district: 'D1', school: 'S01', gateway: 'G01' };

@@ -65,10 +65,27 @@ export class Commands implements Feature {
     this.#d = deps;
   }
 
-  start(): void {}
+  /**
+   * Commands a previous run left `sent`: past their TTL and grace they are `no_result` (no
+   * answer can be taken any more); the others wait again for their result or their deadline.
+   */
+  start(): void {
+    const { registry, now } = this.#d;
+    for (const r of registry().sentCommands()) {
+      const gw = { district: r.district, school: r.school, gateway: r.gateway };
+      const req: CommandRequest = { v: 1, id: r.id, device: r.device, action: r.action as CommandAction, issuedAt: r.issuedAt, ttlMs: r.ttlMs };
+      const left = r.issuedAt + r.ttlMs + COMMAND_RESULT_GRACE_MS - now();
+      if (left <= 0) this.#noResult(gw, req, 'hub restarted');
+      else this.#await(gw, req, left);
+    }
+  }
 
+  /** What still waits cannot be answered here any more: `no_result` in the registry (InfluxDB may be gone already). */
   stop(): void {
-    for (const p of this.#pending.values()) clearTimeout(p.timer);
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      this.#record(id, 'no_result', 'hub stopped before a result came');
+    }
     this.#pending.clear();
   }
 
@@ -119,7 +136,9 @@ export class Commands implements Feature {
     if (!(COMMAND_ACTIONS as readonly string[]).includes(c.action)) throw new HubError(HubErrorCode.COMMAND_REFUSED, `unknown action ${String(c.action)}`);
     const dev = registry().getDevice(c.device);
     if (!dev) throw new HubError(HubErrorCode.COMMAND_REFUSED, `device ${c.device} is not in the registry`);
-    const gw = registry().activeGateways().find((g) => g.school === dev.school);
+    // A school may have several gateways (a spare, a replacement): the one connected takes it.
+    const candidates = registry().activeGateways().filter((g) => g.school === dev.school);
+    const gw = candidates.find((g) => this.#d.isCommandReady(g.gateway)) ?? candidates[0];
     if (!gw) throw new HubError(HubErrorCode.COMMAND_REFUSED, `school ${dev.school} has no active gateway`);
     // Hex, not base64url: an id is typed into shells and CLIs, where a leading `-` reads as an option.
     const parsed = commandRequestSchema.safeParse({ v: 1, id: randomBytes(12).toString('hex'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 });
@@ -152,17 +171,8 @@ export class Commands implements Feature {
     }
     // The command goes out without waiting for its point (InfluxDB may be down for long).
     this.#writeLater(req.id, point({ id: req.id, status: 'sent', ttl_ms: req.ttlMs }));
-    // Pending before it is published, so that a quick answer finds it. If neither the request
-    // nor its result comes through in time, whether the device acted is not known: no_result.
-    const timer = setTimeout(() => {
-      this.#pending.delete(req.id);
-      counters.inc('commands', { status: 'no_result' });
-      const detail = 'no result from the gateway within the TTL';
-      this.#outcome(gw, req, 'no_result', detail);
-      this.#writeLater(req.id, point({ id: req.id, status: 'no_result', detail }));
-    }, req.ttlMs + COMMAND_RESULT_GRACE_MS);
-    timer.unref();
-    this.#pending.set(req.id, { gw, req, timer });
+    // Pending before it is published, so that a quick answer finds it.
+    const timer = this.#await(gw, req, req.ttlMs + COMMAND_RESULT_GRACE_MS);
     const published = this.#d.publisher.publish(commandRequestTopic(gw), Buffer.from(JSON.stringify(req)), { qos: 1, retain: false }).then(
       () => {
         counters.inc('commands', { status: 'sent' });
@@ -199,11 +209,12 @@ export class Commands implements Feature {
     }
     clearTimeout(p.timer);
     this.#pending.delete(r.id);
-    // The gateway's publish waits for its point, as telemetry does; after the `sent` one.
-    await this.#write(r.id, commandPoint(p.gw, p.req, { id: r.id, status: r.status, detail: r.detail ?? '', finished_at: r.at }));
+    // Recorded and announced at once, whether InfluxDB is up or not.
     counters.inc('commands', { status: r.status });
     this.#outcome(p.gw, p.req, r.status, r.detail);
     log.info({ id: r.id, device: r.device, status: r.status }, 'command result');
+    // The gateway's publish waits for its point, as telemetry does; after the `sent` one.
+    await this.#write(r.id, commandPoint(p.gw, p.req, { id: r.id, status: r.status, detail: r.detail ?? '', finished_at: r.at }));
     return 'accept';
   };
 
@@ -229,20 +240,44 @@ export class Commands implements Feature {
     return p;
   }
 
+  /**
+   * Waits `ms` for the command's result. If neither the request nor its result comes through
+   * in time, whether the device acted is not known: no_result.
+   */
+  #await(gw: GatewayAddress, req: CommandRequest, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.#pending.delete(req.id);
+      this.#noResult(gw, req, 'no result from the gateway within the TTL');
+    }, ms);
+    timer.unref();
+    this.#pending.set(req.id, { gw, req, timer });
+    return timer;
+  }
+
+  #noResult(gw: GatewayAddress, req: CommandRequest, detail: string): void {
+    // An outcome recorded meanwhile by another run (or node) of the hub stands.
+    if (this.#d.registry().getCommand(req.id)?.status !== 'sent') return;
+    this.#d.counters.inc('commands', { status: 'no_result' });
+    this.#outcome(gw, req, 'no_result', detail);
+    this.#writeLater(req.id, commandPoint(gw, req, { id: req.id, status: 'no_result', detail }));
+  }
+
   #writeLater(id: string, line: string): void {
     this.#write(id, line).catch(() => {});
   }
 
   /** Recorded (the registry never lets `sent` overwrite a final status), then announced. */
   #outcome(gw: GatewayAddress, req: CommandRequest, status: CommandOutcome['status'], detail?: string): void {
-    if (status !== 'sent') {
-      try {
-        this.#d.registry().updateCommand(req.id, status, detail ?? null, this.#d.now());
-      } catch (e) {
-        this.#d.log.warn({ err: toError(e), id: req.id }, 'command outcome not recorded in the registry');
-      }
-    }
+    if (status !== 'sent') this.#record(req.id, status, detail);
     this.#d.bus.emitCommandOutcome({ id: req.id, district: gw.district, school: gw.school, gateway: gw.gateway, device: req.device, action: req.action, status, ...(detail === undefined ? {} : { detail }) });
+  }
+
+  #record(id: string, status: Exclude<CommandOutcome['status'], 'sent'>, detail: string | undefined): void {
+    try {
+      this.#d.registry().updateCommand(id, status, detail ?? null, this.#d.now());
+    } catch (e) {
+      this.#d.log.warn({ err: toError(e), id }, 'command outcome not recorded in the registry');
+    }
   }
 }
 

@@ -52,12 +52,21 @@ export class Credentials implements Feature {
     return { gateway, password };
   }
 
-  /** A new random password for a gateway (a revoked one stays revoked); undefined for an unknown gateway. */
-  async rotate(id: string, actor: Actor): Promise<{ gateway: Gateway; password: string } | undefined> {
+  /**
+   * A new random password for a gateway (a revoked one stays revoked); undefined for an unknown
+   * gateway, or one no longer in `expectSchool` (the school the caller was allowed to change)
+   * once the password is hashed: it may have been deleted and re-created elsewhere meanwhile.
+   */
+  async rotate(id: string, actor: Actor, expectSchool?: string): Promise<{ gateway: Gateway; password: string } | undefined> {
     assertActor(actor);
+    const before = this.#scope(id);
     const password = newGatewayPassword();
     const hash = await hashPassword(password, this.#d.scrypt);
     const reg = this.#d.registry();
+    if (!this.#stillIn(id, expectSchool)) {
+      this.#audit(actor, 'gateway.rotate', id, 'not_found', before, expectSchool === undefined ? undefined : `no longer in school ${expectSchool}`);
+      return undefined;
+    }
     const changed = reg.rotateGatewayHash(id, hash, this.#d.now());
     const gateway = reg.getGatewayRecord(id);
     this.#audit(actor, 'gateway.rotate', id, changed && gateway ? 'ok' : 'not_found', gateway ?? {}, gateway?.revoked ? 'still revoked' : undefined);
@@ -94,18 +103,29 @@ export class Credentials implements Feature {
     return removed;
   }
 
-  /** Sets a given password (a revoked gateway stays revoked); false for an unknown gateway. */
-  async rotatePassword(id: string, password: string, actor: Actor): Promise<boolean> {
+  /**
+   * Sets a given password (a revoked gateway stays revoked); false for an unknown gateway, or
+   * one deleted or moved to another school (or out of `expectSchool`) while the password was hashed.
+   */
+  async rotatePassword(id: string, password: string, actor: Actor, expectSchool?: string): Promise<boolean> {
     assertActor(actor);
+    const was = this.#d.registry().getGateway(id);
+    const hash = was && (await hashPassword(password, this.#d.scrypt));
     const gw = this.#d.registry().getGateway(id);
-    if (!gw) {
-      this.#audit(actor, 'gateway.rotate_password', id, 'not_found', {});
+    if (!was || !hash || !gw || gw.school !== was.school || !this.#stillIn(id, expectSchool)) {
+      this.#audit(actor, 'gateway.rotate_password', id, 'not_found', was ?? {});
       return false;
     }
-    this.#d.registry().setGateway(id, gw.school, await hashPassword(password, this.#d.scrypt), this.#d.now());
+    this.#d.registry().setGateway(id, gw.school, hash, this.#d.now());
     this.#audit(actor, 'gateway.rotate_password', id, 'ok', gw, gw.revoked ? 'still revoked' : undefined);
     this.#d.closeSession(id, 'credentials rotated');
     return true;
+  }
+
+  /** Read after an await, in the turn that writes. */
+  #stillIn(id: string, school: string | undefined): boolean {
+    const g = this.#d.registry().getGateway(id);
+    return g !== undefined && (school === undefined || g.school === school);
   }
 
   #scope(id: string): { district?: string; school?: string } {

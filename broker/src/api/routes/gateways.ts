@@ -84,7 +84,7 @@ export function gatewayRoutes(table: RouteTable, deps: ApiDeps): void {
     responses: { 200: { description: 'The new credentials', schema: gatewayCredentialsSchema } },
     handler: async (ctx) => {
       const { gateway } = writable(ctx, 'gateway.rotate');
-      const r = await deps.credentials.rotate(gateway.id, actor(ctx));
+      const r = await deps.credentials.rotate(gateway.id, actor(ctx), gateway.school);
       if (!r) throw notFound(`gateway ${gateway.id}`); // deleted meanwhile
       return { status: 200, body: credentialsOf(r.gateway, r.password) };
     },

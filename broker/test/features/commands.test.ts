@@ -1,0 +1,134 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandRequest } from '../../../protocol/src/commands.ts';
+import { commandFilter, commandResultTopic, type GatewayAddress } from '../../../protocol/src/topics.ts';
+import type { Fleet } from '../../../device-sim/src/fleet.ts';
+import { createHub, type Hub } from '../../src/hub.ts';
+import { hashPassword } from '../../src/passwords.ts';
+import { provisionFleet } from '../../src/provision.ts';
+import { Registry, type CommandRecord } from '../../src/registry.ts';
+import type { CommandOutcome } from '../../src/eventBus.ts';
+import { silentLogger } from '../../../runtime/src/logging.ts';
+import { startInflux, type InfluxInstance } from '../../../tests/harness/influx.ts';
+import { freePort } from '../../../tests/harness/ports.ts';
+import { gatewayPassword, hubConfig, TEST_SCRYPT } from '../../../tests/harness/stack.ts';
+
+/**
+ * Commands on a real hub, the test playing the gateway with an MQTT client: which gateway of a
+ * school gets a command, that a result is recorded with InfluxDB down, and what becomes of
+ * commands still waiting when the hub stops or starts.
+ */
+const fleet: Fleet = {
+  districts: [{ id: '渝中区', nameEn: 'Yuzhong', code: 'yz' }],
+  schools: [{ id: 'yz-c01', name: '测试小学', district: '渝中区', gateway: 'gw-yz-c01', devices: [{ id: 'yz-c01-101-board', kind: 'interactive_board', room: '101' }] }],
+};
+const DEVICE = 'yz-c01-101-board';
+const addr = (gateway: string): GatewayAddress => ({ district: '渝中区', school: 'yz-c01', gateway });
+const ACTOR = 'user:it-test';
+
+/** A gateway played by an MQTT client: subscribed to its commands, keeping what it receives. */
+async function playGateway(hub: Hub, gateway: string): Promise<{ client: MqttClient; requests: CommandRequest[] }> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.mqttPort}`, { clientId: gateway, username: gateway, password: gatewayPassword(gateway), protocolVersion: 4, reconnectPeriod: 0 });
+  const requests: CommandRequest[] = [];
+  client.on('message', (_t, p) => requests.push(JSON.parse(p.toString()) as CommandRequest));
+  await client.subscribeAsync(commandFilter(addr(gateway)), { qos: 1 });
+  await expect.poll(() => hub.isCommandReady(gateway)).toBe(true);
+  return { client, requests };
+}
+
+describe('commands on a real hub', () => {
+  let influx: InfluxInstance;
+  const clients: MqttClient[] = [];
+  const hubs: Hub[] = [];
+  const registries: Registry[] = [];
+
+  async function hubWith(influxUrl: string, registry?: Registry): Promise<{ hub: Hub; registry: Registry }> {
+    let reg = registry;
+    if (!reg) {
+      reg = new Registry(':memory:');
+      registries.push(reg);
+      await provisionFleet(reg, fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
+    }
+    // Retries stop at once when the hub stops (the writer gives up on stop).
+    const hub = createHub(hubConfig(influxUrl, 'hub_commands'), { log: silentLogger(), registry: reg });
+    hubs.push(hub);
+    await hub.start();
+    return { hub, registry: reg };
+  }
+
+  beforeAll(async () => {
+    influx = await startInflux();
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.endAsync(true).catch(() => {});
+    for (const h of hubs.splice(0)) await h.stop();
+  });
+  afterAll(async () => {
+    for (const r of registries) r.close();
+    await influx?.stop();
+  });
+
+  it('sends a command to the school\'s connected gateway, not to the first by id', async () => {
+    const { hub, registry } = await hubWith(influx.url);
+    // gw-yz-c00-spare sorts first and is active, but not connected.
+    registry.setGateway('gw-yz-c00-spare', 'yz-c01', await hashPassword('unused', TEST_SCRYPT), Date.now());
+    const gw = await playGateway(hub, 'gw-yz-c01');
+    clients.push(gw.client);
+    const r = await hub.sendCommand({ device: DEVICE, action: 'reboot' }, ACTOR);
+    expect(r).toMatchObject({ gateway: 'gw-yz-c01', status: 'sent' });
+    await expect.poll(() => gw.requests.map((q) => q.id)).toEqual([r.id]);
+  });
+
+  it('records a result and announces it while InfluxDB is down; the result\'s PUBACK waits for its point', async () => {
+    const { hub, registry } = await hubWith(`http://127.0.0.1:${await freePort()}`);
+    const outcomes: CommandOutcome[] = [];
+    const owner = {};
+    hub.bus.onCommandOutcome(owner, (o) => void outcomes.push(o));
+    const gw = await playGateway(hub, 'gw-yz-c01');
+    clients.push(gw.client);
+    const r = await hub.sendCommand({ device: DEVICE, action: 'power_off' }, ACTOR);
+    await expect.poll(() => gw.requests.length).toBe(1);
+    const q = gw.requests[0]!;
+    let acked = false;
+    void gw.client
+      .publishAsync(commandResultTopic(addr('gw-yz-c01')), JSON.stringify({ v: 1, id: q.id, device: q.device, action: q.action, issuedAt: q.issuedAt, status: 'done', at: Date.now() }), { qos: 1 })
+      .then(() => (acked = true), () => {});
+    await expect.poll(() => registry.getCommand(r.id)?.status).toBe('done');
+    expect(outcomes.filter((o) => o.id === r.id).map((o) => o.status)).toContain('done');
+    expect(acked).toBe(false);
+    hub.bus.removeListeners(owner);
+  });
+
+  it('marks a command still waiting when the hub stops no_result, in the registry', async () => {
+    const { hub, registry } = await hubWith(influx.url);
+    const gw = await playGateway(hub, 'gw-yz-c01');
+    clients.push(gw.client);
+    const r = await hub.sendCommand({ device: DEVICE, action: 'standby', ttlMs: 600_000 }, ACTOR);
+    await expect.poll(() => gw.requests.length).toBe(1);
+    expect(registry.getCommand(r.id)?.status).toBe('sent');
+    await hub.stop();
+    expect(registry.getCommand(r.id)).toMatchObject({ status: 'no_result', detail: 'hub stopped before a result came' });
+  });
+
+  it('on start, marks a command left `sent` past its TTL and grace no_result; one still in time waits for its result', async () => {
+    const registry = new Registry(':memory:');
+    registries.push(registry);
+    await provisionFleet(registry, fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
+    const now = Date.now();
+    const left = (id: string, issuedAt: number, ttlMs: number): CommandRecord => ({
+      id, device: DEVICE, district: '渝中区', school: 'yz-c01', gateway: 'gw-yz-c01', action: 'reboot', ttlMs, actor: ACTOR,
+      idempotencyKey: null, requestHash: null, status: 'sent', detail: null, issuedAt, updatedAt: issuedAt,
+    });
+    // 60 s TTL + 2 s grace: 62 s after issue the result can no longer come.
+    registry.insertCommand(left('a'.repeat(24), now - 62_001, 60_000));
+    registry.insertCommand(left('b'.repeat(24), now - 1_000, 600_000));
+    const { hub } = await hubWith(influx.url, registry);
+    expect(registry.getCommand('a'.repeat(24))).toMatchObject({ status: 'no_result', detail: 'hub restarted' });
+    expect(registry.getCommand('b'.repeat(24))?.status).toBe('sent');
+    // The one still in time takes its result from its gateway.
+    const gw = await playGateway(hub, 'gw-yz-c01');
+    clients.push(gw.client);
+    await gw.client.publishAsync(commandResultTopic(addr('gw-yz-c01')), JSON.stringify({ v: 1, id: 'b'.repeat(24), device: DEVICE, action: 'reboot', issuedAt: now - 1_000, status: 'done', at: Date.now() }), { qos: 1 });
+    expect(registry.getCommand('b'.repeat(24))?.status).toBe('done');
+  });
+});
