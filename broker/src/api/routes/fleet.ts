@@ -193,18 +193,21 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
       const auditor = auditOf(deps, ctx.principal);
       const cur = reg.getDeviceRecord(id);
       const change = { action: 'device.delete', target: `device:${id}`, school: cur?.school };
-      const dev = refusalAudited(auditor, change, () => {
+      const writable = (): Device => {
         const d = deviceIn(ctx, reg, id);
         ctx.allow('device.write', { district: d.district, school: d.school }, `device ${id}`);
         return d;
-      });
-      // Asked before the change (InfluxDB may be slow); the change itself is synchronous.
+      };
+      const dev = refusalAudited(auditor, change, writable);
+      // Asked before the change (InfluxDB may be slow); the change itself is synchronous, and
+      // checked again, as the device may have moved out of the caller's reach meanwhile.
       const keep = dev.retiredAt !== null || (await hasHistory(deps, dev));
+      const after = { ...change, school: reg.getDeviceRecord(id)?.school };
       if (!keep) {
-        auditor.run({ ...change, action: 'device.erase' }, () => reg.deleteDevice(id));
+        auditor.run({ ...after, action: 'device.erase' }, () => (writable(), reg.deleteDevice(id)));
         return { status: 204 };
       }
-      const retired = auditor.run({ ...change, action: 'device.retire' }, () => reg.retireDevice(id, deps.now())!);
+      const retired = auditor.run({ ...after, action: 'device.retire' }, () => (writable(), reg.retireDevice(id, deps.now())!));
       return { status: 200, body: { retired: true, device: retired } };
     },
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Actor } from '../../actor.ts';
 import type { Gateway } from '../../registry.ts';
 import { notFound } from '../apiError.ts';
 import { auditOf, type Auditor } from '../audit.ts';
@@ -84,8 +85,11 @@ export function gatewayRoutes(table: RouteTable, deps: ApiDeps): void {
     responses: { 200: { description: 'The new credentials', schema: gatewayCredentialsSchema } },
     handler: async (ctx) => {
       const { gateway } = writable(ctx, 'gateway.rotate');
-      const r = await deps.credentials.rotate(gateway.id, actor(ctx));
-      if (!r) throw notFound(`gateway ${gateway.id}`); // deleted meanwhile
+      // The school authorised is passed on: the rotation writes only if the gateway is still
+      // there after hashing (deleted, or re-created elsewhere meanwhile: undefined, 404).
+      const rotate = deps.credentials.rotate as (id: string, actor: Actor, expectSchool?: string) => ReturnType<typeof deps.credentials.rotate>;
+      const r = await rotate.call(deps.credentials, gateway.id, actor(ctx), gateway.school);
+      if (!r || r.gateway.school !== gateway.school) throw notFound(`gateway ${gateway.id}`);
       return { status: 200, body: credentialsOf(r.gateway, r.password) };
     },
   });
@@ -127,7 +131,8 @@ export function gatewayRoutes(table: RouteTable, deps: ApiDeps): void {
     responses: { 204: { description: 'Deleted' } },
     handler: (ctx) => {
       const { gateway } = writable(ctx, 'gateway.delete');
-      deps.credentials.remove(gateway.id, actor(ctx));
+      const remove = deps.credentials.remove as (id: string, actor: Actor, expectSchool?: string) => boolean;
+      if (!remove.call(deps.credentials, gateway.id, actor(ctx), gateway.school)) throw notFound(`gateway ${gateway.id}`);
       return { status: 204 };
     },
   });
