@@ -127,7 +127,11 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
         try {
           return reg.createDevice({ id: b.id, school: b.school, room: b.room, kind: b.kind, model: b.model ?? '', vendor: b.vendor ?? '', serial: b.serial ?? '', linkRole: b.linkRole ?? null, capacityBps: b.capacityBps ?? null }, deps.now());
         } catch (e) {
-          if (e instanceof RegistryConflictError && e.reason === 'held_by_other_school') throw heldElsewhere(ctx.principal, e, reg.getSchool(e.heldBy ?? '')?.district);
+          if (!(e instanceof RegistryConflictError)) throw e;
+          // A retired id of another school is that school's, like a live one (and its retirement
+          // is not told to who may not see the school), as the inventory import says it.
+          const holder = e.reason === 'retired' ? reg.getDeviceRecord(b.id)?.school : e.heldBy;
+          if (e.reason === 'held_by_other_school' || (holder !== undefined && holder !== b.school)) throw heldElsewhere(ctx.principal, b.id, holder, reg.getSchool(holder ?? '')?.district);
           throw e;
         }
       });
@@ -239,12 +243,12 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
 }
 
 /** 409 held_by_other_school, naming the holder only to a caller who may see it. */
-function heldElsewhere(p: Parameters<typeof authorize>[0], e: RegistryConflictError, holderDistrict: string | undefined): ApiError {
-  const visible = e.heldBy !== undefined && holderDistrict !== undefined && authorize(p, 'read', { district: holderDistrict, school: e.heldBy }) === 'allow';
+function heldElsewhere(p: Parameters<typeof authorize>[0], id: string, heldBy: string | undefined, holderDistrict: string | undefined): ApiError {
+  const visible = heldBy !== undefined && holderDistrict !== undefined && authorize(p, 'read', { district: holderDistrict, school: heldBy }) === 'allow';
   return new ApiError(
     409,
     HubErrorCode.REGISTRY_CONFLICT,
-    `device ${JSON.stringify(e.id)} is held by ${visible ? `school ${JSON.stringify(e.heldBy)}` : 'another school'}; device ids are city-wide`,
-    { entity: 'device', id: e.id, reason: 'held_by_other_school', ...(visible ? { heldBy: e.heldBy } : {}) },
+    `device ${JSON.stringify(id)} is held by ${visible ? `school ${JSON.stringify(heldBy)}` : 'another school'}; device ids are city-wide`,
+    { entity: 'device', id, reason: 'held_by_other_school', ...(visible ? { heldBy } : {}) },
   );
 }
