@@ -30,8 +30,8 @@ export function fleetRoutes(table: RouteTable, deps: ApiDeps): void {
 
 const deviceParams = z.object({ device: deviceIdParam });
 const text = z.string().max(200);
-/** A `state` filter scans at most this many registry rows for one page. */
-const STATE_SCAN_ROWS = 20_000;
+/** A `state` filter scans at most this many registry rows for one request. */
+export const STATE_SCAN_ROWS = 5_000;
 
 /** The device's newest telemetry point, from its kind's measurement (storage/README.md). */
 async function lastTelemetry(deps: ApiDeps, d: Pick<Device, 'id' | 'kind'>): Promise<{ ts: number; data: Record<string, unknown> } | null> {
@@ -84,19 +84,27 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
         const page = reg.listDevices({ ...f, limit, cursor });
         return { status: 200, body: { items: page.items.map((d) => withLive(d, live)), nextCursor: page.nextCursor } };
       }
-      // Registry pages of what is still missing, so that the cursor of the last one read is the page's.
+      // At most STATE_SCAN_ROWS registry rows per request: a page may hold fewer items than
+      // `limit` (none, even) with a nextCursor to go on from. When a registry page holds more
+      // matches than are missing, the rows up to the last one taken are read again for their cursor.
       const items: ReturnType<typeof withLive>[] = [];
       let next: string | null | undefined = cursor;
-      let scanned = 0;
+      let budget = STATE_SCAN_ROWS;
       do {
-        const page = reg.listDevices({ ...f, limit: Math.max(1, limit - items.length), cursor: next ?? undefined });
-        scanned += page.items.length;
-        for (const d of page.items) {
-          const s = withLive(d, live);
-          if (s.state === state) items.push(s);
+        const page = reg.listDevices({ ...f, limit: Math.min(1000, budget), cursor: next ?? undefined });
+        let cut = page.items.length - 1;
+        for (let i = 0; i < page.items.length; i++) {
+          const s = withLive(page.items[i]!, live);
+          if (s.state !== state) continue;
+          items.push(s);
+          if (items.length === limit) {
+            cut = i;
+            break;
+          }
         }
-        next = page.nextCursor;
-      } while (next !== null && items.length < limit && scanned < STATE_SCAN_ROWS);
+        next = cut < page.items.length - 1 ? reg.listDevices({ ...f, limit: cut + 1, cursor: next ?? undefined }).nextCursor : page.nextCursor;
+        budget -= cut + 1;
+      } while (next !== null && items.length < limit && budget > 0);
       return { status: 200, body: { items, nextCursor: next ?? null } };
     },
   });
@@ -230,13 +238,16 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
       const cur = reg.getDeviceRecord(id);
       const to = ctx.body;
       const detail = `from ${cur ? `${cur.school}/${cur.room}` : '?'} to ${to.school}/${to.room}`;
-      const d = auditOf(deps, ctx.principal).run({ action: 'device.move', target: `device:${id}`, school: cur?.school, detail }, () => {
+      const auditor = auditOf(deps, ctx.principal);
+      const d = auditor.run({ action: 'device.move', target: `device:${id}`, school: cur?.school, detail }, () => {
         const dev = deviceIn(ctx, reg, id);
         ctx.allow('device.write', { district: dev.district, school: dev.school }, `device ${id}`);
         const s = schoolIn(ctx, reg, to.school);
         ctx.allow('device.write', { district: s.district, school: s.id }, `school ${s.id}`);
         return reg.moveDevice(id, to)!;
       });
+      // The destination's readers see the device arrive: one entry per school.
+      if (cur && cur.school !== d.school) auditor.write({ action: 'device.move', target: `device:${id}`, school: d.school, detail }, 'ok');
       return { status: 200, body: d };
     },
   });
