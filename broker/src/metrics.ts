@@ -24,6 +24,7 @@ export const HUB_COUNTERS = {
   api_requests: { help: 'Management API requests answered, by route and status.', labels: ['method', 'route', 'status'] },
   api_auth_failures: { help: 'Management API requests refused before any route ran, by reason (missing, malformed, unknown, expired, revoked, disabled).', labels: ['reason'] },
   api_stream_clients: { help: 'Event-stream clients connected (SSE), ever.' },
+  api_stream_closed: { help: 'Event streams the hub closed, by reason (token: revoked, expired or its user disabled; backpressure: the client read too slowly).', labels: ['reason'] },
 } as const;
 
 export type HubCounters = Counters<typeof HUB_COUNTERS>;

@@ -9,8 +9,8 @@ import { HubError, HubErrorCode } from '../errors.ts';
 export class ApiError extends HubError {
   readonly status: number;
   readonly details: Record<string, unknown>;
-  constructor(status: number, code: HubErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message);
+  constructor(status: number, code: HubErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.status = status;
     this.details = details;
   }

@@ -55,14 +55,26 @@ function toApiError(e: unknown): ApiError {
   if (e instanceof RegistryConflictError) {
     return new ApiError(409, e.code as HubErrorCode, e.message, { entity: e.entity, id: e.id, reason: e.reason });
   }
-  const err = toError(e) as Error & { type?: string; status?: number };
+  const err = toError(e) as Error & { type?: string; status?: unknown; statusCode?: unknown; expose?: boolean };
   // body-parser's own errors: malformed JSON, a body over the limit.
   if (err.type === 'entity.parse.failed') return new ApiError(400, HubErrorCode.BAD_REQUEST, `the body is not valid JSON: ${err.message}`);
   if (err.type === 'entity.too.large') return new ApiError(413, HubErrorCode.PAYLOAD_TOO_LARGE, 'the body is larger than this endpoint takes');
   if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') return new ApiError(415, HubErrorCode.UNSUPPORTED_MEDIA_TYPE, err.message);
+  // Any other client fault Express or body-parser names (a bad percent-encoding, an aborted
+  // or mis-sized body): the client's status, not a hub fault.
+  const status = typeof err.status === 'number' ? err.status : typeof err.statusCode === 'number' ? err.statusCode : undefined;
+  if (status !== undefined && status >= 400 && status < 500 && err.expose !== false) {
+    const code = status === 413 ? HubErrorCode.PAYLOAD_TOO_LARGE : status === 415 ? HubErrorCode.UNSUPPORTED_MEDIA_TYPE : HubErrorCode.BAD_REQUEST;
+    return new ApiError(status, code, err.message, err.type ? { type: err.type } : {});
+  }
   if (e instanceof HubError && e.code === HubErrorCode.REGISTRY_OPEN) return new ApiError(503, HubErrorCode.UNAVAILABLE, 'the registry is not available');
   return new ApiError(500, HubErrorCode.INTERNAL, 'internal error (logged by the hub)');
 }
+
+const OPENAPI_PATH = '/openapi.json';
+/** The caller of a request, once the router's authentication has found it. */
+const PRINCIPALS = new WeakMap<Request, Principal>();
+const principalOf = (req: Request): Principal | undefined => PRINCIPALS.get(req);
 
 export interface ApiRouter {
   router: Router;
@@ -74,11 +86,10 @@ export interface ApiRouter {
 /** The management API, to be mounted at /api/v1 (docs/design.md#security). */
 export function createApiRouter<D extends ApiBase>(deps: D, modules: ReadonlyArray<RouteModule<D>>): ApiRouter {
   const router = express.Router();
-  router.use(express.json({ limit: '1mb' }));
-  router.use(express.raw({ type: ['text/csv', 'application/octet-stream'], limit: '16mb' }));
   const openapi = new OpenAPIRegistry();
   openapi.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token: cit_<id>_<secret>' });
-  const table: RouteTable = { router, openapi, declared: [], authenticate: authenticator(deps) };
+  const authenticate = authenticator(deps);
+  const table: RouteTable = { router, openapi, declared: [], authenticate: (req) => principalOf(req) ?? authenticate(req) };
 
   router.use((req: Request, res: Response, next: NextFunction) => {
     res.on('finish', () => {
@@ -87,6 +98,18 @@ export function createApiRouter<D extends ApiBase>(deps: D, modules: ReadonlyArr
     });
     next();
   });
+  // Authentication before any body is read: a caller without a token never gets to send one.
+  router.use((req: Request, _res: Response, next: NextFunction) => {
+    if (req.path === OPENAPI_PATH) return next();
+    try {
+      PRINCIPALS.set(req, authenticate(req));
+      next();
+    } catch (e) {
+      next(e);
+    }
+  });
+  router.use(express.json({ limit: '1mb' }));
+  router.use(express.raw({ type: ['text/csv', 'application/octet-stream'], limit: '16mb' }));
   let doc: Record<string, unknown> | undefined;
   const document = (): Record<string, unknown> =>
     (doc ??= new OpenApiGeneratorV31(openapi.definitions).generateDocument({
@@ -97,7 +120,7 @@ export function createApiRouter<D extends ApiBase>(deps: D, modules: ReadonlyArr
   for (const m of modules) m(table, deps);
   route(table, {
     method: 'get',
-    path: '/openapi.json',
+    path: OPENAPI_PATH,
     summary: 'This document (OpenAPI 3.1)',
     tag: 'meta',
     auth: false,

@@ -41,6 +41,13 @@ export interface Auditor {
   run<T>(c: Change, fn: () => T): T;
 }
 
+/**
+ * The token that made the request ends every entry's detail: a user's tokens may be held by
+ * others (an administrator minted one for them), and the entry must say which one acted.
+ */
+export const withToken = (detail: string | undefined, token: string | undefined): string | undefined =>
+  token === undefined ? detail : [detail, `via token ${token}`].filter(Boolean).join('; ');
+
 /** The auditor of one request's caller. */
 export function auditOf(deps: Pick<ApiBase, 'registry' | 'now'>, principal: Principal): Auditor {
   const registry = deps.registry();
@@ -55,7 +62,7 @@ export function auditOf(deps: Pick<ApiBase, 'registry' | 'now'>, principal: Prin
       action: c.action,
       target: c.target,
       outcome,
-      detail: c.detail,
+      detail: withToken(c.detail, principal.token),
       district,
       school: c.school ?? undefined,
     });

@@ -76,7 +76,8 @@ export async function fromStorage<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof HubError && e.code === HubErrorCode.INFLUX_UNAVAILABLE) throw new ApiError(503, HubErrorCode.UNAVAILABLE, `InfluxDB is not available: ${e.message}`);
+    // InfluxDB's own text names the database and the query: logged (as the cause), not answered.
+    if (e instanceof HubError && e.code === HubErrorCode.INFLUX_UNAVAILABLE) throw new ApiError(503, HubErrorCode.UNAVAILABLE, 'InfluxDB is not available', {}, { cause: e });
     throw e;
   }
 }

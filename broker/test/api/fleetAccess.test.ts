@@ -29,6 +29,8 @@ interface Case {
   okAction?: string;
   /** The audit outcome of a success when not `ok` (a command's is its status). */
   okOutcome?: string;
+  /** A success also written in this school's scope (a move: the destination's). */
+  okAlsoIn?: string;
   check?: (rig: ApiRig, who: PrincipalName, body: unknown) => void;
 }
 
@@ -82,6 +84,7 @@ const CASES: Case[] = [
     // bashuIt may change the device but cannot see yz-s02: 404.
     expect: '200 200 404 404 404 404 403 403 403',
     action: 'device.move',
+    okAlsoIn: 'yz-s02',
     check: (rig, who) => expect(rig.registry.getDeviceRecord(own('m')(who))).toMatchObject({ school: 'yz-s02', room: '101' }),
   },
   {
@@ -174,7 +177,8 @@ describe('fleet endpoints × every principal', () => {
         if (c.action === undefined) expect(entries, `${who}: a read is not audited`).toEqual([]);
         else {
           const ok = r.status < 300;
-          expect(entries, who).toMatchObject([{ actor: `user:u-${who}`, action: ok ? (c.okAction ?? c.action) : c.action, outcome: ok ? (c.okOutcome ?? 'ok') : outcomeFor(r.status) }]);
+          const entry = { actor: `user:u-${who}`, action: ok ? (c.okAction ?? c.action) : c.action, outcome: ok ? (c.okOutcome ?? 'ok') : outcomeFor(r.status) };
+          expect(entries, who).toMatchObject(ok && c.okAlsoIn ? [entry, { ...entry, school: c.okAlsoIn }] : [entry]);
           expect(entries[0]!.school, `${who}: the entry is in the school's scope`).toBe('yz-bashu');
         }
       }

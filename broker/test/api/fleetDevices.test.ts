@@ -67,13 +67,19 @@ describe('devices through the management API', () => {
     const city = await rig.call('city', 'POST', '/devices/mv-1/move', { school: 'jb-s01', room: '201' });
     expect(city.body).toMatchObject({ school: 'jb-s01', district: '江北区' });
     const audit = rig.registry.listAudit({ target: 'device:mv-1', order: 'asc' }).items.map((e) => [e.actor, e.action, e.outcome, e.detail]);
+    // Each entry names the token that acted; a move is written in the source and the destination school.
+    const via = (who: PrincipalName) => `via token ${rig.tokens[who].split('_')[1]}`;
     expect(audit).toEqual([
-      ['user:u-bashuIt', 'device.create', 'ok', undefined],
-      ['user:u-bashuIt', 'device.move', 'not_found', 'from yz-bashu/301 to yz-s02/101: school yz-s02 not found'],
-      ['user:u-yzOperator', 'device.move', 'not_found', 'from yz-bashu/301 to jb-s01/201: school jb-s01 not found'],
-      ['user:u-yzOperator', 'device.move', 'ok', 'from yz-bashu/301 to yz-s02/101'],
-      ['user:u-city', 'device.move', 'ok', 'from yz-s02/101 to jb-s01/201'],
+      ['user:u-bashuIt', 'device.create', 'ok', via('bashuIt')],
+      ['user:u-bashuIt', 'device.move', 'not_found', `from yz-bashu/301 to yz-s02/101: school yz-s02 not found; ${via('bashuIt')}`],
+      ['user:u-yzOperator', 'device.move', 'not_found', `from yz-bashu/301 to jb-s01/201: school jb-s01 not found; ${via('yzOperator')}`],
+      ['user:u-yzOperator', 'device.move', 'ok', `from yz-bashu/301 to yz-s02/101; ${via('yzOperator')}`],
+      ['user:u-yzOperator', 'device.move', 'ok', `from yz-bashu/301 to yz-s02/101; ${via('yzOperator')}`],
+      ['user:u-city', 'device.move', 'ok', `from yz-s02/101 to jb-s01/201; ${via('city')}`],
+      ['user:u-city', 'device.move', 'ok', `from yz-s02/101 to jb-s01/201; ${via('city')}`],
     ]);
+    const schools = rig.registry.listAudit({ target: 'device:mv-1', order: 'asc' }).items.filter((e) => e.outcome === 'ok' && e.action === 'device.move').map((e) => [e.district, e.school]);
+    expect(schools).toEqual([['渝中区', 'yz-bashu'], ['渝中区', 'yz-s02'], ['渝中区', 'yz-s02'], ['江北区', 'jb-s01']]);
   });
 
   it('retires a device with history (a command, a point in InfluxDB, a reported state) and erases one without', async () => {

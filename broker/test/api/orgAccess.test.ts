@@ -213,8 +213,8 @@ const CASES: Case[] = [
     path: () => '/inventory/import',
     headers: { 'content-type': 'text/csv' },
     body: (who) => new TextEncoder().encode(`school,room,id,kind,model,vendor,serial,link_role,capacity_bps\nyz-bashu,301,i-${who},vr_kit,Pico,,,,\n`),
-    // A school the caller may not change is an unknown_school row: 422, whichever the reason.
-    expect: '200 200 422 200 422 422 422 422 422',
+    // A school the caller cannot see is an unknown_school row (422); one it sees but may not change: 403.
+    expect: '200 200 422 200 422 422 403 403 403',
     action: 'inventory.import',
     check: (rig, who) => expect(rig.registry.getDeviceRecord(`i-${who}`)).toMatchObject({ school: 'yz-bashu', room: '301', kind: 'vr_kit', model: 'Pico' }),
   },

@@ -30,8 +30,8 @@ export function fleetRoutes(table: RouteTable, deps: ApiDeps): void {
 
 const deviceParams = z.object({ device: deviceIdParam });
 const text = z.string().max(200);
-/** A `state` filter scans at most this many registry rows for one page. */
-const STATE_SCAN_ROWS = 20_000;
+/** A `state` filter scans at most this many registry rows for one request. */
+export const STATE_SCAN_ROWS = 5_000;
 
 /** The device's newest telemetry point, from its kind's measurement (storage/README.md). */
 async function lastTelemetry(deps: ApiDeps, d: Pick<Device, 'id' | 'kind'>): Promise<{ ts: number; data: Record<string, unknown> } | null> {
@@ -84,19 +84,27 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
         const page = reg.listDevices({ ...f, limit, cursor });
         return { status: 200, body: { items: page.items.map((d) => withLive(d, live)), nextCursor: page.nextCursor } };
       }
-      // Registry pages of what is still missing, so that the cursor of the last one read is the page's.
+      // At most STATE_SCAN_ROWS registry rows per request: a page may hold fewer items than
+      // `limit` (none, even) with a nextCursor to go on from. When a registry page holds more
+      // matches than are missing, the rows up to the last one taken are read again for their cursor.
       const items: ReturnType<typeof withLive>[] = [];
       let next: string | null | undefined = cursor;
-      let scanned = 0;
+      let budget = STATE_SCAN_ROWS;
       do {
-        const page = reg.listDevices({ ...f, limit: Math.max(1, limit - items.length), cursor: next ?? undefined });
-        scanned += page.items.length;
-        for (const d of page.items) {
-          const s = withLive(d, live);
-          if (s.state === state) items.push(s);
+        const page = reg.listDevices({ ...f, limit: Math.min(1000, budget), cursor: next ?? undefined });
+        let cut = page.items.length - 1;
+        for (let i = 0; i < page.items.length; i++) {
+          const s = withLive(page.items[i]!, live);
+          if (s.state !== state) continue;
+          items.push(s);
+          if (items.length === limit) {
+            cut = i;
+            break;
+          }
         }
-        next = page.nextCursor;
-      } while (next !== null && items.length < limit && scanned < STATE_SCAN_ROWS);
+        next = cut < page.items.length - 1 ? reg.listDevices({ ...f, limit: cut + 1, cursor: next ?? undefined }).nextCursor : page.nextCursor;
+        budget -= cut + 1;
+      } while (next !== null && items.length < limit && budget > 0);
       return { status: 200, body: { items, nextCursor: next ?? null } };
     },
   });
@@ -127,7 +135,11 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
         try {
           return reg.createDevice({ id: b.id, school: b.school, room: b.room, kind: b.kind, model: b.model ?? '', vendor: b.vendor ?? '', serial: b.serial ?? '', linkRole: b.linkRole ?? null, capacityBps: b.capacityBps ?? null }, deps.now());
         } catch (e) {
-          if (e instanceof RegistryConflictError && e.reason === 'held_by_other_school') throw heldElsewhere(ctx.principal, e, reg.getSchool(e.heldBy ?? '')?.district);
+          if (!(e instanceof RegistryConflictError)) throw e;
+          // A retired id of another school is that school's, like a live one (and its retirement
+          // is not told to who may not see the school), as the inventory import says it.
+          const holder = e.reason === 'retired' ? reg.getDeviceRecord(b.id)?.school : e.heldBy;
+          if (e.reason === 'held_by_other_school' || (holder !== undefined && holder !== b.school)) throw heldElsewhere(ctx.principal, b.id, holder, reg.getSchool(holder ?? '')?.district);
           throw e;
         }
       });
@@ -193,18 +205,21 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
       const auditor = auditOf(deps, ctx.principal);
       const cur = reg.getDeviceRecord(id);
       const change = { action: 'device.delete', target: `device:${id}`, school: cur?.school };
-      const dev = refusalAudited(auditor, change, () => {
+      const writable = (): Device => {
         const d = deviceIn(ctx, reg, id);
         ctx.allow('device.write', { district: d.district, school: d.school }, `device ${id}`);
         return d;
-      });
-      // Asked before the change (InfluxDB may be slow); the change itself is synchronous.
+      };
+      const dev = refusalAudited(auditor, change, writable);
+      // Asked before the change (InfluxDB may be slow); the change itself is synchronous, and
+      // checked again, as the device may have moved out of the caller's reach meanwhile.
       const keep = dev.retiredAt !== null || (await hasHistory(deps, dev));
+      const after = { ...change, school: reg.getDeviceRecord(id)?.school };
       if (!keep) {
-        auditor.run({ ...change, action: 'device.erase' }, () => reg.deleteDevice(id));
+        auditor.run({ ...after, action: 'device.erase' }, () => (writable(), reg.deleteDevice(id)));
         return { status: 204 };
       }
-      const retired = auditor.run({ ...change, action: 'device.retire' }, () => reg.retireDevice(id, deps.now())!);
+      const retired = auditor.run({ ...after, action: 'device.retire' }, () => (writable(), reg.retireDevice(id, deps.now())!));
       return { status: 200, body: { retired: true, device: retired } };
     },
   });
@@ -223,25 +238,28 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
       const cur = reg.getDeviceRecord(id);
       const to = ctx.body;
       const detail = `from ${cur ? `${cur.school}/${cur.room}` : '?'} to ${to.school}/${to.room}`;
-      const d = auditOf(deps, ctx.principal).run({ action: 'device.move', target: `device:${id}`, school: cur?.school, detail }, () => {
+      const auditor = auditOf(deps, ctx.principal);
+      const d = auditor.run({ action: 'device.move', target: `device:${id}`, school: cur?.school, detail }, () => {
         const dev = deviceIn(ctx, reg, id);
         ctx.allow('device.write', { district: dev.district, school: dev.school }, `device ${id}`);
         const s = schoolIn(ctx, reg, to.school);
         ctx.allow('device.write', { district: s.district, school: s.id }, `school ${s.id}`);
         return reg.moveDevice(id, to)!;
       });
+      // The destination's readers see the device arrive: one entry per school.
+      if (cur && cur.school !== d.school) auditor.write({ action: 'device.move', target: `device:${id}`, school: d.school, detail }, 'ok');
       return { status: 200, body: d };
     },
   });
 }
 
 /** 409 held_by_other_school, naming the holder only to a caller who may see it. */
-function heldElsewhere(p: Parameters<typeof authorize>[0], e: RegistryConflictError, holderDistrict: string | undefined): ApiError {
-  const visible = e.heldBy !== undefined && holderDistrict !== undefined && authorize(p, 'read', { district: holderDistrict, school: e.heldBy }) === 'allow';
+function heldElsewhere(p: Parameters<typeof authorize>[0], id: string, heldBy: string | undefined, holderDistrict: string | undefined): ApiError {
+  const visible = heldBy !== undefined && holderDistrict !== undefined && authorize(p, 'read', { district: holderDistrict, school: heldBy }) === 'allow';
   return new ApiError(
     409,
     HubErrorCode.REGISTRY_CONFLICT,
-    `device ${JSON.stringify(e.id)} is held by ${visible ? `school ${JSON.stringify(e.heldBy)}` : 'another school'}; device ids are city-wide`,
-    { entity: 'device', id: e.id, reason: 'held_by_other_school', ...(visible ? { heldBy: e.heldBy } : {}) },
+    `device ${JSON.stringify(id)} is held by ${visible ? `school ${JSON.stringify(heldBy)}` : 'another school'}; device ids are city-wide`,
+    { entity: 'device', id, reason: 'held_by_other_school', ...(visible ? { heldBy } : {}) },
   );
 }

@@ -84,8 +84,10 @@ export function gatewayRoutes(table: RouteTable, deps: ApiDeps): void {
     responses: { 200: { description: 'The new credentials', schema: gatewayCredentialsSchema } },
     handler: async (ctx) => {
       const { gateway } = writable(ctx, 'gateway.rotate');
+      // The rotation writes only if the gateway is still in the school authorised once its hash
+      // is made (deleted, or re-created elsewhere meanwhile: undefined, 404).
       const r = await deps.credentials.rotate(gateway.id, actor(ctx), gateway.school);
-      if (!r) throw notFound(`gateway ${gateway.id}`); // deleted meanwhile
+      if (!r) throw notFound(`gateway ${gateway.id}`);
       return { status: 200, body: credentialsOf(r.gateway, r.password) };
     },
   });
@@ -127,7 +129,8 @@ export function gatewayRoutes(table: RouteTable, deps: ApiDeps): void {
     responses: { 204: { description: 'Deleted' } },
     handler: (ctx) => {
       const { gateway } = writable(ctx, 'gateway.delete');
-      deps.credentials.remove(gateway.id, actor(ctx));
+      // Checked and removed in one turn of the event loop: nothing can move it in between.
+      if (!deps.credentials.remove(gateway.id, actor(ctx))) throw notFound(`gateway ${gateway.id}`);
       return { status: 204 };
     },
   });

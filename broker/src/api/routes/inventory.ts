@@ -3,7 +3,7 @@ import { authorize } from '../../auth/authorize.ts';
 import { HubErrorCode } from '../../errors.ts';
 import { checkInventoryAgainst, formatInventory, parseInventory, type InventoryLookup, type InventoryRow } from '../../inventoryCsv.ts';
 import type { Device, Registry } from '../../registry.ts';
-import { ApiError } from '../apiError.ts';
+import { ApiError, forbidden } from '../apiError.ts';
 import { auditOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { errorBodySchema, route, type RouteTable } from '../route.ts';
@@ -77,9 +77,20 @@ export function inventoryRoutes(table: RouteTable, deps: ApiDeps): void {
           return d && { school: d.school, retired: d.retiredAt !== null };
         },
       };
+      const audit = auditOf(deps, p);
+      // A school the caller sees but may not change: the request is refused (403), not the row,
+      // which would tell a reader the school does not exist.
+      const readOnly = [...new Set(parsed.rows.map((r) => r.school))].filter((id) => {
+        const s = reg.getSchool(id);
+        return s !== undefined && authorize(p, 'device.write', schoolScope(s)) === 'forbidden';
+      });
+      if (readOnly.length > 0) {
+        const message = `${p.role} ${p.user} may not change the devices of school ${readOnly.join(', ')}`;
+        if (!dryRun) audit.write({ action: 'inventory.import', target: 'inventory', district: p.district, school: p.school, detail: `${message}; nothing imported` }, 'forbidden');
+        throw forbidden(message);
+      }
       const errors = [...parsed.errors, ...checkInventoryAgainst(parsed.rows, lookup)].sort((a, b) => a.line - b.line);
       const encoding = parsed.encoding ?? 'unknown';
-      const audit = auditOf(deps, p);
       if (errors.length > 0) {
         if (!dryRun) audit.write({ action: 'inventory.import', target: 'inventory', district: p.district, school: p.school, detail: `${errors.length} errors, nothing imported` }, 'invalid');
         throw new ApiError(422, HubErrorCode.INVENTORY_INVALID, `${errors.length} errors in the inventory; nothing was imported`, { errors, encoding });

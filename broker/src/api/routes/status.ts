@@ -15,12 +15,18 @@ const DAY_MS = 86_400_000;
 const PAGE = 1000;
 
 const scopeQuery = z.object({ district: districtIdSchema.optional(), school: schoolIdSchema.optional() });
+/** ISO 8601 as `Date.parse` reads it exactly: a date, or a date and time with an optional zone. */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+/** The range figures are asked for: nothing before the city had devices, nothing far ahead, at most 400 days. */
+const EARLIEST_MS = Date.UTC(2000, 0, 1);
+const AHEAD_MS = DAY_MS;
+const MAX_SPAN_MS = 400 * DAY_MS;
 const instant = z
   .string()
   .min(1)
   .max(40)
   .transform((v, ctx) => {
-    const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+    const n = /^\d{1,15}$/.test(v) ? Number(v) : ISO_8601.test(v) ? Date.parse(v) : NaN;
     if (!Number.isFinite(n)) {
       ctx.addIssue({ code: 'custom', message: 'an ISO 8601 time or Unix ms' });
       return z.NEVER;
@@ -47,7 +53,11 @@ const zeroStates = (): Record<LiveState, number> => Object.fromEntries(LIVE_STAT
 function rangeOf(q: { from?: number | undefined; to?: number | undefined }, now: number): TimeRange {
   const toMs = q.to ?? now;
   const fromMs = q.from ?? toMs - DAY_MS;
+  for (const [k, v] of [['from', fromMs], ['to', toMs]] as const) {
+    if (v < EARLIEST_MS || v > now + AHEAD_MS) throw badRequest(`\`${k}\` must lie between 2000-01-01 and a day from now`, { issues: [{ in: 'query', path: k, message: 'out of range' }] });
+  }
   if (fromMs >= toMs) throw badRequest('`from` must be before `to`', { from: fromMs, to: toMs });
+  if (toMs - fromMs > MAX_SPAN_MS) throw badRequest('the range spans more than 400 days', { from: fromMs, to: toMs });
   return { fromMs, toMs };
 }
 

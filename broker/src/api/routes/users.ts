@@ -5,7 +5,8 @@ import type { Registry, User } from '../../registry.ts';
 import { roleSchema } from '../../registryValues.ts';
 import { auditOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
-import { badRequest, notFound } from '../apiError.ts';
+import { ApiError, badRequest, forbidden, notFound } from '../apiError.ts';
+import { HubErrorCode } from '../../errors.ts';
 import { pageOf, pageQuery, route, type RouteContext, type RouteTable } from '../route.ts';
 import { auditRowSchema, districtIdSchema, meSchema, newTokenSchema, newUserSchema, schoolIdSchema, tokenInfoSchema, userIdSchema, userSchema } from '../schemas.ts';
 import { schoolIn, scopedFilter, within } from '../scope.ts';
@@ -50,6 +51,30 @@ const newUserBody = z
     else if (u.role === 'district_operator') (need('district', true), need('school', false));
     else if (u.role === 'school_it') need('school', true);
   });
+
+function enabledCityAdmins(reg: Registry): number {
+  let n = 0;
+  let cursor: string | undefined;
+  do {
+    const page = reg.listUsers({ limit: 1000, cursor });
+    n += page.items.filter((u) => u.role === 'city_admin' && u.disabledAt === null).length;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return n;
+}
+
+/**
+ * A new token's lifetime: never beyond the caller's own token, so that an expiring token
+ * cannot mint a longer-lived one (a longer request is cut to the caller's expiry; `0`, never,
+ * is refused unless the caller's token never expires either).
+ */
+function boundedTtl(reg: Registry, p: Principal, days: number | undefined, now: number): number | null {
+  const wanted = ttlMs(days);
+  const own = p.token === undefined ? undefined : reg.getToken(p.token)?.expiresAt;
+  if (own === undefined || own === null) return wanted;
+  if (wanted === null) throw badRequest('ttlDays 0 (never expires) needs a caller token that never expires', { issues: [{ in: 'body', path: 'ttlDays', message: `the caller's token expires at ${own}` }] });
+  return Math.min(wanted, own - now);
+}
 
 export function userRoutes(table: RouteTable, deps: ApiDeps): void {
   const audit = (p: Principal) => auditOf(deps, p);
@@ -127,6 +152,11 @@ export function userRoutes(table: RouteTable, deps: ApiDeps): void {
       audit(ctx.principal).run({ action: 'user.disable', target: `user:${id}`, district: u?.district, school: u?.school }, () => {
         const user = userIn(ctx, reg, id);
         ctx.allow('user.write', scopeOf(user), `user ${id}`);
+        // Nobody locks themselves out, and the city always keeps an administrator.
+        if (user.id === ctx.principal.user) throw forbidden(`user ${id} may not disable itself`);
+        if (user.role === 'city_admin' && user.disabledAt === null && enabledCityAdmins(reg) <= 1) {
+          throw new ApiError(409, HubErrorCode.REGISTRY_CONFLICT, `user ${id} is the last enabled city administrator`, { entity: 'user', id, reason: 'last_city_admin' });
+        }
         const at = deps.now();
         reg.transaction(() => {
           reg.disableUser(id, at);
@@ -166,7 +196,8 @@ export function userRoutes(table: RouteTable, deps: ApiDeps): void {
       const made = audit(ctx.principal).run({ action: 'token.create', target: `user:${id}`, district: u0?.district, school: u0?.school }, () => {
         const u = userIn(ctx, reg, id);
         mayManageTokens(ctx, u);
-        const t = issueToken(reg, u.id, { name: ctx.body.name ?? '', ttlMs: ttlMs(ctx.body.ttlDays) }, deps.now());
+        const at = deps.now();
+        const t = issueToken(reg, u.id, { name: ctx.body.name ?? '', ttlMs: boundedTtl(reg, ctx.principal, ctx.body.ttlDays, at) }, at);
         return { tokenId: t.row.id, token: t.token, expiresAt: t.row.expiresAt };
       });
       return { status: 201, body: made };
