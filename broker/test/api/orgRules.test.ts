@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiRig, type ApiRig, type PrincipalName } from '../../../tests/harness/api.ts';
 import { startInflux, type InfluxInstance } from '../../../tests/harness/influx.ts';
 import { snapshot, WHO } from './orgHelpers.ts';
+import { issueToken } from '../../src/auth/bootstrap.ts';
+import { parseToken } from '../../src/auth/tokens.ts';
 
 /**
  * The org endpoints' rules beyond the access matrix: what each principal's lists hold, the
@@ -193,7 +195,10 @@ describe('org endpoints: rules', () => {
   });
 
   it('POST /users: the token works at once, only its hash is stored, it is nowhere in the database; revoked by its owner it is refused', async () => {
-    const r = await rig.call<{ user: { id: string; district: string }; token: string; tokenId: string; expiresAt: number }>('yzOperator', 'POST', '/users', {
+    // Callers whose own tokens never expire: a new user's first token never outlives its maker's.
+    const yzOperator = { token: issueToken(rig.registry, 'u-yzOperator', { name: 'no expiry', ttlMs: null }, Date.now()).token };
+    const city = { token: issueToken(rig.registry, 'u-city', { name: 'no expiry', ttlMs: null }, Date.now()).token };
+    const r = await rig.call<{ user: { id: string; district: string }; token: string; tokenId: string; expiresAt: number }>(yzOperator, 'POST', '/users', {
       id: 'alice',
       displayName: '王老师',
       role: 'school_it',
@@ -227,8 +232,13 @@ describe('org endpoints: rules', () => {
       db.close();
     }
 
-    const forever = await rig.call<{ expiresAt: number | null }>('city', 'POST', '/users', { id: 'bob', role: 'viewer', tokenTtlDays: 0 });
+    const forever = await rig.call<{ expiresAt: number | null }>(city, 'POST', '/users', { id: 'bob', role: 'viewer', tokenTtlDays: 0 });
     expect([forever.status, forever.body.expiresAt]).toEqual([201, null]);
+    // The rig's own city token expires within the hour: never is refused, 30 days is cut to it.
+    const refused = await rig.call<{ code: string }>('city', 'POST', '/users', { id: 'carol', role: 'viewer', tokenTtlDays: 0 });
+    expect([refused.status, refused.body.code, rig.registry.getUser('carol')]).toEqual([400, 'HUB_ERR_BAD_REQUEST', undefined]);
+    const cut = await rig.call<{ expiresAt: number }>('city', 'POST', '/users', { id: 'dave', role: 'viewer', tokenTtlDays: 30 });
+    expect([cut.status, cut.body.expiresAt]).toEqual([201, rig.registry.getToken(parseToken(rig.tokens.city)!.id)!.expiresAt]);
 
     const second = await rig.call<{ tokenId: string; token: string }>({ token: r.body.token }, 'POST', '/users/alice/tokens', { name: 'laptop' });
     expect(second.status).toBe(201);

@@ -122,7 +122,7 @@ export function userRoutes(table: RouteTable, deps: ApiDeps): void {
           }
         }
         ctx.allow('user.write', { district, school: b.school ?? null }, district === null ? 'the city' : `district ${district}`);
-        return createUserWithToken(reg, { id: b.id, displayName: b.displayName ?? '', role: b.role, district, school: b.school ?? null }, { name: 'initial', ttlMs: ttlMs(b.tokenTtlDays) }, deps.now());
+        return createUserWithToken(reg, { id: b.id, displayName: b.displayName ?? '', role: b.role, district, school: b.school ?? null }, { name: 'initial', ttlMs: boundedTtl(reg, ctx.principal, b.tokenTtlDays, deps.now()) }, deps.now());
       });
       return { status: 201, body: made };
     },
