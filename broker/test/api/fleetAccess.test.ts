@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiRig, type ApiRig, type PrincipalName } from '../../../tests/harness/api.ts';
 import { startInflux, type InfluxInstance } from '../../../tests/harness/influx.ts';
-import { outcomeFor, statuses, WHO } from './orgHelpers.ts';
+import { runAccessCase, statuses, WHO, type AccessCase } from './orgHelpers.ts';
 import { fleetSnapshot } from './fleetHelpers.ts';
 
 /**
@@ -17,22 +17,7 @@ const READ = '200 200 404 200 404 404 200 200 200';
 const WRITE = (ok: number) => `${ok} ${ok} 404 ${ok} 404 404 403 403 403`;
 const ALL = '200 200 200 200 200 200 200 200 200';
 
-interface Case {
-  name: string;
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  path: (who: PrincipalName) => string;
-  body?: (who: PrincipalName) => unknown;
-  expect: string;
-  setup?: (rig: ApiRig, who: PrincipalName) => void;
-  /** The audit action of a change (of its success, when `okAction` differs); reads have none. */
-  action?: string;
-  okAction?: string;
-  /** The audit outcome of a success when not `ok` (a command's is its status). */
-  okOutcome?: string;
-  /** A success also written in this school's scope (a move: the destination's). */
-  okAlsoIn?: string;
-  check?: (rig: ApiRig, who: PrincipalName, body: unknown) => void;
-}
+type Case = AccessCase;
 
 const board = 'yz-bashu-301-board';
 const own = (prefix: string) => (who: PrincipalName) => `${prefix}-${who.toLowerCase()}`;
@@ -157,34 +142,7 @@ describe('fleet endpoints × every principal', () => {
     await influx?.stop();
   });
 
-  for (const c of CASES) {
-    it(`${c.name}: ${c.expect}`, async () => {
-      const want = statuses(c.expect);
-      const got: Record<string, number> = {};
-      for (const who of WHO) {
-        c.setup?.(rig, who);
-        const before = fleetSnapshot(rig.registry);
-        const lastAudit = rig.registry.listAudit({ limit: 1 }).items[0]?.id ?? 0;
-        const r = await rig.call(who, c.method, c.path(who), c.body?.(who));
-        got[who] = r.status;
-        if (r.status !== want[who]) continue; // reported below, all principals at once
-        const after = fleetSnapshot(rig.registry);
-        if (r.status >= 300 || c.action === undefined) expect(after, `${who}: nothing changed`).toBe(before);
-        else expect(after, `${who}: the change is in the registry`).not.toBe(before);
-        if (r.status >= 400) expect(r.body, who).toMatchObject({ code: expect.stringMatching(/^HUB_ERR_/), message: expect.any(String), details: expect.any(Object) });
-        else c.check?.(rig, who, r.body);
-        const entries = rig.registry.listAudit({ order: 'asc', limit: 1000 }).items.filter((e) => e.id > lastAudit);
-        if (c.action === undefined) expect(entries, `${who}: a read is not audited`).toEqual([]);
-        else {
-          const ok = r.status < 300;
-          const entry = { actor: `user:u-${who}`, action: ok ? (c.okAction ?? c.action) : c.action, outcome: ok ? (c.okOutcome ?? 'ok') : outcomeFor(r.status) };
-          expect(entries, who).toMatchObject(ok && c.okAlsoIn ? [entry, { ...entry, school: c.okAlsoIn }] : [entry]);
-          expect(entries[0]!.school, `${who}: the entry is in the school's scope`).toBe('yz-bashu');
-        }
-      }
-      expect(got).toEqual(want);
-    });
-  }
+  for (const c of CASES) it(`${c.name}: ${c.expect}`, () => runAccessCase(rig, c, fleetSnapshot, 'yz-bashu'));
 
   it(`GET /events: ${ALL}, and the stream's listeners go with the client`, async () => {
     const baseline = rig.hub.bus.listenerCount('commandOutcome');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiRig, type ApiRig, type PrincipalName } from '../../../tests/harness/api.ts';
 import { startInflux, type InfluxInstance } from '../../../tests/harness/influx.ts';
 import { createUserWithToken } from '../../src/auth/bootstrap.ts';
-import { outcomeFor, snapshot, statuses, WHO } from './orgHelpers.ts';
+import { runAccessCase, snapshot, type AccessCase } from './orgHelpers.ts';
 
 /**
  * Every org endpoint called as every principal. The expected status of each is worked out by
@@ -10,21 +10,7 @@ import { outcomeFor, snapshot, statuses, WHO } from './orgHelpers.ts';
  * (or above) but not the role's → 403. A refused call changes nothing (the registry read back
  * is the same) and, for a change, leaves one audit entry naming the caller and the refusal.
  */
-interface Case {
-  name: string;
-  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  path: (who: PrincipalName) => string;
-  body?: (who: PrincipalName) => unknown;
-  headers?: Record<string, string>;
-  /** city yzOperator jbOperator bashuIt s02It jbIt cityViewer yzViewer bashuViewer */
-  expect: string;
-  /** Registry writes before the call (a target of its own for each principal). */
-  setup?: (rig: ApiRig, who: PrincipalName) => void;
-  /** The audit action of a change; reads have none. */
-  action?: string;
-  /** On success: what changed. */
-  check?: (rig: ApiRig, who: PrincipalName, body: unknown) => void;
-}
+type Case = AccessCase;
 
 let tokenOf: Partial<Record<PrincipalName, string>> = {};
 const at = () => Date.now();
@@ -236,27 +222,5 @@ describe('org endpoints × every principal', () => {
     await influx?.stop();
   });
 
-  for (const c of CASES) {
-    it(`${c.name}: ${c.expect}`, async () => {
-      const want = statuses(c.expect);
-      const got: Record<string, number> = {};
-      for (const who of WHO) {
-        c.setup?.(rig, who);
-        const before = snapshot(rig.registry);
-        const lastAudit = rig.registry.listAudit({ limit: 1 }).items[0]?.id ?? 0;
-        const r = await rig.call(who, c.method, c.path(who), c.body?.(who), c.headers);
-        got[who] = r.status;
-        if (r.status !== want[who]) continue; // reported below, all principals at once
-        const after = snapshot(rig.registry);
-        if (r.status >= 300 || c.action === undefined) expect(after, `${who}: nothing changed`).toBe(before);
-        else expect(after, `${who}: the change is in the registry`).not.toBe(before);
-        if (r.status >= 400) expect(r.body, who).toMatchObject({ code: expect.stringMatching(/^HUB_ERR_/), message: expect.any(String), details: expect.any(Object) });
-        else c.check?.(rig, who, r.body);
-        const entries = rig.registry.listAudit({ order: 'asc', limit: 1000 }).items.filter((e) => e.id > lastAudit);
-        if (c.action === undefined) expect(entries, `${who}: a read is not audited`).toEqual([]);
-        else expect(entries, who).toMatchObject([{ actor: `user:u-${who}`, action: c.action, outcome: outcomeFor(r.status) }]);
-      }
-      expect(got).toEqual(want);
-    });
-  }
+  for (const c of CASES) it(`${c.name}: ${c.expect}`, () => runAccessCase(rig, c, snapshot));
 });
