@@ -334,7 +334,8 @@ export class Registry {
         'INSERT INTO commands (id, device, district, school, gateway, action, ttl_ms, actor, idempotency_key, request_hash, status, detail, issued_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       // A late `sent` (the publish acknowledged after the result came back) never hides the outcome.
-      updateCommand: p("UPDATE commands SET status = :status, detail = :detail, updated_at = :at WHERE id = :id AND NOT (:status = 'sent' AND status <> 'sent')"),
+      // Only a command still `sent` changes: the first outcome stands (two hubs on one registry, a late stop).
+      updateCommand: p("UPDATE commands SET status = :status, detail = :detail, updated_at = :at WHERE id = :id AND status = 'sent'"),
 
       appendAudit: p('INSERT INTO audit_log (at, actor, action, target, outcome, detail, district, school) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     };

@@ -371,13 +371,13 @@ describe('Registry commands', () => {
     expect(reg.commandByKey('user:carol', 'k1')).toBeUndefined();
   });
 
-  it('never overwrites a final status with sent', () => {
+  it('never overwrites a final status, with sent or another final one (the first outcome stands)', () => {
     reg.insertCommand(cmd('c1', T0));
     expect(reg.updateCommand('c1', 'done', 'rebooted', T0 + 10)).toBe(true);
     expect(reg.updateCommand('c1', 'sent', null, T0 + 11)).toBe(false);
     expect(reg.getCommand('c1')).toMatchObject({ status: 'done', detail: 'rebooted', updatedAt: T0 + 10 });
-    expect(reg.updateCommand('c1', 'expired', null, T0 + 12)).toBe(true);
-    expect(reg.getCommand('c1')?.status).toBe('expired');
+    expect(reg.updateCommand('c1', 'no_result', 'hub stopped', T0 + 12)).toBe(false);
+    expect(reg.getCommand('c1')).toMatchObject({ status: 'done', detail: 'rebooted', updatedAt: T0 + 10 });
     expect(reg.updateCommand('nope', 'done', null, T0)).toBe(false);
     reg.insertCommand(cmd('c2', T0));
     expect(reg.updateCommand('c2', 'sent', 'acknowledged', T0 + 1)).toBe(true);

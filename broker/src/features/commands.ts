@@ -80,11 +80,15 @@ export class Commands implements Feature {
     }
   }
 
-  /** What still waits cannot be answered here any more: `no_result` in the registry (InfluxDB may be gone already). */
+  /**
+   * What still waits cannot be answered here any more: `no_result`, unless another run recorded
+   * an outcome meanwhile; its point is queued before the writer stops (which flushes it, or
+   * gives up if InfluxDB is gone: the registry record stands either way).
+   */
   stop(): void {
-    for (const [id, p] of this.#pending) {
+    for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
-      this.#record(id, 'no_result', 'hub stopped before a result came');
+      this.#noResult(p.gw, p.req, 'hub stopped before a result came');
     }
     this.#pending.clear();
   }
@@ -202,7 +206,8 @@ export class Commands implements Feature {
     counters.inc('messages_received', { channel: 'cmdres' });
     const r = parseJsonPayload(commandResultSchema, payload);
     const p = r ? this.#pending.get(r.id) : undefined;
-    if (!r || !p || p.gw.gateway !== identity.gateway || p.req.device !== r.device || p.req.action !== r.action || p.req.issuedAt !== r.issuedAt) {
+    // The gateway's whole identity: one deleted and re-created in another school is not the one asked.
+    if (!r || !p || p.gw.gateway !== identity.gateway || p.gw.school !== identity.school || p.gw.district !== identity.district || p.req.device !== r.device || p.req.action !== r.action || p.req.issuedAt !== r.issuedAt) {
       counters.inc('messages_rejected', { reason: 'bad_command_result' });
       log.warn({ gateway: identity.gateway, id: r?.id }, 'command result refused: not a command this hub waits for from this gateway');
       return 'refuse';

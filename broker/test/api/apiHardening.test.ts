@@ -254,6 +254,13 @@ describe('management API hardening', () => {
       ['1000000000000000000000', undefined],
       ['Tue, 01 Dec 2026 00:00:00 GMT', undefined],
       ['12/01/2026', undefined],
+      // Not a calendar instant (Date.parse would roll them over), and a time without its zone.
+      ['2026-02-30', undefined],
+      ['2026-02-29T08:00Z', undefined],
+      ['2026-01-01T24:00Z', undefined],
+      ['2026-01-01T08:00:60Z', undefined],
+      ['2026-01-01T08:00+24:00', undefined],
+      ['2026-01-01T08:00', undefined],
       ['946684799999', String(now)], // a ms before 2000
       [String(now - 1000), String(now + 2 * 86_400_000)],
       [String(now - 401 * 86_400_000), String(now)],
@@ -263,6 +270,8 @@ describe('management API hardening', () => {
       expect([from, r.status, r.body.code]).toEqual([from, 400, 'HUB_ERR_BAD_REQUEST']);
     }
     expect((await q(new Date(now - 3_600_000).toISOString(), new Date(now).toISOString())).status).toBe(200);
+    // A leap day, a date alone (UTC midnight) and a zone offset are instants.
+    expect((await q('2024-02-29', '2024-03-01T08:00+08:00')).status).toBe(200);
     expect((await q(String(now - 400 * 86_400_000), String(now))).status).toBe(200);
     gate.down(true);
     try {

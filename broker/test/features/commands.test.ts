@@ -11,7 +11,7 @@ import type { CommandOutcome } from '../../src/eventBus.ts';
 import { silentLogger } from '../../../runtime/src/logging.ts';
 import { startInflux, type InfluxInstance } from '../../../tests/harness/influx.ts';
 import { freePort } from '../../../tests/harness/ports.ts';
-import { gatewayPassword, hubConfig, TEST_SCRYPT } from '../../../tests/harness/stack.ts';
+import { gatewayPassword, hubConfig, influxQuery, TEST_SCRYPT } from '../../../tests/harness/stack.ts';
 
 /**
  * Commands on a real hub, the test playing the gateway with an MQTT client: which gateway of a
@@ -108,6 +108,41 @@ describe('commands on a real hub', () => {
     expect(registry.getCommand(r.id)?.status).toBe('sent');
     await hub.stop();
     expect(registry.getCommand(r.id)).toMatchObject({ status: 'no_result', detail: 'hub stopped before a result came' });
+    // Its point too: queued before the writer stopped, which flushed it.
+    const points = await influxQuery(influx.url, 'hub_commands', `SELECT status, detail FROM command WHERE "id" = '${r.id}'`);
+    expect(points.flatMap((p) => p.values.map((v) => [v[1], v[2]]))).toEqual([['no_result', 'hub stopped before a result came']]);
+  });
+
+  it('leaves an outcome another hub on the same registry recorded: its stop does not overwrite it', async () => {
+    const { hub, registry } = await hubWith(influx.url);
+    const gw = await playGateway(hub, 'gw-yz-c01');
+    clients.push(gw.client);
+    const r = await hub.sendCommand({ device: DEVICE, action: 'reboot', ttlMs: 600_000 }, ACTOR);
+    // The other node took the gateway's result meanwhile.
+    expect(registry.updateCommand(r.id, 'done', 'rebooted', Date.now())).toBe(true);
+    await hub.stop();
+    expect(registry.getCommand(r.id)).toMatchObject({ status: 'done', detail: 'rebooted' });
+  });
+
+  it('refuses a result from a gateway of the same id re-created in another school', async () => {
+    const registry = new Registry(':memory:');
+    registries.push(registry);
+    await provisionFleet(registry, fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
+    registry.createSchool({ id: 'yz-c02', district: '渝中区', nameZh: '另一小学', nameEn: 'Another Primary', timetable: null, uplinkCapacityBps: null }, Date.now());
+    const issuedAt = Date.now() - 1_000;
+    const id = 'c'.repeat(24);
+    registry.insertCommand({ id, device: DEVICE, district: '渝中区', school: 'yz-c01', gateway: 'gw-yz-c01', action: 'reboot', ttlMs: 600_000, actor: ACTOR, idempotencyKey: null, requestHash: null, status: 'sent', detail: null, issuedAt, updatedAt: issuedAt });
+    // While the hub was down, gw-yz-c01 was deleted and its id given to yz-c02's new gateway.
+    expect(registry.deleteGateway('gw-yz-c01')).toBe(true);
+    registry.createGateway('gw-yz-c01', 'yz-c02', await hashPassword(gatewayPassword('gw-yz-c01'), TEST_SCRYPT), Date.now());
+    const { hub } = await hubWith(influx.url, registry);
+    const other: GatewayAddress = { district: '渝中区', school: 'yz-c02', gateway: 'gw-yz-c01' };
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.mqttPort}`, { clientId: 'gw-yz-c01', username: 'gw-yz-c01', password: gatewayPassword('gw-yz-c01'), protocolVersion: 4, reconnectPeriod: 0 });
+    clients.push(client);
+    const refusedBefore = (await hub.counters.registry.getSingleMetricAsString('hub_messages_rejected_total')).match(/reason="bad_command_result"} (\d+)/)?.[1] ?? '0';
+    await client.publishAsync(commandResultTopic(other), JSON.stringify({ v: 1, id, device: DEVICE, action: 'reboot', issuedAt, status: 'done', at: Date.now() }), { qos: 1 }).catch(() => {});
+    await expect.poll(async () => (await hub.counters.registry.getSingleMetricAsString('hub_messages_rejected_total')).match(/reason="bad_command_result"} (\d+)/)?.[1]).toBe(String(Number(refusedBefore) + 1));
+    expect(registry.getCommand(id)?.status).toBe('sent');
   });
 
   it('on start, marks a command left `sent` past its TTL and grace no_result; one still in time waits for its result', async () => {

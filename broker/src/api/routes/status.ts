@@ -15,8 +15,21 @@ const DAY_MS = 86_400_000;
 const PAGE = 1000;
 
 const scopeQuery = z.object({ district: districtIdSchema.optional(), school: schoolIdSchema.optional() });
-/** ISO 8601 as `Date.parse` reads it exactly: a date, or a date and time with an optional zone. */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+/**
+ * ISO 8601 as `Date.parse` reads it exactly: a date (UTC midnight), or a date and time with its
+ * zone (`Z` or `±hh:mm`: without one it would be read in the hub's own time zone).
+ */
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2})))?$/;
+
+/** A time of `ISO_8601` that names a real calendar instant (no 30 February, no 24:00); NaN otherwise. */
+function isoInstant(v: string): number {
+  const m = ISO_8601.exec(v);
+  if (!m) return NaN;
+  const [y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0] = m.slice(1).map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  const daysInMonth = new Date(Date.UTC(y!, mo!, 0)).getUTCDate();
+  if (mo! < 1 || mo! > 12 || d! < 1 || d! > daysInMonth || h > 23 || mi > 59 || sec > 59 || oh > 23 || om > 59) return NaN;
+  return Date.parse(v);
+}
 /** The range figures are asked for: nothing before the city had devices, nothing far ahead, at most 400 days. */
 const EARLIEST_MS = Date.UTC(2000, 0, 1);
 const AHEAD_MS = DAY_MS;
@@ -26,7 +39,7 @@ const instant = z
   .min(1)
   .max(40)
   .transform((v, ctx) => {
-    const n = /^\d{1,15}$/.test(v) ? Number(v) : ISO_8601.test(v) ? Date.parse(v) : NaN;
+    const n = /^\d{1,15}$/.test(v) ? Number(v) : isoInstant(v);
     if (!Number.isFinite(n)) {
       ctx.addIssue({ code: 'custom', message: 'an ISO 8601 time or Unix ms' });
       return z.NEVER;
