@@ -138,6 +138,8 @@ describe('the Grafana alert inbox flow (real Node-RED)', () => {
       (e: unknown) => String(e),
     );
     expect(started).toContain('exited during start');
+    // The error quotes the log's end: a caller that removes the log still learns why.
+    expect(started).toContain('NODE_RED_ADMIN_PASSWORD must be set');
     expect(readFileSync(join(dir, 'node-red.log'), 'utf8')).toContain('NODE_RED_ADMIN_PASSWORD must be set');
     rmSync(dir, { recursive: true, force: true });
   });
