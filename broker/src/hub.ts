@@ -102,8 +102,9 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const presence = tracker.presence;
   let registry = deps.registry;
   const reg = (): Registry => registry ?? (life.assertRunning('registry', true) as never);
-  const writer = new InfluxWriter(config.influx, log.child({ module: 'influx' }), { observeWrite: (s) => histograms.influxWrite.observe(s) });
-  const child = (module: string): Logger => log.child({ module });
+  // A feature's logger names its own module (a child of `log` would name two).
+  const child = (module: string): Logger => deps.log.child({ module });
+  const writer = new InfluxWriter(config.influx, child('influx'), { observeWrite: (s) => histograms.influxWrite.observe(s) });
 
   const i = config.influx;
   const admin = new InfluxAdmin({ url: i.url, database: i.database, username: i.username, password: i.password, requestTimeoutMs: i.requestTimeoutMs }, child('influx-admin'));

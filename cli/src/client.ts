@@ -32,17 +32,24 @@ export interface ApiReply {
   bytes: Uint8Array;
 }
 
+/** What a token may hold (it goes into an HTTP header); a token is never echoed back. */
+const TOKEN_CHARS = /^[\x21-\x7e]{1,512}$/;
+
 /** The token: CAMPUS_TOKEN, else the first line of the token file; exit 3 when there is none. */
 export function resolveToken(config: CliConfig, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): string {
-  if (config.token) return config.token;
+  if (config.token) {
+    if (!TOKEN_CHARS.test(config.token)) throw new CliError(EXIT.UNAUTHENTICATED, CLI_ERR.NO_TOKEN, 'CAMPUS_TOKEN is not a token: it holds spaces, line breaks or characters no token has');
+    return config.token;
+  }
   let text: string;
   try {
     text = read(config.tokenFile);
   } catch (e) {
     throw new CliError(EXIT.UNAUTHENTICATED, CLI_ERR.NO_TOKEN, `no API token: CAMPUS_TOKEN is not set and ${config.tokenFile} cannot be read (${toError(e).message})`, { cause: e });
   }
-  const token = text.trim();
+  const token = (text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '').trim();
   if (!token) throw new CliError(EXIT.UNAUTHENTICATED, CLI_ERR.NO_TOKEN, `no API token: ${config.tokenFile} is empty`);
+  if (!TOKEN_CHARS.test(token)) throw new CliError(EXIT.UNAUTHENTICATED, CLI_ERR.NO_TOKEN, `the first line of ${config.tokenFile} is not a token: it holds spaces or characters no token has`);
   return token;
 }
 

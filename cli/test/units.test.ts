@@ -67,6 +67,19 @@ describe('client helpers', () => {
     expect(resolveToken(loadCliConfig({}), (p) => (p === '.data/admin-token' ? 'cit_c\n' : ''))).toBe('cit_c');
     const none = () => resolveToken(loadCliConfig({}), () => '  \n');
     expect(none).toThrow(expect.objectContaining({ exitCode: 3, code: 'CLI_ERR_NO_TOKEN' }));
+    // The first line that is not blank; a comment after it is not part of the token.
+    expect(resolveToken(loadCliConfig({}), () => '\ncit_d\n# the Bashu IT token\n')).toBe('cit_d');
+    // What cannot be a token is refused without being echoed (it may be a secret pasted wrong).
+    for (const [env, file] of [[{ CAMPUS_TOKEN: 'cit_e secret' }, ''], [{ CAMPUS_TOKEN: 'cit_f\nsecret' }, ''], [{}, 'cit_g 秘密\n']] as const) {
+      let err: unknown;
+      try {
+        resolveToken(loadCliConfig(env), () => file);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ exitCode: 3, code: 'CLI_ERR_NO_TOKEN' });
+      expect((err as Error).message).not.toMatch(/secret|秘密/);
+    }
   });
 
   it('config: the default URL, a trailing slash dropped', () => {

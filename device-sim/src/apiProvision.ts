@@ -19,8 +19,9 @@ async function created(p: Promise<unknown>): Promise<boolean> {
 /**
  * The simulated fleet registered through the hub's management API, the way a school's IT staff
  * would with the `campus` CLI: districts, schools with their rooms, the devices as one inventory
- * CSV import, and a gateway per school whose password the hub makes and shows once (a gateway
- * that exists already gets a new one by rotation). Returns each gateway's password.
+ * CSV import (less the devices someone retired), and a gateway per school whose password the
+ * hub makes and shows once (a gateway that exists already gets a new one by rotation). Returns
+ * each gateway's password.
  */
 export async function provisionThroughApi(api: ApiClient, fleet: Fleet): Promise<Map<string, string>> {
   for (const d of fleet.districts) {
@@ -31,9 +32,14 @@ export async function provisionThroughApi(api: ApiClient, fleet: Fleet): Promise
     const made = await created(api.json('POST', '/schools', { json: { id: s.id, district: s.district, nameZh: s.name, nameEn: s.nameEn ?? s.id, rooms: rooms.map((id) => ({ id })) } }));
     if (!made) for (const id of rooms) await created(api.json('POST', `/schools/${encodeURIComponent(s.id)}/rooms`, { json: { id } }));
   }
+  // A device someone retired stays retired (its id cannot be used again): it is left out, not
+  // a reason for the whole import, and so the start, to fail.
+  const retired = new Set((await api.all<{ id: string; retiredAt: number | null }>('/devices', { includeRetired: true })).filter((d) => d.retiredAt !== null).map((d) => d.id));
   const csv = formatInventory(
     fleet.schools.flatMap((s) =>
-      s.devices.map((d) => ({ school: s.id, room: d.room, id: d.id, kind: d.kind, model: '', vendor: '', serial: '', linkRole: d.link?.role ?? null, capacityBps: d.link?.capacityBps ?? null })),
+      s.devices
+        .filter((d) => !retired.has(d.id))
+        .map((d) => ({ school: s.id, room: d.room, id: d.id, kind: d.kind, model: '', vendor: '', serial: '', linkRole: d.link?.role ?? null, capacityBps: d.link?.capacityBps ?? null })),
     ),
   );
   await api.json('POST', '/inventory/import', { raw: { body: Buffer.from(csv), contentType: 'text/csv' } });

@@ -5,13 +5,23 @@ import type { DeviceKind } from './kinds.ts';
  * When a school's classroom devices are expected up (docs/design.md#availability). Network nodes are expected up
  * around the clock; classroom AV, boards and VR kits only during the school's timetable.
  */
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const timetableSchema = z.strictObject({
   /** ISO weekdays, 1 = Monday … 7 = Sunday. */
   days: z.array(z.number().int().min(1).max(7)).min(1),
   /** Local time `HH:MM`, start inclusive, end exclusive. */
   start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/),
   end: z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/),
-  timeZone: z.string().min(1),
+  /** An IANA time zone this runtime knows (`Asia/Shanghai`): every expected-hours check formats in it. */
+  timeZone: z.string().min(1).max(64).refine(isTimeZone, { message: 'must be an IANA time zone, e.g. Asia/Shanghai' }),
 });
 export type Timetable = z.infer<typeof timetableSchema>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TIMETABLE, expectedUp, localWeekMinute } from '../src/schedule.ts';
+import { DEFAULT_TIMETABLE, expectedUp, localWeekMinute, timetableSchema } from '../src/schedule.ts';
 
 // Asia/Shanghai is UTC+8 all year. 2026-11-24 is a Tuesday.
 const sh = (iso: string) => Date.parse(`${iso}+08:00`);
@@ -34,5 +34,17 @@ describe('expectedUp with the default timetable (Mon–Fri 07:30–18:00 Asia/Sh
     const t = { ...DEFAULT_TIMETABLE, days: [6], start: '08:00', end: '12:00' };
     expect(expectedUp('vr_kit', sh('2026-11-28T09:00:00'), t)).toBe(true);
     expect(expectedUp('vr_kit', sh('2026-11-24T09:00:00'), t)).toBe(false);
+  });
+});
+
+describe('timetableSchema', () => {
+  const t = { days: [1, 2, 3, 4, 5], start: '07:30', end: '18:00' };
+  it('takes the IANA time zones the runtime knows, and refuses any other (every expected-hours check formats in it)', () => {
+    for (const timeZone of ['Asia/Shanghai', 'Asia/Urumqi', 'UTC']) expect(timetableSchema.safeParse({ ...t, timeZone }).success, timeZone).toBe(true);
+    for (const timeZone of ['Mars/Base', 'Asia/Shanghai ', '+08:00x', '']) {
+      const r = timetableSchema.safeParse({ ...t, timeZone });
+      expect(r.success, timeZone).toBe(false);
+      expect(r.error?.issues[0]?.path).toEqual(['timeZone']);
+    }
   });
 });
