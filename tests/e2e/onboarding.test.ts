@@ -145,6 +145,14 @@ describe('the README onboarding: a school registered, its gateway and devices ru
     expect(block).toMatch(/^GW_ID=gw-yz-bashu$/m);
     expect(block).toMatch(/^GW_DISTRICT=渝中区$/m);
     expect(block).toMatch(new RegExp(`^GW_HUB_URL=mqtt://127\\.0\\.0\\.1:${env['HUB_MQTT_PORT']}$`, 'm'));
+    // "See them": the school's 40 devices, its gateway online.
+    const status = results.find((r) => r.line.includes('campus status'))!;
+    expect(status.stdout).toMatch(/^devices: 40 \(/m);
+    expect(status.stdout).toMatch(/^yz-bashu\s+渝中区\s+巴蜀小学\s.*\s1\/1\s*$/m);
+    // No secret in any log: neither the admin token nor the gateway's password.
+    const password = /^GW_PASSWORD=(.+)$/m.exec(block)![1]!;
+    const adminToken = readFileSync(join(dir, '.data', 'admin-token'), 'utf8').trim();
+    for (const s of services) for (const secret of [adminToken, password]) expect(output.get(s)).not.toContain(secret);
     // The reboot: done, reported by the board, and audited as the CLI's caller.
     const send = results.find((r) => r.line.includes('command send'))!;
     expect(send.stdout).toMatch(/\bdone\b/);
