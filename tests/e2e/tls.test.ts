@@ -182,6 +182,26 @@ describe('TLS configuration', () => {
     }
   });
 
+  it('with client certificates required, cuts a TLS connection that presents none', async () => {
+    const pki = new TestPki();
+    const ca = pki.ca('ca');
+    const cert = pki.hub(ca);
+    const h = createHub(hubConfig('http://127.0.0.1:1', 'unused', { mqttPort: -1, mqttSecure: { tlsPort: 0, wssPort: -1, wssPath: '/mqtt', reloadCheckMs: 1000, tls: { certFile: cert.cert, keyFile: cert.key, clientCaFile: ca.cert, clientCert: 'required' } } }), { log: silentLogger() });
+    try {
+      await h.start();
+      await new Promise<void>((resolve) => {
+        const s = tlsConnect({ host: '127.0.0.1', port: h.mqttTlsPort, ca: [readPem(ca.cert)], servername: 'localhost' });
+        s.on('error', () => {});
+        s.on('close', () => resolve());
+      });
+      await waitFor('refusal counted', async () => h.counters.get('tls_refused', { reason: 'missing' }) === 1);
+      expect(h.counters.get('connections_accepted', { kind: 'gateway' })).toBe(0);
+    } finally {
+      await h.stop();
+      pki.remove();
+    }
+  });
+
   it('reads the listeners from the environment', () => {
     const c = loadHubConfig({ HUB_MQTT_PORT: '-1', HUB_TLS_CERT_FILE: '/c.pem', HUB_TLS_KEY_FILE: '/k.pem', HUB_TLS_CLIENT_CA_FILE: '/ca.pem', HUB_TLS_CLIENT_CERT: 'required', HUB_WSS_PORT: '8884' }).hub;
     expect(c.mqttPort).toBe(-1);
