@@ -76,7 +76,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       school: e.GW_SCHOOL,
       password: e.GW_PASSWORD,
       hubUrl: e.GW_HUB_URL,
-      tls: { caFile: e.GW_CA_FILE, certFile: e.GW_CERT_FILE, keyFile: e.GW_KEY_FILE },
+      ...(e.GW_CA_FILE ?? e.GW_CERT_FILE ?? e.GW_KEY_FILE ? { tls: { caFile: e.GW_CA_FILE, certFile: e.GW_CERT_FILE, keyFile: e.GW_KEY_FILE } } : {}),
       lanHost: e.GW_LAN_HOST,
       lanPort: e.GW_LAN_PORT,
       batchMaxRecords: e.GW_BATCH_MAX_RECORDS,
