@@ -160,6 +160,16 @@ describe('MQTT over TLS, secure WebSocket and mTLS', () => {
     renameSync(`${hubCert.cert}.new`, hubCert.cert);
     await waitFor('the renewed certificate served', async () => (await peerCn()) === 'hub-renewed');
     expect(stack.hub.counters.get('tls_reloads', { result: 'ok' })).toBeGreaterThanOrEqual(1);
+
+    // A renewal whose key is readable by others is not installed: the certificate in force stays.
+    const careless = pki.hub(ca, 'hub-careless');
+    copyFileSync(careless.key, `${hubCert.key}.new`);
+    chmodSync(`${hubCert.key}.new`, 0o644);
+    copyFileSync(careless.cert, `${hubCert.cert}.new`);
+    renameSync(`${hubCert.key}.new`, hubCert.key);
+    renameSync(`${hubCert.cert}.new`, hubCert.cert);
+    await waitFor('the reload refused', async () => stack.hub.counters.get('tls_reloads', { result: 'failed' }) >= 1);
+    expect(await peerCn()).toBe('hub-renewed');
   });
 });
 
