@@ -6,7 +6,16 @@ const DAY = 86_400_000;
 
 const schema = z.object({
   HUB_MQTT_HOST: z.string().default('127.0.0.1'),
-  HUB_MQTT_PORT: envInt(1883, 0, 65535),
+  HUB_MQTT_PORT: envInt(1883, -1, 65535),
+  /** MQTT over TLS and over secure WebSocket: on when a certificate is configured. */
+  HUB_MQTTS_PORT: envInt(8883, -1, 65535),
+  HUB_WSS_PORT: envInt(-1, -1, 65535),
+  HUB_WSS_PATH: z.string().regex(/^\//, 'must start with /').default('/mqtt'),
+  HUB_TLS_CERT_FILE: z.string().min(1).optional(),
+  HUB_TLS_KEY_FILE: z.string().min(1).optional(),
+  HUB_TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
+  HUB_TLS_CLIENT_CERT: z.enum(['off', 'optional', 'required']).default('off'),
+  HUB_TLS_RELOAD_CHECK_MS: envInt(1000, 50, 3_600_000),
   HUB_HTTP_HOST: z.string().default('127.0.0.1'),
   HUB_HTTP_PORT: envInt(8080, -1, 65535),
   HUB_REGISTRY_PATH: z.string().min(1).default('.data/registry.sqlite'),
@@ -43,6 +52,13 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
     hub: {
       mqttHost: e.HUB_MQTT_HOST,
       mqttPort: e.HUB_MQTT_PORT,
+      mqttSecure: e.HUB_TLS_CERT_FILE === undefined ? undefined : {
+        tlsPort: e.HUB_MQTTS_PORT,
+        wssPort: e.HUB_WSS_PORT,
+        wssPath: e.HUB_WSS_PATH,
+        reloadCheckMs: e.HUB_TLS_RELOAD_CHECK_MS,
+        tls: { certFile: e.HUB_TLS_CERT_FILE, keyFile: e.HUB_TLS_KEY_FILE ?? '', clientCaFile: e.HUB_TLS_CLIENT_CA_FILE, clientCert: e.HUB_TLS_CLIENT_CERT },
+      },
       httpHost: e.HUB_HTTP_HOST,
       httpPort: e.HUB_HTTP_PORT,
       registryPath: e.HUB_REGISTRY_PATH,

@@ -33,6 +33,9 @@ export const HubErrorCode = {
   STARTED_TWICE: 'HUB_ERR_STARTED_TWICE',
   NOT_STARTED: 'HUB_ERR_NOT_STARTED',
   STOPPED: 'HUB_ERR_STOPPED',
+  TLS_KEY_PERMISSIONS: 'HUB_ERR_TLS_KEY_PERMISSIONS',
+  TLS_FILES: 'HUB_ERR_TLS_FILES',
+  CLIENT_CERT_MISMATCH: 'HUB_ERR_CLIENT_CERT_MISMATCH',
 } as const;
 export type HubErrorCode = (typeof HubErrorCode)[keyof typeof HubErrorCode];
 

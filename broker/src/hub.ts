@@ -23,7 +23,7 @@ import { InfluxAdmin } from './influx/admin.ts';
 import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import type { IngestLimits } from './ingest.ts';
 import { createHubCounters, createHubHistograms, type HubCounters } from './metrics.ts';
-import { MqttServer } from './mqttServer.ts';
+import { MqttServer, type MqttServerDeps } from './mqttServer.ts';
 import type { Presence } from './presence.ts';
 import { Registry, type CommandRecord } from './registry.ts';
 import { createApiRouter, type ApiRouter } from './api/app.ts';
@@ -34,8 +34,10 @@ import { bootstrapAdmin } from './auth/bootstrap.ts';
 
 export interface HubConfig {
   mqttHost: string;
-  /** 0 picks a free port. */
+  /** 0 picks a free port; -1 turns plain TCP off. */
   mqttPort: number;
+  /** MQTT over TLS and secure WebSocket (listeners.ts); off when absent. */
+  mqttSecure?: MqttServerDeps['secure'];
   httpHost: string;
   /** 0 picks a free port; -1 disables the HTTP endpoint. */
   httpPort: number;
@@ -70,6 +72,9 @@ export interface Hub {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly mqttPort: number;
+  /** The TLS and secure WebSocket ports; -1 when off. */
+  readonly mqttTlsPort: number;
+  readonly mqttWssPort: number;
   readonly httpPort: number;
   readonly counters: HubCounters;
   readonly presence: Presence;
@@ -115,7 +120,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
-  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq });
+  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
   const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), counters, log: child('minute'), now });
@@ -131,7 +136,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     sessions,
     health,
     admin,
-    publicMqttUrl: () => config.publicMqttUrl ?? `mqtt://${config.mqttHost}:${mqtt.port}`,
+    publicMqttUrl: () => config.publicMqttUrl ?? (mqtt.port < 0 && mqtt.tlsPort >= 0 ? `mqtts://${config.mqttHost}:${mqtt.tlsPort}` : `mqtt://${config.mqttHost}:${mqtt.port}`),
   };
   let api: ApiRouter | undefined;
   const http = new HttpEndpoint(
@@ -166,6 +171,12 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   return {
     get mqttPort() {
       return mqtt.port;
+    },
+    get mqttTlsPort() {
+      return mqtt.tlsPort;
+    },
+    get mqttWssPort() {
+      return mqtt.wssPort;
     },
     get httpPort() {
       return http.port;
@@ -203,7 +214,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
         throw e;
       }
       life.started();
-      log.info({ mqttPort: mqtt.port, httpPort: http.port, allowAnonymous: config.allowAnonymous }, 'hub started');
+      log.info({ mqttPort: mqtt.port, mqttTlsPort: mqtt.tlsPort, mqttWssPort: mqtt.wssPort, httpPort: http.port, allowAnonymous: config.allowAnonymous }, 'hub started');
     },
 
     async stop() {

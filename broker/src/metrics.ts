@@ -25,6 +25,8 @@ export const HUB_COUNTERS = {
   api_auth_failures: { help: 'Management API requests refused before any route ran, by reason (missing, malformed, unknown, expired, revoked, disabled).', labels: ['reason'] },
   api_stream_clients: { help: 'Event-stream clients connected (SSE), ever.' },
   api_stream_closed: { help: 'Event streams the hub closed, by reason (token: revoked, expired or its user disabled; backpressure: the client read too slowly).', labels: ['reason'] },
+  tls_refused: { help: 'TLS connections cut before MQTT, by reason (handshake: failed; missing: no client certificate where one is required; untrusted: not signed by the client CA).', labels: ['reason'] },
+  tls_reloads: { help: 'Certificate reloads after their files changed, by result (ok, failed: the previous certificates stay).', labels: ['result'] },
 } as const;
 
 export type HubCounters = Counters<typeof HUB_COUNTERS>;

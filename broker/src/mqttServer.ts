@@ -1,14 +1,14 @@
-import { createServer, type Server } from 'node:net';
-import { listen } from '../../runtime/src/ports.ts';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { AedesPersistence } from 'aedes-persistence';
 import type mqemitter from 'mqemitter';
 import type { Logger } from 'pino';
 import { parseGatewayTopic } from '../../protocol/src/topics.ts';
+import { certAllows, clientCertOf } from './clientCert.ts';
 import { dispatch, type DispatchTable } from './dispatch.ts';
-import { HubError, HubErrorCode, listenError } from './errors.ts';
+import { HubError, HubErrorCode } from './errors.ts';
 import type { EventBus } from './eventBus.ts';
 import type { HubPublisher } from './features/presencePublisher.ts';
+import { Listeners, type ListenersConfig } from './listeners.ts';
 import { WarnThrottle } from './logThrottle.ts';
 import type { HubCounters, HubHistograms } from './metrics.ts';
 import { verifyPassword } from './passwords.ts';
@@ -23,8 +23,10 @@ const MAX_HELD_PER_CLIENT = 64;
 
 export interface MqttServerDeps {
   host: string;
-  /** 0 picks a free port. */
+  /** 0 picks a free port; -1: no plain TCP listener. */
   port: number;
+  /** The TLS and secure WebSocket listeners (listeners.ts); none when absent. */
+  secure?: Omit<ListenersConfig, 'host' | 'tcpPort'> | undefined;
   allowAnonymous: boolean;
   registry: () => Registry;
   dispatch: DispatchTable;
@@ -51,8 +53,10 @@ export class MqttServer implements HubPublisher {
   readonly #refused = new WeakSet<object>();
   readonly #held = new WeakMap<Client, number>();
   #broker: Aedes | undefined;
-  #server: Server | undefined;
+  #listeners: Listeners | undefined;
   port = -1;
+  tlsPort = -1;
+  wssPort = -1;
 
   constructor(deps: MqttServerDeps) {
     this.#d = deps;
@@ -84,10 +88,12 @@ export class MqttServer implements HubPublisher {
       if (id?.kind === 'gateway') this.#d.bus.emitGatewaySubscribed({ gateway: id, session: client, filters: subscriptions.map((s) => s.topic) });
     });
     broker.on('clientError', (client, err) => this.#d.log.debug({ clientId: client.id, err }, 'client error'));
-    const server = createServer(broker.handle);
-    this.#server = server;
+    const secure = this.#d.secure ?? { tlsPort: -1, wssPort: -1, wssPath: '/mqtt', reloadCheckMs: 1000 };
+    const listeners = new Listeners({ host: this.#d.host, tcpPort: this.#d.port, ...secure }, { counters: this.#d.counters, log: this.#d.log });
+    this.#listeners = listeners;
     try {
-      this.port = await listen(server, this.#d.port, this.#d.host, (cause) => listenError('MQTT', this.#d.host, this.#d.port, cause));
+      await listeners.start((stream, req) => broker.handle(stream, req as never));
+      ({ tcpPort: this.port, tlsPort: this.tlsPort, wssPort: this.wssPort } = listeners);
     } catch (e) {
       // A start that fails leaves nothing behind (Aedes' timers included): the root does not
       // stop a feature whose start threw.
@@ -97,8 +103,7 @@ export class MqttServer implements HubPublisher {
   }
 
   async stop(): Promise<void> {
-    const server = this.#server;
-    const serverClosed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const serverClosed = this.#listeners?.stop() ?? Promise.resolve();
     const broker = this.#broker;
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
     await serverClosed;
@@ -115,6 +120,12 @@ export class MqttServer implements HubPublisher {
   #authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, success: boolean | null) => void): void {
     const { counters, log } = this.#d;
     const req = this.#connectRequests.get(client) ?? { clientId: client.id, clean: true };
+    const cert = clientCertOf(client.conn);
+    if (!certAllows(cert, req.clientId, username)) {
+      counters.inc('connections_refused', { code: HubErrorCode.CLIENT_CERT_MISMATCH });
+      log.warn({ clientId: req.clientId, username, certNames: cert?.names, code: HubErrorCode.CLIENT_CERT_MISMATCH }, 'client certificate names another gateway');
+      return done(Object.assign(new HubError(HubErrorCode.CLIENT_CERT_MISMATCH, 'client certificate names another gateway'), { returnCode: 5 }) as HubError & AuthenticateError, false);
+    }
     authenticate(
       { clientId: req.clientId, cleanSession: req.clean, username, password },
       { lookupGateway: (id) => this.#d.registry().getGateway(id), verifyPassword, allowAnonymous: this.#d.allowAnonymous },

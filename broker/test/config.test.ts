@@ -91,7 +91,9 @@ describe('loadHubConfig', () => {
   it.each([
     ['HUB_MQTT_PORT', 'abc'],
     ['HUB_MQTT_PORT', '65536'],
-    ['HUB_MQTT_PORT', '-1'],
+    // -1 turns plain TCP off (a WAN-facing hub serves TLS only); below it is invalid.
+    ['HUB_MQTT_PORT', '-2'],
+    ['HUB_TLS_CLIENT_CERT', 'yes'],
     ['HUB_MQTT_PORT', '1883.5'],
     ['INFLUX_URL', 'nope'],
     ['HUB_ALLOW_ANONYMOUS', 'TRUE'],

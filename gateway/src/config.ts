@@ -11,7 +11,12 @@ const schema = z.object({
   GW_DISTRICT: topicIdSchema,
   GW_SCHOOL: topicIdSchema,
   GW_PASSWORD: z.string().min(8, 'must be at least 8 characters'),
-  GW_HUB_URL: z.string().regex(/^mqtts?:\/\/.+/, 'must be an mqtt:// or mqtts:// URL').default('mqtt://127.0.0.1:1883'),
+  GW_HUB_URL: z.string().regex(/^(mqtts?|wss):\/\/.+/, 'must be an mqtt://, mqtts:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
+  /** The CA the hub's certificate must chain to (mqtts://, wss://); the system's CAs when unset. */
+  GW_CA_FILE: z.string().min(1).optional(),
+  /** This gateway's client certificate and key (mTLS), when the hub asks for one. */
+  GW_CERT_FILE: z.string().min(1).optional(),
+  GW_KEY_FILE: z.string().min(1).optional(),
   GW_LAN_HOST: z.string().default('127.0.0.1'),
   GW_LAN_PORT: envInt(1884, 0, 65535),
   GW_BATCH_MAX_RECORDS: envInt(500, 1, 10_000),
@@ -71,6 +76,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       school: e.GW_SCHOOL,
       password: e.GW_PASSWORD,
       hubUrl: e.GW_HUB_URL,
+      ...(e.GW_CA_FILE ?? e.GW_CERT_FILE ?? e.GW_KEY_FILE ? { tls: { caFile: e.GW_CA_FILE, certFile: e.GW_CERT_FILE, keyFile: e.GW_KEY_FILE } } : {}),
       lanHost: e.GW_LAN_HOST,
       lanPort: e.GW_LAN_PORT,
       batchMaxRecords: e.GW_BATCH_MAX_RECORDS,

@@ -18,6 +18,8 @@ export const GatewayErrorCode = {
   LAN_PUBLISH_DENIED: 'GW_ERR_LAN_PUBLISH_DENIED',
   /** The LAN listener or the health endpoint could not listen (address in use, not permitted). */
   LISTEN: 'GW_ERR_LISTEN',
+  /** A TLS file of the uplink (GW_CA_FILE, GW_CERT_FILE, GW_KEY_FILE) is missing or unreadable, or a certificate lacks its key. */
+  TLS_FILES: 'GW_ERR_TLS_FILES',
   STARTED_TWICE: 'GW_ERR_STARTED_TWICE',
   NOT_STARTED: 'GW_ERR_NOT_STARTED',
   /** Used after stop: the gateway's accessors, or a file outbox appended to after `close()`. */

@@ -113,7 +113,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const healthServer = new HealthServer(
     { host: config.healthHost, port: config.healthPort },
     {
-      health: () => ({ gateway: config.gateway, connected: uplink.connected, ...health() }),
+      health: () => ({ gateway: config.gateway, connected: uplink.connected, ...(uplink.lastError ? { uplinkError: uplink.lastError } : {}), ...health() }),
       metrics: () => metricsText(counters.registry),
     },
   );

@@ -7,10 +7,13 @@ import type { OutboxRecord, TelemetryBatch } from '../../protocol/src/telemetry.
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
 import { commandFilter, commandResultTopic, gatewayPrefix, healthTopic, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import type { Lane, Outbox } from './outbox.ts';
+import { uplinkTlsOptions, type UplinkTlsFiles } from './uplinkTls.ts';
 import { retrySize, UplinkScheduler, type UplinkSchedulerConfig } from './uplinkScheduler.ts';
 
 export interface UplinkConfig extends GatewayAddress, UplinkSchedulerConfig {
   hubUrl: string;
+  /** Files for mqtts:// and wss:// (uplinkTls.ts); the hub is always verified. */
+  tls?: UplinkTlsFiles | undefined;
   password: string;
   batchMaxBytes: number;
   keepaliveSec: number;
@@ -63,6 +66,8 @@ export class Uplink {
    */
   #up = false;
   lastUplinkOkAt = 0;
+  /** Why the last connection attempt failed (a hub it cannot verify, a refused TLS handshake); cleared on connect. */
+  lastError: { code: string | undefined; message: string } | undefined;
 
   constructor(
     cfg: UplinkConfig,
@@ -124,10 +129,12 @@ export class Uplink {
       connectTimeout: 10_000,
       queueQoSZero: false,
       will: { topic, payload: this.#state('offline'), qos: 1, retain: true },
+      ...uplinkTlsOptions(this.#cfg.tls),
     });
     this.#client = client;
     client.on('connect', () => {
       this.#broken = false;
+      this.lastError = undefined;
       this.#counters.inc('uplink_connects');
       const outbox = this.#outbox();
       // What waits now is backlog: replayed beside the live records that arrive from here on.
@@ -159,6 +166,7 @@ export class Uplink {
     });
     client.on('error', (err) => {
       this.#counters.inc('uplink_errors');
+      this.lastError = { code: (err as { code?: string }).code, message: err.message };
       this.#log.warn({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'uplink error');
     });
   }

@@ -152,4 +152,10 @@ describe('loadGatewayConfig', () => {
     }).toThrow(TypeError);
     expect(cfg.logLevel).toBe('info');
   });
+  it('takes wss:// hub URLs and the uplink TLS files', () => {
+    const cfg = loadGatewayConfig({ ...MINIMAL, GW_HUB_URL: 'wss://hub.example:8884/mqtt', GW_CA_FILE: '/tls/ca.crt', GW_CERT_FILE: '/tls/gw.crt', GW_KEY_FILE: '/tls/gw.key' });
+    expect(cfg.gateway.hubUrl).toBe('wss://hub.example:8884/mqtt');
+    expect(cfg.gateway.tls).toEqual({ caFile: '/tls/ca.crt', certFile: '/tls/gw.crt', keyFile: '/tls/gw.key' });
+    expect(named(configError({ ...MINIMAL, GW_HUB_URL: 'ws://hub.example:8884/mqtt' }))).toEqual(['GW_HUB_URL']);
+  });
 });
