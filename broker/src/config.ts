@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
 import type { HubConfig } from './hub.ts';
+import { DEFAULT_MQTT_LIMITS } from './limits.ts';
 
 const DAY = 86_400_000;
 
@@ -24,6 +25,11 @@ const schema = z.object({
   HUB_INFLUX_ATTEMPTS: envInt(3, 1, 100),
   HUB_INFLUX_TIMEOUT_MS: envInt(10_000, 100, 600_000),
   HUB_MAX_PAYLOAD_BYTES: envInt(1_048_576, 1024, 64 * 1_048_576),
+  HUB_MAX_PACKET_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxPacketBytes, 1024, 256 * 1_048_576),
+  HUB_CONNECT_TIMEOUT_MS: envInt(DEFAULT_MQTT_LIMITS.connectTimeoutMs, 100, 600_000),
+  HUB_MAX_PENDING_CONNECTIONS: envInt(DEFAULT_MQTT_LIMITS.maxPendingConnections, 1, 1_000_000),
+  HUB_PUBLISH_RATE: envInt(DEFAULT_MQTT_LIMITS.publishRate, 1, 1_000_000),
+  HUB_PUBLISH_BURST: envInt(DEFAULT_MQTT_LIMITS.publishBurst, 1, 1_000_000),
   HUB_MAX_FUTURE_MS: envInt(300_000, 0),
   HUB_MAX_AGE_MS: envInt(400 * DAY, 60_000),
   /** Inventory and gateway states written every minute (coverage and gateway dashboards need them). */
@@ -64,6 +70,13 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         maxPayloadBytes: e.HUB_MAX_PAYLOAD_BYTES,
         maxFutureMs: e.HUB_MAX_FUTURE_MS,
         maxAgeMs: e.HUB_MAX_AGE_MS,
+      },
+      mqttLimits: {
+        maxPacketBytes: e.HUB_MAX_PACKET_BYTES,
+        connectTimeoutMs: e.HUB_CONNECT_TIMEOUT_MS,
+        maxPendingConnections: e.HUB_MAX_PENDING_CONNECTIONS,
+        publishRate: e.HUB_PUBLISH_RATE,
+        publishBurst: e.HUB_PUBLISH_BURST,
       },
     },
   });

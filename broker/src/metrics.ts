@@ -10,6 +10,8 @@ export const HUB_COUNTERS = {
   connections_refused: { help: 'MQTT connections refused, by error code.', labels: ['code'] },
   publishes_denied: { help: 'Publishes refused by the ACL, by error code.', labels: ['code'] },
   subscriptions_denied: { help: 'Subscriptions refused by the ACL (SUBACK 0x80).' },
+  connections_cut: { help: 'MQTT connections closed by a limit, by reason (packet_too_large, malformed_length, invalid_topic, connect_timeout, pending_cap).', labels: ['reason'] },
+  publishes_throttled: { help: 'Publishes delayed by the per-client publish rate limit.' },
   messages_received: { help: 'Gateway messages received, by channel.', labels: ['channel'] },
   messages_rejected: { help: 'Whole gateway messages refused, by reason.', labels: ['reason'] },
   records_rejected: { help: 'Telemetry records refused one by one, by reason.', labels: ['reason'] },

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { listen } from '../../runtime/src/ports.ts';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { AedesPersistence } from 'aedes-persistence';
@@ -10,6 +10,7 @@ import { HubError, HubErrorCode, listenError } from './errors.ts';
 import type { EventBus } from './eventBus.ts';
 import type { HubPublisher } from './features/presencePublisher.ts';
 import { WarnThrottle } from './logThrottle.ts';
+import { connectionsAllowed, DEFAULT_MQTT_LIMITS, guardStream, readOpenFileLimit, TokenBucket, type MqttLimits } from './limits.ts';
 import type { HubCounters, HubHistograms } from './metrics.ts';
 import { verifyPassword } from './passwords.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
@@ -36,6 +37,8 @@ export interface MqttServerDeps {
   persistence?: AedesPersistence | undefined;
   /** Aedes' message emitter, shared between brokers of one cluster; in-process when absent. */
   mq?: mqemitter.MQEmitter | undefined;
+  /** Packet size, CONNECT deadline, unauthenticated cap, publish rate (limits.ts); defaults when absent. */
+  limits?: Partial<MqttLimits> | undefined;
 }
 
 /**
@@ -50,6 +53,13 @@ export class MqttServer implements HubPublisher {
   /** Publishes acknowledged but refused: Aedes does not forward them. */
   readonly #refused = new WeakSet<object>();
   readonly #held = new WeakMap<Client, number>();
+  readonly #limits: MqttLimits;
+  /** Sockets accepted and not yet authenticated, and how each one leaves that count. */
+  #pending = 0;
+  readonly #leavePending = new WeakMap<Client, () => void>();
+  readonly #buckets = new WeakMap<Client, TokenBucket>();
+  /** Peer addresses, read at accept: a destroyed socket no longer has one. */
+  readonly #remotes = new WeakMap<object, string>();
   #broker: Aedes | undefined;
   #server: Server | undefined;
   port = -1;
@@ -57,6 +67,7 @@ export class MqttServer implements HubPublisher {
   constructor(deps: MqttServerDeps) {
     this.#d = deps;
     this.#warn = new WarnThrottle(deps.log);
+    this.#limits = { ...DEFAULT_MQTT_LIMITS, ...deps.limits };
   }
 
   get connectedClients(): number {
@@ -68,6 +79,7 @@ export class MqttServer implements HubPublisher {
     const broker = await Aedes.createBroker({
       ...(persistence ? { persistence } : {}),
       ...(mq ? { mq } : {}),
+      connectTimeout: this.#limits.connectTimeoutMs,
       preConnect: (client, packet, done) => void (this.#connectRequests.set(client, { clientId: packet.clientId, clean: packet.clean !== false }), done(null, true)),
       authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, done),
@@ -84,7 +96,12 @@ export class MqttServer implements HubPublisher {
       if (id?.kind === 'gateway') this.#d.bus.emitGatewaySubscribed({ gateway: id, session: client, filters: subscriptions.map((s) => s.topic) });
     });
     broker.on('clientError', (client, err) => this.#d.log.debug({ clientId: client.id, err }, 'client error'));
-    const server = createServer(broker.handle);
+    broker.on('connectionError', (client, err) => {
+      // Aedes' own message for its connectTimeout.
+      if (err.message === 'connect did not arrive in time') this.#cut(client.conn as Socket, null, 'connect_timeout', {});
+    });
+    this.#checkOpenFiles();
+    const server = createServer((sock) => this.#accept(broker, sock));
     this.#server = server;
     try {
       this.port = await listen(server, this.#d.port, this.#d.host, (cause) => listenError('MQTT', this.#d.host, this.#d.port, cause));
@@ -120,6 +137,7 @@ export class MqttServer implements HubPublisher {
       { lookupGateway: (id) => this.#d.registry().getGateway(id), verifyPassword, allowAnonymous: this.#d.allowAnonymous },
     ).then((d) => {
       if (d.ok) {
+        this.#leavePending.get(client)?.();
         this.#identities.set(client, d.value);
         if (d.value.kind === 'gateway') this.#d.bus.emitGatewayConnected({ gateway: d.value, session: client });
         counters.inc('connections_accepted', { kind: d.value.kind });
@@ -151,6 +169,13 @@ export class MqttServer implements HubPublisher {
       this.#warn.warn(`deny:${client.id}`, { clientId: client.id, topic: packet.topic }, d.reason);
       return done(new HubError(d.code, d.reason));
     }
+    const wait = this.#throttle(client);
+    if (wait > 0) return void setTimeout(() => this.#handlePublish(client, identity, packet, done), wait);
+    this.#handlePublish(client, identity, packet, done);
+  }
+
+  #handlePublish(client: Client, identity: Identity, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    if (client.closed) return done(null);
     const topic = identity.kind === 'gateway' ? parseGatewayTopic(packet.topic) : null;
     if (identity.kind !== 'gateway' || !topic) return done(null);
     const arrived = performance.now();
@@ -185,6 +210,63 @@ export class MqttServer implements HubPublisher {
       settled = true;
       this.#held.set(client, (this.#held.get(client) ?? 1) - 1);
     };
+  }
+
+  /**
+   * The per-client publish rate: a publish past the bucket is delayed, not dropped. Its PUBACK
+   * waits with it, and Aedes reads no further packet of a client while one of its last read is
+   * undone, so a flooding client is slowed by TCP back-pressure and nobody else is.
+   */
+  #throttle(client: Client): number {
+    const now = performance.now();
+    let bucket = this.#buckets.get(client);
+    if (!bucket) this.#buckets.set(client, (bucket = new TokenBucket(this.#limits.publishRate, this.#limits.publishBurst, now)));
+    const wait = bucket.take(now);
+    if (wait > 0) {
+      this.#d.counters.inc('publishes_throttled');
+      this.#warn.warn(`throttle:${client.id}`, { clientId: client.id, reason: 'publish_rate', rate: this.#limits.publishRate, waitMs: Math.round(wait) }, 'publish rate limit: slowing the client');
+    }
+    return wait;
+  }
+
+  /**
+   * A new socket: refused when too many are still unauthenticated (each holds a file and memory
+   * and gives nothing), otherwise counted until it authenticates or closes, and read through the
+   * packet guard.
+   */
+  #accept(broker: Aedes, sock: Socket): void {
+    const lim = this.#limits;
+    if (this.#pending >= lim.maxPendingConnections) return this.#cut(sock, null, 'pending_cap', { pending: this.#pending });
+    this.#remotes.set(sock, `${sock.remoteAddress}:${sock.remotePort}`);
+    this.#pending++;
+    let counted = true;
+    const leave = (): void => {
+      if (counted) this.#pending--;
+      counted = false;
+    };
+    sock.once('close', leave);
+    let client: Client | undefined;
+    guardStream(sock, lim.maxPacketBytes, (v) => this.#cut(sock, client ?? null, v.reason, v));
+    client = broker.handle(sock);
+    this.#leavePending.set(client, leave);
+  }
+
+  /** Closes a connection over a limit: counted, and logged with who and why. */
+  #cut(sock: Socket | undefined, client: Client | null, reason: string, detail: object): void {
+    this.#d.counters.inc('connections_cut', { reason });
+    const remote = sock ? (this.#remotes.get(sock) ?? `${sock.remoteAddress}:${sock.remotePort}`) : undefined;
+    this.#warn.warn(`cut:${reason}:${remote?.replace(/:\d+$/, '')}`, { clientId: client?.id ?? undefined, remote, reason, ...detail }, `connection closed: ${reason}`);
+    sock?.destroy();
+  }
+
+  /** Node cannot raise the open-file limit: the hub says at start what it allows. */
+  #checkOpenFiles(): void {
+    const limit = readOpenFileLimit();
+    if (!limit) return void this.#d.log.info('open-file limit unknown (no /proc/self/limits)');
+    const allowed = connectionsAllowed(limit);
+    const detail = { softLimit: limit.soft, hardLimit: limit.hard, connectionsAllowed: allowed, maxPendingConnections: this.#limits.maxPendingConnections };
+    if (allowed < this.#limits.maxPendingConnections * 4) this.#d.log.warn(detail, 'open-file limit is low for the MQTT listener: raise `ulimit -n` (LimitNOFILE)');
+    else this.#d.log.info(detail, 'open-file limit');
   }
 
   #authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub: Subscription | null) => void): void {

@@ -37,6 +37,8 @@ describe('loadHubConfig', () => {
         // maxAgeMs: 400 days × 86 400 000 ms = 34 560 000 000 ms
         minuteReports: true,
         limits: { maxPayloadBytes: 1_048_576, maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
+        // 1 MiB of payload + 64 KiB of topic and headers = 1 114 112 bytes
+        mqttLimits: { maxPacketBytes: 1_114_112, connectTimeoutMs: 10_000, maxPendingConnections: 256, publishRate: 50, publishBurst: 200 },
       },
     });
   });
