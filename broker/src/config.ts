@@ -30,6 +30,8 @@ const schema = z.object({
   HUB_MAX_PENDING_CONNECTIONS: envInt(DEFAULT_MQTT_LIMITS.maxPendingConnections, 1, 1_000_000),
   HUB_PUBLISH_RATE: envInt(DEFAULT_MQTT_LIMITS.publishRate, 1, 1_000_000),
   HUB_PUBLISH_BURST: envInt(DEFAULT_MQTT_LIMITS.publishBurst, 1, 1_000_000),
+  HUB_MAX_RETAINED_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedPerClient, 0, 1_000_000),
+  HUB_MAX_RETAINED_BYTES_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedBytesPerClient, 0, 1024 * 1_048_576),
   HUB_MAX_FUTURE_MS: envInt(300_000, 0),
   HUB_MAX_AGE_MS: envInt(400 * DAY, 60_000),
   /** Inventory and gateway states written every minute (coverage and gateway dashboards need them). */
@@ -77,6 +79,8 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         maxPendingConnections: e.HUB_MAX_PENDING_CONNECTIONS,
         publishRate: e.HUB_PUBLISH_RATE,
         publishBurst: e.HUB_PUBLISH_BURST,
+        maxRetainedPerClient: e.HUB_MAX_RETAINED_PER_CLIENT,
+        maxRetainedBytesPerClient: e.HUB_MAX_RETAINED_BYTES_PER_CLIENT,
       },
     },
   });

@@ -11,6 +11,9 @@ export interface MqttLimits {
   /** Sustained publishes per second per client, and the burst it may send above that. */
   publishRate: number;
   publishBurst: number;
+  /** Retained messages (topics) and their bytes one client id may keep stored. */
+  maxRetainedPerClient: number;
+  maxRetainedBytesPerClient: number;
 }
 
 export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
@@ -20,6 +23,9 @@ export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
   maxPendingConnections: 256,
   publishRate: 50,
   publishBurst: 200,
+  // A gateway retains one state document; anonymous observers (experiments) a few topics.
+  maxRetainedPerClient: 16,
+  maxRetainedBytesPerClient: 1_048_576,
 };
 
 export type Violation = { reason: 'packet_too_large'; bytes: number } | { reason: 'malformed_length' } | { reason: 'invalid_topic'; detail: string };
@@ -210,4 +216,47 @@ export function readOpenFileLimit(text?: string): OpenFileLimit | null {
 export const RESERVED_FILES = 64;
 export function connectionsAllowed(limit: OpenFileLimit): number {
   return Math.max(0, limit.soft - RESERVED_FILES);
+}
+
+/**
+ * Retained messages per client: how many topics and bytes each client id keeps retained. A
+ * retained publish over the quota is still delivered live but not stored; an empty one (a
+ * clear) always passes and frees its topic. The accounting is of this process's lifetime (a
+ * persistence restored at start is not attributed).
+ */
+export class RetainedQuota {
+  readonly #maxCount: number;
+  readonly #maxBytes: number;
+  readonly #topics = new Map<string, { owner: string; bytes: number }>();
+  readonly #owners = new Map<string, { count: number; bytes: number }>();
+
+  constructor(maxCount: number, maxBytes: number) {
+    this.#maxCount = maxCount;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Whether `owner` may store `bytes` retained at `topic`; when it may, the store is counted. */
+  admit(owner: string, topic: string, bytes: number): boolean {
+    const held = this.#topics.get(topic);
+    const mine = this.#owners.get(owner) ?? { count: 0, bytes: 0 };
+    const replaced = held?.owner === owner ? held : undefined;
+    const count = mine.count - (replaced ? 1 : 0) + (bytes > 0 ? 1 : 0);
+    const total = mine.bytes - (replaced?.bytes ?? 0) + bytes;
+    if (bytes > 0 && (count > this.#maxCount || total > this.#maxBytes)) return false;
+    if (held) this.#release(topic, held);
+    if (bytes > 0) {
+      this.#topics.set(topic, { owner, bytes });
+      const o = this.#owners.get(owner) ?? { count: 0, bytes: 0 };
+      this.#owners.set(owner, { count: o.count + 1, bytes: o.bytes + bytes });
+    }
+    return true;
+  }
+
+  #release(topic: string, held: { owner: string; bytes: number }): void {
+    this.#topics.delete(topic);
+    const o = this.#owners.get(held.owner);
+    if (!o) return;
+    if (o.count <= 1) this.#owners.delete(held.owner);
+    else this.#owners.set(held.owner, { count: o.count - 1, bytes: o.bytes - held.bytes });
+  }
 }

@@ -12,6 +12,7 @@ export const HUB_COUNTERS = {
   subscriptions_denied: { help: 'Subscriptions refused by the ACL (SUBACK 0x80).' },
   connections_cut: { help: 'MQTT connections closed by a limit, by reason (packet_too_large, malformed_length, invalid_topic, connect_timeout, pending_cap).', labels: ['reason'] },
   publishes_throttled: { help: 'Publishes delayed by the per-client publish rate limit.' },
+  retained_refused: { help: 'Retained publishes over the per-client retained quota: delivered, not stored.' },
   messages_received: { help: 'Gateway messages received, by channel.', labels: ['channel'] },
   messages_rejected: { help: 'Whole gateway messages refused, by reason.', labels: ['reason'] },
   records_rejected: { help: 'Telemetry records refused one by one, by reason.', labels: ['reason'] },

@@ -10,7 +10,7 @@ import { HubError, HubErrorCode, listenError } from './errors.ts';
 import type { EventBus } from './eventBus.ts';
 import type { HubPublisher } from './features/presencePublisher.ts';
 import { WarnThrottle } from './logThrottle.ts';
-import { connectionsAllowed, DEFAULT_MQTT_LIMITS, guardStream, readOpenFileLimit, TokenBucket, type MqttLimits } from './limits.ts';
+import { connectionsAllowed, DEFAULT_MQTT_LIMITS, guardStream, readOpenFileLimit, RetainedQuota, TokenBucket, type MqttLimits } from './limits.ts';
 import type { HubCounters, HubHistograms } from './metrics.ts';
 import { verifyPassword } from './passwords.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
@@ -60,6 +60,7 @@ export class MqttServer implements HubPublisher {
   readonly #buckets = new WeakMap<Client, TokenBucket>();
   /** Peer addresses, read at accept: a destroyed socket no longer has one. */
   readonly #remotes = new WeakMap<object, string>();
+  readonly #retained: RetainedQuota;
   #broker: Aedes | undefined;
   #server: Server | undefined;
   port = -1;
@@ -68,6 +69,7 @@ export class MqttServer implements HubPublisher {
     this.#d = deps;
     this.#warn = new WarnThrottle(deps.log);
     this.#limits = { ...DEFAULT_MQTT_LIMITS, ...deps.limits };
+    this.#retained = new RetainedQuota(this.#limits.maxRetainedPerClient, this.#limits.maxRetainedBytesPerClient);
   }
 
   get connectedClients(): number {
@@ -177,7 +179,10 @@ export class MqttServer implements HubPublisher {
   #handlePublish(client: Client, identity: Identity, packet: PublishPacket, done: (err?: Error | null) => void): void {
     if (client.closed) return done(null);
     const topic = identity.kind === 'gateway' ? parseGatewayTopic(packet.topic) : null;
-    if (identity.kind !== 'gateway' || !topic) return done(null);
+    if (identity.kind !== 'gateway' || !topic) {
+      this.#admitRetained(client, packet);
+      return done(null);
+    }
     const arrived = performance.now();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const settle = this.#hold(client);
@@ -185,7 +190,10 @@ export class MqttServer implements HubPublisher {
       settle();
       if (!o.ok) return done(o.error);
       if (o.verdict !== 'accept') this.#refused.add(packet);
-      if (o.verdict === 'refuse_unretained') packet.retain = false;
+      // Aedes stores a retained publish whatever authorizeForward says, and serves it to later
+      // subscribers as another object: a refused one must not be retained at all.
+      if (o.verdict !== 'accept') packet.retain = false;
+      else this.#admitRetained(client, packet);
       if (topic.channel === 'telemetry' && packet.qos > 0) this.#d.histograms.pubackLatency.observe((performance.now() - arrived) / 1000);
       done(null);
     });
@@ -210,6 +218,16 @@ export class MqttServer implements HubPublisher {
       settled = true;
       this.#held.set(client, (this.#held.get(client) ?? 1) - 1);
     };
+  }
+
+  /** Applies the retained quota to a publish about to be stored: over it, the message goes out live only. */
+  #admitRetained(client: Client, packet: PublishPacket): void {
+    if (!packet.retain) return;
+    const bytes = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
+    if (this.#retained.admit(client.id, packet.topic, bytes)) return;
+    packet.retain = false;
+    this.#d.counters.inc('retained_refused');
+    this.#warn.warn(`retained:${client.id}`, { clientId: client.id, topic: packet.topic, bytes, reason: 'retained_quota' }, 'retained-message quota reached: delivered, not retained');
   }
 
   /**

@@ -38,7 +38,7 @@ describe('loadHubConfig', () => {
         minuteReports: true,
         limits: { maxPayloadBytes: 1_048_576, maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
         // 1 MiB of payload + 64 KiB of topic and headers = 1 114 112 bytes
-        mqttLimits: { maxPacketBytes: 1_114_112, connectTimeoutMs: 10_000, maxPendingConnections: 256, publishRate: 50, publishBurst: 200 },
+        mqttLimits: { maxPacketBytes: 1_114_112, connectTimeoutMs: 10_000, maxPendingConnections: 256, publishRate: 50, publishBurst: 200, maxRetainedPerClient: 16, maxRetainedBytesPerClient: 1_048_576 },
       },
     });
   });

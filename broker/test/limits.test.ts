@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionsAllowed, PacketScanner, readOpenFileLimit, TokenBucket, topicFault } from '../src/limits.ts';
+import { connectionsAllowed, PacketScanner, readOpenFileLimit, RetainedQuota, TokenBucket, topicFault } from '../src/limits.ts';
 
 /** A fixed header for packet type `type` with a remaining length of `len` (MQTT §2.2.3). */
 function header(type: number, len: number): Buffer {
@@ -96,5 +96,19 @@ describe('readOpenFileLimit', () => {
   it('reads this process', () => {
     const l = readOpenFileLimit();
     if (l) expect(l.soft).toBeGreaterThan(0);
+  });
+});
+
+describe('RetainedQuota', () => {
+  it('counts topics and bytes per owner; replacing or clearing a topic frees it', () => {
+    const q = new RetainedQuota(2, 100);
+    expect([q.admit('a', 't1', 40), q.admit('a', 't2', 40), q.admit('a', 't3', 1)]).toEqual([true, true, false]);
+    // Replacing t2 with 60 bytes: 40 + 60 = 100, at the limit; 61 would be over.
+    expect([q.admit('a', 't2', 61), q.admit('a', 't2', 60)]).toEqual([false, true]);
+    // Another owner has its own quota; clearing frees a topic.
+    expect(q.admit('b', 't9', 100)).toBe(true);
+    expect([q.admit('a', 't1', 0), q.admit('a', 't3', 40)]).toEqual([true, true]);
+    // b overwriting a's topic takes it off a's account (t2's 60 bytes): a has only t3 left.
+    expect([q.admit('b', 't2', 0), q.admit('a', 't4', 60)]).toEqual([true, true]);
   });
 });

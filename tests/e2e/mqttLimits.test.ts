@@ -80,7 +80,8 @@ describe('MQTT limits against an abusive client', () => {
       database: db,
       fleet,
       withGateways: false,
-      hub: { mqttLimits: { connectTimeoutMs: 2000, maxPendingConnections: 8, publishRate: 20, publishBurst: 5 } },
+      // Anonymous observers (an experiment setting) to see what is retained.
+      hub: { allowAnonymous: true, mqttLimits: { connectTimeoutMs: 2000, maxPendingConnections: 8, publishRate: 20, publishBurst: 5, maxRetainedPerClient: 2, maxRetainedBytesPerClient: 1000 } },
     });
     victim = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { ...creds(victimSchool), protocolVersion: 4, reconnectPeriod: 0 });
     // Another school's gateway sends telemetry all along, one batch every 100 ms (under its rate).
@@ -168,6 +169,62 @@ describe('MQTT limits against an abusive client', () => {
       expect(c.connected).toBe(true);
     } finally {
       await c.endAsync(true);
+    }
+  });
+
+  /** What a new subscriber to `filter` is served as retained, read once `control` (retained last) has arrived. */
+  async function retainedAt(filter: string, control: string): Promise<Map<string, string>> {
+    const obs = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      const got = new Map<string, string>();
+      obs.on('message', (topic, payload, packet) => {
+        if (packet.retain) got.set(topic, payload.toString());
+      });
+      // One subscription at a time: Aedes serves a subscription's retained messages before it handles the next.
+      await obs.subscribeAsync(filter, { qos: 1 });
+      await obs.subscribeAsync(control, { qos: 1 });
+      await waitFor('the control message', async () => got.has(control), { timeoutMs: 5000 });
+      got.delete(control);
+      return got;
+    } finally {
+      await obs.endAsync(true);
+    }
+  }
+
+  it('never stores or serves a refused message sent as retained', async () => {
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { ...creds(offenderSchool), protocolVersion: 4, reconnectPeriod: 0 });
+    const ctl = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      const rejected = stack.hub.counters.get('messages_rejected', { reason: 'malformed_json' });
+      await c.publishAsync(telemetryTopic(addr(offenderSchool)), '{"v":1,', { qos: 1, retain: true });
+      expect(stack.hub.counters.get('messages_rejected', { reason: 'malformed_json' })).toBe(rejected + 1);
+      await ctl.publishAsync('lab/control/1', 'c', { qos: 1, retain: true });
+      expect(await retainedAt(telemetryTopic(addr(offenderSchool)), 'lab/control/1')).toEqual(new Map());
+    } finally {
+      await c.endAsync(true);
+      await ctl.endAsync(true);
+    }
+  });
+
+  it('keeps a client to its retained quota: over it, delivered live but not stored', async () => {
+    const live = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { protocolVersion: 4, reconnectPeriod: 0 });
+    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { protocolVersion: 4, reconnectPeriod: 0 });
+    const ctl = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      const seen: string[] = [];
+      live.on('message', (topic) => seen.push(topic));
+      await live.subscribeAsync('lab/q/#', { qos: 1 });
+      // A quota of 2 topics and 1000 bytes: q/1 and q/2 fit, q/3 is a third topic, q/2 at 990 bytes would make 1090.
+      for (const [t, n] of [['lab/q/1', 100], ['lab/q/2', 100], ['lab/q/3', 10], ['lab/q/2', 990]] as const) {
+        await pub.publishAsync(t, Buffer.alloc(n, 0x61), { qos: 1, retain: true });
+      }
+      await waitFor('live delivery', async () => seen.length === 4, { timeoutMs: 5000 });
+      expect(stack.hub.counters.get('retained_refused')).toBe(2);
+      await ctl.publishAsync('lab/control/2', 'c', { qos: 1, retain: true });
+      const stored = await retainedAt('lab/q/#', 'lab/control/2');
+      expect([...stored].map(([t, p]) => [t, p.length])).toEqual([['lab/q/1', 100], ['lab/q/2', 100]]);
+    } finally {
+      await Promise.all([live.endAsync(true), pub.endAsync(true), ctl.endAsync(true)]);
     }
   });
 
