@@ -14,11 +14,15 @@ export interface MqttLimits {
   /** Retained messages (topics) and their bytes one client id may keep stored. */
   maxRetainedPerClient: number;
   maxRetainedBytesPerClient: number;
+  /** Payload limits of the gateway channels other than telemetry (whose limit is ingest's). */
+  maxStateBytes: number;
+  maxHealthBytes: number;
+  maxCmdresBytes: number;
 }
 
 export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
-  // The telemetry payload limit plus room for the topic and headers.
-  maxPacketBytes: 1_048_576 + 65_536,
+  // The telemetry payload limit (HUB_MAX_PAYLOAD_BYTES) plus room for the topic and headers.
+  maxPacketBytes: 8 * 1_048_576 + 65_536,
   connectTimeoutMs: 10_000,
   maxPendingConnections: 256,
   publishRate: 50,
@@ -26,6 +30,10 @@ export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
   // A gateway retains one state document; anonymous observers (experiments) a few topics.
   maxRetainedPerClient: 16,
   maxRetainedBytesPerClient: 1_048_576,
+  // A state, health or command-result document is a few hundred bytes (a result's detail is at most 500 characters).
+  maxStateBytes: 16_384,
+  maxHealthBytes: 16_384,
+  maxCmdresBytes: 16_384,
 };
 
 export type Violation = { reason: 'packet_too_large'; bytes: number } | { reason: 'malformed_length' } | { reason: 'invalid_topic'; detail: string };

@@ -185,6 +185,11 @@ export class MqttServer implements HubPublisher {
     }
     const arrived = performance.now();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (this.#oversize(client, topic.channel, payload.length)) {
+      this.#refused.add(packet);
+      packet.retain = false;
+      return done(null);
+    }
     const settle = this.#hold(client);
     void dispatch(this.#d.dispatch, { identity, topic, payload }).then((o) => {
       settle();
@@ -218,6 +223,16 @@ export class MqttServer implements HubPublisher {
       settled = true;
       this.#held.set(client, (this.#held.get(client) ?? 1) - 1);
     };
+  }
+
+  /** A state, health or command-result payload over its channel's limit (telemetry's is ingest's): counted and logged. */
+  #oversize(client: Client, channel: string, bytes: number): boolean {
+    const l = this.#limits;
+    const max = channel === 'state' ? l.maxStateBytes : channel === 'health' ? l.maxHealthBytes : channel === 'cmdres' ? l.maxCmdresBytes : Infinity;
+    if (bytes <= max) return false;
+    this.#d.counters.inc('messages_rejected', { reason: 'oversize_payload' });
+    this.#warn.warn(`oversize:${client.id}`, { clientId: client.id, channel, bytes, max, reason: 'oversize_payload' }, `${channel} payload over its limit: refused`);
+    return true;
   }
 
   /** Applies the retained quota to a publish about to be stored: over it, the message goes out live only. */

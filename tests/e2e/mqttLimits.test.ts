@@ -3,7 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFleet, SEED_DISTRICTS } from '../../device-sim/src/fleet.ts';
-import { healthTopic, telemetryTopic } from '../../protocol/src/topics.ts';
+import { commandResultTopic, healthTopic, stateTopic, telemetryTopic } from '../../protocol/src/topics.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
 import { encodeConnect, rawConnect } from '../harness/rawMqtt.ts';
@@ -225,6 +225,24 @@ describe('MQTT limits against an abusive client', () => {
       expect([...stored].map(([t, p]) => [t, p.length])).toEqual([['lab/q/1', 100], ['lab/q/2', 100]]);
     } finally {
       await Promise.all([live.endAsync(true), pub.endAsync(true), ctl.endAsync(true)]);
+    }
+  });
+
+  it('refuses a state, health or command-result payload over its channel limit, and keeps the connection', async () => {
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { ...creds(offenderSchool), protocolVersion: 4, reconnectPeriod: 0 });
+    const ctl = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      const a = addr(offenderSchool);
+      const before = stack.hub.counters.get('messages_rejected', { reason: 'oversize_payload' });
+      // 16 KiB is the default of each; 16 385 bytes is one over.
+      for (const t of [stateTopic(a), healthTopic(a), commandResultTopic(a)]) await c.publishAsync(t, Buffer.alloc(16_385, 0x20), { qos: 1, retain: true });
+      expect(stack.hub.counters.get('messages_rejected', { reason: 'oversize_payload' }) - before).toBe(3);
+      expect(c.connected).toBe(true);
+      await ctl.publishAsync('lab/control/3', 'c', { qos: 1, retain: true });
+      expect(await retainedAt(stateTopic(a), 'lab/control/3')).toEqual(new Map());
+    } finally {
+      await c.endAsync(true);
+      await ctl.endAsync(true);
     }
   });
 
