@@ -36,6 +36,8 @@ const schema = z.object({
   HUB_MAX_STATE_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxStateBytes, 256, 64 * 1_048_576),
   HUB_MAX_HEALTH_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxHealthBytes, 256, 64 * 1_048_576),
   HUB_MAX_CMDRES_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxCmdresBytes, 256, 64 * 1_048_576),
+  HUB_MAX_QUEUED_BEFORE_CONNACK: envInt(DEFAULT_MQTT_LIMITS.maxQueuedBeforeConnack, 1, 10_000),
+  HUB_MAX_INFLIGHT_QOS2: envInt(DEFAULT_MQTT_LIMITS.maxInflightQos2, 1, 65_535),
   HUB_MAX_FUTURE_MS: envInt(300_000, 0),
   HUB_MAX_AGE_MS: envInt(400 * DAY, 60_000),
   /** Inventory and gateway states written every minute (coverage and gateway dashboards need them). */
@@ -88,6 +90,8 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         maxStateBytes: e.HUB_MAX_STATE_BYTES,
         maxHealthBytes: e.HUB_MAX_HEALTH_BYTES,
         maxCmdresBytes: e.HUB_MAX_CMDRES_BYTES,
+        maxQueuedBeforeConnack: e.HUB_MAX_QUEUED_BEFORE_CONNACK,
+        maxInflightQos2: e.HUB_MAX_INFLIGHT_QOS2,
       },
     },
   });

@@ -18,6 +18,10 @@ export interface MqttLimits {
   maxStateBytes: number;
   maxHealthBytes: number;
   maxCmdresBytes: number;
+  /** Packets a client may send before its CONNECT is answered (Aedes `queueLimit`). */
+  maxQueuedBeforeConnack: number;
+  /** Inbound QoS 2 messages awaiting their PUBREL (Aedes `maxInflightInbound`). */
+  maxInflightQos2: number;
 }
 
 export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
@@ -34,6 +38,10 @@ export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
   maxStateBytes: 16_384,
   maxHealthBytes: 16_384,
   maxCmdresBytes: 16_384,
+  // A gateway sends nothing before its CONNACK; Aedes' own default is 42.
+  maxQueuedBeforeConnack: 16,
+  // Gateways publish QoS 1 with a window of a few batches; Aedes' own default is 1000.
+  maxInflightQos2: 100,
 };
 
 export type Violation = { reason: 'packet_too_large'; bytes: number } | { reason: 'malformed_length' } | { reason: 'invalid_topic'; detail: string };

@@ -10,7 +10,7 @@ export const HUB_COUNTERS = {
   connections_refused: { help: 'MQTT connections refused, by error code.', labels: ['code'] },
   publishes_denied: { help: 'Publishes refused by the ACL, by error code.', labels: ['code'] },
   subscriptions_denied: { help: 'Subscriptions refused by the ACL (SUBACK 0x80).' },
-  connections_cut: { help: 'MQTT connections closed by a limit, by reason (packet_too_large, malformed_length, invalid_topic, connect_timeout, pending_cap).', labels: ['reason'] },
+  connections_cut: { help: 'MQTT connections closed by a limit, by reason (packet_too_large, malformed_length, invalid_topic, connect_timeout, pending_cap, queue_limit, inflight_limit).', labels: ['reason'] },
   publishes_throttled: { help: 'Publishes delayed by the per-client publish rate limit.' },
   retained_refused: { help: 'Retained publishes over the per-client retained quota: delivered, not stored.' },
   messages_received: { help: 'Gateway messages received, by channel.', labels: ['channel'] },

@@ -82,6 +82,8 @@ export class MqttServer implements HubPublisher {
       ...(persistence ? { persistence } : {}),
       ...(mq ? { mq } : {}),
       connectTimeout: this.#limits.connectTimeoutMs,
+      queueLimit: this.#limits.maxQueuedBeforeConnack,
+      maxInflightInbound: this.#limits.maxInflightQos2,
       preConnect: (client, packet, done) => void (this.#connectRequests.set(client, { clientId: packet.clientId, clean: packet.clean !== false }), done(null, true)),
       authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, done),
@@ -97,11 +99,11 @@ export class MqttServer implements HubPublisher {
       const id = client ? this.#identities.get(client) : undefined;
       if (id?.kind === 'gateway') this.#d.bus.emitGatewaySubscribed({ gateway: id, session: client, filters: subscriptions.map((s) => s.topic) });
     });
-    broker.on('clientError', (client, err) => this.#d.log.debug({ clientId: client.id, err }, 'client error'));
-    broker.on('connectionError', (client, err) => {
-      // Aedes' own message for its connectTimeout.
-      if (err.message === 'connect did not arrive in time') this.#cut(client.conn as Socket, null, 'connect_timeout', {});
+    broker.on('clientError', (client, err) => {
+      this.#d.log.debug({ clientId: client.id, err }, 'client error');
+      this.#aedesLimit(client, err);
     });
+    broker.on('connectionError', (client, err) => this.#aedesLimit(client, err));
     this.#checkOpenFiles();
     const server = createServer((sock) => this.#accept(broker, sock));
     this.#server = server;
@@ -282,6 +284,13 @@ export class MqttServer implements HubPublisher {
     guardStream(sock, lim.maxPacketBytes, (v) => this.#cut(sock, client ?? null, v.reason, v));
     client = broker.handle(sock);
     this.#leavePending.set(client, leave);
+  }
+
+  /** The limits Aedes enforces itself (it closes the connection): counted and logged, recognised by their messages. */
+  #aedesLimit(client: Client, err: Error): void {
+    const m = err.message;
+    const reason = m === 'connect did not arrive in time' ? 'connect_timeout' : m === 'Client queue limit reached' ? 'queue_limit' : m.startsWith('maxInflightInbound exceeded') ? 'inflight_limit' : null;
+    if (reason) this.#cut(client.conn as Socket, client, reason, {});
   }
 
   /** Closes a connection over a limit: counted, and logged with who and why. */

@@ -81,7 +81,7 @@ describe('MQTT limits against an abusive client', () => {
       fleet,
       withGateways: false,
       // Anonymous observers (an experiment setting) to see what is retained.
-      hub: { allowAnonymous: true, mqttLimits: { connectTimeoutMs: 2000, maxPendingConnections: 8, publishRate: 20, publishBurst: 5, maxRetainedPerClient: 2, maxRetainedBytesPerClient: 1000 } },
+      hub: { allowAnonymous: true, mqttLimits: { connectTimeoutMs: 2000, maxPendingConnections: 8, publishRate: 20, publishBurst: 5, maxRetainedPerClient: 2, maxRetainedBytesPerClient: 1000, maxQueuedBeforeConnack: 4, maxInflightQos2: 3 } },
     });
     victim = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { ...creds(victimSchool), protocolVersion: 4, reconnectPeriod: 0 });
     // Another school's gateway sends telemetry all along, one batch every 100 ms (under its rate).
@@ -244,6 +244,29 @@ describe('MQTT limits against an abusive client', () => {
       await c.endAsync(true);
       await ctl.endAsync(true);
     }
+  });
+
+  it('closes a client that sends more than the queue limit before its CONNACK', async () => {
+    const r = await rawSocket(stack.hub.mqttPort);
+    // One write: the CONNECT is being checked (scrypt) while the ten PINGREQs arrive.
+    r.sock.write(Buffer.concat([encodeConnect(creds(offenderSchool)), ...Array.from({ length: 10 }, () => Buffer.from([0xc0, 0x00]))]));
+    await r.closed;
+    expect(r.received.filter((c) => c === 'pingresp')).toEqual([]);
+    expect(cut('queue_limit')).toBe(1);
+  });
+
+  it('closes a client with more QoS 2 messages awaiting PUBREL than allowed', async () => {
+    const r = await rawSession(stack.hub.mqttPort, offenderSchool);
+    const topic = Buffer.from(healthTopic(addr(offenderSchool)));
+    // QoS 2 PUBLISHes with ids 1..4 and never a PUBREL: the fourth is one over a limit of 3.
+    for (let id = 1; id <= 4; id++) {
+      const body = Buffer.concat([Buffer.from([0, topic.length]), topic, Buffer.from([0, id]), Buffer.from('{}')]);
+      r.sock.write(Buffer.concat([header(3, 0x04, body.length), body]));
+      if (id < 4) await waitFor(`PUBREC ${id}`, async () => r.received.filter((c) => c === 'pubrec').length === id, { timeoutMs: 5000 });
+    }
+    await r.closed;
+    expect(r.received.filter((c) => c === 'pubrec').length).toBe(3);
+    expect(cut('inflight_limit')).toBe(1);
   });
 
   it("the other gateway's telemetry arrived complete all along", async () => {
