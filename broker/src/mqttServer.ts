@@ -179,7 +179,6 @@ export class MqttServer implements HubPublisher {
   }
 
   #handlePublish(client: Client, identity: Identity, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    if (client.closed) return done(null);
     const topic = identity.kind === 'gateway' ? parseGatewayTopic(packet.topic) : null;
     if (identity.kind !== 'gateway' || !topic) {
       this.#admitRetained(client, packet);
