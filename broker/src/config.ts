@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
 import type { HubConfig } from './hub.ts';
+import { DEFAULT_MQTT_LIMITS } from './limits.ts';
 
 const DAY = 86_400_000;
 
@@ -32,7 +33,20 @@ const schema = z.object({
   HUB_INFLUX_LINGER_MS: envInt(20, 0, 10_000),
   HUB_INFLUX_ATTEMPTS: envInt(3, 1, 100),
   HUB_INFLUX_TIMEOUT_MS: envInt(10_000, 100, 600_000),
-  HUB_MAX_PAYLOAD_BYTES: envInt(1_048_576, 1024, 64 * 1_048_576),
+  /** The protocol's largest valid batch (10 000 records of the longest form) is about 7.2 MB. */
+  HUB_MAX_PAYLOAD_BYTES: envInt(8 * 1_048_576, 1024, 64 * 1_048_576),
+  HUB_MAX_PACKET_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxPacketBytes, 1024, 256 * 1_048_576),
+  HUB_CONNECT_TIMEOUT_MS: envInt(DEFAULT_MQTT_LIMITS.connectTimeoutMs, 100, 600_000),
+  HUB_MAX_PENDING_CONNECTIONS: envInt(DEFAULT_MQTT_LIMITS.maxPendingConnections, 1, 1_000_000),
+  HUB_PUBLISH_RATE: envInt(DEFAULT_MQTT_LIMITS.publishRate, 1, 1_000_000),
+  HUB_PUBLISH_BURST: envInt(DEFAULT_MQTT_LIMITS.publishBurst, 1, 1_000_000),
+  HUB_MAX_RETAINED_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedPerClient, 0, 1_000_000),
+  HUB_MAX_RETAINED_BYTES_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedBytesPerClient, 0, 1024 * 1_048_576),
+  HUB_MAX_STATE_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxStateBytes, 256, 64 * 1_048_576),
+  HUB_MAX_HEALTH_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxHealthBytes, 256, 64 * 1_048_576),
+  HUB_MAX_CMDRES_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxCmdresBytes, 256, 64 * 1_048_576),
+  HUB_MAX_QUEUED_BEFORE_CONNACK: envInt(DEFAULT_MQTT_LIMITS.maxQueuedBeforeConnack, 1, 10_000),
+  HUB_MAX_INFLIGHT_QOS2: envInt(DEFAULT_MQTT_LIMITS.maxInflightQos2, 1, 65_535),
   HUB_MAX_FUTURE_MS: envInt(300_000, 0),
   HUB_MAX_AGE_MS: envInt(400 * DAY, 60_000),
   /** Inventory and gateway states written every minute (coverage and gateway dashboards need them). */
@@ -80,6 +94,20 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         maxPayloadBytes: e.HUB_MAX_PAYLOAD_BYTES,
         maxFutureMs: e.HUB_MAX_FUTURE_MS,
         maxAgeMs: e.HUB_MAX_AGE_MS,
+      },
+      mqttLimits: {
+        maxPacketBytes: e.HUB_MAX_PACKET_BYTES,
+        connectTimeoutMs: e.HUB_CONNECT_TIMEOUT_MS,
+        maxPendingConnections: e.HUB_MAX_PENDING_CONNECTIONS,
+        publishRate: e.HUB_PUBLISH_RATE,
+        publishBurst: e.HUB_PUBLISH_BURST,
+        maxRetainedPerClient: e.HUB_MAX_RETAINED_PER_CLIENT,
+        maxRetainedBytesPerClient: e.HUB_MAX_RETAINED_BYTES_PER_CLIENT,
+        maxStateBytes: e.HUB_MAX_STATE_BYTES,
+        maxHealthBytes: e.HUB_MAX_HEALTH_BYTES,
+        maxCmdresBytes: e.HUB_MAX_CMDRES_BYTES,
+        maxQueuedBeforeConnack: e.HUB_MAX_QUEUED_BEFORE_CONNACK,
+        maxInflightQos2: e.HUB_MAX_INFLIGHT_QOS2,
       },
     },
   });

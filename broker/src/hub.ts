@@ -22,6 +22,7 @@ import { HttpEndpoint } from './http.ts';
 import { InfluxAdmin } from './influx/admin.ts';
 import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import type { IngestLimits } from './ingest.ts';
+import type { MqttLimits } from './limits.ts';
 import { createHubCounters, createHubHistograms, type HubCounters } from './metrics.ts';
 import { MqttServer, type MqttServerDeps } from './mqttServer.ts';
 import type { Presence } from './presence.ts';
@@ -45,6 +46,8 @@ export interface HubConfig {
   allowAnonymous: boolean;
   influx: InfluxWriterConfig;
   limits: IngestLimits;
+  /** The MQTT listener's limits (limits.ts); each absent one takes its default. */
+  mqttLimits?: Partial<MqttLimits> | undefined;
   /** Write `inventory` and `gateway_up` every minute; false: only when recordMinute is called. */
   minuteReports: boolean;
   /** The MQTT URL gateways are given (their env block); default mqtt://<mqttHost>:<mqttPort>. */
@@ -120,7 +123,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
-  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq });
+  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq, limits: config.mqttLimits });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
   const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), counters, log: child('minute'), now });

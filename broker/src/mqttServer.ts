@@ -1,3 +1,6 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { AedesPersistence } from 'aedes-persistence';
 import type mqemitter from 'mqemitter';
@@ -10,6 +13,7 @@ import type { EventBus } from './eventBus.ts';
 import type { HubPublisher } from './features/presencePublisher.ts';
 import { Listeners, type ListenersConfig } from './listeners.ts';
 import { WarnThrottle } from './logThrottle.ts';
+import { connectionsAllowed, DEFAULT_MQTT_LIMITS, guardStream, readOpenFileLimit, RetainedQuota, TokenBucket, type MqttLimits } from './limits.ts';
 import type { HubCounters, HubHistograms } from './metrics.ts';
 import { verifyPassword } from './passwords.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
@@ -38,6 +42,8 @@ export interface MqttServerDeps {
   persistence?: AedesPersistence | undefined;
   /** Aedes' message emitter, shared between brokers of one cluster; in-process when absent. */
   mq?: mqemitter.MQEmitter | undefined;
+  /** Packet size, CONNECT deadline, unauthenticated cap, publish rate (limits.ts); defaults when absent. */
+  limits?: Partial<MqttLimits> | undefined;
 }
 
 /**
@@ -52,6 +58,14 @@ export class MqttServer implements HubPublisher {
   /** Publishes acknowledged but refused: Aedes does not forward them. */
   readonly #refused = new WeakSet<object>();
   readonly #held = new WeakMap<Client, number>();
+  readonly #limits: MqttLimits;
+  /** Sockets accepted and not yet authenticated, and how each one leaves that count. */
+  #pending = 0;
+  readonly #leavePending = new WeakMap<Client, () => void>();
+  readonly #buckets = new WeakMap<Client, TokenBucket>();
+  /** Peer addresses, read at accept: a destroyed socket no longer has one. */
+  readonly #remotes = new WeakMap<object, string>();
+  readonly #retained: RetainedQuota;
   #broker: Aedes | undefined;
   #listeners: Listeners | undefined;
   port = -1;
@@ -61,6 +75,8 @@ export class MqttServer implements HubPublisher {
   constructor(deps: MqttServerDeps) {
     this.#d = deps;
     this.#warn = new WarnThrottle(deps.log);
+    this.#limits = { ...DEFAULT_MQTT_LIMITS, ...deps.limits };
+    this.#retained = new RetainedQuota(this.#limits.maxRetainedPerClient, this.#limits.maxRetainedBytesPerClient);
   }
 
   get connectedClients(): number {
@@ -72,6 +88,9 @@ export class MqttServer implements HubPublisher {
     const broker = await Aedes.createBroker({
       ...(persistence ? { persistence } : {}),
       ...(mq ? { mq } : {}),
+      connectTimeout: this.#limits.connectTimeoutMs,
+      queueLimit: this.#limits.maxQueuedBeforeConnack,
+      maxInflightInbound: this.#limits.maxInflightQos2,
       preConnect: (client, packet, done) => void (this.#connectRequests.set(client, { clientId: packet.clientId, clean: packet.clean !== false }), done(null, true)),
       authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, done),
@@ -87,12 +106,18 @@ export class MqttServer implements HubPublisher {
       const id = client ? this.#identities.get(client) : undefined;
       if (id?.kind === 'gateway') this.#d.bus.emitGatewaySubscribed({ gateway: id, session: client, filters: subscriptions.map((s) => s.topic) });
     });
-    broker.on('clientError', (client, err) => this.#d.log.debug({ clientId: client.id, err }, 'client error'));
+    broker.on('clientError', (client, err) => {
+      this.#d.log.debug({ clientId: client.id, err }, 'client error');
+      this.#aedesLimit(client, err);
+    });
+    broker.on('connectionError', (client, err) => this.#aedesLimit(client, err));
+    this.#checkOpenFiles();
     const secure = this.#d.secure ?? { tlsPort: -1, wssPort: -1, wssPath: '/mqtt', reloadCheckMs: 1000 };
     const listeners = new Listeners({ host: this.#d.host, tcpPort: this.#d.port, ...secure }, { counters: this.#d.counters, log: this.#d.log });
     this.#listeners = listeners;
     try {
-      await listeners.start((stream, req) => broker.handle(stream, req as never));
+      // Every listener's connections go through the same limits (the accept cap, the packet guard).
+      await listeners.start((stream, req) => this.#accept(broker, stream, req));
       ({ tcpPort: this.port, tlsPort: this.tlsPort, wssPort: this.wssPort } = listeners);
     } catch (e) {
       // A start that fails leaves nothing behind (Aedes' timers included): the root does not
@@ -131,6 +156,7 @@ export class MqttServer implements HubPublisher {
       { lookupGateway: (id) => this.#d.registry().getGateway(id), verifyPassword, allowAnonymous: this.#d.allowAnonymous },
     ).then((d) => {
       if (d.ok) {
+        this.#leavePending.get(client)?.();
         this.#identities.set(client, d.value);
         if (d.value.kind === 'gateway') this.#d.bus.emitGatewayConnected({ gateway: d.value, session: client });
         counters.inc('connections_accepted', { kind: d.value.kind });
@@ -162,16 +188,33 @@ export class MqttServer implements HubPublisher {
       this.#warn.warn(`deny:${client.id}`, { clientId: client.id, topic: packet.topic }, d.reason);
       return done(new HubError(d.code, d.reason));
     }
+    const wait = this.#throttle(client);
+    if (wait > 0) return void setTimeout(() => this.#handlePublish(client, identity, packet, done), wait);
+    this.#handlePublish(client, identity, packet, done);
+  }
+
+  #handlePublish(client: Client, identity: Identity, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const topic = identity.kind === 'gateway' ? parseGatewayTopic(packet.topic) : null;
-    if (identity.kind !== 'gateway' || !topic) return done(null);
+    if (identity.kind !== 'gateway' || !topic) {
+      this.#admitRetained(client, packet);
+      return done(null);
+    }
     const arrived = performance.now();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (this.#oversize(client, topic.channel, payload.length)) {
+      this.#refused.add(packet);
+      packet.retain = false;
+      return done(null);
+    }
     const settle = this.#hold(client);
     void dispatch(this.#d.dispatch, { identity, topic, payload }).then((o) => {
       settle();
       if (!o.ok) return done(o.error);
       if (o.verdict !== 'accept') this.#refused.add(packet);
-      if (o.verdict === 'refuse_unretained') packet.retain = false;
+      // Aedes stores a retained publish whatever authorizeForward says, and serves it to later
+      // subscribers as another object: a refused one must not be retained at all.
+      if (o.verdict !== 'accept') packet.retain = false;
+      else this.#admitRetained(client, packet);
       if (topic.channel === 'telemetry' && packet.qos > 0) this.#d.histograms.pubackLatency.observe((performance.now() - arrived) / 1000);
       done(null);
     });
@@ -196,6 +239,93 @@ export class MqttServer implements HubPublisher {
       settled = true;
       this.#held.set(client, (this.#held.get(client) ?? 1) - 1);
     };
+  }
+
+  /** A state, health or command-result payload over its channel's limit (telemetry's is ingest's): counted and logged. */
+  #oversize(client: Client, channel: string, bytes: number): boolean {
+    const l = this.#limits;
+    const max = channel === 'state' ? l.maxStateBytes : channel === 'health' ? l.maxHealthBytes : channel === 'cmdres' ? l.maxCmdresBytes : Infinity;
+    if (bytes <= max) return false;
+    this.#d.counters.inc('messages_rejected', { reason: 'oversize_payload' });
+    this.#warn.warn(`oversize:${client.id}`, { clientId: client.id, channel, bytes, max, reason: 'oversize_payload' }, `${channel} payload over its limit: refused`);
+    return true;
+  }
+
+  /** Applies the retained quota to a publish about to be stored: over it, the message goes out live only. */
+  #admitRetained(client: Client, packet: PublishPacket): void {
+    if (!packet.retain) return;
+    const bytes = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
+    if (this.#retained.admit(client.id, packet.topic, bytes)) return;
+    packet.retain = false;
+    this.#d.counters.inc('retained_refused');
+    this.#warn.warn(`retained:${client.id}`, { clientId: client.id, topic: packet.topic, bytes, reason: 'retained_quota' }, 'retained-message quota reached: delivered, not retained');
+  }
+
+  /**
+   * The per-client publish rate: a publish past the bucket is delayed, not dropped. Its PUBACK
+   * waits with it, and Aedes reads no further packet of a client while one of its last read is
+   * undone, so a flooding client is slowed by TCP back-pressure and nobody else is.
+   */
+  #throttle(client: Client): number {
+    const now = performance.now();
+    let bucket = this.#buckets.get(client);
+    if (!bucket) this.#buckets.set(client, (bucket = new TokenBucket(this.#limits.publishRate, this.#limits.publishBurst, now)));
+    const wait = bucket.take(now);
+    if (wait > 0) {
+      this.#d.counters.inc('publishes_throttled');
+      this.#warn.warn(`throttle:${client.id}`, { clientId: client.id, reason: 'publish_rate', rate: this.#limits.publishRate, waitMs: Math.round(wait) }, 'publish rate limit: slowing the client');
+    }
+    return wait;
+  }
+
+  /**
+   * A new socket: refused when too many are still unauthenticated (each holds a file and memory
+   * and gives nothing), otherwise counted until it authenticates or closes, and read through the
+   * packet guard.
+   */
+  /** A connection of any listener (TCP, TLS, secure WebSocket: then the address is its request's socket's). */
+  #accept(broker: Aedes, stream: Duplex, req?: IncomingMessage): void {
+    const sock = stream as Socket;
+    const lim = this.#limits;
+    const from = req?.socket ?? sock;
+    this.#remotes.set(sock, `${from.remoteAddress}:${from.remotePort}`);
+    if (this.#pending >= lim.maxPendingConnections) return this.#cut(sock, null, 'pending_cap', { pending: this.#pending });
+    this.#pending++;
+    let counted = true;
+    const leave = (): void => {
+      if (counted) this.#pending--;
+      counted = false;
+    };
+    sock.once('close', leave);
+    let client: Client | undefined;
+    guardStream(sock, lim.maxPacketBytes, (v) => this.#cut(sock, client ?? null, v.reason, v));
+    client = broker.handle(sock, req as never);
+    this.#leavePending.set(client, leave);
+  }
+
+  /** The limits Aedes enforces itself (it closes the connection): counted and logged, recognised by their messages. */
+  #aedesLimit(client: Client, err: Error): void {
+    const m = err.message;
+    const reason = m === 'connect did not arrive in time' ? 'connect_timeout' : m === 'Client queue limit reached' ? 'queue_limit' : m.startsWith('maxInflightInbound exceeded') ? 'inflight_limit' : null;
+    if (reason) this.#cut(client.conn as Socket, client, reason, {});
+  }
+
+  /** Closes a connection over a limit: counted, and logged with who and why. */
+  #cut(sock: Socket | undefined, client: Client | null, reason: string, detail: object): void {
+    this.#d.counters.inc('connections_cut', { reason });
+    const remote = sock ? (this.#remotes.get(sock) ?? `${sock.remoteAddress}:${sock.remotePort}`) : undefined;
+    this.#warn.warn(`cut:${reason}:${remote?.replace(/:\d+$/, '')}`, { clientId: client?.id ?? undefined, remote, reason, ...detail }, `connection closed: ${reason}`);
+    sock?.destroy();
+  }
+
+  /** Node cannot raise the open-file limit: the hub says at start what it allows. */
+  #checkOpenFiles(): void {
+    const limit = readOpenFileLimit();
+    if (!limit) return void this.#d.log.info('open-file limit unknown (no /proc/self/limits)');
+    const allowed = connectionsAllowed(limit);
+    const detail = { softLimit: limit.soft, hardLimit: limit.hard, connectionsAllowed: allowed, maxPendingConnections: this.#limits.maxPendingConnections };
+    if (allowed < this.#limits.maxPendingConnections * 4) this.#d.log.warn(detail, 'open-file limit is low for the MQTT listener: raise `ulimit -n` (LimitNOFILE)');
+    else this.#d.log.info(detail, 'open-file limit');
   }
 
   #authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub: Subscription | null) => void): void {

@@ -36,7 +36,10 @@ describe('loadHubConfig', () => {
         },
         // maxAgeMs: 400 days × 86 400 000 ms = 34 560 000 000 ms
         minuteReports: true,
-        limits: { maxPayloadBytes: 1_048_576, maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
+        // 8 MiB: the protocol's largest valid batch fits (payloadLimits.test.ts).
+        limits: { maxPayloadBytes: 8_388_608, maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
+        // 8 MiB of payload + 64 KiB of topic and headers = 8 454 144 bytes
+        mqttLimits: { maxPacketBytes: 8_454_144, connectTimeoutMs: 10_000, maxPendingConnections: 256, publishRate: 50, publishBurst: 200, maxRetainedPerClient: 16, maxRetainedBytesPerClient: 1_048_576, maxStateBytes: 16_384, maxHealthBytes: 16_384, maxCmdresBytes: 16_384, maxQueuedBeforeConnack: 16, maxInflightQos2: 100 },
       },
     });
   });
