@@ -16,6 +16,7 @@ import { HealthReports } from './features/healthReports.ts';
 import { MinuteReports } from './features/minuteReports.ts';
 import { PresenceEvents, PresencePublisher } from './features/presencePublisher.ts';
 import { PresenceTracker } from './features/presenceTracker.ts';
+import { RegistryWatch } from './features/registryWatch.ts';
 import { StorageSetup } from './features/storageSetup.ts';
 import { TelemetryIngest } from './features/telemetryIngest.ts';
 import { HttpEndpoint } from './http.ts';
@@ -118,6 +119,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
+  const registryWatch = new RegistryWatch({ registry: reg, bus, closeSession: (g, why) => sessions.close(g, why), counters, log: child('registry-watch') });
   const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), counters, log: child('minute'), now });
   const apiDeps: ApiDeps = {
     registry: reg,
@@ -159,7 +161,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const writerResource: Feature = { start: () => {}, stop: () => writer.stop() };
   // Stopped in reverse: timers and listeners first, then the broker (no more publishes), then
   // the writer (flushes what is queued), then the registry.
-  const features: Feature[] = [registryResource, writerResource, storage, tracker, sessions, ingest, health, commands, publisher, credentials, mqtt, http, minutes];
+  const features: Feature[] = [registryResource, writerResource, storage, tracker, sessions, ingest, health, commands, publisher, credentials, registryWatch, mqtt, http, minutes];
   const started: Feature[] = [];
   const running = (operation: string): void => life.assertRunning(operation);
 
