@@ -11,7 +11,7 @@ import type { EventBus } from './eventBus.ts';
 import type { HubPublisher } from './features/presencePublisher.ts';
 import { WarnThrottle } from './logThrottle.ts';
 import type { HubCounters, HubHistograms } from './metrics.ts';
-import { verifyPassword } from './passwords.ts';
+import { PasswordCheck } from './passwordCheck.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
 import type { Registry } from './registry.ts';
 
@@ -50,6 +50,7 @@ export class MqttServer implements HubPublisher {
   /** Publishes acknowledged but refused: Aedes does not forward them. */
   readonly #refused = new WeakSet<object>();
   readonly #held = new WeakMap<Client, number>();
+  readonly #passwords = new PasswordCheck();
   #broker: Aedes | undefined;
   #server: Server | undefined;
   port = -1;
@@ -117,7 +118,12 @@ export class MqttServer implements HubPublisher {
     const req = this.#connectRequests.get(client) ?? { clientId: client.id, clean: true };
     authenticate(
       { clientId: req.clientId, cleanSession: req.clean, username, password },
-      { lookupGateway: (id) => this.#d.registry().getGateway(id), verifyPassword, allowAnonymous: this.#d.allowAnonymous },
+      {
+        lookupGateway: (id) => this.#passwords.seen(this.#d.registry().getGateway(id)),
+        verifyPassword: this.#passwords.verify,
+        dummyHash: this.#passwords.dummyHash,
+        allowAnonymous: this.#d.allowAnonymous,
+      },
     ).then((d) => {
       if (d.ok) {
         this.#identities.set(client, d.value);

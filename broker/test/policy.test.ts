@@ -16,6 +16,7 @@ function deps(allowAnonymous = false) {
       verified.push([pw, hash]);
       return hash === `hash:${pw}`;
     },
+    dummyHash: 'hash:dummy',
     allowAnonymous,
   };
   return { d, verified };
@@ -78,11 +79,12 @@ describe('authenticate', () => {
       await authenticate(req({ password: undefined }), missing.d),
     ];
     for (const r of results) expect(r).toEqual(AUTH_DENIED);
-    // Only the wrong password reached the hash check; revoked refused even with its right password.
-    expect(unknown.verified).toEqual([]);
-    expect(revoked.verified).toEqual([]);
+    // Each ran exactly one hash check (an unknown gateway's against the dummy hash), so timing
+    // tells them apart no better than the answer; revoked refused even with its right password.
+    expect(unknown.verified).toEqual([['pw-G99', 'hash:dummy']]);
+    expect(revoked.verified).toEqual([['pw-G02', 'hash:pw-G02']]);
     expect(wrong.verified).toEqual([['pw-G02', 'hash:pw-G01']]);
-    expect(missing.verified).toEqual([]);
+    expect(missing.verified).toEqual([['', 'hash:pw-G01']]);
   });
 
   it('returns the identity from the registry row on success', async () => {
@@ -96,7 +98,7 @@ describe('authenticate', () => {
     const rows: Record<string, GatewayRow> = { G03: { id: 'G03', school: 'S02', district: '江北区', passwordHash: 'hash:密码-1', revoked: false } };
     const r = await authenticate(
       { clientId: 'G03', cleanSession: false, username: 'G03', password: Buffer.from('密码-1', 'utf8') },
-      { lookupGateway: (id) => rows[id], verifyPassword: async (pw, h) => h === `hash:${pw}`, allowAnonymous: false },
+      { lookupGateway: (id) => rows[id], verifyPassword: async (pw, h) => h === `hash:${pw}`, dummyHash: 'hash:dummy', allowAnonymous: false },
     );
     expect(r).toEqual({ ok: true, value: { kind: 'gateway', district: '江北区', school: 'S02', gateway: 'G03' } });
   });
@@ -115,6 +117,7 @@ describe('authenticate', () => {
         row = change(row!);
         return hash === `hash:${pw}`;
       },
+      dummyHash: 'hash:dummy',
       allowAnonymous: false,
     });
     expect(r).toEqual(AUTH_DENIED);
@@ -128,6 +131,7 @@ describe('authenticate', () => {
         row = { ...row!, school: 'S05', district: '江北区' };
         return hash === `hash:${pw}`;
       },
+      dummyHash: 'hash:dummy',
       allowAnonymous: false,
     });
     expect(r).toEqual({ ok: true, value: { kind: 'gateway', district: '江北区', school: 'S05', gateway: 'G01' } });
