@@ -24,6 +24,7 @@ import { InfluxAdmin } from './influx/admin.ts';
 import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import type { IngestLimits } from './ingest.ts';
 import { createHubCounters, createHubHistograms, type HubCounters } from './metrics.ts';
+import type { LoginBackoffPolicy } from './loginBackoff.ts';
 import { MqttServer } from './mqttServer.ts';
 import type { Presence } from './presence.ts';
 import { Registry, type CommandRecord } from './registry.ts';
@@ -53,6 +54,8 @@ export interface HubConfig {
    * the registry file; none for an in-memory registry unless given.
    */
   bootstrapTokenFile?: string | undefined;
+  /** Back-off after failed MQTT logins; the defaults of broker/src/loginBackoff.ts where absent. */
+  loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
 }
 
 export interface HubDeps {
@@ -116,7 +119,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
-  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq });
+  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq, loginBackoff: config.loginBackoff });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
   const registryWatch = new RegistryWatch({ registry: reg, bus, closeSession: (g, why) => sessions.close(g, why), counters, log: child('registry-watch') });

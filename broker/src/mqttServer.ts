@@ -11,6 +11,7 @@ import type { EventBus } from './eventBus.ts';
 import type { HubPublisher } from './features/presencePublisher.ts';
 import { WarnThrottle } from './logThrottle.ts';
 import type { HubCounters, HubHistograms } from './metrics.ts';
+import { LoginBackoff, type LoginBackoffPolicy } from './loginBackoff.ts';
 import { PasswordCheck } from './passwordCheck.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
 import type { Registry } from './registry.ts';
@@ -36,6 +37,8 @@ export interface MqttServerDeps {
   persistence?: AedesPersistence | undefined;
   /** Aedes' message emitter, shared between brokers of one cluster; in-process when absent. */
   mq?: mqemitter.MQEmitter | undefined;
+  /** Back-off after failed logins (loginBackoff.ts defaults where absent). */
+  loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
 }
 
 /**
@@ -51,6 +54,7 @@ export class MqttServer implements HubPublisher {
   readonly #refused = new WeakSet<object>();
   readonly #held = new WeakMap<Client, number>();
   readonly #passwords = new PasswordCheck();
+  readonly #backoff: LoginBackoff;
   #broker: Aedes | undefined;
   #server: Server | undefined;
   port = -1;
@@ -58,6 +62,7 @@ export class MqttServer implements HubPublisher {
   constructor(deps: MqttServerDeps) {
     this.#d = deps;
     this.#warn = new WarnThrottle(deps.log);
+    this.#backoff = new LoginBackoff(deps.loginBackoff);
   }
 
   get connectedClients(): number {
@@ -116,6 +121,14 @@ export class MqttServer implements HubPublisher {
   #authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, success: boolean | null) => void): void {
     const { counters, log } = this.#d;
     const req = this.#connectRequests.get(client) ?? { clientId: client.id, clean: true };
+    const keys = { address: (client.conn as { remoteAddress?: string }).remoteAddress, id: username || undefined };
+    const waitMs = this.#backoff.waitMs(keys);
+    if (waitMs > 0) {
+      // Refused before any hash is checked: a guesser costs the hub no scrypt while it waits.
+      counters.inc('connections_refused', { code: HubErrorCode.LOGIN_BACKOFF });
+      this.#warn.warn(`backoff:${keys.address}`, { clientId: req.clientId, username, address: keys.address, waitMs }, 'login backing off after repeated failures');
+      return done(Object.assign(new HubError(HubErrorCode.LOGIN_BACKOFF, 'too many failed logins'), { returnCode: 3 }) as HubError & AuthenticateError, false);
+    }
     authenticate(
       { clientId: req.clientId, cleanSession: req.clean, username, password },
       {
@@ -129,9 +142,11 @@ export class MqttServer implements HubPublisher {
         this.#identities.set(client, d.value);
         if (d.value.kind === 'gateway') this.#d.bus.emitGatewayConnected({ gateway: d.value, session: client });
         counters.inc('connections_accepted', { kind: d.value.kind });
+        this.#backoff.succeeded(keys);
         return done(null, true);
       }
       counters.inc('connections_refused', { code: d.code });
+      if (d.code === HubErrorCode.AUTH_DENIED) this.#backoff.failed(keys);
       log.warn({ clientId: req.clientId, username, code: d.code }, d.reason);
       const err = new HubError(d.code, d.reason) as HubError & AuthenticateError;
       err.returnCode = d.returnCode ?? 5;

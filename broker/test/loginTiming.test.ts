@@ -14,7 +14,8 @@ describe('login timing', () => {
   let rig: ApiRig;
   beforeAll(async () => {
     influx = await startInflux();
-    rig = await startApiRig(influx.url, 'hub_login_timing');
+    // No back-off: every attempt here fails on purpose.
+    rig = await startApiRig(influx.url, 'hub_login_timing', { hub: { loginBackoff: { freeFailuresPerId: 1e6, freeFailuresPerAddress: 1e6 } } });
     rig.registry.setGateway('gw-yz-s02', 'yz-s02', await hashPassword('pw-timing'), Date.now());
   });
   afterAll(async () => {
