@@ -54,7 +54,7 @@ describe('authenticate', () => {
 
   it('treats an empty username as anonymous', async () => {
     expect(await authenticate(req({ username: '' }), deps(false).d)).toMatchObject({ ok: false, code: 'HUB_ERR_ANONYMOUS_DENIED', returnCode: 5 });
-    expect(await authenticate(req({ username: '' }), deps(true).d)).toEqual({ ok: true, value: { kind: 'anonymous' } });
+    expect(await authenticate(req({ clientId: 'observer', username: '' }), deps(true).d)).toEqual({ ok: true, value: { kind: 'anonymous' } });
   });
 
   it.each([
@@ -199,7 +199,34 @@ describe('authorizeSubscribe', () => {
     expect(authorizeSubscribe(ME, filter)).toEqual({ ok: false, code: 'HUB_ERR_SUBSCRIBE_DENIED', reason: `may not subscribe to ${filter}` });
   });
 
-  it('allows anonymous clients any filter', () => {
-    expect(authorizeSubscribe(ANON, '#')).toEqual({ ok: true });
+  it.each(['lab/#', 'lab/+/x', 'campus/v2/#', 'campus/v1', 'presence/v1/#', '+/v2/#'])('allows anonymous clients %s', (filter) => {
+    expect(authorizeSubscribe(ANON, filter)).toEqual({ ok: true });
+  });
+
+  // Each could match some topic under campus/v1 (telemetry, states, commands), or is $SYS.
+  it.each(['#', '+/#', 'campus/#', 'campus/v1/#', '+/v1/#', 'campus/+/D1/S01/G01/cmd/#', 'campus/v1/+/+/+/cmd/#', 'campus/v1/D1/S01/G01/telemetry', '$SYS/#', '$SYS/broker/clients'])(
+    'refuses anonymous clients %s',
+    (filter) => {
+      expect(authorizeSubscribe(ANON, filter)).toEqual({ ok: false, code: 'HUB_ERR_SUBSCRIBE_DENIED', reason: `anonymous clients may not subscribe to ${filter}` });
+    },
+  );
+});
+
+describe('anonymous client ids', () => {
+  const ANON_ID = { ok: false, code: 'HUB_ERR_ANONYMOUS_CLIENT_ID', reason: 'anonymous clients may not use a gateway id', returnCode: 2 };
+  it.each([
+    ['a registered gateway', 'G01'],
+    ['a revoked gateway', 'G02'],
+    ['an unregistered id of the gateway pattern', 'gw-yz-new'],
+    ['the pattern in capitals', 'GW-yz-new'],
+  ])("refuses an anonymous client with %s's id (CONNACK 2), never checking a password", async (_what, clientId) => {
+    const { d, verified } = deps(true);
+    expect(await authenticate(req({ clientId, username: undefined, password: undefined }), d)).toEqual(ANON_ID);
+    expect(verified).toEqual([]);
+  });
+
+  it('admits an anonymous client with any other id', async () => {
+    const { d } = deps(true);
+    expect(await authenticate(req({ clientId: 'observer-1', username: undefined, password: undefined }), d)).toEqual({ ok: true, value: { kind: 'anonymous' } });
   });
 });
