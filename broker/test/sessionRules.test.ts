@@ -49,3 +49,32 @@ describe('anonymous mode', () => {
     }
   });
 });
+
+describe('session takeover', () => {
+  let influx: InfluxInstance;
+  let rig: ApiRig;
+  beforeAll(async () => {
+    influx = await startInflux();
+    rig = await startApiRig(influx.url, 'hub_takeover');
+  });
+  afterAll(async () => {
+    await rig?.stop();
+    await influx?.stop();
+  });
+
+  it('lets a second connection of a gateway take over, and counts each takeover', async () => {
+    const id = 'gw-jb-s01';
+    const opts = { clientId: id, username: id, password: gatewayPassword(id), protocolVersion: 4 as const, reconnectPeriod: 0 };
+    const first = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.hub.mqttPort}`, opts);
+    const firstClosed = new Promise<void>((r) => first.once('close', () => r()));
+    const second = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.hub.mqttPort}`, opts);
+    try {
+      await firstClosed;
+      expect(second.connected).toBe(true);
+      expect(rig.hub.counters.get('session_takeovers', { gateway: id })).toBe(1);
+    } finally {
+      await second.endAsync(true);
+      await first.endAsync(true);
+    }
+  });
+});
