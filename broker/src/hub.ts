@@ -16,6 +16,7 @@ import { HealthReports } from './features/healthReports.ts';
 import { MinuteReports } from './features/minuteReports.ts';
 import { PresenceEvents, PresencePublisher } from './features/presencePublisher.ts';
 import { PresenceTracker } from './features/presenceTracker.ts';
+import { RegistryWatch } from './features/registryWatch.ts';
 import { StorageSetup } from './features/storageSetup.ts';
 import { TelemetryIngest } from './features/telemetryIngest.ts';
 import { HttpEndpoint } from './http.ts';
@@ -24,6 +25,7 @@ import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import type { IngestLimits } from './ingest.ts';
 import type { MqttLimits } from './limits.ts';
 import { createHubCounters, createHubHistograms, type HubCounters } from './metrics.ts';
+import type { LoginBackoffPolicy } from './loginBackoff.ts';
 import { MqttServer, type MqttServerDeps } from './mqttServer.ts';
 import type { Presence } from './presence.ts';
 import { Registry, type CommandRecord } from './registry.ts';
@@ -57,6 +59,8 @@ export interface HubConfig {
    * the registry file; none for an in-memory registry unless given.
    */
   bootstrapTokenFile?: string | undefined;
+  /** Back-off after failed MQTT logins; the defaults of broker/src/loginBackoff.ts where absent. */
+  loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
 }
 
 export interface HubDeps {
@@ -123,9 +127,10 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
-  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq, limits: config.mqttLimits });
+  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq, limits: config.mqttLimits, loginBackoff: config.loginBackoff });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
+  const registryWatch = new RegistryWatch({ registry: reg, bus, closeSession: (g, why) => sessions.close(g, why), counters, log: child('registry-watch') });
   const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), counters, log: child('minute'), now });
   const apiDeps: ApiDeps = {
     registry: reg,
@@ -167,7 +172,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const writerResource: Feature = { start: () => {}, stop: () => writer.stop() };
   // Stopped in reverse: timers and listeners first, then the broker (no more publishes), then
   // the writer (flushes what is queued), then the registry.
-  const features: Feature[] = [registryResource, writerResource, storage, tracker, sessions, ingest, health, commands, publisher, credentials, mqtt, http, minutes];
+  const features: Feature[] = [registryResource, writerResource, storage, tracker, sessions, ingest, health, commands, publisher, credentials, registryWatch, mqtt, http, minutes];
   const started: Feature[] = [];
   const running = (operation: string): void => life.assertRunning(operation);
 

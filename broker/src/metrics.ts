@@ -17,6 +17,8 @@ export const HUB_COUNTERS = {
   messages_rejected: { help: 'Whole gateway messages refused, by reason.', labels: ['reason'] },
   records_rejected: { help: 'Telemetry records refused one by one, by reason.', labels: ['reason'] },
   records_written: { help: 'Telemetry records written to InfluxDB.' },
+  sessions_dropped_by_registry: { help: 'Live gateway sessions closed because another process revoked, rotated or removed the gateway, by reason.', labels: ['reason'] },
+  session_takeovers: { help: "Gateway sessions taken over by a new connection of the same gateway (two devices sharing credentials when frequent), by gateway.", labels: ['gateway'] },
   stale_deaths_ignored: { help: 'Gateway deaths older than the birth in force, ignored.' },
   presence_events: { help: 'Presence events published, by type.', labels: ['type'] },
   minute_report_failures: { help: 'Minute reports (inventory, gateway_up) that could not be written.' },

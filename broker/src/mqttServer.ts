@@ -15,7 +15,8 @@ import { Listeners, type ListenersConfig } from './listeners.ts';
 import { WarnThrottle } from './logThrottle.ts';
 import { connectionsAllowed, DEFAULT_MQTT_LIMITS, guardStream, readOpenFileLimit, RetainedQuota, TokenBucket, type MqttLimits } from './limits.ts';
 import type { HubCounters, HubHistograms } from './metrics.ts';
-import { verifyPassword } from './passwords.ts';
+import { LoginBackoff, type LoginBackoffPolicy } from './loginBackoff.ts';
+import { PasswordCheck } from './passwordCheck.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
 import type { Registry } from './registry.ts';
 
@@ -44,6 +45,8 @@ export interface MqttServerDeps {
   mq?: mqemitter.MQEmitter | undefined;
   /** Packet size, CONNECT deadline, unauthenticated cap, publish rate (limits.ts); defaults when absent. */
   limits?: Partial<MqttLimits> | undefined;
+  /** Back-off after failed logins (loginBackoff.ts defaults where absent). */
+  loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
 }
 
 /**
@@ -66,6 +69,8 @@ export class MqttServer implements HubPublisher {
   /** Peer addresses, read at accept: a destroyed socket no longer has one. */
   readonly #remotes = new WeakMap<object, string>();
   readonly #retained: RetainedQuota;
+  readonly #passwords = new PasswordCheck();
+  readonly #backoff: LoginBackoff;
   #broker: Aedes | undefined;
   #listeners: Listeners | undefined;
   port = -1;
@@ -77,6 +82,7 @@ export class MqttServer implements HubPublisher {
     this.#warn = new WarnThrottle(deps.log);
     this.#limits = { ...DEFAULT_MQTT_LIMITS, ...deps.limits };
     this.#retained = new RetainedQuota(this.#limits.maxRetainedPerClient, this.#limits.maxRetainedBytesPerClient);
+    this.#backoff = new LoginBackoff(deps.loginBackoff);
   }
 
   get connectedClients(): number {
@@ -151,18 +157,35 @@ export class MqttServer implements HubPublisher {
       log.warn({ clientId: req.clientId, username, certNames: cert?.names, code: HubErrorCode.CLIENT_CERT_MISMATCH }, 'client certificate names another gateway');
       return done(Object.assign(new HubError(HubErrorCode.CLIENT_CERT_MISMATCH, 'client certificate names another gateway'), { returnCode: 5 }) as HubError & AuthenticateError, false);
     }
+    // The peer's address as read at accept (a secure WebSocket stream has none of its own).
+    const address = this.#remotes.get(client.conn)?.replace(/:\d+$/, '') ?? (client.conn as { remoteAddress?: string }).remoteAddress;
+    const keys = { address, id: username || undefined };
+    const waitMs = this.#backoff.waitMs(keys);
+    if (waitMs > 0) {
+      // Refused before any hash is checked: a guesser costs the hub no scrypt while it waits.
+      counters.inc('connections_refused', { code: HubErrorCode.LOGIN_BACKOFF });
+      this.#warn.warn(`backoff:${keys.address}`, { clientId: req.clientId, username, address: keys.address, waitMs }, 'login backing off after repeated failures');
+      return done(Object.assign(new HubError(HubErrorCode.LOGIN_BACKOFF, 'too many failed logins'), { returnCode: 3 }) as HubError & AuthenticateError, false);
+    }
     authenticate(
       { clientId: req.clientId, cleanSession: req.clean, username, password },
-      { lookupGateway: (id) => this.#d.registry().getGateway(id), verifyPassword, allowAnonymous: this.#d.allowAnonymous },
+      {
+        lookupGateway: (id) => this.#passwords.seen(this.#d.registry().getGateway(id)),
+        verifyPassword: this.#passwords.verify,
+        dummyHash: this.#passwords.dummyHash,
+        allowAnonymous: this.#d.allowAnonymous,
+      },
     ).then((d) => {
       if (d.ok) {
         this.#leavePending.get(client)?.();
         this.#identities.set(client, d.value);
         if (d.value.kind === 'gateway') this.#d.bus.emitGatewayConnected({ gateway: d.value, session: client });
         counters.inc('connections_accepted', { kind: d.value.kind });
+        this.#backoff.succeeded(keys);
         return done(null, true);
       }
       counters.inc('connections_refused', { code: d.code });
+      if (d.code === HubErrorCode.AUTH_DENIED) this.#backoff.failed(keys);
       log.warn({ clientId: req.clientId, username, code: d.code }, d.reason);
       const err = new HubError(d.code, d.reason) as HubError & AuthenticateError;
       err.returnCode = d.returnCode ?? 5;

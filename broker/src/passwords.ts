@@ -38,3 +38,20 @@ export async function verifyPassword(password: string, stored: string): Promise<
     return false;
   }
 }
+
+/** The parameters a stored hash was made with; undefined for a hash that is not one of ours. */
+export function scryptParamsOf(stored: string): ScryptParams | undefined {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  return [N, r, p].every((n) => Number.isSafeInteger(n) && n > 0) ? { N, r, p } : undefined;
+}
+
+/**
+ * A hash no password matches (its key is all zeros), checked for a login of an unknown gateway
+ * so that it costs one scrypt at the same parameters as a known one: response times do not tell
+ * which gateway ids exist.
+ */
+export function dummyHash({ N, r, p }: ScryptParams = DEFAULT_SCRYPT): string {
+  return ['scrypt', N, r, p, Buffer.alloc(16).toString('base64url'), Buffer.alloc(KEY_LEN).toString('base64url')].join('$');
+}

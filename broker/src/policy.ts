@@ -25,8 +25,13 @@ export type Decision<T = undefined> =
 export interface AuthenticateDeps {
   lookupGateway(id: string): GatewayRow | undefined;
   verifyPassword(password: string, hash: string): Promise<boolean>;
+  /** Checked instead of a missing gateway's hash, at the same cost (passwords.ts dummyHash). */
+  dummyHash: string;
   allowAnonymous: boolean;
 }
+
+/** Ids the fleet gives gateways (`gw-<school>`), refused to anonymous clients even when not registered yet. */
+export const GATEWAY_ID_PATTERN = /^gw-/iu;
 
 export async function authenticate(req: ConnectRequest, deps: AuthenticateDeps): Promise<Decision<Identity>> {
   // [MQTT-3.1.3-8]: a zero-byte client id with CleanSession = 0 gets CONNACK 0x02.
@@ -34,7 +39,14 @@ export async function authenticate(req: ConnectRequest, deps: AuthenticateDeps):
     return { ok: false, code: HubErrorCode.EMPTY_CLIENT_ID, reason: 'empty client id with a persistent session', returnCode: 2 };
   }
   if (req.username === undefined || req.username.length === 0) {
-    if (deps.allowAnonymous) return { ok: true, value: { kind: 'anonymous' } };
+    if (deps.allowAnonymous) {
+      // Under a gateway's id it would take over the gateway's session [MQTT-3.1.4-2] and inherit
+      // its subscriptions and queued commands.
+      if (GATEWAY_ID_PATTERN.test(req.clientId) || deps.lookupGateway(req.clientId)) {
+        return { ok: false, code: HubErrorCode.ANONYMOUS_CLIENT_ID, reason: 'anonymous clients may not use a gateway id', returnCode: 2 };
+      }
+      return { ok: true, value: { kind: 'anonymous' } };
+    }
     return { ok: false, code: HubErrorCode.ANONYMOUS_DENIED, reason: 'anonymous clients are not allowed', returnCode: 5 };
   }
   if (req.clientId !== req.username) {
@@ -43,8 +55,9 @@ export async function authenticate(req: ConnectRequest, deps: AuthenticateDeps):
   const gw = deps.lookupGateway(req.username);
   // Unknown, revoked and wrong password answer alike, so ids cannot be probed.
   const denied = { ok: false, code: HubErrorCode.AUTH_DENIED, reason: 'bad username or password', returnCode: 4 } as const;
-  if (!gw || gw.revoked || req.password === undefined) return denied;
-  if (!(await deps.verifyPassword(req.password.toString('utf8'), gw.passwordHash))) return denied;
+  // One hash check whatever the case, so the time taken does not tell them apart either.
+  const matched = await deps.verifyPassword(req.password?.toString('utf8') ?? '', gw?.passwordHash ?? deps.dummyHash);
+  if (!gw || gw.revoked || req.password === undefined || !matched) return denied;
   // Read again after the await, in the turn that accepts: a revocation, rotation or removal
   // during the check found no live session to close, so the login itself must see it.
   const now = deps.lookupGateway(req.username);
@@ -75,10 +88,29 @@ export function authorizePublish(identity: Identity, topic: string): Decision {
   return own ? { ok: true } : { ok: false, code: HubErrorCode.PUBLISH_DENIED, reason: `may not publish to ${topic}` };
 }
 
-/** A gateway subscribes only to its own command topics. */
+/**
+ * A gateway subscribes only to its own command topics. An anonymous client subscribes anywhere
+ * but to what could match the gateways' topics (telemetry, states, commands) or `$SYS`.
+ */
 export function authorizeSubscribe(identity: Identity, filter: string): Decision {
-  if (identity.kind === 'anonymous') return { ok: true };
+  if (identity.kind === 'anonymous') {
+    return filter.startsWith('$') || mayMatchUnder(filter, HUB_ROOT)
+      ? { ok: false, code: HubErrorCode.SUBSCRIBE_DENIED, reason: `anonymous clients may not subscribe to ${filter}` }
+      : { ok: true };
+  }
   const cmdRoot = `${gatewayPrefix(identity)}/cmd/`;
   const own = filter === commandFilter(identity) || filter.startsWith(cmdRoot);
   return own ? { ok: true } : { ok: false, code: HubErrorCode.SUBSCRIBE_DENIED, reason: `may not subscribe to ${filter}` };
+}
+
+/** Whether `filter` matches some topic below `root` (`#`, `+/v1/#`, `campus/+/x` for `campus/v1`). */
+function mayMatchUnder(filter: string, root: string): boolean {
+  const f = filter.split('/');
+  const r = root.split('/');
+  for (let i = 0; i < r.length; i++) {
+    if (f[i] === '#') return true;
+    if (f[i] === undefined || (f[i] !== '+' && f[i] !== r[i])) return false;
+  }
+  // Equal to the root only (`campus/v1`) matches no topic below it.
+  return f.length > r.length;
 }

@@ -714,6 +714,11 @@ export class Registry {
     return this.#changed('reinstateGateway', id);
   }
 
+  /** SQLite's data_version: changes when another connection (another process) commits to the file. */
+  dataVersion(): number {
+    return num(this.#db.prepare('PRAGMA data_version').get()!['data_version']!);
+  }
+
   getGateway(id: string): GatewayRow | undefined {
     const row = this.#stmts['getGateway']!.get(id) as
       | { id: string; school: string; district: string; passwordHash: string; revoked: number }

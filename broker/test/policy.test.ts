@@ -16,6 +16,7 @@ function deps(allowAnonymous = false) {
       verified.push([pw, hash]);
       return hash === `hash:${pw}`;
     },
+    dummyHash: 'hash:dummy',
     allowAnonymous,
   };
   return { d, verified };
@@ -53,7 +54,7 @@ describe('authenticate', () => {
 
   it('treats an empty username as anonymous', async () => {
     expect(await authenticate(req({ username: '' }), deps(false).d)).toMatchObject({ ok: false, code: 'HUB_ERR_ANONYMOUS_DENIED', returnCode: 5 });
-    expect(await authenticate(req({ username: '' }), deps(true).d)).toEqual({ ok: true, value: { kind: 'anonymous' } });
+    expect(await authenticate(req({ clientId: 'observer', username: '' }), deps(true).d)).toEqual({ ok: true, value: { kind: 'anonymous' } });
   });
 
   it.each([
@@ -78,11 +79,12 @@ describe('authenticate', () => {
       await authenticate(req({ password: undefined }), missing.d),
     ];
     for (const r of results) expect(r).toEqual(AUTH_DENIED);
-    // Only the wrong password reached the hash check; revoked refused even with its right password.
-    expect(unknown.verified).toEqual([]);
-    expect(revoked.verified).toEqual([]);
+    // Each ran exactly one hash check (an unknown gateway's against the dummy hash), so timing
+    // tells them apart no better than the answer; revoked refused even with its right password.
+    expect(unknown.verified).toEqual([['pw-G99', 'hash:dummy']]);
+    expect(revoked.verified).toEqual([['pw-G02', 'hash:pw-G02']]);
     expect(wrong.verified).toEqual([['pw-G02', 'hash:pw-G01']]);
-    expect(missing.verified).toEqual([]);
+    expect(missing.verified).toEqual([['', 'hash:pw-G01']]);
   });
 
   it('returns the identity from the registry row on success', async () => {
@@ -96,7 +98,7 @@ describe('authenticate', () => {
     const rows: Record<string, GatewayRow> = { G03: { id: 'G03', school: 'S02', district: '江北区', passwordHash: 'hash:密码-1', revoked: false } };
     const r = await authenticate(
       { clientId: 'G03', cleanSession: false, username: 'G03', password: Buffer.from('密码-1', 'utf8') },
-      { lookupGateway: (id) => rows[id], verifyPassword: async (pw, h) => h === `hash:${pw}`, allowAnonymous: false },
+      { lookupGateway: (id) => rows[id], verifyPassword: async (pw, h) => h === `hash:${pw}`, dummyHash: 'hash:dummy', allowAnonymous: false },
     );
     expect(r).toEqual({ ok: true, value: { kind: 'gateway', district: '江北区', school: 'S02', gateway: 'G03' } });
   });
@@ -115,6 +117,7 @@ describe('authenticate', () => {
         row = change(row!);
         return hash === `hash:${pw}`;
       },
+      dummyHash: 'hash:dummy',
       allowAnonymous: false,
     });
     expect(r).toEqual(AUTH_DENIED);
@@ -128,6 +131,7 @@ describe('authenticate', () => {
         row = { ...row!, school: 'S05', district: '江北区' };
         return hash === `hash:${pw}`;
       },
+      dummyHash: 'hash:dummy',
       allowAnonymous: false,
     });
     expect(r).toEqual({ ok: true, value: { kind: 'gateway', district: '江北区', school: 'S05', gateway: 'G01' } });
@@ -195,7 +199,34 @@ describe('authorizeSubscribe', () => {
     expect(authorizeSubscribe(ME, filter)).toEqual({ ok: false, code: 'HUB_ERR_SUBSCRIBE_DENIED', reason: `may not subscribe to ${filter}` });
   });
 
-  it('allows anonymous clients any filter', () => {
-    expect(authorizeSubscribe(ANON, '#')).toEqual({ ok: true });
+  it.each(['lab/#', 'lab/+/x', 'campus/v2/#', 'campus/v1', 'presence/v1/#', '+/v2/#'])('allows anonymous clients %s', (filter) => {
+    expect(authorizeSubscribe(ANON, filter)).toEqual({ ok: true });
+  });
+
+  // Each could match some topic under campus/v1 (telemetry, states, commands), or is $SYS.
+  it.each(['#', '+/#', 'campus/#', 'campus/v1/#', '+/v1/#', 'campus/+/D1/S01/G01/cmd/#', 'campus/v1/+/+/+/cmd/#', 'campus/v1/D1/S01/G01/telemetry', '$SYS/#', '$SYS/broker/clients'])(
+    'refuses anonymous clients %s',
+    (filter) => {
+      expect(authorizeSubscribe(ANON, filter)).toEqual({ ok: false, code: 'HUB_ERR_SUBSCRIBE_DENIED', reason: `anonymous clients may not subscribe to ${filter}` });
+    },
+  );
+});
+
+describe('anonymous client ids', () => {
+  const ANON_ID = { ok: false, code: 'HUB_ERR_ANONYMOUS_CLIENT_ID', reason: 'anonymous clients may not use a gateway id', returnCode: 2 };
+  it.each([
+    ['a registered gateway', 'G01'],
+    ['a revoked gateway', 'G02'],
+    ['an unregistered id of the gateway pattern', 'gw-yz-new'],
+    ['the pattern in capitals', 'GW-yz-new'],
+  ])("refuses an anonymous client with %s's id (CONNACK 2), never checking a password", async (_what, clientId) => {
+    const { d, verified } = deps(true);
+    expect(await authenticate(req({ clientId, username: undefined, password: undefined }), d)).toEqual(ANON_ID);
+    expect(verified).toEqual([]);
+  });
+
+  it('admits an anonymous client with any other id', async () => {
+    const { d } = deps(true);
+    expect(await authenticate(req({ clientId: 'observer-1', username: undefined, password: undefined }), d)).toEqual({ ok: true, value: { kind: 'anonymous' } });
   });
 });

@@ -39,7 +39,16 @@ export class GatewaySessions implements Feature {
 
   start(): void {
     const bus = this.#d.bus;
-    bus.onGatewayConnected(this, ({ gateway, session }) => void this.#live.set(gateway.gateway, session));
+    bus.onGatewayConnected(this, ({ gateway, session }) => {
+      const before = this.#live.get(gateway.gateway);
+      // [MQTT-3.1.4-2]: the new connection takes over. Counted: frequent takeovers mean two
+      // devices share one gateway's credentials.
+      if (before && before !== session) {
+        this.#d.counters.inc('session_takeovers', { gateway: gateway.gateway });
+        this.#d.log.warn({ gateway: gateway.gateway }, 'session taken over by a new connection of the same gateway');
+      }
+      this.#live.set(gateway.gateway, session);
+    });
     // A replaced session's disconnect comes after its successor's connect: only the live one counts.
     bus.onGatewayDisconnected(this, ({ gateway, session }) => {
       if (this.#live.get(gateway.gateway) !== session) return;
