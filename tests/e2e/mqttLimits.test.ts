@@ -1,4 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
+import persistenceModule, { type AedesPersistence } from 'aedes-persistence';
 import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,12 +71,14 @@ describe('MQTT limits against an abusive client', () => {
   let stopVictim = false;
   let victimLoop: Promise<void>;
   const db = 'e2e_mqtt_limits';
+  const persistence = (persistenceModule as unknown as () => AedesPersistence)();
   const t0 = Date.now() - 60_000;
   const cut = (reason: string) => stack.hub.counters.get('connections_cut', { reason });
 
   beforeAll(async () => {
     influx = await startInflux();
     stack = await startStack({
+      persistence,
       influxUrl: influx.url,
       database: db,
       fleet,
@@ -172,23 +175,19 @@ describe('MQTT limits against an abusive client', () => {
     }
   });
 
-  /** What a new subscriber to `filter` is served as retained, read once `control` (retained last) has arrived. */
+  /**
+   * What the hub retained under `filter` — what a new subscriber would be served — read from
+   * its Aedes persistence (no client may subscribe to `campus/v1/…` to look), once `control`
+   * (retained last) is stored.
+   */
   async function retainedAt(filter: string, control: string): Promise<Map<string, string>> {
-    const obs = await mqtt.connectAsync(`mqtt://127.0.0.1:${stack.hub.mqttPort}`, { protocolVersion: 4, reconnectPeriod: 0 });
-    try {
+    const read = async (pattern: string): Promise<Map<string, string>> => {
       const got = new Map<string, string>();
-      obs.on('message', (topic, payload, packet) => {
-        if (packet.retain) got.set(topic, payload.toString());
-      });
-      // One subscription at a time: Aedes serves a subscription's retained messages before it handles the next.
-      await obs.subscribeAsync(filter, { qos: 1 });
-      await obs.subscribeAsync(control, { qos: 1 });
-      await waitFor('the control message', async () => got.has(control), { timeoutMs: 5000 });
-      got.delete(control);
+      for await (const p of persistence.createRetainedStream(pattern) as AsyncIterable<{ topic: string; payload: Buffer }>) got.set(p.topic, p.payload.toString());
       return got;
-    } finally {
-      await obs.endAsync(true);
-    }
+    };
+    await waitFor('the control message stored', async () => ((await read(control)).size > 0 ? true : undefined), { timeoutMs: 5000 });
+    return await read(filter);
   }
 
   it('never stores or serves a refused message sent as retained', async () => {

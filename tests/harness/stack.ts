@@ -1,3 +1,4 @@
+import type { AedesPersistence } from 'aedes-persistence';
 import type { Logger } from 'pino';
 import { createHub, type Hub, type HubConfig } from '../../broker/src/hub.ts';
 import { provisionFleet } from '../../broker/src/provision.ts';
@@ -70,11 +71,13 @@ export async function startStack(opts: {
   withGateways?: boolean;
   /** The hub's clock (it stamps gateway state, health and inventory points). */
   now?: () => number;
+  /** Aedes' persistence for the hub (a test reads what it retained from it). */
+  persistence?: AedesPersistence;
 }): Promise<Stack> {
   const log = opts.log ?? silentLogger();
   const registry = new Registry(':memory:');
   await provisionFleet(registry, opts.fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
-  const hub = createHub(hubConfig(opts.influxUrl, opts.database, opts.hub), { log, registry, ...(opts.now ? { now: opts.now } : {}) });
+  const hub = createHub(hubConfig(opts.influxUrl, opts.database, opts.hub), { log, registry, ...(opts.now ? { now: opts.now } : {}), ...(opts.persistence ? { persistence: opts.persistence } : {}) });
   await hub.start();
   const gateways = new Map<string, Gateway>();
   for (const s of opts.withGateways === false ? [] : opts.fleet.schools) {
