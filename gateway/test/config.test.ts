@@ -43,6 +43,7 @@ describe('loadGatewayConfig', () => {
       maxInflightBatches: 4,
       keepaliveSec: 30,
       reconnectMs: 1000,
+      reconnectMaxMs: 60_000,
       maxSampleBytes: 65_536,
       outboxMaxRecords: 2_000_000,
       // 2 GiB, 7 days, 8 MiB segments: sized for a weekend outage of a 300-device school.
