@@ -20,7 +20,7 @@ const schema = z.object({
   GW_MAX_INFLIGHT_BATCHES: envInt(4, 1, 100),
   GW_KEEPALIVE_SEC: envInt(30, 5, 3600),
   GW_RECONNECT_MS: envInt(1000, 100, 600_000),
-  /** The back-off's ceiling: a refused or unreachable gateway retries at least this often. */
+  /** The back-off's ceiling: a refused or unreachable gateway retries at least this often (never below GW_RECONNECT_MS). */
   GW_RECONNECT_MAX_MS: envInt(60_000, 100, 3_600_000),
   GW_MAX_SAMPLE_BYTES: envInt(65_536, 256, 1_048_576),
   /** Where the durable outbox lives (a folder per gateway below it); `memory` keeps it in RAM. */
@@ -81,7 +81,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       maxInflightBatches: e.GW_MAX_INFLIGHT_BATCHES,
       keepaliveSec: e.GW_KEEPALIVE_SEC,
       reconnectMs: e.GW_RECONNECT_MS,
-      reconnectMaxMs: e.GW_RECONNECT_MAX_MS,
+      // A base above the cap (a test that wants no quick retry) raises the cap: the base wins.
+      reconnectMaxMs: Math.max(e.GW_RECONNECT_MAX_MS, e.GW_RECONNECT_MS),
       maxSampleBytes: e.GW_MAX_SAMPLE_BYTES,
       outboxMaxRecords: e.GW_OUTBOX_MAX_RECORDS,
       outbox:
