@@ -185,15 +185,15 @@ export class Uplink {
       }
       const f = failureReason({ message: err.message, code });
       if (f.connack !== undefined) this.#counters.inc('uplink_refused', { code: String(f.connack) });
-      this.#attemptEnded(f.reason, f.connack);
+      this.#attemptEnded(f.reason, f.connack, { message: err.message, code });
     });
   }
 
   /** One log line per failed attempt (an error and a close both report one), with the wait before the next. */
-  #attemptEnded(reason: string, connack?: number): void {
+  #attemptEnded(reason: string, connack?: number, err?: { message: string; code: unknown }): void {
     const retryInMs = this.#backoff.failed(this.#clock(), reason);
     if (retryInMs === undefined) return;
-    const fields = connack === undefined ? { reason, retryInMs } : { reason, connack, retryInMs };
+    const fields = { reason, retryInMs, ...(connack === undefined ? {} : { connack }), ...(err ? { err } : {}) };
     this.#log.warn(fields, connack === undefined ? 'uplink down; retrying' : 'uplink refused by the hub; retrying');
   }
 
