@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deepFreeze, envBool, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
+import { deepFreeze, envBool, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 import type { HubConfig } from './hub.ts';
 import { DEFAULT_MQTT_LIMITS } from './limits.ts';
 
@@ -22,10 +22,10 @@ const schema = z.object({
   HUB_REGISTRY_PATH: z.string().min(1).default('.data/registry.sqlite'),
   HUB_ALLOW_ANONYMOUS: envBool(false),
   /** The MQTT URL printed in a new gateway's env block (what gateways reach the hub at). */
-  HUB_PUBLIC_MQTT_URL: z.string().regex(/^mqtts?:\/\/.+/, 'must be an mqtt:// or mqtts:// URL').optional(),
+  HUB_PUBLIC_MQTT_URL: urlWithScheme('mqtt', 'mqtts').optional(),
   /** Where the first start writes the city admin's token; default `admin-token` beside the registry. */
   HUB_BOOTSTRAP_TOKEN_FILE: z.string().min(1).optional(),
-  INFLUX_URL: z.url().default('http://127.0.0.1:8086'),
+  INFLUX_URL: urlWithScheme('http', 'https').default('http://127.0.0.1:8086'),
   INFLUX_DB: z.string().min(1).default('campus'),
   INFLUX_USERNAME: z.string().optional(),
   INFLUX_PASSWORD: z.string().optional(),

@@ -112,6 +112,23 @@ describe('loadHubConfig', () => {
     expect(e.message).toBe(`invalid configuration:\n${e.problems}`);
   });
 
+  it.each([
+    ['INFLUX_URL', 'localhost:8086'],
+    ['INFLUX_URL', 'influx:8086'],
+    ['INFLUX_URL', 'mqtt://influx:8086'],
+    ['HUB_PUBLIC_MQTT_URL', 'hub.example.cn:1883'],
+    ['HUB_PUBLIC_MQTT_URL', 'http://hub.example.cn'],
+  ])('refuses %s=%s at start: a URL needs its scheme and a host', (name, value) => {
+    const e = configError({ [name]: value });
+    expect(e.problems).toMatch(new RegExp(`^${name}: must be a URL with a scheme and a host: `));
+    expect(e.problems.split('\n')).toHaveLength(1);
+  });
+
+  it('takes http and https InfluxDB URLs, and mqtt and mqtts public URLs', () => {
+    expect(loadHubConfig({ INFLUX_URL: 'https://influx.example.cn:8086' }).hub.influx.url).toBe('https://influx.example.cn:8086');
+    expect(loadHubConfig({ HUB_PUBLIC_MQTT_URL: 'mqtts://hub.example.cn:8883' }).hub.publicMqttUrl).toBe('mqtts://hub.example.cn:8883');
+  });
+
   it('reports every problem at once, one line per variable', () => {
     const e = configError({ HUB_MQTT_PORT: 'abc', INFLUX_URL: 'nope' });
     expect(e.problems.split('\n').map((l) => l.slice(0, l.indexOf(':')))).toEqual(['HUB_MQTT_PORT', 'INFLUX_URL']);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { parseEnvConfig } from '../../runtime/src/envConfig.ts';
+import { parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 
 const schema = z.object({
   /** The hub's HTTP listener (the API is under /api/v1). */
-  CAMPUS_URL: z.url().default('http://127.0.0.1:8080'),
+  CAMPUS_URL: urlWithScheme('http', 'https').default('http://127.0.0.1:8080'),
   CAMPUS_TOKEN: z.string().optional(),
   CAMPUS_TOKEN_FILE: z.string().optional(),
 });

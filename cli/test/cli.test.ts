@@ -75,7 +75,7 @@ describe('campus CLI against a real hub', () => {
 
   async function startGateway(env: Record<string, string>, name: string): Promise<GatewayProcess> {
     const g = await startGatewayProcess(
-      { ...env, GW_LAN_PORT: String(await freePort()), GW_OUTBOX_DIR: join(dir, `outbox-${name}`), GW_RECONNECT_MS: '200', GW_REPLAY_JITTER_MS: '0', GW_AVAILABILITY: 'false', LOG_LEVEL: 'warn' },
+      { ...env, GW_LAN_PORT: String(await freePort()), GW_OUTBOX_DIR: join(dir, `outbox-${name}`), GW_RECONNECT_MS: '200', GW_RECONNECT_MAX_MS: '1000', GW_REPLAY_JITTER_MS: '0', GW_AVAILABILITY: 'false', LOG_LEVEL: 'warn' },
       await freePort(),
       join(dir, `gateway-${name}.log`),
     );

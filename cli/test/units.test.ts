@@ -86,6 +86,12 @@ describe('client helpers', () => {
     expect(loadCliConfig({}).url).toBe('http://127.0.0.1:8080');
     expect(loadCliConfig({ CAMPUS_URL: 'http://hub.example:9000/' }).url).toBe('http://hub.example:9000');
   });
+
+  it('config: a URL without its scheme is refused at start, by name (it would parse as scheme `localhost:`)', () => {
+    for (const url of ['localhost:8080', 'hub.example:9000', 'mqtt://hub.example']) {
+      expect(() => loadCliConfig({ CAMPUS_URL: url }), url).toThrow(/CAMPUS_URL: must be a URL with a scheme and a host: http:\/\/ or https:\/\//);
+    }
+  });
 });
 
 describe('runCli without a hub', () => {

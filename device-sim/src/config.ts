@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deepFreeze, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
+import { deepFreeze, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 import { generateFleet, parseDistrictList, SEED_DISTRICTS, type Fleet } from './fleet.ts';
 
 const validDistricts = (v: string): boolean => {
@@ -11,7 +11,7 @@ const validDistricts = (v: string): boolean => {
   }
 };
 
-const mqttUrl = z.string().regex(/^mqtts?:\/\/.+/, 'must be an mqtt:// or mqtts:// URL');
+const mqttUrl = urlWithScheme('mqtt', 'mqtts');
 
 /** The fleet, its cadence and the log level: the same for the simulator and the campuses. */
 const fleetEnv = {
@@ -48,7 +48,7 @@ const campusesSchema = z.object({
   ...fleetEnv,
   SIM_HUB_URL: mqttUrl.default('mqtt://127.0.0.1:1883'),
   /** The hub's management API, through which the fleet is registered and gateways get their passwords. */
-  SIM_API_URL: z.url().default('http://127.0.0.1:8080'),
+  SIM_API_URL: urlWithScheme('http', 'https').default('http://127.0.0.1:8080'),
   /** An API token allowed to register the whole fleet (a city admin's); else SIM_API_TOKEN_FILE. */
   SIM_API_TOKEN: z.string().min(1).optional(),
   /** A file holding that token (the hub's bootstrap file, `admin-token` beside its registry). */

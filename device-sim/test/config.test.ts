@@ -30,6 +30,9 @@ describe('device-sim configuration', () => {
     expect([c.SIM_API_URL, c.SIM_API_TOKEN, c.SIM_API_TOKEN_FILE]).toEqual(['http://127.0.0.1:8080', undefined, '.data/admin-token']);
     expect(problems(() => loadCampusesConfig({ SIM_HUB_URL: 'http://hub', SIM_API_URL: 'not a url', SIM_EXTRA_DISTRICTS: 'x:y' })).sort()).toEqual(['SIM_API_URL', 'SIM_EXTRA_DISTRICTS', 'SIM_HUB_URL']);
     expect(problems(() => loadSimConfig({ SIM_LAN_URL: 'tcp://x' }))).toEqual(['SIM_LAN_URL']);
+    // A URL without its scheme parses as scheme `localhost:`: refused at start, by name.
+    expect(problems(() => loadCampusesConfig({ SIM_HUB_URL: '127.0.0.1:1883', SIM_API_URL: 'localhost:8080' })).sort()).toEqual(['SIM_API_URL', 'SIM_HUB_URL']);
+    expect(problems(() => loadSimConfig({ SIM_LAN_URL: '{gateway}:1884' }))).toEqual(['SIM_LAN_URL']);
     expect(loadCampusesConfig({ SIM_EXTRA_DISTRICTS: '万州区:Wanzhou:wz' }).SIM_OUTBOX_DIR).toBe('memory');
   });
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
 import { HEARTBEAT_TIMEOUT_MS } from './liveness.ts';
-import { ConfigError, deepFreeze, envBool, envInt, parseEnvConfig } from '../../runtime/src/envConfig.ts';
+import { ConfigError, deepFreeze, envBool, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 import { GatewayConfigError } from './errors.ts';
 import type { GatewayConfig } from './gateway.ts';
 
@@ -11,7 +11,7 @@ const schema = z.object({
   GW_DISTRICT: topicIdSchema,
   GW_SCHOOL: topicIdSchema,
   GW_PASSWORD: z.string().min(8, 'must be at least 8 characters'),
-  GW_HUB_URL: z.string().regex(/^(mqtts?|wss):\/\/.+/, 'must be an mqtt://, mqtts:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
+  GW_HUB_URL: urlWithScheme('mqtt', 'mqtts', 'wss').default('mqtt://127.0.0.1:1883'),
   /** The CA the hub's certificate must chain to (mqtts://, wss://); the system's CAs when unset. */
   GW_CA_FILE: z.string().min(1).optional(),
   /** This gateway's client certificate and key (mTLS), when the hub asks for one. */
@@ -25,6 +25,8 @@ const schema = z.object({
   GW_MAX_INFLIGHT_BATCHES: envInt(4, 1, 100),
   GW_KEEPALIVE_SEC: envInt(30, 5, 3600),
   GW_RECONNECT_MS: envInt(1000, 100, 600_000),
+  /** The back-off's ceiling: a refused or unreachable gateway retries at least this often (never below GW_RECONNECT_MS). */
+  GW_RECONNECT_MAX_MS: envInt(60_000, 100, 3_600_000),
   GW_MAX_SAMPLE_BYTES: envInt(65_536, 256, 1_048_576),
   /** Where the durable outbox lives (a folder per gateway below it); `memory` keeps it in RAM. */
   GW_OUTBOX_DIR: z.string().default('.data/outbox'),
@@ -85,6 +87,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       maxInflightBatches: e.GW_MAX_INFLIGHT_BATCHES,
       keepaliveSec: e.GW_KEEPALIVE_SEC,
       reconnectMs: e.GW_RECONNECT_MS,
+      // A base above the cap (a test that wants no quick retry) raises the cap: the base wins.
+      reconnectMaxMs: Math.max(e.GW_RECONNECT_MAX_MS, e.GW_RECONNECT_MS),
       maxSampleBytes: e.GW_MAX_SAMPLE_BYTES,
       outboxMaxRecords: e.GW_OUTBOX_MAX_RECORDS,
       outbox:

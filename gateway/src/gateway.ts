@@ -9,7 +9,7 @@ import { gatewayLifecycle } from './errors.ts';
 import type { FileOutboxConfig } from './fileOutbox.ts';
 import { GatewayOutbox } from './gatewayOutbox.ts';
 import { HealthReporter } from './healthReporter.ts';
-import { gatewayHealth } from './healthModel.ts';
+import { gatewayHealth, localHealth } from './healthModel.ts';
 import { HealthServer } from './healthServer.ts';
 import { Intake } from './intake.ts';
 import { LanListener } from './lanListener.ts';
@@ -113,7 +113,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const healthServer = new HealthServer(
     { host: config.healthHost, port: config.healthPort },
     {
-      health: () => ({ gateway: config.gateway, connected: uplink.connected, ...(uplink.lastError ? { uplinkError: uplink.lastError } : {}), ...health() }),
+      health: () => ({ ...localHealth(config.gateway, uplink.status(), health()), ...(uplink.lastError ? { uplinkError: uplink.lastError } : {}) }),
       metrics: () => metricsText(counters.registry),
     },
   );

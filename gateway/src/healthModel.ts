@@ -2,6 +2,7 @@ import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
 import type { GatewayCounters } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
 import type { ReplayStatus } from './uplink.ts';
+import type { UplinkStatus } from './reconnectBackoff.ts';
 
 export interface HealthSources {
   now: () => number;
@@ -33,4 +34,13 @@ export function gatewayHealth(src: HealthSources): GatewayHealth {
     samplesAccepted: src.counters.get('samples_accepted'),
     samplesRejected: src.counters.total('samples_rejected'),
   };
+}
+
+/**
+ * The local `/health` body: the report above with the gateway's id and the uplink's state — when
+ * it is down, why (`refused: CONNACK 5 not authorized`, `unreachable: ECONNREFUSED`) and when it
+ * tries again, so campus IT can tell a wrong password from a hub that is down.
+ */
+export function localHealth(gateway: string, uplink: UplinkStatus, h: GatewayHealth): { gateway: string; connected: boolean; uplink: UplinkStatus } & GatewayHealth {
+  return { gateway, connected: uplink.connected, uplink, ...h };
 }

@@ -16,6 +16,7 @@ export const GATEWAY_COUNTERS = {
   outbox_ack_errors: { help: 'Acknowledgements the outbox could not record on disk (the batch may be resent after a restart).' },
   uplink_connects: { help: 'Uplink connections to the hub.' },
   uplink_errors: { help: 'Uplink errors reported by the MQTT client.' },
+  uplink_refused: { help: 'Uplink connection attempts the hub refused, by CONNACK return code.', labels: ['code'] },
   batches_delivered: { help: 'Telemetry batches acknowledged by the hub, by lane.', labels: ['lane'] },
   batches_failed: { help: 'Telemetry batches not acknowledged (sent again), by lane.', labels: ['lane'] },
   records_delivered: { help: 'Records acknowledged by the hub, by lane.', labels: ['lane'] },

@@ -9,15 +9,15 @@ import { commandFilter, commandResultTopic, gatewayPrefix, healthTopic, stateTop
 import type { Lane, Outbox } from './outbox.ts';
 import { uplinkTlsOptions, type UplinkTlsFiles } from './uplinkTls.ts';
 import { retrySize, UplinkScheduler, type UplinkSchedulerConfig } from './uplinkScheduler.ts';
+import { failureReason, ReconnectBackoff, type ReconnectBackoffConfig, type UplinkStatus } from './reconnectBackoff.ts';
 
-export interface UplinkConfig extends GatewayAddress, UplinkSchedulerConfig {
+export interface UplinkConfig extends GatewayAddress, UplinkSchedulerConfig, ReconnectBackoffConfig {
   hubUrl: string;
   /** Files for mqtts:// and wss:// (uplinkTls.ts); the hub is always verified. */
   tls?: UplinkTlsFiles | undefined;
   password: string;
   batchMaxBytes: number;
   keepaliveSec: number;
-  reconnectMs: number;
 }
 
 export interface ReplayStatus {
@@ -47,6 +47,7 @@ export class Uplink {
   readonly #clock: () => number;
   readonly #initialBdSeq: number | undefined;
   readonly #scheduler: UplinkScheduler;
+  readonly #backoff: ReconnectBackoff;
   #client: MqttClient | undefined;
   #wake: { timer: NodeJS.Timeout; at: number } | undefined;
   /** Backlog records acknowledged since the last connect that found a backlog. */
@@ -95,6 +96,14 @@ export class Uplink {
     this.#clock = deps.clock ?? Date.now;
     this.#initialBdSeq = deps.initialBdSeq;
     this.#scheduler = new UplinkScheduler(cfg);
+    this.#backoff = new ReconnectBackoff(cfg);
+  }
+
+  /** Connected, or why not and when the next attempt is (for `/health`). */
+  status(): UplinkStatus {
+    if (this.connected) return { connected: true };
+    const s = this.#backoff.status(this.#clock());
+    return s.connected ? { connected: false, reason: 'connecting' } : s;
   }
 
   get connected(): boolean {
@@ -125,14 +134,22 @@ export class Uplink {
       protocolVersion: 4,
       clean: true,
       keepalive: this.#cfg.keepaliveSec,
-      reconnectPeriod: this.#cfg.reconnectMs,
+      // mqtt.js waits `reconnectPeriod` after each failure, read when the failure happens: the
+      // back-off sets it at each attempt. Refusals are retried too (a gateway started before it
+      // is registered, or whose password is being rotated, must find its way back by itself).
+      reconnectPeriod: this.#backoff.attempt(this.#random()),
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       queueQoSZero: false,
       will: { topic, payload: this.#state('offline'), qos: 1, retain: true },
       ...uplinkTlsOptions(this.#cfg.tls),
     });
     this.#client = client;
+    client.on('reconnect', () => {
+      client.options.reconnectPeriod = this.#backoff.attempt(this.#random());
+    });
     client.on('connect', () => {
+      client.options.reconnectPeriod = this.#backoff.connected(this.#random());
       this.#broken = false;
       this.lastError = undefined;
       this.#counters.inc('uplink_connects');
@@ -156,10 +173,12 @@ export class Uplink {
       if (t.startsWith(`${gatewayPrefix(this.#cfg)}/cmd/`)) this.#onCommand?.(payload);
     });
     client.on('close', () => {
+      const wasUp = this.#up;
       this.#up = false;
       this.#scheduler.disconnected();
       this.#clearWake();
       if (this.#stopping) return;
+      this.#attemptEnded(wasUp ? 'disconnected: connection lost' : 'unreachable: connection closed');
       // The next connection is a new session: a new bdSeq for its birth and its will.
       this.#bdSeq = Math.max(this.#bdSeq + 1, this.#clock());
       if (client.options.will) client.options.will.payload = this.#state('offline');
@@ -167,8 +186,23 @@ export class Uplink {
     client.on('error', (err) => {
       this.#counters.inc('uplink_errors');
       this.lastError = { code: (err as { code?: string }).code, message: err.message };
-      this.#log.warn({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'uplink error');
+      const code = (err as { code?: unknown }).code;
+      if (this.#up || this.#stopping) {
+        this.#log.warn({ err: { message: err.message, code } }, 'uplink error');
+        return;
+      }
+      const f = failureReason({ message: err.message, code });
+      if (f.connack !== undefined) this.#counters.inc('uplink_refused', { code: String(f.connack) });
+      this.#attemptEnded(f.reason, f.connack, { message: err.message, code });
     });
+  }
+
+  /** One log line per failed attempt (an error and a close both report one), with the wait before the next. */
+  #attemptEnded(reason: string, connack?: number, err?: { message: string; code: unknown }): void {
+    const retryInMs = this.#backoff.failed(this.#clock(), reason);
+    if (retryInMs === undefined) return;
+    const fields = { reason, retryInMs, ...(connack === undefined ? {} : { connack }), ...(err ? { err } : {}) };
+    this.#log.warn(fields, connack === undefined ? 'uplink down; retrying' : 'uplink refused by the hub; retrying');
   }
 
   /** Sends a command result to the hub (QoS 1); false while the uplink is down. */

@@ -43,6 +43,7 @@ describe('loadGatewayConfig', () => {
       maxInflightBatches: 4,
       keepaliveSec: 30,
       reconnectMs: 1000,
+      reconnectMaxMs: 60_000,
       maxSampleBytes: 65_536,
       outboxMaxRecords: 2_000_000,
       // 2 GiB, 7 days, 8 MiB segments: sized for a weekend outage of a 300-device school.
@@ -111,6 +112,17 @@ describe('loadGatewayConfig', () => {
     const err = configError({ ...MINIMAL, GW_HUB_URL: 'http://x' });
     expect(named(err)).toEqual(['GW_HUB_URL']);
     expect(err.problems).toContain('mqtt://');
+  });
+
+  it.each(['127.0.0.1:1883', 'hub.example.cn:8883', 'mqtt://', 'tcp://hub:1883'])('refuses GW_HUB_URL=%s at start: a URL needs its scheme and a host', (url) => {
+    const err = configError({ ...MINIMAL, GW_HUB_URL: url });
+    expect(err.problems).toMatch(/^GW_HUB_URL: /);
+    expect(named(err)).toEqual(['GW_HUB_URL']);
+  });
+
+  it('GW_RECONNECT_MAX_MS sets the back-off cap; a GW_RECONNECT_MS above it raises the cap to the base', () => {
+    expect(loadGatewayConfig({ ...MINIMAL, GW_RECONNECT_MAX_MS: '5000' }).gateway.reconnectMaxMs).toBe(5000);
+    expect(loadGatewayConfig({ ...MINIMAL, GW_RECONNECT_MS: '120000' }).gateway.reconnectMaxMs).toBe(120_000);
   });
 
   it.each(['yz/s01', 'yz+s01', 'yz#s01', 'yz s01', ''])('refuses GW_SCHOOL %j, naming GW_SCHOOL', (school) => {

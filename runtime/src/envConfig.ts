@@ -17,6 +17,20 @@ export const envBool = (dflt: boolean) =>
 export const envInt = (dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(blankIsUnset, z.coerce.number().int().min(min).max(max).default(dflt));
 
+/**
+ * A URL with one of `schemes` and a host. A bare z.url() is not enough: `localhost:8086` parses
+ * as scheme `localhost:` and fails only when first used. Unparseable text keeps z.url()'s message.
+ */
+export const urlWithScheme = (...schemes: [string, ...string[]]) =>
+  z.url().refine(
+    (v) => {
+      if (!URL.canParse(v)) return true;
+      const u = new URL(v);
+      return schemes.includes(u.protocol.slice(0, -1)) && u.hostname !== '';
+    },
+    `must be a URL with a scheme and a host: ${schemes.map((s) => `${s}://`).join(' or ')}`,
+  );
+
 export class ConfigError extends CodedError {
   readonly problems: string;
   constructor(problems: string) {

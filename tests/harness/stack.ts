@@ -43,6 +43,8 @@ export function gatewayConfig(
   const defaults = schoolGatewayConfig(school, `mqtt://127.0.0.1:${hubPort}`, gatewayPassword(school.gateway), {
     GW_BATCH_LINGER_MS: '20',
     GW_RECONNECT_MS: '200',
+    // Outages in tests last seconds: a low cap keeps the back-off from outlasting them.
+    GW_RECONNECT_MAX_MS: '1000',
     GW_REPLAY_JITTER_MS: '0',
     GW_REPLAY_RATE: '5000',
     // Tests record availability by hand (gateway.sampleAvailability), never on the wall clock.

@@ -21,7 +21,7 @@ interface Credentials {
 /** A gateway run from an env block as printed (plus the test's own fast timers and in-memory outbox). */
 function gatewayFrom(envBlock: string): Gateway {
   const env = Object.fromEntries(envBlock.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const cfg = loadGatewayConfig({ ...env, GW_LAN_PORT: '0', GW_OUTBOX_DIR: 'memory', GW_HEALTH_PORT: '-1', GW_RECONNECT_MS: '100', GW_HEALTH_INTERVAL_MS: '1000', GW_AVAILABILITY: 'false' }).gateway;
+  const cfg = loadGatewayConfig({ ...env, GW_LAN_PORT: '0', GW_OUTBOX_DIR: 'memory', GW_HEALTH_PORT: '-1', GW_RECONNECT_MS: '100', GW_RECONNECT_MAX_MS: '1000', GW_HEALTH_INTERVAL_MS: '1000', GW_AVAILABILITY: 'false' }).gateway;
   return createGateway(cfg, { log: silentLogger() });
 }
 

@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHubProcess, type HubProcess } from '../../broker/src/hubProcess.ts';
+import { track } from '../../runtime/src/children.ts';
+import { PROJECT_ROOT } from '../../runtime/src/mainProcess.ts';
+import { startGatewayProcess, type GatewayProcess } from '../harness/gatewayProcess.ts';
+import { startInflux, type InfluxInstance } from '../harness/influx.ts';
+import { freePort, waitFor } from '../harness/ports.ts';
+
+const NODE = join(PROJECT_ROOT, 'node_modules', '.bin', 'node');
+const CLI = join(PROJECT_ROOT, 'cli', 'src', 'main.ts');
+/** InfluxDB without auth ignores credentials: the hub still sends them with every write. */
+const INFLUX_PASSWORD = 'influx-Secret-4711-Ω';
+const WRONG_PASSWORD = 'not-the-gateway-password-0815';
+
+/**
+ * Secrets never reach a log line: a real hub, two real gateways (one with a wrong password, so
+ * refusals are logged) and the CLI, all at log level debug, with every secret known to the test.
+ */
+describe('secrets are never logged', () => {
+  let influx: InfluxInstance;
+  let dir: string;
+  let hub: HubProcess;
+  const gateways: GatewayProcess[] = [];
+  const cliErr: string[] = [];
+
+  function campus(args: string[], token: string): Promise<{ code: number | null; out: string }> {
+    return new Promise((resolve, reject) => {
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CAMPUS_')) env[k] = v;
+      const child = track(spawn(NODE, [CLI, ...args], { cwd: dir, env: { ...env, CAMPUS_URL: `http://127.0.0.1:${hub.httpPort}`, CAMPUS_TOKEN: token, LOG_LEVEL: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] }));
+      let out = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => cliErr.push(d));
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, out }));
+    });
+  }
+
+  async function gateway(env: Record<string, string>, name: string): Promise<GatewayProcess> {
+    const g = await startGatewayProcess(
+      { ...env, GW_LAN_PORT: String(await freePort()), GW_OUTBOX_DIR: join(dir, `outbox-${name}`), GW_RECONNECT_MS: '200', GW_RECONNECT_MAX_MS: '400', GW_AVAILABILITY: 'false', LOG_LEVEL: 'debug' },
+      await freePort(),
+      join(dir, `gateway-${name}.log`),
+    );
+    gateways.push(g);
+    return g;
+  }
+
+  beforeAll(async () => {
+    influx = await startInflux();
+    dir = mkdtempSync(join(tmpdir(), 'secrets-'));
+    hub = await startHubProcess(
+      {
+        HUB_REGISTRY_PATH: join(dir, 'registry.sqlite'),
+        INFLUX_URL: influx.url,
+        INFLUX_DB: 'secrets_test',
+        INFLUX_USERNAME: 'ingest',
+        INFLUX_PASSWORD,
+        LOG_LEVEL: 'debug',
+        HUB_MINUTE_REPORTS: 'false',
+      },
+      join(dir, 'hub.log'),
+    );
+  });
+  afterAll(async () => {
+    for (const g of gateways) await g.stop('SIGKILL').catch(() => {});
+    await hub?.stop();
+    await influx?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the admin token, the InfluxDB password and gateway passwords (right and wrong) appear in no log line', async () => {
+    const adminToken = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+    expect((await campus(['district', 'add', '渝中区', '--code', 'yz', '--name-zh', '渝中区', '--name-en', 'Yuzhong'], adminToken)).code).toBe(0);
+    expect((await campus(['school', 'add', 'yz-s01', '--district', '渝中区', '--name-zh', '一小', '--name-en', 'No. 1 Primary', '--rooms', '101'], adminToken)).code).toBe(0);
+    const added = await campus(['gateway', 'add', 'gw-yz-s01', '--school', 'yz-s01'], adminToken);
+    expect(added.code).toBe(0);
+    const env = Object.fromEntries(added.out.trimEnd().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const gwPassword = env['GW_PASSWORD']!;
+    expect(gwPassword.length).toBeGreaterThanOrEqual(16);
+    // A wrong token: the CLI's refusal must not echo it back.
+    const wrongToken = `${adminToken.slice(0, -4)}XXXX`;
+    expect((await campus(['district', 'list'], wrongToken)).code).not.toBe(0);
+
+    const good = await gateway(env, 'good');
+    const bad = await gateway({ ...env, GW_PASSWORD: WRONG_PASSWORD }, 'bad');
+    await waitFor('the registered gateway connected', async () => (await good.health()).connected);
+    await waitFor('the wrong password refused twice', async () => {
+      const log = readFileSync(join(dir, 'gateway-bad.log'), 'utf8');
+      return (log.match(/uplink refused by the hub; retrying/g)?.length ?? 0) >= 2;
+    });
+    expect(((await bad.health()) as unknown as { uplink: { reason: string } }).uplink.reason).toMatch(/^refused: CONNACK [45] /);
+
+    const logs = {
+      hub: readFileSync(join(dir, 'hub.log'), 'utf8'),
+      'gateway good': readFileSync(join(dir, 'gateway-good.log'), 'utf8'),
+      'gateway bad': readFileSync(join(dir, 'gateway-bad.log'), 'utf8'),
+      'cli stderr': cliErr.join(''),
+    };
+    // Debug lines were written (the test would prove nothing against empty logs).
+    expect(logs.hub).toMatch(/"level":20/);
+    expect(logs['gateway good']).toMatch(/uplink connected/);
+    for (const [name, text] of Object.entries(logs)) {
+      for (const [what, secret] of Object.entries({ adminToken, wrongToken, INFLUX_PASSWORD, gwPassword, WRONG_PASSWORD })) {
+        expect(text.includes(secret), `${what} in the ${name} log`).toBe(false);
+      }
+    }
+  });
+});
