@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { fixedHeader } from '../../tests/harness/rawMqtt.ts';
 import { connectionsAllowed, PacketScanner, readOpenFileLimit, RetainedQuota, TokenBucket, topicFault } from '../src/limits.ts';
 
 /** A fixed header for packet type `type` with a remaining length of `len` (MQTT §2.2.3). */
-function header(type: number, len: number): Buffer {
-  const out = [type << 4];
-  let n = len;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
+const header = (type: number, len: number): Buffer => fixedHeader(type, 0, len);
 
 function publish(topic: Buffer, payload: Buffer): Buffer {
   const t = Buffer.concat([Buffer.from([topic.length >> 8, topic.length & 0xff]), topic]);

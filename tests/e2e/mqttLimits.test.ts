@@ -7,7 +7,7 @@ import { generateFleet, SEED_DISTRICTS } from '../../device-sim/src/fleet.ts';
 import { commandResultTopic, healthTopic, stateTopic, telemetryTopic } from '../../protocol/src/topics.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
-import { encodeConnect, rawConnect } from '../harness/rawMqtt.ts';
+import { encodeConnect, fixedHeader, rawConnect } from '../harness/rawMqtt.ts';
 import { gatewayPassword, influxQuery, startStack, type Stack } from '../harness/stack.ts';
 
 const fleet = generateFleet({ seed: 11, districts: SEED_DISTRICTS.slice(0, 1), schoolsPerDistrict: 2, roomsPerSchool: 1, vrKitsPerSchool: 0, accessSwitchesPerSchool: 0 });
@@ -16,17 +16,7 @@ const addr = (s: typeof offenderSchool) => ({ district: s.district, school: s.id
 const creds = (s: typeof offenderSchool) => ({ clientId: s.gateway, clean: true, username: s.gateway, password: gatewayPassword(s.gateway) });
 
 /** A fixed header (MQTT §2.2) for packet type `type` announcing `len` bytes. */
-function header(type: number, flags: number, len: number): Buffer {
-  const out = [(type << 4) | flags];
-  let n = len;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
+const header = fixedHeader;
 
 /** A QoS 1 PUBLISH with message id 1 and a topic given as raw bytes. */
 function rawPublish(topic: Buffer, payload: Buffer): Buffer {

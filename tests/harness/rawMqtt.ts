@@ -8,6 +8,19 @@ function str(s: string | Buffer): Buffer {
   return Buffer.concat([len, b]);
 }
 
+/** A fixed header (§2.2): packet type, flags and the remaining length as a variable byte integer. */
+export function fixedHeader(type: number, flags: number, len: number): Buffer {
+  const out = [(type << 4) | flags];
+  let n = len;
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+
 /** An MQTT 3.1.1 CONNECT written byte by byte (§3.1), so nothing refuses to encode it. */
 export function encodeConnect(p: { clientId: string; clean: boolean; username?: string; password?: string }): Buffer {
   let flags = p.clean ? 0x02 : 0;
@@ -20,15 +33,7 @@ export function encodeConnect(p: { clientId: string; clean: boolean; username?: 
     ...(p.username !== undefined ? [str(p.username)] : []),
     ...(p.password !== undefined ? [str(p.password)] : []),
   ]);
-  const len: number[] = [];
-  let n = body.length;
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    len.push(byte);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x10, ...len]), body]);
+  return Buffer.concat([fixedHeader(1, 0, body.length), body]);
 }
 
 /**
