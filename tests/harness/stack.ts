@@ -26,6 +26,9 @@ export function hubConfig(influxUrl: string, database: string, over: Partial<Hub
     limits: { maxPayloadBytes: 1_048_576, maxFutureMs: 300_000, maxAgeMs: 400 * 86_400_000 },
     // Tests record inventory and gateway states by hand (hub.recordMinute), never on the wall clock.
     minuteReports: false,
+    // Every test connects from 127.0.0.1 and many refuse logins on purpose (revoked, rotated):
+    // login back-off is tested on its own, with its own settings (loginBackoffHub.test.ts).
+    loginBackoff: { freeFailuresPerId: 1e6, freeFailuresPerAddress: 1e6 },
     ...over,
   };
 }
