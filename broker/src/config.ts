@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_LOGIN_BACKOFF } from './loginBackoff.ts';
 import { deepFreeze, envBool, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 import type { HubConfig } from './hub.ts';
 import { DEFAULT_MQTT_LIMITS } from './limits.ts';
@@ -39,6 +40,12 @@ const schema = z.object({
   HUB_CONNECT_TIMEOUT_MS: envInt(DEFAULT_MQTT_LIMITS.connectTimeoutMs, 100, 600_000),
   HUB_MAX_PENDING_CONNECTIONS: envInt(DEFAULT_MQTT_LIMITS.maxPendingConnections, 1, 1_000_000),
   HUB_PUBLISH_RATE: envInt(DEFAULT_MQTT_LIMITS.publishRate, 1, 1_000_000),
+  /** Failed logins of one gateway id, and from one address, before each backs off (loginBackoff.ts). */
+  HUB_LOGIN_FREE_FAILURES_PER_ID: envInt(DEFAULT_LOGIN_BACKOFF.freeFailuresPerId, 1, 1_000_000_000),
+  HUB_LOGIN_FREE_FAILURES_PER_ADDRESS: envInt(DEFAULT_LOGIN_BACKOFF.freeFailuresPerAddress, 1, 1_000_000_000),
+  /** The first back-off wait (doubling per further failure) and its cap. */
+  HUB_LOGIN_BACKOFF_BASE_MS: envInt(DEFAULT_LOGIN_BACKOFF.baseMs, 1, 3_600_000),
+  HUB_LOGIN_BACKOFF_MAX_MS: envInt(DEFAULT_LOGIN_BACKOFF.maxMs, 1, 86_400_000),
   HUB_PUBLISH_BURST: envInt(DEFAULT_MQTT_LIMITS.publishBurst, 1, 1_000_000),
   HUB_MAX_RETAINED_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedPerClient, 0, 1_000_000),
   HUB_MAX_RETAINED_BYTES_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedBytesPerClient, 0, 1024 * 1_048_576),
@@ -108,6 +115,12 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         maxCmdresBytes: e.HUB_MAX_CMDRES_BYTES,
         maxQueuedBeforeConnack: e.HUB_MAX_QUEUED_BEFORE_CONNACK,
         maxInflightQos2: e.HUB_MAX_INFLIGHT_QOS2,
+      },
+      loginBackoff: {
+        freeFailuresPerId: e.HUB_LOGIN_FREE_FAILURES_PER_ID,
+        freeFailuresPerAddress: e.HUB_LOGIN_FREE_FAILURES_PER_ADDRESS,
+        baseMs: e.HUB_LOGIN_BACKOFF_BASE_MS,
+        maxMs: Math.max(e.HUB_LOGIN_BACKOFF_MAX_MS, e.HUB_LOGIN_BACKOFF_BASE_MS),
       },
     },
   });
