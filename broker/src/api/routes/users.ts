@@ -122,7 +122,9 @@ export function userRoutes(table: RouteTable, deps: ApiDeps): void {
           }
         }
         ctx.allow('user.write', { district, school: b.school ?? null }, district === null ? 'the city' : `district ${district}`);
-        return createUserWithToken(reg, { id: b.id, displayName: b.displayName ?? '', role: b.role, district, school: b.school ?? null }, { name: 'initial', ttlMs: boundedTtl(reg, ctx.principal, b.tokenTtlDays, deps.now()) }, deps.now());
+        // One instant for the bound and the token: read twice, the token could outlive its maker's by a tick.
+        const at = deps.now();
+        return createUserWithToken(reg, { id: b.id, displayName: b.displayName ?? '', role: b.role, district, school: b.school ?? null }, { name: 'initial', ttlMs: boundedTtl(reg, ctx.principal, b.tokenTtlDays, at) }, at);
       });
       return { status: 201, body: made };
     },
