@@ -2,16 +2,15 @@ import type { Presence } from '../presence.ts';
 import type { Device, Gateway, Registry } from '../registry.ts';
 import { toError } from '../../../runtime/src/errors.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
-import { ApiError, notFound } from './apiError.ts';
+import { ApiError } from './apiError.ts';
 import { outcomeOf, type Auditor, type Change } from './audit.ts';
 import type { ApiDeps } from './deps.ts';
-import type { RouteContext } from './route.ts';
+import { visible, type Ctx } from './scope.ts';
 
 /**
  * What the fleet routes share: a device's and a gateway's live state, and lookups that answer
  * 404 alike for a record that does not exist and one outside the caller's scope.
  */
-type Ctx = Pick<RouteContext<unknown, unknown, unknown, unknown>, 'principal' | 'allow'>;
 
 export type LiveState = 'up' | 'down' | 'off' | 'unknown';
 export interface Live {
@@ -32,21 +31,11 @@ export function liveStates(presence: Presence): Map<string, Live> {
 
 export const withLive = (d: Device, live: Map<string, Live>): DeviceStatus => ({ ...d, ...(live.get(d.id) ?? NEVER) });
 
-export function deviceIn(ctx: Ctx, reg: Registry, id: string): Device {
-  const what = `device ${id}`;
-  const d = reg.getDeviceRecord(id);
-  if (!d) throw notFound(what);
-  ctx.allow('read', { district: d.district, school: d.school }, what);
-  return d;
-}
+const inItsSchool = (r: { district: string; school: string }) => ({ district: r.district, school: r.school });
 
-export function gatewayIn(ctx: Ctx, reg: Registry, id: string): Gateway {
-  const what = `gateway ${id}`;
-  const g = reg.getGatewayRecord(id);
-  if (!g) throw notFound(what);
-  ctx.allow('read', { district: g.district, school: g.school }, what);
-  return g;
-}
+export const deviceIn = (ctx: Ctx, reg: Registry, id: string): Device => visible(ctx, `device ${id}`, reg.getDeviceRecord(id), inItsSchool);
+
+export const gatewayIn = (ctx: Ctx, reg: Registry, id: string): Gateway => visible(ctx, `gateway ${id}`, reg.getGatewayRecord(id), inItsSchool);
 
 export function gatewayStatus(g: Gateway, deps: Pick<ApiDeps, 'presence' | 'sessions' | 'health'>) {
   const p = deps.presence.get(g.id);

@@ -7,23 +7,18 @@ import type { RouteContext } from './route.ts';
  * Lookups that answer 404 alike for a record that does not exist and one outside the caller's
  * scope (the same message), and the narrowing of a list's filters to the caller's scope.
  */
-type Ctx = Pick<RouteContext<unknown, unknown, unknown, unknown>, 'principal' | 'allow'>;
+export type Ctx = Pick<RouteContext<unknown, unknown, unknown, unknown>, 'principal' | 'allow'>;
 
-export function districtIn(ctx: Ctx, reg: Registry, id: string): District {
-  const what = `district ${id}`;
-  const d = reg.getDistrict(id);
-  if (!d) throw notFound(what);
-  ctx.allow('read', { district: d.id }, what);
-  return d;
+/** `record` if the caller may read it; 404 with the same message when it is missing or out of scope. */
+export function visible<T>(ctx: Ctx, what: string, record: T | undefined, where: (r: T) => Resource): T {
+  if (record === undefined) throw notFound(what);
+  ctx.allow('read', where(record), what);
+  return record;
 }
 
-export function schoolIn(ctx: Ctx, reg: Registry, id: string): School {
-  const what = `school ${id}`;
-  const s = reg.getSchool(id);
-  if (!s) throw notFound(what);
-  ctx.allow('read', { district: s.district, school: s.id }, what);
-  return s;
-}
+export const districtIn = (ctx: Ctx, reg: Registry, id: string): District => visible(ctx, `district ${id}`, reg.getDistrict(id), (d) => ({ district: d.id }));
+
+export const schoolIn = (ctx: Ctx, reg: Registry, id: string): School => visible(ctx, `school ${id}`, reg.getSchool(id), (s) => ({ district: s.district, school: s.id }));
 
 export const schoolScope = (s: Pick<School, 'district' | 'id'>): Resource => ({ district: s.district, school: s.id });
 
