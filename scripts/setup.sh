@@ -21,6 +21,8 @@ missing=""
 if [ -z "${INFLUX_URL:-}" ] && ! command -v influxd >/dev/null 2>&1; then missing="$missing influxdb"; fi
 if ! command -v mosquitto_pub >/dev/null 2>&1; then missing="$missing mosquitto-clients"; fi
 if ! command -v docker-compose >/dev/null 2>&1; then missing="$missing docker-compose"; fi
+# The console's browser tests drive Debian's Chromium through playwright-core.
+if [ ! -x /usr/bin/chromium ]; then missing="$missing chromium"; fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages:$missing"
