@@ -7,6 +7,7 @@ import type { Fleet } from '../../device-sim/src/fleet.ts';
 import { commandFilter, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
+import { rawConnect } from '../harness/rawMqtt.ts';
 import { gatewayPassword, influxQuery, startStack, type Stack } from '../harness/stack.ts';
 
 /**
@@ -205,6 +206,46 @@ describe('MQTT 3.1.1 conformance for observers (anonymous clients allowed), on t
     for (const w of wires) w.destroy();
     await stack?.stop();
     await influx?.stop();
+  });
+
+  it('retained: a new subscriber gets the last retained message with RETAIN 1, a live one with RETAIN 0; an empty one clears it [MQTT-3.3.1-6, -9, -10, -11]', async () => {
+    const live = await connected('obs-ret-live');
+    expect(await subscribed(live, 1, [{ topic: 'lab/ret', qos: 1 }])).toEqual([1]);
+    const pub = await connected('pub-ret');
+    pub.send({ ...publishPacket('lab/ret', 'v1', 1, 1), retain: true } as Packet);
+    pub.send({ ...publishPacket('lab/ret', 'v2', 1, 2), retain: true } as Packet);
+    await waitFor('both live', async () => publishes(live).length >= 2 || undefined);
+    expect(publishes(live).map((p) => [String(p.payload), (p as { retain?: boolean }).retain])).toEqual([['v1', false], ['v2', false]]);
+    const late = await connected('obs-ret-late');
+    expect(await subscribed(late, 1, [{ topic: 'lab/ret', qos: 1 }])).toEqual([1]);
+    const served = await late.next('publish');
+    expect([served['topic'], String(served['payload']), served['retain']]).toEqual(['lab/ret', 'v2', true]);
+    // A zero-byte retained message clears the topic, and is itself delivered to the live subscriber.
+    pub.send({ ...publishPacket('lab/ret', '', 1, 3), retain: true } as Packet);
+    await waitFor('the clear delivered live', async () => publishes(live).length >= 3 || undefined);
+    const after = await connected('obs-ret-after');
+    expect(await subscribed(after, 1, [{ topic: 'lab/ret', qos: 1 }, { topic: 'lab/ret-marker', qos: 1 }])).toEqual([1, 1]);
+    pub.send(publishPacket('lab/ret-marker', 'm', 1, 4));
+    await waitFor('the marker', async () => publishes(after).length >= 1 || undefined);
+    expect(publishes(after).map((p) => p.topic)).toEqual(['lab/ret-marker']);
+  });
+
+  it('QoS 0: delivered at QoS 0 to a QoS 1 subscription, without a packet identifier [MQTT-3.3.5-1, MQTT-2.3.1-5]', async () => {
+    const sub = await connected('obs-q0');
+    expect(await subscribed(sub, 1, [{ topic: 'lab/q0', qos: 1 }])).toEqual([1]);
+    const pub = await connected('pub-q0');
+    pub.send(publishPacket('lab/q0', 'fire-and-forget', 0));
+    const got = await sub.next('publish');
+    expect([got['qos'], got['messageId'], String(got['payload'])]).toEqual([0, undefined, 'fire-and-forget']);
+  });
+
+  it('a zero-byte client id: accepted with CleanSession 1 (the hub assigns one), refused 0x02 with CleanSession 0 [MQTT-3.1.3-6, -8]', async () => {
+    const ok = wire();
+    ok.send(anonymousConnect('', true));
+    expect((await ok.next('connack'))['returnCode']).toBe(0);
+    expect(await subscribed(ok, 1, [{ topic: 'lab/anon', qos: 0 }])).toEqual([0]);
+    // Raw bytes: mqtt-packet itself refuses to encode this CONNECT.
+    expect(await rawConnect(stack.hub.mqttPort, { clientId: '', clean: false })).toBe(2);
   });
 
   it('topics beginning with $ are not matched by filters beginning with a wildcard [MQTT-4.7.2-1]', async () => {
