@@ -41,6 +41,8 @@ describe('loadHubConfig', () => {
         // 8 MiB of payload + 64 KiB of topic and headers = 8 454 144 bytes
         mqttLimits: { maxPacketBytes: 8_454_144, connectTimeoutMs: 10_000, maxPendingConnections: 256, publishRate: 50, publishBurst: 200, maxRetainedPerClient: 16, maxRetainedBytesPerClient: 1_048_576, maxStateBytes: 16_384, maxHealthBytes: 16_384, maxCmdresBytes: 16_384, maxQueuedBeforeConnack: 16, maxInflightQos2: 100 },
         loginBackoff: { freeFailuresPerId: 5, freeFailuresPerAddress: 30, baseMs: 1000, maxMs: 60_000 },
+        // 8 h and 1 h
+        consoleSessions: { ttlMs: 28_800_000, idleMs: 3_600_000 },
       },
     });
   });
