@@ -236,6 +236,35 @@ describe('failed sign-ins', () => {
     ]);
   });
 
+  it('take as long whatever the case: one scrypt for an unknown user, no password or a disabled user as for a wrong password', async () => {
+    const hash = await hashPassword(PW);
+    for (let i = 0; i < 12; i++) {
+      rig.registry.createUser({ id: `u-nopw-${i}`, displayName: '', role: 'viewer', district: null, school: null, createdAt: t });
+      rig.registry.createUser({ id: `u-dis-${i}`, displayName: '', role: 'viewer', district: null, school: null, createdAt: t });
+      rig.registry.setUserPassword(`u-dis-${i}`, hash);
+      rig.registry.disableUser(`u-dis-${i}`, t);
+    }
+    const timed = async (user: string, password: string) => {
+      const t0 = performance.now();
+      expect((await signIn(user, password)).status).toBe(401);
+      return performance.now() - t0;
+    };
+    const ms: Record<'unknown' | 'wrong' | 'none' | 'disabled', number[]> = { unknown: [], wrong: [], none: [], disabled: [] };
+    // Fresh ids, and a good sign-in after each wrong one, so that no id backs off.
+    for (let i = 0; i < 12; i++) {
+      ms.wrong.push(await timed('u-bashuViewer', 'a wrong password'));
+      expect((await signIn('u-bashuViewer')).status).toBe(201);
+      ms.unknown.push(await timed(`u-ghost-${i}`, PW));
+      ms.none.push(await timed(`u-nopw-${i}`, PW));
+      ms.disabled.push(await timed(`u-dis-${i}`, PW));
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    for (const k of ['unknown', 'none', 'disabled'] as const) {
+      const ratio = mean(ms[k]) / mean(ms.wrong);
+      expect([k, ratio > 0.5 && ratio < 2]).toEqual([k, true]);
+    }
+  });
+
   it('back off after 3 failures of one user id: 429 with Retry-After before any hash is checked, even for the right password', async () => {
     rig.registry.createUser({ id: 'u-guessed', displayName: '', role: 'viewer', district: null, school: null, createdAt: t });
     rig.registry.setUserPassword('u-guessed', await hashPassword(PW));
