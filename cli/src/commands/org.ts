@@ -35,10 +35,11 @@ function passwordOf(ctx: Ctx, a: Args): string | undefined {
   const stdin = a.bool('password-stdin');
   if (file !== undefined && stdin) throw usageError('give --password-file or --password-stdin, not both');
   if (file === undefined && !stdin) return undefined;
-  const from = file ?? '/dev/stdin';
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(ctx.io.readFile(from));
+    const bytes = file !== undefined ? ctx.io.readFile(file) : ctx.io.readStdin?.();
+    if (bytes === undefined) throw new Error('there is no stdin here');
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
     throw new CliError(EXIT.OTHER, CLI_ERR.FILE, `cannot read the password from ${file ?? 'stdin'}: ${toError(e).message}`, { cause: e });
   }
