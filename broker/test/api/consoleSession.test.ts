@@ -94,15 +94,36 @@ describe('console sign-in', () => {
     expect(both.body).toMatchObject({ user: 'u-city', via: 'token' });
   });
 
-  it('opens the event stream with the cookie', async () => {
-    const s = await session('u-s02It');
+  it('opens the event stream with the cookie; the stream ends at the next event once the session is signed out', async () => {
+    const s = await session('u-bashuIt');
     const ac = new AbortController();
     const res = await fetch(`${rig.base}/events`, { headers: { cookie: s.cookie }, signal: ac.signal });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const first = await res.body!.getReader().read();
-    expect(new TextDecoder().decode(first.value)).toContain(': connected');
-    ac.abort();
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = async (what: string) => {
+      while (!text.includes(what)) {
+        const { value, done } = await reader.read();
+        if (done) return false;
+        text += new TextDecoder().decode(value);
+      }
+      return true;
+    };
+    const outcome = (id: string) => rig.hub.bus.emitCommandOutcome({ id, district: '渝中区', school: 'yz-bashu', gateway: 'gw-yz-bashu', device: 'yz-bashu-301-board', action: 'reboot', status: 'done' });
+    try {
+      expect(await until(': connected')).toBe(true);
+      outcome('before-sign-out');
+      expect(await until('before-sign-out')).toBe(true);
+      const closed = rig.hub.counters.get('api_stream_closed', { reason: 'token' });
+      expect((await as(s, 'DELETE', '/session')).status).toBe(204);
+      outcome('after-sign-out');
+      expect(await until('after-sign-out')).toBe(false);
+      expect(rig.hub.counters.get('api_stream_closed', { reason: 'token' })).toBe(closed + 1);
+    } finally {
+      ac.abort();
+      await reader.cancel().catch(() => {});
+    }
   });
 });
 
