@@ -84,7 +84,8 @@ export function authorizePublish(identity: Identity, topic: string): Decision {
     t.district === identity.district &&
     t.school === identity.school &&
     t.gateway === identity.gateway &&
-    t.channel !== 'cmd';
+    t.channel !== 'cmd' &&
+    t.channel !== 'inventory';
   return own ? { ok: true } : { ok: false, code: HubErrorCode.PUBLISH_DENIED, reason: `may not publish to ${topic}` };
 }
 

@@ -99,3 +99,20 @@ export interface TelemetryBatch {
   batch: string;
   records: OutboxRecord[];
 }
+
+/**
+ * Gateway → devices on `lan/v1/err` (LAN_ERROR_TOPIC): why a message of the named device was
+ * refused at the edge, so the device (and its vendor) can see it, not only a counter.
+ */
+export const lanErrorSchema = z.strictObject({
+  v: z.literal(1),
+  device: z.string().max(128),
+  /** A stable code: `invalid_sample`, `clock_ahead`, `clock_behind`, `unregistered`, … */
+  reason: z.string().min(1).max(64),
+  detail: z.string().max(500),
+  /** The refused sample's sequence number, when it had one. */
+  seq: z.number().int().nonnegative().optional(),
+  /** When the gateway refused it, ms since the epoch, by its clock. */
+  at: z.number().int().positive(),
+});
+export type LanError = z.infer<typeof lanErrorSchema>;

@@ -7,12 +7,16 @@
  *   campus/v1/{district}/{school}/{gateway}/health       gateway → hub, periodic outbox/replay health
  *   campus/v1/{district}/{school}/{gateway}/cmd/{...}    hub → gateway, commands
  *   campus/v1/{district}/{school}/{gateway}/cmdres/{...} gateway → hub, command responses
+ *   campus/v1/{district}/{school}/{gateway}/inventory    hub → gateway, retained: its school's registered devices
  *   lan/v1/telemetry                                     device → gateway on the campus LAN
+ *   lan/v1/err                                           gateway → devices: why a device's message was refused (the one named reads it)
  *   presence/v1/{district}/{school}/{gateway}            hub → observers, retained: the gateway and its devices now
  *   events/v1/{district}/{school}/{gateway}              hub → observers: state changes (one per gateway outage)
  */
 export const HUB_ROOT = 'campus/v1';
 export const LAN_TELEMETRY_TOPIC = 'lan/v1/telemetry';
+/** Gateway → devices on the campus LAN: a refusal, naming the device (device ids never go in topics). */
+export const LAN_ERROR_TOPIC = 'lan/v1/err';
 
 export interface GatewayAddress {
   district: string;
@@ -20,8 +24,8 @@ export interface GatewayAddress {
   gateway: string;
 }
 
-export type GatewayChannel = 'telemetry' | 'state' | 'health' | 'cmd' | 'cmdres';
-const CHANNELS: ReadonlySet<string> = new Set<GatewayChannel>(['telemetry', 'state', 'health', 'cmd', 'cmdres']);
+export type GatewayChannel = 'telemetry' | 'state' | 'health' | 'cmd' | 'cmdres' | 'inventory';
+const CHANNELS: ReadonlySet<string> = new Set<GatewayChannel>(['telemetry', 'state', 'health', 'cmd', 'cmdres', 'inventory']);
 
 export function gatewayPrefix(a: GatewayAddress): string {
   return `${HUB_ROOT}/${a.district}/${a.school}/${a.gateway}`;
@@ -40,6 +44,11 @@ export function presenceTopic(a: GatewayAddress): string {
 }
 export function eventsTopic(a: GatewayAddress): string {
   return `events/v1/${a.district}/${a.school}/${a.gateway}`;
+}
+
+/** Where the hub keeps a gateway's inventory (retained); the gateway subscribes to it. */
+export function inventoryTopic(a: GatewayAddress): string {
+  return `${gatewayPrefix(a)}/inventory`;
 }
 
 /** The filter a gateway subscribes to for its commands. */
@@ -70,6 +79,6 @@ export function parseGatewayTopic(topic: string): ParsedGatewayTopic | null {
   const [, , district, school, gateway, channel, ...rest] = levels as [string, string, string, string, string, string, ...string[]];
   if (!district || !school || !gateway || !CHANNELS.has(channel)) return null;
   if (levels.some((l) => l === '+' || l === '#')) return null;
-  if ((channel === 'telemetry' || channel === 'state' || channel === 'health') && rest.length > 0) return null;
+  if ((channel === 'telemetry' || channel === 'state' || channel === 'health' || channel === 'inventory') && rest.length > 0) return null;
   return { district, school, gateway, channel: channel as GatewayChannel, rest };
 }
