@@ -23,6 +23,8 @@ const schema = z.object({
   HUB_TLS_RELOAD_CHECK_MS: envInt(1000, 50, 3_600_000),
   HUB_HTTP_HOST: z.string().default('127.0.0.1'),
   HUB_HTTP_PORT: envInt(8080, -1, 65535),
+  /** The API and console over HTTPS with HUB_TLS_CERT_FILE / HUB_TLS_KEY_FILE; -1: off. */
+  HUB_HTTPS_PORT: envInt(-1, -1, 65535),
   HUB_REGISTRY_PATH: z.string().min(1).default('.data/registry.sqlite'),
   HUB_ALLOW_ANONYMOUS: envBool(false),
   /** The MQTT URL printed in a new gateway's env block (what gateways reach the hub at). */
@@ -77,6 +79,9 @@ const schema = z.object({
   /** Inventory and gateway states written every minute (coverage and gateway dashboards need them). */
   HUB_MINUTE_REPORTS: envBool(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).superRefine((e, ctx) => {
+  // HTTPS serves with the hub's certificate: asking for it without one is a mistake, not "off".
+  if (e.HUB_HTTPS_PORT >= 0 && e.HUB_TLS_CERT_FILE === undefined) ctx.addIssue({ code: 'custom', path: ['HUB_HTTPS_PORT'], message: 'HTTPS needs the hub\'s certificate: set HUB_TLS_CERT_FILE and HUB_TLS_KEY_FILE' });
 });
 
 export interface HubMainConfig {
@@ -100,6 +105,7 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
       },
       httpHost: e.HUB_HTTP_HOST,
       httpPort: e.HUB_HTTP_PORT,
+      https: e.HUB_HTTPS_PORT < 0 || e.HUB_TLS_CERT_FILE === undefined ? undefined : { port: e.HUB_HTTPS_PORT, tls: { certFile: e.HUB_TLS_CERT_FILE, keyFile: e.HUB_TLS_KEY_FILE ?? '' }, reloadCheckMs: e.HUB_TLS_RELOAD_CHECK_MS },
       registryPath: e.HUB_REGISTRY_PATH,
       allowAnonymous: e.HUB_ALLOW_ANONYMOUS,
       publicMqttUrl: e.HUB_PUBLIC_MQTT_URL,

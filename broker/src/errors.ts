@@ -95,7 +95,7 @@ export function hubLifecycleFault(f: LifecycleFault, message: string): HubError 
 }
 
 /** A listener that could not be opened (the port taken, the address not local). */
-export function listenError(what: 'MQTT' | 'HTTP', host: string, port: number, cause: unknown): HubError {
+export function listenError(what: 'MQTT' | 'HTTP' | 'HTTPS', host: string, port: number, cause: unknown): HubError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new HubError(HubErrorCode.LISTEN, `${what} cannot listen on ${host}:${port}: ${reason}`, { cause });
 }

@@ -1,4 +1,6 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Logger } from 'pino';
 import express, { type Express } from 'express';
 import { metricsText } from '../../runtime/src/counters.ts';
 import { closeServer, listen } from '../../runtime/src/ports.ts';
@@ -8,9 +10,19 @@ import type { HubCounters } from './metrics.ts';
 import type { InfluxWriter } from './influx/writer.ts';
 import type { Presence } from './presence.ts';
 import type { ApiRouter } from './api/app.ts';
+import { loadTlsContext, watchTlsFiles, type TlsFiles } from './listeners.ts';
+
+/** HTTPS for the API and the console: the hub's certificate (the MQTT listeners'), no client certificates. */
+export interface HttpsConfig {
+  /** 0 picks a free port. */
+  port: number;
+  tls: Pick<TlsFiles, 'certFile' | 'keyFile'>;
+  reloadCheckMs: number;
+}
 
 export interface HttpDeps {
   counters: HubCounters;
+  log: Logger;
   presence: Presence;
   writer: InfluxWriter;
   connectedClients: () => number;
@@ -47,26 +59,52 @@ function createHttpApp(deps: HttpDeps): Express {
   return app;
 }
 
-/** The HTTP listener; port -1 disables it. */
+/**
+ * The HTTP listener (port -1 disables it) and, when configured, the same app over HTTPS, whose
+ * certificates are reloaded when their files change. Over HTTPS `req.secure` is true, so the
+ * console's session cookie is `Secure` there.
+ */
 export class HttpEndpoint implements Feature {
-  readonly #cfg: { host: string; port: number };
+  readonly #cfg: { host: string; port: number; https?: HttpsConfig | undefined };
   readonly #deps: HttpDeps;
   #server: Server | undefined;
+  #httpsServer: HttpsServer | undefined;
+  #reload: NodeJS.Timeout | undefined;
   port = -1;
+  httpsPort = -1;
 
-  constructor(cfg: { host: string; port: number }, deps: HttpDeps) {
+  constructor(cfg: { host: string; port: number; https?: HttpsConfig | undefined }, deps: HttpDeps) {
     this.#cfg = cfg;
     this.#deps = deps;
   }
 
   async start(): Promise<void> {
-    if (this.#cfg.port < 0) return;
-    const { host, port } = this.#cfg;
-    this.#server = createServer(createHttpApp(this.#deps));
-    this.port = await listen(this.#server, port, host, (cause) => listenError('HTTP', host, port, cause));
+    const { host, port, https } = this.#cfg;
+    if (port < 0 && !https) return;
+    const app = createHttpApp(this.#deps);
+    try {
+      if (port >= 0) {
+        this.#server = createServer(app);
+        this.port = await listen(this.#server, port, host, (cause) => listenError('HTTP', host, port, cause));
+      }
+      if (https) {
+        const files: TlsFiles = { ...https.tls, clientCert: 'off' };
+        this.#httpsServer = createHttpsServer({ ...loadTlsContext(files), minVersion: 'TLSv1.2' }, app);
+        this.httpsPort = await listen(this.#httpsServer, https.port, host, (cause) => listenError('HTTPS', host, https.port, cause));
+        this.#reload = watchTlsFiles(files, [this.#httpsServer], https.reloadCheckMs, this.#deps);
+      }
+    } catch (e) {
+      // The root does not stop a feature whose start threw: what this start opened closes here.
+      await this.stop();
+      throw e;
+    }
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#reload);
     if (this.#server) await closeServer(this.#server);
+    if (this.#httpsServer) await closeServer(this.#httpsServer);
+    this.#server = undefined;
+    this.#httpsServer = undefined;
   }
 }

@@ -19,7 +19,7 @@ import { PresenceTracker } from './features/presenceTracker.ts';
 import { RegistryWatch } from './features/registryWatch.ts';
 import { StorageSetup } from './features/storageSetup.ts';
 import { TelemetryIngest } from './features/telemetryIngest.ts';
-import { HttpEndpoint } from './http.ts';
+import { HttpEndpoint, type HttpsConfig } from './http.ts';
 import { InfluxAdmin } from './influx/admin.ts';
 import { InfluxWriter, type InfluxWriterConfig } from './influx/writer.ts';
 import type { IngestLimits } from './ingest.ts';
@@ -46,6 +46,8 @@ export interface HubConfig {
   httpHost: string;
   /** 0 picks a free port; -1 disables the HTTP endpoint. */
   httpPort: number;
+  /** The same app (API, console, health, metrics) over HTTPS with the hub's certificate; off when absent. */
+  https?: HttpsConfig | undefined;
   registryPath: string;
   allowAnonymous: boolean;
   influx: InfluxWriterConfig;
@@ -89,6 +91,8 @@ export interface Hub {
   readonly mqttTlsPort: number;
   readonly mqttWssPort: number;
   readonly httpPort: number;
+  /** -1 when HTTPS is off. */
+  readonly httpsPort: number;
   readonly counters: HubCounters;
   readonly presence: Presence;
   readonly events: PresenceEvents;
@@ -156,8 +160,8 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   };
   let api: ApiRouter | undefined;
   const http = new HttpEndpoint(
-    { host: config.httpHost, port: config.httpPort },
-    { counters, presence, writer, connectedClients: () => mqtt.connectedClients, storageDegraded: () => storage.degradedReason, api: () => (api ??= createApiRouter(apiDeps, [orgRoutes, fleetRoutes])) },
+    { host: config.httpHost, port: config.httpPort, https: config.https },
+    { counters, presence, log: child('http'), writer, connectedClients: () => mqtt.connectedClients, storageDegraded: () => storage.degradedReason, api: () => (api ??= createApiRouter(apiDeps, [orgRoutes, fleetRoutes])) },
   );
   const registryResource: Feature = {
     start: () => {
@@ -196,6 +200,9 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     },
     get httpPort() {
       return http.port;
+    },
+    get httpsPort() {
+      return http.httpsPort;
     },
     counters,
     presence,

@@ -81,6 +81,36 @@ function fingerprint(files: TlsFiles): string {
 }
 
 /**
+ * Reloads `servers`' certificates when their files change (new connections get the new ones;
+ * open ones keep theirs); a half-written or wrongly permitted set leaves the ones in force.
+ * Returns the timer (unref'd), for clearInterval.
+ */
+export function watchTlsFiles(
+  tls: TlsFiles,
+  servers: ReadonlyArray<{ setSecureContext(o: SecureContextOptions): void }>,
+  checkMs: number,
+  deps: { counters: HubCounters; log: Logger },
+): NodeJS.Timeout {
+  let seen = fingerprint(tls);
+  const timer = setInterval(() => {
+    const now = fingerprint(tls);
+    if (now === seen) return;
+    seen = now;
+    try {
+      const context = loadTlsContext(tls);
+      for (const s of servers) s.setSecureContext(context);
+      deps.counters.inc('tls_reloads', { result: 'ok' });
+      deps.log.info({ certFile: tls.certFile }, 'TLS certificates reloaded');
+    } catch (err) {
+      deps.counters.inc('tls_reloads', { result: 'failed' });
+      deps.log.error({ err }, 'TLS certificates not reloaded; the previous ones stay in use');
+    }
+  }, checkMs);
+  timer.unref();
+  return timer;
+}
+
+/**
  * The hub's MQTT listeners: plain TCP, TLS and secure WebSocket, each handing its streams to
  * Aedes. Certificates are reloaded when their files change (new connections get the new ones;
  * open ones keep theirs). With client certificates on, a connection whose certificate the
@@ -167,23 +197,7 @@ export class Listeners {
   }
 
   #watch(tls: TlsFiles, servers: Array<{ setSecureContext(o: SecureContextOptions): void }>): void {
-    let seen = fingerprint(tls);
-    this.#reloadTimer = setInterval(() => {
-      const now = fingerprint(tls);
-      if (now === seen) return;
-      seen = now;
-      try {
-        const context = loadTlsContext(tls);
-        for (const s of servers) s.setSecureContext(context);
-        this.#counters.inc('tls_reloads', { result: 'ok' });
-        this.#log.info({ certFile: tls.certFile }, 'TLS certificates reloaded');
-      } catch (err) {
-        // Half-written or wrongly permitted files: the certificates in force stay in force.
-        this.#counters.inc('tls_reloads', { result: 'failed' });
-        this.#log.error({ err }, 'TLS certificates not reloaded; the previous ones stay in use');
-      }
-    }, this.#cfg.reloadCheckMs);
-    this.#reloadTimer.unref();
+    this.#reloadTimer = watchTlsFiles(tls, servers, this.#cfg.reloadCheckMs, { counters: this.#counters, log: this.#log });
   }
 
   async stop(): Promise<void> {

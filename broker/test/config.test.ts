@@ -110,6 +110,8 @@ describe('loadHubConfig', () => {
     ['HUB_REFUSED_SUBSCRIPTIONS', 'ok/#,bad/#/x'],
     // One takeover is a restart: damping needs at least two.
     ['HUB_TAKEOVER_MAX', '1'],
+    // HTTPS without the hub's certificate.
+    ['HUB_HTTPS_PORT', '8443'],
     ['LOG_LEVEL', 'verbose'],
   ])('refuses %s=%s with a ConfigError naming the variable', (name, value) => {
     const e = configError({ [name]: value });
@@ -129,6 +131,12 @@ describe('loadHubConfig', () => {
     const e = configError({ [name]: value });
     expect(e.problems).toMatch(new RegExp(`^${name}: must be a URL with a scheme and a host: `));
     expect(e.problems.split('\n')).toHaveLength(1);
+  });
+
+  it('serves HTTPS with the hub\'s certificate when HUB_HTTPS_PORT is set', () => {
+    const c = loadHubConfig({ HUB_HTTPS_PORT: '8443', HUB_TLS_CERT_FILE: '/etc/campus/hub.crt', HUB_TLS_KEY_FILE: '/etc/campus/hub.key' });
+    expect(c.hub.https).toEqual({ port: 8443, tls: { certFile: '/etc/campus/hub.crt', keyFile: '/etc/campus/hub.key' }, reloadCheckMs: 1000 });
+    expect(loadHubConfig({ HUB_TLS_CERT_FILE: '/etc/campus/hub.crt', HUB_TLS_KEY_FILE: '/etc/campus/hub.key' }).hub.https).toBeUndefined();
   });
 
   it('reads the refused subscription filters and the takeover damping', () => {

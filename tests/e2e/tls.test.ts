@@ -1,4 +1,6 @@
 import { chmodSync, copyFileSync, readFileSync, renameSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub } from '../../broker/src/hub.ts';
@@ -9,6 +11,7 @@ import { generateFleet, SEED_DISTRICTS, type SimSchool } from '../../device-sim/
 import { createSimulator } from '../../device-sim/src/simulator.ts';
 import { createGateway, type Gateway, type GatewayConfig } from '../../gateway/src/gateway.ts';
 import { silentLogger } from '../../runtime/src/logging.ts';
+import { startApiRig, type ApiRig } from '../harness/api.ts';
 import { TestPki, type CertFiles } from '../harness/certs.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
@@ -217,5 +220,63 @@ describe('TLS configuration', () => {
     expect(c.mqttPort).toBe(-1);
     expect(c.mqttSecure).toEqual({ tlsPort: 8883, wssPort: 8884, wssPath: '/mqtt', reloadCheckMs: 1000, tls: { certFile: '/c.pem', keyFile: '/k.pem', clientCaFile: '/ca.pem', clientCert: 'required' } });
     expect(loadHubConfig({}).hub.mqttSecure).toBeUndefined();
+  });
+});
+
+describe('the management API and the console over HTTPS', () => {
+  let influx: InfluxInstance;
+  let rig: ApiRig;
+  let pki: TestPki;
+  let ca: CertFiles;
+
+  /** One request over HTTPS, trusting `trust` (the test CA, or another one). */
+  function httpsCall(path: string, opts: { method?: string; body?: unknown; trust: string }): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+      const data = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: rig.hub.httpsPort, path, method: opts.method ?? 'GET', ca: readFileSync(opts.trust), servername: 'localhost', headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
+  beforeAll(async () => {
+    pki = new TestPki();
+    ca = pki.ca('campus-ca');
+    const hubCert = pki.hub(ca);
+    influx = await startInflux();
+    rig = await startApiRig(influx.url, 'e2e_https', { hub: { https: { port: 0, tls: { certFile: hubCert.cert, keyFile: hubCert.key }, reloadCheckMs: 50 } } });
+    expect((await rig.call('city', 'PUT', '/users/u-bashuIt/password', { password: 'correct horse battery' })).status).toBe(204);
+  });
+  afterAll(async () => {
+    await rig?.stop();
+    await influx?.stop();
+    pki?.remove();
+  });
+
+  it('serves the same app over HTTPS, and its session cookie is Secure there only', async () => {
+    expect(rig.hub.httpsPort).toBeGreaterThan(0);
+    const health = await httpsCall('/health', { trust: ca.cert });
+    expect(health.status).toBe(200);
+    const signIn = await httpsCall('/api/v1/session', { method: 'POST', body: { user: 'u-bashuIt', password: 'correct horse battery' }, trust: ca.cert });
+    expect(signIn.status).toBe(201);
+    const cookie = String(signIn.headers['set-cookie']);
+    expect(cookie).toMatch(/^cit_session=[^;]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+; Secure$/);
+    // The same sign-in over plain HTTP (loopback): not Secure, or the browser would never send it back.
+    const plain = await fetch(`${rig.base}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'u-bashuIt', password: 'correct horse battery' }) });
+    expect(plain.status).toBe(201);
+    expect(plain.headers.get('set-cookie')).not.toMatch(/Secure/);
+  });
+
+  it('a client that does not trust the hub\'s CA is refused at the handshake', async () => {
+    const other = pki.ca('other-ca');
+    await expect(httpsCall('/health', { trust: other.cert })).rejects.toThrow(/self-signed|unable to verify|certificate/i);
   });
 });
