@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import express, { type Express } from 'express';
+import { consoleRouter } from '../../console/src/server.ts';
 import { metricsText } from '../../runtime/src/counters.ts';
 import { closeServer, listen } from '../../runtime/src/ports.ts';
 import { listenError } from './errors.ts';
@@ -40,6 +41,8 @@ function createHttpApp(deps: HttpDeps): Express {
     });
   });
   app.use('/api/v1', deps.api().router);
+  app.use('/console', consoleRouter());
+  app.get('/', (_req, res) => res.redirect(302, '/console/'));
   app.get('/metrics', async (_req, res) => {
     const m = await metricsText(deps.counters.registry);
     res.type(m.contentType).send(m.body);
