@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bps, buckets, percent, telemetryValue } from '../src/web/format.ts';
-import { label, LABEL_KEYS, labelPair, storedLang } from '../src/web/i18n.ts';
+import { label, LABEL_KEYS, labelPair, nameOf, storedLang } from '../src/web/i18n.ts';
 import { pathOf, routeOf } from '../src/web/route.ts';
 import { sortDevices } from '../src/web/sort.ts';
 import type { DeviceStatus } from '../src/web/types.ts';
@@ -31,6 +31,7 @@ describe('console figures as shown', () => {
   it('has every label in both languages and keeps the language chosen', () => {
     for (const k of LABEL_KEYS) expect(labelPair(k).every((s) => s.length > 0), k).toBe(true);
     expect([label('zh', 'devices'), label('en', 'devices'), label('en', 'backoff', { s: 4 })]).toEqual(['设备', 'Devices', 'Too many failed attempts: try again in 4 s']);
+    expect([nameOf('zh', { nameZh: '渝中区', nameEn: 'Yuzhong' }), nameOf('en', { nameZh: '渝中区', nameEn: 'Yuzhong' }), nameOf('en', { nameZh: '巴蜀小学', nameEn: '' })]).toEqual(['渝中区', 'Yuzhong', '巴蜀小学']);
     expect([storedLang({ getItem: () => 'en' }), storedLang({ getItem: () => null }), storedLang({ getItem: () => 'fr' }), storedLang(undefined)]).toEqual(['en', 'zh', 'zh', 'zh']);
   });
 

@@ -30,8 +30,8 @@ const fleet: Fleet = {
     { id: '江北区', nameEn: 'Jiangbei', code: 'jb' },
   ],
   schools: [
-    { id: 'yz-s01', name: '巴蜀小学', district: '渝中区', gateway: 'gw-yz-s01', devices: s01Devices },
-    { id: 'yz-s02', name: '人和街小学', district: '渝中区', gateway: 'gw-yz-s02', devices: [{ id: 'yz-s02-101-board', kind: 'interactive_board', room: '101' }] },
+    { id: 'yz-s01', name: '巴蜀小学', nameEn: 'Bashu Primary School', district: '渝中区', gateway: 'gw-yz-s01', devices: s01Devices },
+    { id: 'yz-s02', name: '人和街小学', nameEn: 'Renhe Street Primary School', district: '渝中区', gateway: 'gw-yz-s02', devices: [{ id: 'yz-s02-101-board', kind: 'interactive_board', room: '101' }] },
     { id: 'jb-s01', name: '华新小学', district: '江北区', gateway: 'gw-jb-s01', devices: [{ id: 'jb-s01-201-vr', kind: 'vr_kit', room: '201' }] },
   ],
 };
@@ -103,6 +103,7 @@ describe('the web console in a real browser', () => {
     const op = await call<{ token: string }>(cityToken, 'POST', '/users', { id: OPERATOR.id, displayName: '李工', role: 'district_operator', district: '渝中区' });
     expect([it.status, op.status]).toEqual([201, 201]);
     operatorToken = op.body.token;
+    expect((await call(cityToken, 'PATCH', '/schools/yz-s01', { uplinkCapacityBps: 1e9 })).status).toBe(200);
     for (const u of [IT, OPERATOR]) expect((await call(cityToken, 'PUT', `/users/${u.id}/password`, { password: u.password })).status).toBeLessThan(300);
 
     gw = createGateway(gatewayConfig(fleet.schools[0]!, stack.hub.mqttPort), { log: silentLogger() });
@@ -220,6 +221,36 @@ describe('the web console in a real browser', () => {
     await shot(page, '06-school');
   });
 
+  it('works from the keyboard, and reflows at a tablet\'s width without scrolling sideways', async () => {
+    await page.goto(`${origin}/console/devices`);
+    await page.locator('[data-testid=device-table]').waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent)).toBe('跳到正文');
+    await page.locator('[data-testid=sort-state]').focus();
+    await page.keyboard.press('Enter');
+    expect(await page.locator('th:has([data-testid=sort-state])').getAttribute('aria-sort')).toBe('ascending');
+    // The off projector first (off < up), then the three up devices by id.
+    expect(await page.locator('[data-testid^=row-]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(['off', 'up', 'up', 'up']);
+    await page.locator(`[data-testid=row-${board.id}] a`).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid=device-page]').waitFor();
+    await page.setViewportSize({ width: 768, height: 1024 });
+    try {
+      for (const p of ['/console/', '/console/schools/yz-s01', '/console/devices', `/console/devices/${board.id}`]) {
+        await page.goto(`${origin}${p}`);
+        await page.locator('main h1').waitFor();
+        const overflow = await page.evaluate(() => {
+          const el = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+          return el.scrollWidth - el.clientWidth;
+        });
+        expect([p, overflow]).toEqual([p, 0]);
+      }
+      await shot(page, '06b-device-tablet');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
   it('refuses another school\'s device opened by URL, as it refuses one that does not exist', async () => {
     for (const id of ['yz-s02-101-board', 'jb-s01-201-vr', 'no-such-device']) {
       await page.goto(`${origin}/console/devices/${id}`);
@@ -237,7 +268,7 @@ describe('the web console in a real browser', () => {
     const g = await call<{ connection: string; bdSeq: number }>(cityToken, 'GET', '/gateways/gw-yz-s01');
     expect(await row.getAttribute('data-connection')).toBe(g.body.connection);
     expect(await row.locator('td').nth(3).innerText()).toBe(String(g.body.bdSeq));
-    expect(await page.locator('[data-testid^=gateway-]').count()).toBe(1);
+    expect(await page.locator('[data-testid=gateway-table] tbody tr').count()).toBe(1);
     await shot(page, '08-gateways');
     await page.locator('[data-testid=nav-inventory]').click();
     await page.locator('[data-testid=csv-text]').fill('school,room,id,kind,model,vendor,serial,link_role,capacity_bps\nyz-s01,999,yz-s01-999-board,interactive_board,,,,,\n');
@@ -275,7 +306,7 @@ describe('the web console in a real browser', () => {
     await page.locator('[data-testid=lang]').click();
     expect(await nav.innerText()).toBe('Devices');
     const school = (await call<{ nameZh: string; nameEn: string }>(cityToken, 'GET', '/schools/yz-s01')).body;
-    expect(await page.locator('[data-testid=school-card-yz-s01] h3').innerText()).toBe(school.nameEn);
+    expect([school.nameEn, await page.locator('[data-testid=school-card-yz-s01] h3').innerText()]).toEqual(['Bashu Primary School', 'Bashu Primary School']);
     expect(await page.locator('[data-testid=district-渝中区] h2').innerText()).toBe('Yuzhong');
     await page.reload();
     expect(await nav.innerText()).toBe('Devices');
@@ -315,6 +346,7 @@ describe('the web console in a real browser', () => {
       // The figures are there to compare: the uplink's 200 Mbit/s, one gateway never connected.
       expect(await value('bandwidth-yz-s01')).toBe(200_000_000);
       expect(await text('bandwidth-yz-s01')).toBe('200.0 Mbit/s');
+      expect(await text('capacity-yz-s01')).toBe('1.0 Gbit/s');
       expect(await text('gateways-offline-yz-s02')).toBe('1');
       await other.page.screenshot({ path: `${CONSOLE_ARTIFACTS}/11-overview-district.png`, fullPage: true });
     } finally {

@@ -132,8 +132,8 @@ export function storedLang(store: Pick<Storage, 'getItem'> | undefined): Lang {
   return v === 'en' ? 'en' : 'zh';
 }
 
-/** A registered name in the language shown (both are registered for districts and schools). */
-export const nameOf = (lang: Lang, r: { nameZh: string; nameEn: string }): string => (lang === 'zh' ? r.nameZh : r.nameEn);
+/** A registered name in the language shown; the other one where that one was left empty. */
+export const nameOf = (lang: Lang, r: { nameZh: string; nameEn: string }): string => (lang === 'zh' ? r.nameZh || r.nameEn : r.nameEn || r.nameZh);
 
 export const LABEL_KEYS = Object.keys(LABELS) as LabelKey[];
 export const labelPair = (key: LabelKey): readonly [string, string] => LABELS[key];

@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { currentSession, get, signOut, whenSignedOut, type Session } from './api.ts';
 import { AppContext, onLink, translator, type AppState, type District } from './context.ts';
 import { html } from './html.ts';
@@ -104,14 +104,23 @@ function App() {
     live.open();
     get<{ items: District[] }>('/districts?limit=1000').then((p) => setDistricts(new Map(p.items.map((d) => [d.id, d]))), () => {});
   }, [session]);
-  // Focus the page's heading after a navigation, so a keyboard or screen reader user starts there.
+  // Focus the page's heading after a navigation (not on the first load: the skip link comes
+  // first then), so a keyboard or screen reader user starts there.
+  const firstPath = useRef(url.pathname);
   useEffect(() => {
+    if (url.pathname === firstPath.current) return;
+    firstPath.current = '';
     const h = document.querySelector<HTMLElement>('main h1');
     if (h) {
       h.tabIndex = -1;
       h.focus({ preventScroll: true });
     }
   }, [url.pathname, session]);
+
+  // Signed in, the sign-in page has nothing to show: go to the overview.
+  useEffect(() => {
+    if (session && route.page === 'signIn') navigateTo(pathOf.overview(), true);
+  }, [session, route.page]);
 
   const app = useMemo<AppState | undefined>(
     () => (session ? { session, lang, t: translator(lang), districts, navigate: (p: string) => navigateTo(p) } : undefined),
@@ -128,16 +137,10 @@ function App() {
     return html`<${SignInPage}
       lang=${lang}
       onLang=${toggleLang}
-      onSignedIn=${(s: Session) => {
-        setSession(s);
-        if (route.page === 'signIn') navigateTo(pathOf.overview(), true);
-      }}
+      onSignedIn=${(s: Session) => setSession(s)}
     />`;
   }
-  if (route.page === 'signIn') {
-    navigateTo(pathOf.overview(), true);
-    return null;
-  }
+  if (route.page === 'signIn') return null;
   return html`<${Shell}
     app=${app}
     route=${route}

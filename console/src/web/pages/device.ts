@@ -53,7 +53,7 @@ export function DevicePage(props: { device: string }) {
     const d = v.device;
     return html`<section data-testid="device-page">
       <h1>${d.id}</h1>
-      <p class="meta">${t(`kind.${d.kind}`)} · ${t('room')} ${d.room} · ${d.vendor} ${d.model} · ${t('serial')} ${d.serial || '—'}</p>
+      <p class="meta">${[t(`kind.${d.kind}`), `${t('room')} ${d.room}`, `${d.vendor} ${d.model}`.trim(), d.serial ? `${t('serial')} ${d.serial}` : ''].filter((x) => x !== '').join(' · ')}</p>
       <p>${t('state')}: <span data-testid="device-state" data-state=${d.state}><${StateBadge} state=${d.state} /></span> ${t('since')} ${time(d.since)}</p>
       <div class="cols">
         <section class="card">
@@ -61,7 +61,7 @@ export function DevicePage(props: { device: string }) {
           ${d.lastTelemetry
             ? html`<p>${t('reportedAt')} ${time(d.lastTelemetry.ts)}</p>
               <table class="kv" data-testid="telemetry"><tbody>${Object.entries(d.lastTelemetry.data)
-                .filter(([k]) => k !== 'hist')
+                .filter(([k]) => k !== 'hist' && k !== 'seq')
                 .map(([k, x]) => html`<tr><th scope="row">${k}</th><td data-field=${k}>${telemetryValue(k, x)}</td></tr>`)}</tbody></table>`
             : html`<p>${t('noTelemetry')}</p>`}
         </section>
