@@ -37,6 +37,7 @@ const fleet: Fleet = {
 };
 const IT = { id: 'it-s01', password: 'correct horse battery 01' };
 const OPERATOR = { id: 'op-yz', password: 'correct horse battery 02' };
+const CITY = { id: 'admin-city', password: 'correct horse battery 03' };
 const MIN = 60_000;
 
 function sample(d: SimDevice, seq: number, ts: number, octetsIn = 0n): unknown {
@@ -103,8 +104,9 @@ describe('the web console in a real browser', () => {
     const op = await call<{ token: string }>(cityToken, 'POST', '/users', { id: OPERATOR.id, displayName: '李工', role: 'district_operator', district: '渝中区' });
     expect([it.status, op.status]).toEqual([201, 201]);
     operatorToken = op.body.token;
+    expect((await call(cityToken, 'POST', '/users', { id: CITY.id, displayName: '张主任', role: 'city_admin' })).status).toBe(201);
     expect((await call(cityToken, 'PATCH', '/schools/yz-s01', { uplinkCapacityBps: 1e9 })).status).toBe(200);
-    for (const u of [IT, OPERATOR]) expect((await call(cityToken, 'PUT', `/users/${u.id}/password`, { password: u.password })).status).toBeLessThan(300);
+    for (const u of [IT, OPERATOR, CITY]) expect((await call(cityToken, 'PUT', `/users/${u.id}/password`, { password: u.password })).status).toBeLessThan(300);
 
     gw = createGateway(gatewayConfig(fleet.schools[0]!, stack.hub.mqttPort), { log: silentLogger() });
     await gw.start();
@@ -349,6 +351,30 @@ describe('the web console in a real browser', () => {
       expect(await text('capacity-yz-s01')).toBe('1.0 Gbit/s');
       expect(await text('gateways-offline-yz-s02')).toBe('1');
       await other.page.screenshot({ path: `${CONSOLE_ARTIFACTS}/11-overview-district.png`, fullPage: true });
+    } finally {
+      await other.context.close();
+    }
+  });
+
+  it('shows a city-wide user each district\'s own figures, as the API gives them per district', async () => {
+    const other = await browser.newPage();
+    logs.push(other.requests);
+    try {
+      await other.page.goto(`${origin}/console/`);
+      await signIn(other.page, CITY);
+      for (const d of ['渝中区', '江北区']) {
+        await other.page.locator(`[data-testid="district-summary-${d}"]`).waitFor();
+        const status = await call<{ devices: { byState: Record<string, number> }; schools: Array<{ gateways: number; gatewaysOnline: number }> }>(cityToken, 'GET', `/status?district=${encodeURIComponent(d)}`);
+        const av24 = await call<{ total: { availability: number | null; coverage: number } }>(cityToken, 'GET', `/figures/availability?district=${encodeURIComponent(d)}`);
+        const text = (id: string) => other.page.locator(`[data-testid="${id}"]`).innerText();
+        const value = async (id: string) => JSON.parse((await other.page.locator(`[data-testid="${id}"]`).getAttribute('data-value'))!) as number | null;
+        for (const st of ['up', 'down', 'off', 'unknown']) expect([d, st, Number(await text(`district-states-${d}-${st}`))]).toEqual([d, st, status.body.devices.byState[st]]);
+        expect([d, await value(`district-availability-${d}`), await value(`district-coverage-${d}`)]).toEqual([d, av24.body.total.availability, av24.body.total.coverage]);
+        expect(Number(await text(`district-gateways-offline-${d}`))).toBe(status.body.schools.reduce((a, s) => a + s.gateways - s.gatewaysOnline, 0));
+      }
+      expect(await other.page.locator('[data-testid="district-states-渝中区-up"]').innerText()).toBe('3');
+      expect(await other.page.locator('[data-testid="district-states-江北区-unknown"]').innerText()).toBe('1');
+      await other.page.screenshot({ path: `${CONSOLE_ARTIFACTS}/12-overview-city.png`, fullPage: true });
     } finally {
       await other.context.close();
     }

@@ -1,5 +1,5 @@
 import { createContext } from 'preact';
-import { useContext, useEffect, useState } from 'preact/hooks';
+import { useContext, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure, type Session } from './api.ts';
 import { label, type Lang } from './i18n.ts';
 
@@ -54,5 +54,17 @@ export function onLink(navigate: (p: string) => void) {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
     navigate(a.getAttribute('href') ?? '/console/');
+  };
+}
+
+/** `fn` called once `ms` after the last of a burst of calls (a sample moves many devices at once). */
+export function useSettled(fn: () => void, ms = 300): () => void {
+  const ref = useRef(fn);
+  ref.current = fn;
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return () => {
+    clearTimeout(timer.current);
+    timer.current = setTimeout(() => ref.current(), ms);
   };
 }

@@ -1,5 +1,5 @@
 import { getAll } from '../api.ts';
-import { useApp, useLoad } from '../context.ts';
+import { useApp, useLoad, useSettled } from '../context.ts';
 import { duration, time } from '../format.ts';
 import { html } from '../html.ts';
 import { useLive } from '../live.ts';
@@ -10,8 +10,9 @@ import { Show } from '../widgets.ts';
 export function GatewaysPage() {
   const { t } = useApp();
   const [loaded, reload] = useLoad(() => getAll<GatewayStatus>('/gateways'), []);
+  const refresh = useSettled(reload);
   useLive('presence', (e) => {
-    if (e.type !== 'device_state') reload();
+    if (e.type !== 'device_state') refresh();
   });
   return html`<section>
     <h1>${t('gateways')}</h1>

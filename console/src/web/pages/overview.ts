@@ -1,5 +1,5 @@
 import { get, qs } from '../api.ts';
-import { useApp, useLoad } from '../context.ts';
+import { useApp, useLoad, useSettled } from '../context.ts';
 import { bps, buckets, percent } from '../format.ts';
 import { html } from '../html.ts';
 import { nameOf } from '../i18n.ts';
@@ -36,13 +36,54 @@ function StateCountsView(props: { counts: StateCounts; testid: string }) {
   </dl>`;
 }
 
-/** The caller's scope: its totals, then one card per school (grouped by district above a school). */
+interface DistrictFigures {
+  status: FleetStatus;
+  availability: AvailabilityAnswer;
+}
+
+/** Each district's own figures, for a caller above districts (a city-wide role). */
+async function loadDistricts(ids: string[]): Promise<Map<string, DistrictFigures>> {
+  const rows = await Promise.all(
+    ids.map(async (d) => {
+      const q = qs({ district: d });
+      const [status, availability] = await Promise.all([get<FleetStatus>(`/status${q}`), get<AvailabilityAnswer>(`/figures/availability${q}`)]);
+      return [d, { status, availability }] as const;
+    }),
+  );
+  return new Map(rows);
+}
+
+function DistrictSummary(props: { district: string; f: DistrictFigures | undefined }) {
+  const { t } = useApp();
+  const f = props.f;
+  if (!f) return null;
+  const offline = f.status.schools.reduce((a, s) => a + (s.gateways - s.gatewaysOnline), 0);
+  const id = props.district;
+  return html`<div class="card district-summary" data-testid=${`district-summary-${id}`}>
+    <${StateCountsView} counts=${f.status.devices.byState} testid=${`district-states-${id}`} />
+    <p>${t('availability24h')}: <strong data-testid=${`district-availability-${id}`} data-value=${String(f.availability.total.availability)}>${percent(f.availability.total.availability)}</strong>
+      · ${t('coverage')}: <span data-testid=${`district-coverage-${id}`} data-value=${String(f.availability.total.coverage)}>${percent(f.availability.total.coverage)}</span>
+      · ${t('gatewaysOffline')}: <span data-testid=${`district-gateways-offline-${id}`}>${offline}</span></p>
+  </div>`;
+}
+
+/**
+ * The caller's scope: its totals; for a city-wide caller each district's own; then one card per
+ * school, grouped by district.
+ */
 export function OverviewPage() {
-  const { t, lang, districts } = useApp();
+  const { t, lang, districts, session } = useApp();
   const [status, reloadStatus] = useLoad(() => get<FleetStatus>('/status'), []);
   const [figures] = useLoad(loadFigures, []);
   // Counts change with every device state; figures over 24 h do not need a live refresh.
-  useLive('presence', () => reloadStatus());
+  const refresh = useSettled(() => {
+    reloadStatus();
+    reloadDistricts();
+  });
+  useLive('presence', refresh);
+  const cityWide = session.user.district === null;
+  const districtIds = status.state === 'ok' ? [...new Set(status.value.schools.map((s) => s.district))].sort() : [];
+  const [perDistrict, reloadDistricts] = useLoad(() => (cityWide && districtIds.length > 0 ? loadDistricts(districtIds) : Promise.resolve(new Map<string, DistrictFigures>())), [cityWide, districtIds.join('\n')]);
   const both = status.state === 'ok' && figures.state === 'ok' ? { state: 'ok' as const, value: { status: status.value, ...figures.value } } : status.state !== 'ok' ? status : figures;
   return html`<section>
     <h1>${t('overview')}</h1>
@@ -62,6 +103,7 @@ export function OverviewPage() {
           const d = districts.get(district);
           return html`<section class="district" data-testid=${`district-${district}`}>
             <h2>${d ? nameOf(lang, d) : district}</h2>
+            ${cityWide && perDistrict.state === 'ok' ? html`<${DistrictSummary} district=${district} f=${perDistrict.value.get(district)} />` : null}
             <div class="cards">
               ${schools.map((s) => {
                 const av = o.availability.schools.find((x) => x.school === s.school);
