@@ -3,6 +3,8 @@ import { DEFAULT_LOGIN_BACKOFF } from './loginBackoff.ts';
 import { deepFreeze, envBool, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 import type { HubConfig } from './hub.ts';
 import { DEFAULT_MQTT_LIMITS } from './limits.ts';
+import { parseRefusedSubscriptions } from './subscriptionFilters.ts';
+import { DEFAULT_TAKEOVER_DAMPING } from './takeoverDamper.ts';
 
 const DAY = 86_400_000;
 
@@ -49,11 +51,23 @@ const schema = z.object({
   HUB_PUBLISH_BURST: envInt(DEFAULT_MQTT_LIMITS.publishBurst, 1, 1_000_000),
   HUB_MAX_RETAINED_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedPerClient, 0, 1_000_000),
   HUB_MAX_RETAINED_BYTES_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedBytesPerClient, 0, 1024 * 1_048_576),
+  HUB_MAX_RETAINED_ANONYMOUS: envInt(DEFAULT_MQTT_LIMITS.maxRetainedAnonymous, 0, 1_000_000),
+  HUB_MAX_RETAINED_BYTES_ANONYMOUS: envInt(DEFAULT_MQTT_LIMITS.maxRetainedBytesAnonymous, 0, 1024 * 1_048_576),
   HUB_MAX_STATE_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxStateBytes, 256, 64 * 1_048_576),
   HUB_MAX_HEALTH_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxHealthBytes, 256, 64 * 1_048_576),
   HUB_MAX_CMDRES_BYTES: envInt(DEFAULT_MQTT_LIMITS.maxCmdresBytes, 256, 64 * 1_048_576),
   HUB_MAX_QUEUED_BEFORE_CONNACK: envInt(DEFAULT_MQTT_LIMITS.maxQueuedBeforeConnack, 1, 10_000),
   HUB_MAX_INFLIGHT_QOS2: envInt(DEFAULT_MQTT_LIMITS.maxInflightQos2, 1, 65_535),
+  /** Comma-separated topic filters every subscriber is refused (SUBACK 0x80). */
+  HUB_REFUSED_SUBSCRIPTIONS: z.string().default('').transform((v, ctx) => {
+    const r = parseRefusedSubscriptions(v);
+    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+    return typeof r === 'string' ? [] : r;
+  }),
+  /** Takeovers of one gateway within the window that mean two devices share it, and how long it is then held (takeoverDamper.ts). */
+  HUB_TAKEOVER_MAX: envInt(DEFAULT_TAKEOVER_DAMPING.maxTakeovers, 2, 1_000_000),
+  HUB_TAKEOVER_WINDOW_MS: envInt(DEFAULT_TAKEOVER_DAMPING.windowMs, 1000, 86_400_000),
+  HUB_TAKEOVER_HOLD_MS: envInt(DEFAULT_TAKEOVER_DAMPING.holdMs, 1000, 86_400_000),
   HUB_MAX_FUTURE_MS: envInt(300_000, 0),
   HUB_MAX_AGE_MS: envInt(400 * DAY, 60_000),
   /** Inventory and gateway states written every minute (coverage and gateway dashboards need them). */
@@ -110,12 +124,16 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         publishBurst: e.HUB_PUBLISH_BURST,
         maxRetainedPerClient: e.HUB_MAX_RETAINED_PER_CLIENT,
         maxRetainedBytesPerClient: e.HUB_MAX_RETAINED_BYTES_PER_CLIENT,
+        maxRetainedAnonymous: e.HUB_MAX_RETAINED_ANONYMOUS,
+        maxRetainedBytesAnonymous: e.HUB_MAX_RETAINED_BYTES_ANONYMOUS,
         maxStateBytes: e.HUB_MAX_STATE_BYTES,
         maxHealthBytes: e.HUB_MAX_HEALTH_BYTES,
         maxCmdresBytes: e.HUB_MAX_CMDRES_BYTES,
         maxQueuedBeforeConnack: e.HUB_MAX_QUEUED_BEFORE_CONNACK,
         maxInflightQos2: e.HUB_MAX_INFLIGHT_QOS2,
+        refusedSubscriptions: e.HUB_REFUSED_SUBSCRIPTIONS,
       },
+      takeoverDamping: { maxTakeovers: e.HUB_TAKEOVER_MAX, windowMs: e.HUB_TAKEOVER_WINDOW_MS, holdMs: e.HUB_TAKEOVER_HOLD_MS },
       loginBackoff: {
         freeFailuresPerId: e.HUB_LOGIN_FREE_FAILURES_PER_ID,
         freeFailuresPerAddress: e.HUB_LOGIN_FREE_FAILURES_PER_ADDRESS,

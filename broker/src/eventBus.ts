@@ -41,6 +41,16 @@ export interface GatewayStateAccepted {
   written: Promise<unknown>;
 }
 
+/**
+ * A login of a gateway that already had a live session (takeoverDamper.ts): it took the session
+ * over, or was refused because the identity is held; `damped`: the identity is held.
+ */
+export interface SessionConflict {
+  gateway: GatewayAddress;
+  outcome: 'takeover' | 'refused';
+  damped: boolean;
+}
+
 /** Live availability records of one gateway's devices, written to InfluxDB. */
 export interface AvailabilityObserved {
   gateway: GatewayAddress;
@@ -58,6 +68,7 @@ interface HubEvents {
   gatewaySubscribed: GatewaySubscribed;
   gatewayStateAccepted: GatewayStateAccepted;
   availabilityObserved: AvailabilityObserved;
+  sessionConflict: SessionConflict;
 }
 type HubEvent = keyof HubEvents;
 
@@ -127,6 +138,13 @@ export class EventBus {
   }
   emitAvailabilityObserved(data: AvailabilityObserved): void {
     this.#emit('availabilityObserved', data);
+  }
+
+  onSessionConflict(owner: object, cb: Listener<SessionConflict>): void {
+    this.#on('sessionConflict', owner, cb);
+  }
+  emitSessionConflict(data: SessionConflict): void {
+    this.#emit('sessionConflict', data);
   }
 
   removeListeners(owner: object): void {

@@ -34,6 +34,7 @@ import type { ApiDeps } from './api/deps.ts';
 import { fleetRoutes } from './api/routes/fleet.ts';
 import { orgRoutes } from './api/routes/org.ts';
 import { bootstrapAdmin } from './auth/bootstrap.ts';
+import type { TakeoverDamping } from './takeoverDamper.ts';
 
 export interface HubConfig {
   mqttHost: string;
@@ -50,6 +51,8 @@ export interface HubConfig {
   limits: IngestLimits;
   /** The MQTT listener's limits (limits.ts); each absent one takes its default. */
   mqttLimits?: Partial<MqttLimits> | undefined;
+  /** When repeated takeovers of one gateway are damped (takeoverDamper.ts defaults where absent). */
+  takeoverDamping?: Partial<TakeoverDamping> | undefined;
   /** Write `inventory` and `gateway_up` every minute; false: only when recordMinute is called. */
   minuteReports: boolean;
   /** The MQTT URL gateways are given (their env block); default mqtt://<mqttHost>:<mqttPort>. */
@@ -127,7 +130,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
-  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq, limits: config.mqttLimits, loginBackoff: config.loginBackoff });
+  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq, limits: config.mqttLimits, loginBackoff: config.loginBackoff, takeoverDamping: config.takeoverDamping, now });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
   const registryWatch = new RegistryWatch({ registry: reg, bus, closeSession: (g, why) => sessions.close(g, why), counters, log: child('registry-watch') });

@@ -14,6 +14,9 @@ export interface MqttLimits {
   /** Retained messages (topics) and their bytes one client id may keep stored. */
   maxRetainedPerClient: number;
   maxRetainedBytesPerClient: number;
+  /** The same, for every anonymous client together: client ids are theirs to choose, so a new one is no new quota. */
+  maxRetainedAnonymous: number;
+  maxRetainedBytesAnonymous: number;
   /** Payload limits of the gateway channels other than telemetry (whose limit is ingest's). */
   maxStateBytes: number;
   maxHealthBytes: number;
@@ -22,6 +25,8 @@ export interface MqttLimits {
   maxQueuedBeforeConnack: number;
   /** Inbound QoS 2 messages awaiting their PUBREL (Aedes `maxInflightInbound`). */
   maxInflightQos2: number;
+  /** Subscription filters refused to everyone (subscriptionFilters.ts). */
+  refusedSubscriptions: readonly string[];
 }
 
 export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
@@ -34,6 +39,8 @@ export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
   // A gateway retains one state document; anonymous observers (experiments) a few topics.
   maxRetainedPerClient: 16,
   maxRetainedBytesPerClient: 1_048_576,
+  maxRetainedAnonymous: 64,
+  maxRetainedBytesAnonymous: 4 * 1_048_576,
   // A state, health or command-result document is a few hundred bytes (a result's detail is at most 500 characters).
   maxStateBytes: 16_384,
   maxHealthBytes: 16_384,
@@ -42,6 +49,7 @@ export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
   maxQueuedBeforeConnack: 16,
   // Gateways publish QoS 1 with a window of a few batches; Aedes' own default is 1000.
   maxInflightQos2: 100,
+  refusedSubscriptions: [],
 };
 
 export type Violation = { reason: 'packet_too_large'; bytes: number } | { reason: 'malformed_length' } | { reason: 'invalid_topic'; detail: string };
@@ -253,19 +261,31 @@ export class RetainedQuota {
 
   /** Whether `owner` may store `bytes` retained at `topic`; when it may, the store is counted. */
   admit(owner: string, topic: string, bytes: number): boolean {
+    if (!this.fits(owner, topic, bytes)) return false;
+    this.commit(owner, topic, bytes);
+    return true;
+  }
+
+  /** Whether `owner` may store `bytes` retained at `topic` (an empty message, a clear, always may). */
+  fits(owner: string, topic: string, bytes: number): boolean {
+    if (bytes === 0) return true;
     const held = this.#topics.get(topic);
     const mine = this.#owners.get(owner) ?? { count: 0, bytes: 0 };
     const replaced = held?.owner === owner ? held : undefined;
-    const count = mine.count - (replaced ? 1 : 0) + (bytes > 0 ? 1 : 0);
+    const count = mine.count - (replaced ? 1 : 0) + 1;
     const total = mine.bytes - (replaced?.bytes ?? 0) + bytes;
-    if (bytes > 0 && (count > this.#maxCount || total > this.#maxBytes)) return false;
+    return count <= this.#maxCount && total <= this.#maxBytes;
+  }
+
+  /** Counts a store `fits` allowed: the topic's previous message (whoever's) is released. */
+  commit(owner: string, topic: string, bytes: number): void {
+    const held = this.#topics.get(topic);
     if (held) this.#release(topic, held);
     if (bytes > 0) {
       this.#topics.set(topic, { owner, bytes });
       const o = this.#owners.get(owner) ?? { count: 0, bytes: 0 };
       this.#owners.set(owner, { count: o.count + 1, bytes: o.bytes + bytes });
     }
-    return true;
   }
 
   #release(topic: string, held: { owner: string; bytes: number }): void {

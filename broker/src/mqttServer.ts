@@ -19,12 +19,17 @@ import { LoginBackoff, type LoginBackoffPolicy } from './loginBackoff.ts';
 import { PasswordCheck } from './passwordCheck.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
 import type { Registry } from './registry.ts';
+import { DEFAULT_TAKEOVER_DAMPING, TakeoverDamper, type TakeoverDamping } from './takeoverDamper.ts';
+import { redeliveryMarksDup } from './redelivery.ts';
+import { filterRefused } from './subscriptionFilters.ts';
 
 /**
  * Held publishes of one client beyond which the hub stops reading it (TCP back-pressure). A
  * gateway's in-flight window (GW_MAX_INFLIGHT_BATCHES, 4 by default) stays well below it.
  */
 const MAX_HELD_PER_CLIENT = 64;
+/** The owner of the anonymous clients' shared retained quota (not a client id: those have no U+0000). */
+const ANONYMOUS_RETAINED_OWNER = '\u0000anonymous';
 
 export interface MqttServerDeps {
   host: string;
@@ -47,6 +52,9 @@ export interface MqttServerDeps {
   limits?: Partial<MqttLimits> | undefined;
   /** Back-off after failed logins (loginBackoff.ts defaults where absent). */
   loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
+  /** When repeated takeovers of one identity are damped (takeoverDamper.ts defaults where absent). */
+  takeoverDamping?: Partial<TakeoverDamping> | undefined;
+  now?: () => number;
 }
 
 /**
@@ -69,8 +77,11 @@ export class MqttServer implements HubPublisher {
   /** Peer addresses, read at accept: a destroyed socket no longer has one. */
   readonly #remotes = new WeakMap<object, string>();
   readonly #retained: RetainedQuota;
+  readonly #anonymousRetained: RetainedQuota;
   readonly #passwords = new PasswordCheck();
   readonly #backoff: LoginBackoff;
+  readonly #damper: TakeoverDamper;
+  readonly #now: () => number;
   #broker: Aedes | undefined;
   #listeners: Listeners | undefined;
   port = -1;
@@ -82,7 +93,10 @@ export class MqttServer implements HubPublisher {
     this.#warn = new WarnThrottle(deps.log);
     this.#limits = { ...DEFAULT_MQTT_LIMITS, ...deps.limits };
     this.#retained = new RetainedQuota(this.#limits.maxRetainedPerClient, this.#limits.maxRetainedBytesPerClient);
+    this.#anonymousRetained = new RetainedQuota(this.#limits.maxRetainedAnonymous, this.#limits.maxRetainedBytesAnonymous);
     this.#backoff = new LoginBackoff(deps.loginBackoff);
+    this.#damper = new TakeoverDamper({ ...DEFAULT_TAKEOVER_DAMPING, ...deps.takeoverDamping });
+    this.#now = deps.now ?? Date.now;
   }
 
   get connectedClients(): number {
@@ -90,9 +104,9 @@ export class MqttServer implements HubPublisher {
   }
 
   async start(): Promise<void> {
-    const { persistence, mq } = this.#d;
+    const { mq } = this.#d;
     const broker = await Aedes.createBroker({
-      ...(persistence ? { persistence } : {}),
+      persistence: redeliveryMarksDup(this.#d.persistence),
       ...(mq ? { mq } : {}),
       connectTimeout: this.#limits.connectTimeoutMs,
       queueLimit: this.#limits.maxQueuedBeforeConnack,
@@ -176,6 +190,9 @@ export class MqttServer implements HubPublisher {
         allowAnonymous: this.#d.allowAnonymous,
       },
     ).then((d) => {
+      if (d.ok && d.value.kind === 'gateway' && this.#refusedTakeover(req.clientId, d.value)) {
+        return done(Object.assign(new HubError(HubErrorCode.SESSION_CONFLICT, 'another connection of this gateway is live'), { returnCode: 2 }) as HubError & AuthenticateError, false);
+      }
       if (d.ok) {
         this.#leavePending.get(client)?.();
         this.#identities.set(client, d.value);
@@ -195,6 +212,30 @@ export class MqttServer implements HubPublisher {
       log.error({ err }, 'authentication failed');
       done(Object.assign(err, { returnCode: 3 }) as HubError & AuthenticateError, false);
     });
+  }
+
+  /**
+   * A gateway login while another connection of it is live: a takeover, or refused when the
+   * identity flaps between two devices (takeoverDamper.ts). Either way announced on the bus,
+   * which writes it for the shared-credentials alert.
+   */
+  #refusedTakeover(clientId: string, gateway: Identity & { kind: 'gateway' }): boolean {
+    // Aedes' clients by id (not in its types): the connection this login would take over.
+    const live = (this.#broker as (Aedes & { clients: Record<string, Client | undefined> }) | undefined)?.clients[clientId];
+    if (!live || live.closed) return false;
+    const { counters, log } = this.#d;
+    const v = this.#damper.login(gateway.gateway, this.#now());
+    this.#d.bus.emitSessionConflict({ gateway, outcome: v.outcome, damped: v.damped });
+    if (v.outcome === 'takeover') {
+      if (v.startsHold) {
+        counters.inc('sessions_damped', { gateway: gateway.gateway });
+        log.warn({ gateway: gateway.gateway, code: HubErrorCode.SESSION_CONFLICT }, 'repeated takeovers: two devices share this gateway\'s credentials; further logins are refused while a session is live');
+      }
+      return false;
+    }
+    counters.inc('connections_refused', { code: HubErrorCode.SESSION_CONFLICT });
+    this.#warn.warn(`conflict:${gateway.gateway}`, { gateway: gateway.gateway, code: HubErrorCode.SESSION_CONFLICT }, 'login refused: another device is using this gateway\'s credentials');
+    return true;
   }
 
   /**
@@ -278,7 +319,15 @@ export class MqttServer implements HubPublisher {
   #admitRetained(client: Client, packet: PublishPacket): void {
     if (!packet.retain) return;
     const bytes = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
-    if (this.#retained.admit(client.id, packet.topic, bytes)) return;
+    // Anonymous clients are held to their client id's quota and to one shared by all of them.
+    const pooled = this.#identities.get(client)?.kind === 'anonymous';
+    const pool = this.#anonymousRetained;
+    if (this.#retained.fits(client.id, packet.topic, bytes) && (!pooled || pool.fits(ANONYMOUS_RETAINED_OWNER, packet.topic, bytes))) {
+      this.#retained.commit(client.id, packet.topic, bytes);
+      // Every store passes through the pool too, so a topic a gateway takes over leaves it.
+      pool.commit(ANONYMOUS_RETAINED_OWNER, packet.topic, pooled ? bytes : 0);
+      return;
+    }
     packet.retain = false;
     this.#d.counters.inc('retained_refused');
     this.#warn.warn(`retained:${client.id}`, { clientId: client.id, topic: packet.topic, bytes, reason: 'retained_quota' }, 'retained-message quota reached: delivered, not retained');
@@ -353,9 +402,12 @@ export class MqttServer implements HubPublisher {
 
   #authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub: Subscription | null) => void): void {
     const identity = this.#identities.get(client);
-    const d = identity ? authorizeSubscribe(identity, sub.topic) : { ok: false as const, reason: 'not authenticated' };
+    const refusedBy = filterRefused(this.#limits.refusedSubscriptions, sub.topic);
+    const d = refusedBy !== undefined
+      ? { ok: false as const, reason: `subscription filter refused by configuration (${refusedBy})` }
+      : identity ? authorizeSubscribe(identity, sub.topic) : { ok: false as const, reason: 'not authenticated' };
     if (d.ok) return done(null, sub);
-    this.#d.counters.inc('subscriptions_denied');
+    this.#d.counters.inc('subscriptions_denied', { reason: refusedBy !== undefined ? 'refused_filter' : 'acl' });
     this.#d.log.warn({ clientId: client.id, filter: sub.topic }, d.reason);
     // [MQTT-3.9.3]: a refused subscription is answered with return code 0x80.
     done(null, null);

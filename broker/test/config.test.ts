@@ -39,7 +39,8 @@ describe('loadHubConfig', () => {
         // 8 MiB: the protocol's largest valid batch fits (payloadLimits.test.ts).
         limits: { maxPayloadBytes: 8_388_608, maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
         // 8 MiB of payload + 64 KiB of topic and headers = 8 454 144 bytes
-        mqttLimits: { maxPacketBytes: 8_454_144, connectTimeoutMs: 10_000, maxPendingConnections: 256, publishRate: 50, publishBurst: 200, maxRetainedPerClient: 16, maxRetainedBytesPerClient: 1_048_576, maxStateBytes: 16_384, maxHealthBytes: 16_384, maxCmdresBytes: 16_384, maxQueuedBeforeConnack: 16, maxInflightQos2: 100 },
+        mqttLimits: { maxPacketBytes: 8_454_144, connectTimeoutMs: 10_000, maxPendingConnections: 256, publishRate: 50, publishBurst: 200, maxRetainedPerClient: 16, maxRetainedBytesPerClient: 1_048_576, maxRetainedAnonymous: 64, maxRetainedBytesAnonymous: 4_194_304, maxStateBytes: 16_384, maxHealthBytes: 16_384, maxCmdresBytes: 16_384, maxQueuedBeforeConnack: 16, maxInflightQos2: 100, refusedSubscriptions: [] },
+        takeoverDamping: { maxTakeovers: 3, windowMs: 60_000, holdMs: 300_000 },
         loginBackoff: { freeFailuresPerId: 5, freeFailuresPerAddress: 30, baseMs: 1000, maxMs: 60_000 },
       },
     });
@@ -104,6 +105,9 @@ describe('loadHubConfig', () => {
     ['HUB_ALLOW_ANONYMOUS', 'maybe'],
     ['HUB_MAX_AGE_MS', '59999'],
     ['HUB_MAX_PAYLOAD_BYTES', '1023'],
+    ['HUB_REFUSED_SUBSCRIPTIONS', 'ok/#,bad/#/x'],
+    // One takeover is a restart: damping needs at least two.
+    ['HUB_TAKEOVER_MAX', '1'],
     ['LOG_LEVEL', 'verbose'],
   ])('refuses %s=%s with a ConfigError naming the variable', (name, value) => {
     const e = configError({ [name]: value });
@@ -123,6 +127,13 @@ describe('loadHubConfig', () => {
     const e = configError({ [name]: value });
     expect(e.problems).toMatch(new RegExp(`^${name}: must be a URL with a scheme and a host: `));
     expect(e.problems.split('\n')).toHaveLength(1);
+  });
+
+  it('reads the refused subscription filters and the takeover damping', () => {
+    const c = loadHubConfig({ HUB_REFUSED_SUBSCRIPTIONS: 'test/nosubscribe, private/#', HUB_TAKEOVER_MAX: '5', HUB_TAKEOVER_WINDOW_MS: '30000', HUB_TAKEOVER_HOLD_MS: '600000', HUB_MAX_RETAINED_ANONYMOUS: '8' });
+    expect(c.hub.mqttLimits?.refusedSubscriptions).toEqual(['test/nosubscribe', 'private/#']);
+    expect(c.hub.mqttLimits?.maxRetainedAnonymous).toBe(8);
+    expect(c.hub.takeoverDamping).toEqual({ maxTakeovers: 5, windowMs: 30_000, holdMs: 600_000 });
   });
 
   it('takes http and https InfluxDB URLs, and mqtt and mqtts public URLs', () => {

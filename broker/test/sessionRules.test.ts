@@ -43,7 +43,7 @@ describe('anonymous mode', () => {
         codes.push(...granted);
       }
       expect(codes).toEqual([1, 128, 128, 128, 128]);
-      expect(rig.hub.counters.get('subscriptions_denied')).toBe(4);
+      expect(rig.hub.counters.get('subscriptions_denied', { reason: 'acl' })).toBe(4);
     } finally {
       await c.endAsync(true);
     }

@@ -140,6 +140,19 @@ export function alertRules(): alerting.Rule[] {
         description: 'Data was lost: the outbox reached its size or age bound and dropped its oldest records. Raise GW_OUTBOX_MAX_BYTES or fix the uplink.',
       })
       .build(),
+    thresholdRule('campus-gateway-credentials-shared', 'Gateway credentials shared', Q.ALERT_SHARED_CREDENTIALS, 900, 'gt', 0)
+      // The hub damps only after repeated takeovers, and the refused device keeps retrying, so
+      // the points go on while both run: a minute is enough.
+      .forDuration('1m')
+      .labels({ severity: 'warning', scope: 'gateway' })
+      .annotations({
+        summary: 'Gateway {{ $labels.gateway }} ({{ $labels.school }}, {{ $labels.district }}): two devices are using its credentials.',
+        description:
+          'Their connections kept taking each other\'s session over, so the hub now keeps the one connected and refuses the other ' +
+          '(HUB_ERR_SESSION_CONFLICT in the hub\'s log, hub_sessions_damped_total). Find the second device (a cloned gateway, or a spare ' +
+          'configured with this gateway\'s password) and give it its own gateway, or rotate this one\'s password.',
+      })
+      .build(),
   ];
 }
 

@@ -173,6 +173,9 @@ export const FILTERS = {
 /** Each gateway's last connection state (1 connected, 0 not) within the rule's range. */
 export const ALERT_GATEWAY_STATE = from('gateway_up').select(as(agg('gateway_up', 'last', 'up'), 'online')).where(timeFilter).by('district', 'school', 'gateway').build();
 
+/** Per gateway: logins the hub damped (held for repeated takeovers: two devices sharing its credentials) within the rule's range. */
+export const ALERT_SHARED_CREDENTIALS = from('gateway_conflict').select(as(agg('gateway_conflict', 'sum', 'damped'), 'damped')).where(timeFilter).by('district', 'school', 'gateway').build();
+
 /** The hub's minute reports within the rule's range: none means the hub (or its writes) stopped. */
 export const ALERT_HUB_REPORTS = from('inventory').select(as(agg('inventory', 'count', 'devices'), 'reports')).where(timeFilter).build();
 

@@ -183,7 +183,7 @@ interface Rule {
 describe('the alerting provisioning', () => {
   const rules = () => (parse(file('alerting/rules.yaml')) as { apiVersion: number; groups: Array<{ orgId: number; name: string; folder: string; interval: string; rules: Rule[] }> }).groups;
 
-  it('is one group in one folder, evaluated every minute, with the six rules', () => {
+  it('is one group in one folder, evaluated every minute, with the seven rules', () => {
     const groups = rules();
     expect(groups.map((g) => [g.orgId, g.name, g.folder, g.interval])).toEqual([[1, 'campus-hub', 'Campus network', '1m']]);
     expect(groups[0]!.rules.map((r) => [r.uid, r.for])).toEqual([
@@ -193,6 +193,7 @@ describe('the alerting provisioning', () => {
       ['campus-outbox-backlog-growing', '10m'],
       ['campus-hub-silent', '2m'],
       ['campus-outbox-dropped', '1m'],
+      ['campus-gateway-credentials-shared', '1m'],
     ]);
   });
 

@@ -86,6 +86,12 @@ export const SCHEMA = {
     tags: GATEWAY_TAGS,
     fields: { online: 'boolean', up: 'integer', bd_seq: 'integer' },
   },
+  // One point per login of a gateway that already had a live session: a takeover (takeovers 1)
+  // or a refusal (refused 1); damped 1 while the gateway is held for repeated takeovers.
+  gateway_conflict: {
+    tags: GATEWAY_TAGS,
+    fields: { takeovers: 'integer', refused: 'integer', damped: 'integer' },
+  },
   gateway_health: {
     tags: GATEWAY_TAGS,
     fields: {

@@ -1,19 +1,24 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import mqtt from 'mqtt';
+import mqemitter from 'mqemitter';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fleet } from '../../device-sim/src/fleet.ts';
 import { commandFilter, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { waitFor } from '../harness/ports.ts';
+import { rawConnect } from '../harness/rawMqtt.ts';
 import { gatewayPassword, influxQuery, startStack, type Stack } from '../harness/stack.ts';
 
 /**
- * MQTT 3.1.1 as the hub speaks it to a gateway, checked on the wire against the running hub
- * (real sockets, mqtt-packet's own encoder and parser): session present, QoS 2 flows,
- * keep-alive expiry with the will, and redelivery of an unacknowledged QoS 1 message on a
- * resumed session. What the hub refuses by policy (wildcards, other gateways' topics, an empty
- * client id with a persistent session) is in policy and session tests.
+ * MQTT 3.1.1 as the hub speaks it, checked on the wire against the running hub (real sockets,
+ * mqtt-packet's own encoder and parser). To a gateway: session present, QoS 2 flows, keep-alive
+ * expiry with the will, and redelivery of an unacknowledged QoS 1 message on a resumed session.
+ * To observers (a hub with anonymous clients allowed, the experiment mode, where wildcards are
+ * allowed outside the hub's topics): `$`-topics against wildcards, overlapping subscriptions,
+ * redelivery against first delivery of a queued message, and a subscription refused by
+ * configuration. What the hub refuses by policy (other gateways' topics, an empty client id
+ * with a persistent session) is in policy and session tests.
  */
 const fleet: Fleet = {
   districts: [{ id: '渝中区', nameEn: 'Yuzhong', code: 'yz' }],
@@ -48,6 +53,10 @@ class Wire {
     this.#sock.destroy();
   }
 }
+
+const anonymousConnect = (clientId: string, clean: boolean): Packet => ({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean, keepalive: 30 }) as Packet;
+const publishPacket = (topic: string, payload: string, qos: 0 | 1, messageId?: number): Packet =>
+  ({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false, ...(qos > 0 ? { messageId } : {}) }) as Packet;
 
 const connectPacket = (g: GatewayAddress, o: { clean: boolean; keepalive?: number; will?: boolean }): Packet =>
   ({
@@ -153,9 +162,157 @@ describe('MQTT 3.1.1 conformance of the hub, on the wire', () => {
     const ack = await again.next('connack');
     expect([ack['returnCode'], ack['sessionPresent']]).toEqual([0, true]);
     const re = await again.next('publish');
-    // The same packet identifier and message. Its DUP flag is not asserted: Aedes redelivers
-    // stored messages with DUP 0, short of [MQTT-3.3.1-1] (tests/README.md, Conformance).
-    expect([re['messageId'], re['qos'], JSON.parse(String(re['payload'])).id]).toEqual([first['messageId'], 1, sent.id]);
+    // The same packet identifier and message, now marked as sent before [MQTT-3.3.1-1].
+    expect(first['dup']).toBe(false);
+    expect([re['messageId'], re['qos'], re['dup'], JSON.parse(String(re['payload'])).id]).toEqual([first['messageId'], 1, true, sent.id]);
     again.send({ cmd: 'puback', messageId: re['messageId'] } as Packet);
+  });
+});
+
+describe('MQTT 3.1.1 conformance for observers (anonymous clients allowed), on the wire', () => {
+  let influx: InfluxInstance;
+  let stack: Stack;
+  /** Every topic the broker routes, as its emitter sees them. */
+  const routed: string[] = [];
+  const wires: Wire[] = [];
+  const wire = (): Wire => {
+    const w = new Wire(stack.hub.mqttPort);
+    wires.push(w);
+    return w;
+  };
+  async function connected(clientId: string, clean = true): Promise<Wire> {
+    const w = wire();
+    w.send(anonymousConnect(clientId, clean));
+    expect((await w.next('connack'))['returnCode']).toBe(0);
+    return w;
+  }
+  async function subscribed(w: Wire, messageId: number, subscriptions: Array<{ topic: string; qos: 0 | 1 }>): Promise<number[]> {
+    w.send({ cmd: 'subscribe', messageId, subscriptions } as Packet);
+    const ack = await waitFor('its suback', async () => w.packets.find((p) => p.cmd === 'suback' && p.messageId === messageId) as (Packet & { granted: number[] }) | undefined);
+    return ack.granted;
+  }
+  const publishes = (w: Wire) => w.packets.filter((p): p is Packet & { topic: string; qos: number; dup: boolean; messageId?: number; payload: Buffer } => p.cmd === 'publish');
+
+  beforeAll(async () => {
+    influx = await startInflux();
+    const mq = mqemitter();
+    mq.on('#', (packet: { topic: string }, cb: () => void) => {
+      routed.push(packet.topic);
+      cb();
+    });
+    stack = await startStack({ influxUrl: influx.url, database: 'e2e_conformance_obs', fleet, withGateways: false, mq, hub: { allowAnonymous: true, mqttLimits: { refusedSubscriptions: ['test/nosubscribe', 'private/#'] } } });
+  });
+  afterAll(async () => {
+    for (const w of wires) w.destroy();
+    await stack?.stop();
+    await influx?.stop();
+  });
+
+  it('retained: a new subscriber gets the last retained message with RETAIN 1, a live one with RETAIN 0; an empty one clears it [MQTT-3.3.1-6, -9, -10, -11]', async () => {
+    const live = await connected('obs-ret-live');
+    expect(await subscribed(live, 1, [{ topic: 'lab/ret', qos: 1 }])).toEqual([1]);
+    const pub = await connected('pub-ret');
+    pub.send({ ...publishPacket('lab/ret', 'v1', 1, 1), retain: true } as Packet);
+    pub.send({ ...publishPacket('lab/ret', 'v2', 1, 2), retain: true } as Packet);
+    await waitFor('both live', async () => publishes(live).length >= 2 || undefined);
+    expect(publishes(live).map((p) => [String(p.payload), (p as { retain?: boolean }).retain])).toEqual([['v1', false], ['v2', false]]);
+    const late = await connected('obs-ret-late');
+    expect(await subscribed(late, 1, [{ topic: 'lab/ret', qos: 1 }])).toEqual([1]);
+    const served = await late.next('publish');
+    expect([served['topic'], String(served['payload']), served['retain']]).toEqual(['lab/ret', 'v2', true]);
+    // A zero-byte retained message clears the topic, and is itself delivered to the live subscriber.
+    pub.send({ ...publishPacket('lab/ret', '', 1, 3), retain: true } as Packet);
+    await waitFor('the clear delivered live', async () => publishes(live).length >= 3 || undefined);
+    const after = await connected('obs-ret-after');
+    expect(await subscribed(after, 1, [{ topic: 'lab/ret', qos: 1 }, { topic: 'lab/ret-marker', qos: 1 }])).toEqual([1, 1]);
+    pub.send(publishPacket('lab/ret-marker', 'm', 1, 4));
+    await waitFor('the marker', async () => publishes(after).length >= 1 || undefined);
+    expect(publishes(after).map((p) => p.topic)).toEqual(['lab/ret-marker']);
+  });
+
+  it('QoS 0: delivered at QoS 0 to a QoS 1 subscription, without a packet identifier [MQTT-3.3.5-1, MQTT-2.3.1-5]', async () => {
+    const sub = await connected('obs-q0');
+    expect(await subscribed(sub, 1, [{ topic: 'lab/q0', qos: 1 }])).toEqual([1]);
+    const pub = await connected('pub-q0');
+    pub.send(publishPacket('lab/q0', 'fire-and-forget', 0));
+    const got = await sub.next('publish');
+    expect([got['qos'], got['messageId'], String(got['payload'])]).toEqual([0, undefined, 'fire-and-forget']);
+  });
+
+  it('a zero-byte client id: accepted with CleanSession 1 (the hub assigns one), refused 0x02 with CleanSession 0 [MQTT-3.1.3-6, -8]', async () => {
+    const ok = wire();
+    ok.send(anonymousConnect('', true));
+    expect((await ok.next('connack'))['returnCode']).toBe(0);
+    expect(await subscribed(ok, 1, [{ topic: 'lab/anon', qos: 0 }])).toEqual([0]);
+    // Raw bytes: mqtt-packet itself refuses to encode this CONNECT.
+    expect(await rawConnect(stack.hub.mqttPort, { clientId: '', clean: false })).toBe(2);
+  });
+
+  it('topics beginning with $ are not matched by filters beginning with a wildcard [MQTT-4.7.2-1]', async () => {
+    const sub = await connected('obs-dollar');
+    expect(await subscribed(sub, 1, [{ topic: '+/x', qos: 0 }, { topic: '+/+', qos: 0 }])).toEqual([0, 0]);
+    const pub = await connected('pub-dollar');
+    pub.send(publishPacket('$lab/x', 'dollar', 1, 1));
+    await pub.next('puback');
+    pub.send(publishPacket('lab/x', 'plain', 1, 2));
+    // Published after $lab/x on the same connection: once it is here, $lab/x would have been too.
+    await waitFor('lab/x delivered', async () => publishes(sub).length >= 1 || undefined);
+    // The broker did route $lab/x: only the wildcard filters left it out.
+    expect(routed).toContain('$lab/x');
+    // Once, though it matches both filters (overlapping subscriptions, below).
+    expect(publishes(sub).map((p) => [p.topic, String(p.payload)])).toEqual([['lab/x', 'plain']]);
+  });
+
+  it('overlapping subscriptions: the message goes once, at the highest QoS granted [MQTT-3.3.5-1]', async () => {
+    const sub = await connected('obs-overlap');
+    expect(await subscribed(sub, 1, [{ topic: 'lab/+/temp', qos: 0 }, { topic: 'lab/#', qos: 1 }, { topic: 'lab/r1/temp', qos: 1 }])).toEqual([0, 1, 1]);
+    const pub = await connected('pub-overlap');
+    pub.send(publishPacket('lab/r1/temp', '21.5', 1, 1));
+    // A marker after it, matched by one subscription: once it is here, every copy of the first is too.
+    pub.send(publishPacket('lab/end', 'end', 1, 2));
+    await waitFor('the marker', async () => publishes(sub).some((p) => p.topic === 'lab/end') || undefined);
+    // The rule allows one copy per matching subscription or one in all; Aedes sends one, at
+    // the highest QoS granted among the three (1), never more than published.
+    expect(publishes(sub).map((p) => [p.topic, String(p.payload), p.qos])).toEqual([
+      ['lab/r1/temp', '21.5', 1],
+      ['lab/end', 'end', 1],
+    ]);
+    for (const p of publishes(sub)) sub.send({ cmd: 'puback', messageId: p.messageId } as Packet);
+  });
+
+  it('a persistent session: a message queued while away goes with DUP 0, one sent and not acknowledged comes again with DUP 1 [MQTT-3.3.1-1]', async () => {
+    const id = 'obs-dup';
+    let sub = await connected(id, false);
+    expect(await subscribed(sub, 1, [{ topic: 'lab/dup', qos: 1 }])).toEqual([1]);
+    sub.send({ cmd: 'disconnect' } as Packet);
+    await waitFor('the hub to close it', async () => sub.closed || undefined, { timeoutMs: 10_000 });
+    const pub = await connected('pub-dup');
+    pub.send(publishPacket('lab/dup', 'queued', 1, 1));
+    await pub.next('puback');
+
+    // Back: the queued message is sent for the first time. Not acknowledged, and the connection drops.
+    sub = await connected(id, false);
+    const first = await sub.next('publish');
+    expect([first['topic'], String(first['payload']), first['dup']]).toEqual(['lab/dup', 'queued', false]);
+    sub.destroy();
+
+    sub = await connected(id, false);
+    const again = await sub.next('publish');
+    expect([again['topic'], String(again['payload']), again['messageId'], again['dup']]).toEqual(['lab/dup', 'queued', first['messageId'], true]);
+    sub.send({ cmd: 'puback', messageId: again['messageId'] } as Packet);
+  });
+
+  it('a subscription filter refused by configuration gets 0x80 alongside the granted ones, and nothing is delivered to it', async () => {
+    const sub = await connected('obs-refused');
+    const before = stack.hub.counters.get('subscriptions_denied', { reason: 'refused_filter' });
+    expect(await subscribed(sub, 1, [{ topic: 'test/nosubscribe', qos: 1 }, { topic: 'test/ok', qos: 1 }, { topic: 'private/+/notes', qos: 0 }, { topic: 'private', qos: 0 }])).toEqual([0x80, 1, 0x80, 0x80]);
+    // A filter that only overlaps a refused one is granted: '#'-like reach is the ACL's business.
+    expect(await subscribed(sub, 2, [{ topic: 'test/+', qos: 0 }])).toEqual([0]);
+    expect(stack.hub.counters.get('subscriptions_denied', { reason: 'refused_filter' }) - before).toBe(3);
+    const pub = await connected('pub-refused');
+    pub.send(publishPacket('private/r1/notes', 'secret', 0));
+    pub.send(publishPacket('test/ok', 'fine', 1, 1));
+    await waitFor('test/ok delivered', async () => publishes(sub).some((p) => p.topic === 'test/ok') || undefined);
+    expect(publishes(sub).map((p) => p.topic).filter((t) => t.startsWith('private'))).toEqual([]);
   });
 });

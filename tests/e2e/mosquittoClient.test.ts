@@ -129,7 +129,7 @@ describe('a third-party MQTT client (mosquitto_pub) against the hub', () => {
         codes.push(...granted);
       }
       expect(codes).toEqual([1, 128, 128, 128, 128]);
-      expect(stack.hub.counters.get('subscriptions_denied')).toBe(4);
+      expect(stack.hub.counters.get('subscriptions_denied', { reason: 'acl' })).toBe(4);
     } finally {
       await client.endAsync(true);
     }

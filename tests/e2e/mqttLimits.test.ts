@@ -266,3 +266,52 @@ describe('MQTT limits against an abusive client', () => {
     expect(s[0]!.values[0]![1]).toBe(victimSent);
   });
 });
+
+describe('the retained quota of anonymous clients', () => {
+  let influx: InfluxInstance;
+  let stack: Stack;
+  const persistence = (persistenceModule as unknown as () => AedesPersistence)();
+  const stored = async (pattern: string): Promise<string[]> => {
+    const got: string[] = [];
+    for await (const p of persistence.createRetainedStream(pattern) as AsyncIterable<{ topic: string }>) got.push(p.topic);
+    return got.sort();
+  };
+
+  beforeAll(async () => {
+    influx = await startInflux();
+    stack = await startStack({ persistence, influxUrl: influx.url, database: 'e2e_anonymous_retained', fleet, withGateways: false, hub: { allowAnonymous: true, mqttLimits: { maxRetainedPerClient: 2, maxRetainedAnonymous: 3 } } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await influx?.stop();
+  });
+
+  it('is shared by every anonymous client: a new client id is no new quota', async () => {
+    const url = `mqtt://127.0.0.1:${stack.hub.mqttPort}`;
+    const a = await mqtt.connectAsync(url, { clientId: 'anon-a', protocolVersion: 4, reconnectPeriod: 0 });
+    const b = await mqtt.connectAsync(url, { clientId: 'anon-b', protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      // Two for a (its own quota), one for b: the three the anonymous clients share.
+      for (const [c, t] of [[a, 'lab/a/1'], [a, 'lab/a/2'], [b, 'lab/b/1']] as const) await c.publishAsync(t, 'x', { qos: 1, retain: true });
+      expect(stack.hub.counters.get('retained_refused')).toBe(0);
+      // b is within its own quota of 2, but the shared one is full.
+      await b.publishAsync('lab/b/2', 'x', { qos: 1, retain: true });
+      expect(stack.hub.counters.get('retained_refused')).toBe(1);
+      // b's clear of lab/b/1 comes after lab/b/2 on the same connection: once it is applied,
+      // lab/b/2 would have been stored if it were going to be.
+      await b.publishAsync('lab/b/1', '', { qos: 1, retain: true });
+      await waitFor('the clear applied', async () => !(await stored('lab/#')).includes('lab/b/1'), { timeoutMs: 5000 });
+      expect(await stored('lab/#')).toEqual(['lab/a/1', 'lab/a/2']);
+      // The clear gave its place back to the pool: a third client id may use it, and no more.
+      const c = await mqtt.connectAsync(url, { clientId: 'anon-c', protocolVersion: 4, reconnectPeriod: 0 });
+      await c.publishAsync('lab/c/1', 'x', { qos: 1, retain: true });
+      await c.publishAsync('lab/c/2', 'x', { qos: 1, retain: true });
+      await c.endAsync(true);
+      expect(stack.hub.counters.get('retained_refused')).toBe(2);
+      await waitFor('lab/c/1 stored', async () => (await stored('lab/#')).includes('lab/c/1'), { timeoutMs: 5000 });
+      expect(await stored('lab/#')).toEqual(['lab/a/1', 'lab/a/2', 'lab/c/1']);
+    } finally {
+      await Promise.all([a.endAsync(true), b.endAsync(true)]);
+    }
+  });
+});

@@ -4,7 +4,7 @@ import { startMainProcess } from './mainProcess.ts';
 export interface GatewayProcess {
   child: ChildProcess;
   healthPort: number;
-  health(): Promise<{ connected: boolean; outbox: { records: number; dropped: number; waitingBacklog: number; waitingLive: number }; replay: { active: boolean; remaining: number; sent: number }; samplesAccepted: number; samplesRejected: number }>;
+  health(): Promise<{ connected: boolean; uplink: { connected: boolean; reason?: string; nextAttemptInMs?: number }; outbox: { records: number; dropped: number; waitingBacklog: number; waitingLive: number }; replay: { active: boolean; remaining: number; sent: number }; samplesAccepted: number; samplesRejected: number }>;
   /** Sends a signal and waits for the process to exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }

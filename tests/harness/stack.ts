@@ -1,4 +1,5 @@
 import type { AedesPersistence } from 'aedes-persistence';
+import type { MQEmitter } from 'mqemitter';
 import type { Logger } from 'pino';
 import { createHub, type Hub, type HubConfig } from '../../broker/src/hub.ts';
 import { provisionFleet } from '../../broker/src/provision.ts';
@@ -78,11 +79,13 @@ export async function startStack(opts: {
   now?: () => number;
   /** Aedes' persistence for the hub (a test reads what it retained from it). */
   persistence?: AedesPersistence;
+  /** Aedes' message emitter for the hub (a test sees what the broker routes on it). */
+  mq?: MQEmitter;
 }): Promise<Stack> {
   const log = opts.log ?? silentLogger();
   const registry = new Registry(':memory:');
   await provisionFleet(registry, opts.fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
-  const hub = createHub(hubConfig(opts.influxUrl, opts.database, opts.hub), { log, registry, ...(opts.now ? { now: opts.now } : {}), ...(opts.persistence ? { persistence: opts.persistence } : {}) });
+  const hub = createHub(hubConfig(opts.influxUrl, opts.database, opts.hub), { log, registry, ...(opts.now ? { now: opts.now } : {}), ...(opts.persistence ? { persistence: opts.persistence } : {}), ...(opts.mq ? { mq: opts.mq } : {}) });
   await hub.start();
   const gateways = new Map<string, Gateway>();
   for (const s of opts.withGateways === false ? [] : opts.fleet.schools) {
