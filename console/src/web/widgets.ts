@@ -38,7 +38,7 @@ export function Show<T>(props: { loaded: Loaded<T>; children: (v: T) => unknown 
 }
 
 /** A small uPlot chart; its series are given as aligned arrays (x in seconds). */
-export function Chart(props: { title: string; data: uPlot.AlignedData; series: uPlot.Series[]; height?: number; yRange?: [number, number]; testid?: string }) {
+export function Chart(props: { title: string; data: uPlot.AlignedData; series: uPlot.Series[]; height?: number; yRange?: [number, number]; yFormat?: (v: number) => string; testid?: string }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -51,7 +51,7 @@ export function Chart(props: { title: string; data: uPlot.AlignedData; series: u
       cursor: { show: true },
       scales: { x: { time: true }, ...(props.yRange ? { y: { range: props.yRange } } : {}) },
       series: [{}, ...props.series],
-      axes: [{ size: 30 }, { size: 60 }],
+      axes: [{ size: 30 }, { size: 80, ...(props.yFormat ? { values: (_u: uPlot, vals: number[]) => vals.map((v) => props.yFormat!(v)) } : {}) }],
     };
     const plot = new uPlot(opts, props.data, el);
     const ro = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height: props.height ?? 120 }));

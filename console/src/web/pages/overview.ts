@@ -118,7 +118,7 @@ export function OverviewPage() {
                   <p>${t('bandwidthNow')}: <span data-testid=${`bandwidth-${s.school}`} data-value=${String(bw?.inBps ?? null)}>${bps(bw?.inBps)}</span>
                     / ${t('capacity')} <span data-testid=${`capacity-${s.school}`}>${bps(bw?.uplinkCapacityBps)}</span></p>
                   <p>${t('gatewaysOffline')}: <span data-testid=${`gateways-offline-${s.school}`}>${s.gateways - s.gatewaysOnline}</span> / ${s.gateways}</p>
-                  <${Chart} title=${t('chartAvailability')} data=${[xs, ys]} series=${[{ label: t('availability24h'), stroke: '#2b7a3d', value: (_: unknown, v: number | null) => percent(v) }]} yRange=${[0, 1]} height=${90} />
+                  <${Chart} title=${t('chartAvailability')} data=${[xs, ys]} series=${[{ label: t('availability24h'), stroke: '#2b7a3d', value: (_: unknown, v: number | null) => percent(v) }]} yRange=${[0, 1]} yFormat=${(v: number) => percent(v)} height=${90} />
                 </article>`;
               })}
             </div>

@@ -31,12 +31,14 @@ async function loadBandwidth(id: string): Promise<BandwidthAnswer[]> {
 /** A school: rooms × devices as a grid of states, and its uplink over the day. */
 export function SchoolPage(props: { school: string }) {
   const { t, lang } = useApp();
-  const [loaded, , update] = useLoad(() => loadSchool(props.school), [props.school]);
+  const [loaded, reload, update] = useLoad(() => loadSchool(props.school), [props.school]);
   const [bw] = useLoad(() => loadBandwidth(props.school), [props.school]);
   useLive('presence', (e) => {
     if (e.school !== props.school) return;
     if (e.type === 'device_state') update((v) => ({ ...v, devices: v.devices.map((d) => (d.id === e.device ? { ...d, state: e.to as DeviceStatus['state'], since: e.ts } : d)) }));
-    else update((v) => ({ ...v, devices: v.devices.map((d) => (e.type === 'gateway_offline' && d.gateway === e.gateway ? { ...d, state: 'unknown' } : d)) }));
+    else if (e.type === 'gateway_offline') update((v) => ({ ...v, devices: v.devices.map((d) => (d.gateway === e.gateway ? { ...d, state: 'unknown' } : d)) }));
+    // Back online, the gateway's devices are as it reports them next: read them again.
+    else reload();
   });
   return html`<${Show} loaded=${loaded}>${(v: SchoolView) => {
     const roomIds = [...new Set([...v.rooms.map((r) => r.id), ...v.devices.map((d) => d.room)])];
@@ -69,6 +71,7 @@ export function SchoolPage(props: { school: string }) {
           title=${`${t('bandwidthToday')} (${t('capacity')} ${bps(v.school.uplinkCapacityBps)})`}
           testid="school-bandwidth"
           height=${160}
+          yFormat=${bps}
           data=${[xs, hours.map((h) => row(h)?.inBps ?? null), hours.map((h) => row(h)?.outBps ?? null), hours.map(() => v.school.uplinkCapacityBps)]}
           series=${[
             { label: t('inbound'), stroke: '#1f5fa8', value: (_: unknown, x: number | null) => bps(x) },
