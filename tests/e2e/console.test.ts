@@ -151,6 +151,11 @@ describe('the web console in a real browser', () => {
   });
 
   it('signs in as the school\'s IT (a wrong password first) and sees that school alone', async () => {
+    // The hub's root leads to the console, served with its policy.
+    const root = await page.goto(`${origin}/`);
+    expect(new URL(page.url()).pathname).toBe('/console/');
+    expect(root!.headers()['content-security-policy']).toMatch(/^default-src 'self'; script-src 'self' 'sha256-[A-Za-z0-9+/=]+';/);
+    await page.locator('[data-testid=sign-in-form]').waitFor();
     await page.goto(`${origin}/console/devices`);
     await page.locator('[data-testid=sign-in-form]').waitFor();
     await shot(page, '01-sign-in');
