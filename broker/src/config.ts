@@ -5,6 +5,7 @@ import type { HubConfig } from './hub.ts';
 import { DEFAULT_MQTT_LIMITS } from './limits.ts';
 import { parseRefusedSubscriptions } from './subscriptionFilters.ts';
 import { DEFAULT_TAKEOVER_DAMPING } from './takeoverDamper.ts';
+import { DEFAULT_SESSION_POLICY } from './auth/sessions.ts';
 
 const DAY = 86_400_000;
 
@@ -48,6 +49,9 @@ const schema = z.object({
   /** The first back-off wait (doubling per further failure) and its cap. */
   HUB_LOGIN_BACKOFF_BASE_MS: envInt(DEFAULT_LOGIN_BACKOFF.baseMs, 1, 3_600_000),
   HUB_LOGIN_BACKOFF_MAX_MS: envInt(DEFAULT_LOGIN_BACKOFF.maxMs, 1, 86_400_000),
+  /** Console sessions (auth/sessions.ts): absolute lifetime from sign-in, and the idle limit. */
+  HUB_SESSION_TTL_MS: envInt(DEFAULT_SESSION_POLICY.ttlMs, 60_000, 30 * DAY),
+  HUB_SESSION_IDLE_MS: envInt(DEFAULT_SESSION_POLICY.idleMs, 60_000, 30 * DAY),
   HUB_PUBLISH_BURST: envInt(DEFAULT_MQTT_LIMITS.publishBurst, 1, 1_000_000),
   HUB_MAX_RETAINED_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedPerClient, 0, 1_000_000),
   HUB_MAX_RETAINED_BYTES_PER_CLIENT: envInt(DEFAULT_MQTT_LIMITS.maxRetainedBytesPerClient, 0, 1024 * 1_048_576),
@@ -140,6 +144,7 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         baseMs: e.HUB_LOGIN_BACKOFF_BASE_MS,
         maxMs: Math.max(e.HUB_LOGIN_BACKOFF_MAX_MS, e.HUB_LOGIN_BACKOFF_BASE_MS),
       },
+      consoleSessions: { ttlMs: e.HUB_SESSION_TTL_MS, idleMs: Math.min(e.HUB_SESSION_IDLE_MS, e.HUB_SESSION_TTL_MS) },
     },
   });
 }

@@ -26,6 +26,7 @@ import type { IngestLimits } from './ingest.ts';
 import type { MqttLimits } from './limits.ts';
 import { createHubCounters, createHubHistograms, type HubCounters } from './metrics.ts';
 import type { LoginBackoffPolicy } from './loginBackoff.ts';
+import type { SessionPolicy } from './auth/sessions.ts';
 import { MqttServer, type MqttServerDeps } from './mqttServer.ts';
 import type { Presence } from './presence.ts';
 import { Registry, type CommandRecord } from './registry.ts';
@@ -64,6 +65,8 @@ export interface HubConfig {
   bootstrapTokenFile?: string | undefined;
   /** Back-off after failed MQTT logins; the defaults of broker/src/loginBackoff.ts where absent. */
   loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
+  /** Console sessions' lifetime and idle limit; the defaults of broker/src/auth/sessions.ts where absent. Sign-in backs off by `loginBackoff`. */
+  consoleSessions?: Partial<SessionPolicy> | undefined;
 }
 
 export interface HubDeps {
@@ -140,6 +143,8 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     counters,
     log: child('api'),
     now,
+    consoleSessions: config.consoleSessions,
+    signInBackoff: config.loginBackoff,
     presence,
     bus,
     credentials,

@@ -28,9 +28,11 @@ export const HUB_COUNTERS = {
   bus_listener_errors: { help: 'Event-bus listeners that threw (the event still reached the others), by event.', labels: ['event'] },
   commands: { help: 'Commands by outcome (sent, rejected, done, failed, expired, no_result).', labels: ['status'] },
   api_requests: { help: 'Management API requests answered, by route and status.', labels: ['method', 'route', 'status'] },
-  api_auth_failures: { help: 'Management API requests refused before any route ran, by reason (missing, malformed, unknown, expired, revoked, disabled).', labels: ['reason'] },
+  api_auth_failures: { help: 'Management API requests refused before any route ran, by reason (missing, malformed, unknown, expired, revoked, disabled), for tokens and session cookies alike.', labels: ['reason'] },
+  api_csrf_refused: { help: 'Management API changes with a session cookie but without its X-CSRF-Token, refused (403).' },
+  console_sign_ins: { help: 'Console sign-ins, by outcome (ok; failed: unknown user, wrong or no password, disabled; backoff: refused before any check).', labels: ['outcome'] },
   api_stream_clients: { help: 'Event-stream clients connected (SSE), ever.' },
-  api_stream_closed: { help: 'Event streams the hub closed, by reason (token: revoked, expired or its user disabled; backpressure: the client read too slowly).', labels: ['reason'] },
+  api_stream_closed: { help: 'Event streams the hub closed, by reason (token: its token or session revoked or expired, or its user disabled; backpressure: the client read too slowly).', labels: ['reason'] },
   tls_refused: { help: 'TLS connections cut before MQTT, by reason (handshake: failed; missing: no client certificate where one is required; untrusted: not signed by the client CA).', labels: ['reason'] },
   tls_reloads: { help: 'Certificate reloads after their files changed, by result (ok, failed: the previous certificates stay).', labels: ['result'] },
 } as const;

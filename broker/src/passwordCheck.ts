@@ -20,8 +20,8 @@ export class PasswordCheck {
     return this.#dummy;
   }
 
-  /** Passes a registry row through, noting its hash's parameters. */
-  seen(row: GatewayRow | undefined): GatewayRow | undefined {
+  /** Passes a registry row (a gateway's, a user's password) through, noting its hash's parameters. */
+  seen<R extends Pick<GatewayRow, 'passwordHash'>>(row: R | undefined): R | undefined {
     const params = row && scryptParamsOf(row.passwordHash);
     if (params) this.#dummy = dummyHash(params);
     return row;

@@ -66,6 +66,8 @@ export interface Device { id: string; school: string; district: string; room: st
 export interface Gateway { id: string; school: string; district: string; revoked: boolean; createdAt: number; rotatedAt: number | null }
 export interface User { id: string; displayName: string; role: Role; district: string | null; school: string | null; createdAt: number; disabledAt: number | null; hasPassword: boolean }
 export interface ApiTokenRow { id: string; user: string; name: string; secretHash: string; createdAt: number; expiresAt: number | null; revokedAt: number | null; lastUsedAt: number | null }
+/** A console session: the cookie is `<id>_<secret>`, only the secret's SHA-256 kept (auth/sessions.ts). */
+export interface SessionRow { id: string; user: string; secretHash: string; csrfToken: string; createdAt: number; expiresAt: number; lastSeenAt: number; revokedAt: number | null }
 export type CommandStatus = 'sent' | 'rejected' | 'done' | 'failed' | 'expired' | 'no_result';
 export interface CommandRecord { id: string; device: string; district: string; school: string; gateway: string; action: string; ttlMs: number; actor: string; idempotencyKey: string | null; requestHash: string | null; status: CommandStatus; detail: string | null; issuedAt: number; updatedAt: number }
 export interface Page<T> { items: T[]; nextCursor: string | null }
@@ -126,6 +128,7 @@ const DEVICE_SELECT =
 const GATEWAY_SELECT = 'SELECT g.id, g.school, s.district, g.revoked, g.created_at, g.rotated_at FROM gateways g JOIN schools s ON s.id = g.school';
 const USER_SELECT = 'SELECT id, display_name, role, district, school, created_at, disabled_at, password_hash IS NOT NULL AS has_password FROM users';
 const TOKEN_SELECT = 'SELECT id, user, name, secret_hash, created_at, expires_at, revoked_at, last_used_at FROM api_tokens';
+const SESSION_SELECT = 'SELECT id, user, secret_hash, csrf_token, created_at, expires_at, last_seen_at, revoked_at FROM sessions';
 const COMMAND_SELECT =
   'SELECT id, device, district, school, gateway, action, ttl_ms, actor, idempotency_key, request_hash, status, detail, issued_at, updated_at FROM commands';
 
@@ -190,6 +193,16 @@ const toToken = (r: SqlRow): ApiTokenRow => ({
   expiresAt: numOrNull(r['expires_at']!),
   revokedAt: numOrNull(r['revoked_at']!),
   lastUsedAt: numOrNull(r['last_used_at']!),
+});
+const toSession = (r: SqlRow): SessionRow => ({
+  id: String(r['id']),
+  user: String(r['user']),
+  secretHash: String(r['secret_hash']),
+  csrfToken: String(r['csrf_token']),
+  createdAt: num(r['created_at']!),
+  expiresAt: num(r['expires_at']!),
+  lastSeenAt: num(r['last_seen_at']!),
+  revokedAt: numOrNull(r['revoked_at']!),
 });
 const toCommand = (r: SqlRow): CommandRecord => ({
   id: String(r['id']),
@@ -326,6 +339,12 @@ export class Registry {
       insertToken: p('INSERT INTO api_tokens (id, user, name, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
       revokeToken: p('UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
       touchToken: p('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
+
+      getSession: p(`${SESSION_SELECT} WHERE id = ?`),
+      insertSession: p('INSERT INTO sessions (id, user, secret_hash, csrf_token, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      revokeSession: p('UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
+      revokeSessionsOf: p('UPDATE sessions SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL AND id <> ?'),
+      touchSession: p('UPDATE sessions SET last_seen_at = ? WHERE id = ?'),
 
       getCommand: p(`${COMMAND_SELECT} WHERE id = ?`),
       commandByKey: p(`${COMMAND_SELECT} WHERE actor = ? AND idempotency_key = ?`),
@@ -802,6 +821,33 @@ export class Registry {
 
   touchToken(id: string, at: number): void {
     this.#stmts['touchToken']!.run(at, id);
+  }
+
+  // ---- console sessions
+
+  createSession(s: Omit<SessionRow, 'revokedAt'>): void {
+    if (!this.getUser(s.user)) throw new RegistryInvalidError('session', s.id, 'user', `no user ${JSON.stringify(s.user)} in the registry`);
+    if (this.#one('getSession', s.id)) throw new RegistryConflictError('session', s.id, 'exists', 'already in the registry');
+    this.#stmts['insertSession']!.run(s.id, s.user, s.secretHash, s.csrfToken, s.createdAt, s.expiresAt, s.lastSeenAt);
+  }
+
+  getSession(id: string): SessionRow | undefined {
+    const r = this.#one('getSession', id);
+    return r && toSession(r);
+  }
+
+  /** True when the session exists; a second call keeps the first time. */
+  revokeSession(id: string, at: number): boolean {
+    return this.#changed('revokeSession', at, id);
+  }
+
+  /** Revokes every live session of `user` but `except`; how many. */
+  revokeSessionsOf(user: string, at: number, except?: string): number {
+    return Number(this.#stmts['revokeSessionsOf']!.run(at, user, except ?? '').changes);
+  }
+
+  touchSession(id: string, at: number): void {
+    this.#stmts['touchSession']!.run(at, id);
   }
 
   // ---- commands

@@ -145,9 +145,29 @@ ALTER TABLE audit_log ADD COLUMN school TEXT;
 CREATE INDEX audit_log_school ON audit_log(school, id);
 `;
 
+/**
+ * People signed in to the console (docs/design.md#security): one row per session, only the
+ * SHA-256 of its cookie's secret kept, with its CSRF token, its absolute expiry and its last use
+ * (for the idle limit).
+ */
+const CONSOLE_SESSIONS = `
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL REFERENCES users(id),
+  secret_hash TEXT NOT NULL,
+  csrf_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE INDEX sessions_user ON sessions(user);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: (db) => db.exec(INITIAL_SCHEMA) },
   { version: 2, name: 'management plane', up: (db) => db.exec(MANAGEMENT_PLANE) },
+  { version: 3, name: 'console sessions', up: (db) => db.exec(CONSOLE_SESSIONS) },
 ];
 
 const LEDGER = 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)';

@@ -194,7 +194,7 @@ describe('registry migrations: adoption of a file made before versions', () => {
         reg.close();
       }
       raw((db) => {
-        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }]);
+        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }]);
       });
     });
   }
@@ -313,9 +313,32 @@ describe('registry migrations: 2, the management plane, over a version-1 file', 
       reg.close();
     }
     raw((db) => {
-      expect(ledger(db).map((r) => r.version)).toEqual([1, 2]);
+      expect(ledger(db).map((r) => r.version)).toEqual([1, 2, 3]);
       expect(db.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
       expect(columns(db, 'schools').map((c) => c[0])).toEqual(['id', 'district', 'name_zh', 'timetable', 'name_en', 'uplink_capacity_bps', 'created_at']);
+    });
+  });
+});
+
+describe('registry migrations: 3, console sessions', () => {
+  it('adds the sessions table, written out by hand, and keeps the users of a version-2 file', () => {
+    raw((db) => migrate(db, file, MIGRATIONS.slice(0, 2)));
+    raw((db) => db.exec("INSERT INTO users (id, role, created_at) VALUES ('admin', 'city_admin', 1)"));
+    new Registry(file).close();
+    raw((db) => {
+      expect(ledger(db).map((r) => [r.version, r.name])).toEqual([[1, 'initial'], [2, 'management plane'], [3, 'console sessions']]);
+      expect(columns(db, 'sessions')).toEqual([
+        ['id', 'TEXT', 0, null, 1],
+        ['user', 'TEXT', 1, null, 0],
+        ['secret_hash', 'TEXT', 1, null, 0],
+        ['csrf_token', 'TEXT', 1, null, 0],
+        ['created_at', 'INTEGER', 1, null, 0],
+        ['expires_at', 'INTEGER', 1, null, 0],
+        ['last_seen_at', 'INTEGER', 1, null, 0],
+        ['revoked_at', 'INTEGER', 0, null, 0],
+      ]);
+      expect(indexes(db).filter((i) => i.startsWith('sessions.'))).toEqual(['sessions.sessions_user']);
+      expect(db.prepare('SELECT id FROM users').all()).toEqual([{ id: 'admin' }]);
     });
   });
 });

@@ -8,6 +8,8 @@ export interface Io {
   /** Raw bytes (stdout for exports). */
   outBytes(b: Uint8Array): void;
   readFile(path: string): Uint8Array;
+  /** All of stdin (a password piped in); absent where there is none to read. */
+  readStdin?(): Uint8Array;
   writeFile(path: string, data: Uint8Array): void;
 }
 

@@ -8,5 +8,6 @@ process.exitCode = await runCli(process.argv.slice(2), process.env, {
   err: (l) => void process.stderr.write(`${l}\n`),
   outBytes: (b) => void process.stdout.write(b),
   readFile: (p) => readFileSync(p),
+  readStdin: () => readFileSync(0),
   writeFile: (p, d) => writeFileSync(p, d),
 });

@@ -46,9 +46,10 @@ describe('campus CLI against a real hub', () => {
     return env;
   }
 
-  function campus(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  function campus(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
     return new Promise((resolve, reject) => {
-      const child = track(spawn(NODE, [MAIN, ...args], { cwd: dir, env: { ...baseEnv(), CAMPUS_URL: `http://127.0.0.1:${hub.httpPort}`, CAMPUS_TOKEN_FILE: tokenFile, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+      const child = track(spawn(NODE, [MAIN, ...args], { cwd: dir, env: { ...baseEnv(), CAMPUS_URL: `http://127.0.0.1:${hub.httpPort}`, CAMPUS_TOKEN_FILE: tokenFile, ...env }, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] }));
+      if (stdin !== undefined) child.stdin!.end(stdin);
       let out = '';
       let err = '';
       child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -349,6 +350,43 @@ describe('campus CLI against a real hub', () => {
     expect((await campus(['user', 'list', '--json'])).out).toContain('"it-bashu"');
     expect((await campus(['user', 'disable', 'it-bashu'])).code).toBe(0);
     expect((await campus(['device', 'show', 'yz-bashu-301-board'], as)).code).toBe(3);
+  });
+
+  it('user create --password-file: the user signs in to the console with it, and its session reads its school only; user password --password-stdin replaces it', async () => {
+    const signIn = (user: string, password: string) =>
+      fetch(`http://127.0.0.1:${hub.httpPort}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password }) });
+    const pwFile = join(dir, 'pw-it');
+    writeFileSync(pwFile, 'a long enough passphrase\n');
+    writeFileSync(join(dir, 'pw-short'), 'too short\n');
+    // A password the hub would refuse is refused before anything is made.
+    let r = await campus(['user', 'create', 'it-console', '--role', 'school_it', '--scope', 'school:yz-bashu', '--password-file', join(dir, 'pw-short')]);
+    expect(r.code).toBe(2);
+    r = await campus(['user', 'create', 'it-console', '--role', 'school_it', '--scope', 'school:yz-bashu', '--password-file', join(dir, 'nowhere')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^CLI_ERR_FILE: /);
+    expect((await api<{ items: Array<{ id: string }> }>('/users')).items.map((u) => u.id)).not.toContain('it-console');
+
+    r = await campus(['user', 'create', 'it-console', '--role', 'school_it', '--scope', 'school:yz-bashu', '--password-file', pwFile]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trim()).toMatch(/^cit_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(r.err).toContain('with a console password');
+    expect(await api<{ hasPassword: boolean }>('/users/it-console')).toMatchObject({ hasPassword: true });
+
+    // The trailing newline is not part of the password.
+    expect((await signIn('it-console', 'a long enough passphrase\n')).status).toBe(401);
+    const res = await signIn('it-console', 'a long enough passphrase');
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ user: { id: 'it-console', role: 'school_it', school: 'yz-bashu' } });
+    const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+    const read = (path: string) => fetch(`http://127.0.0.1:${hub.httpPort}/api/v1${path}`, { headers: { cookie } });
+    expect((await read('/devices/yz-bashu-301-board')).status).toBe(200);
+    expect((await read('/devices/jb-s01-201-vr')).status).toBe(404);
+
+    r = await campus(['user', 'password', 'it-console', '--password-stdin'], {}, 'another long passphrase\n');
+    expect(r.code, r.err).toBe(0);
+    expect((await read('/me')).status).toBe(401);
+    expect((await signIn('it-console', 'another long passphrase')).status).toBe(201);
+    expect((await campus(['user', 'password', 'it-console'])).code).toBe(2);
   });
 
   it('status: devices by state and kind, schools with their gateways', async () => {

@@ -77,7 +77,7 @@ export interface ApiRig {
   stop(): Promise<void>;
 }
 
-export async function startApiRig(influxUrl: string, database: string, opts: { fleet?: Fleet; hub?: Partial<HubConfig>; /** A file instead of memory (a test that reads the database itself). */ registryPath?: string } = {}): Promise<ApiRig> {
+export async function startApiRig(influxUrl: string, database: string, opts: { fleet?: Fleet; hub?: Partial<HubConfig>; /** A file instead of memory (a test that reads the database itself). */ registryPath?: string; /** The hub's clock (sessions' expiry). */ now?: () => number } = {}): Promise<ApiRig> {
   const registry = new Registry(opts.registryPath ?? ':memory:');
   await provisionFleet(registry, opts.fleet ?? API_FLEET, gatewayPassword, 'system:test', TEST_SCRYPT);
   const now = Date.now();
@@ -91,7 +91,7 @@ export async function startApiRig(influxUrl: string, database: string, opts: { f
   registry.revokeToken(revoked.row.id, now);
   tokens.revoked = revoked.token;
 
-  const hub = createHub(hubConfig(influxUrl, database, opts.hub), { log: silentLogger(), registry });
+  const hub = createHub(hubConfig(influxUrl, database, opts.hub), { log: silentLogger(), registry, ...(opts.now ? { now: opts.now } : {}) });
   await hub.start();
   const base = `http://127.0.0.1:${hub.httpPort}/api/v1`;
   return {

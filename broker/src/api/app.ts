@@ -3,7 +3,9 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import type { Logger } from 'pino';
 import { toError } from '../../../runtime/src/errors.ts';
 import type { Principal } from '../auth/authorize.ts';
+import { csrfMatches, DEFAULT_SESSION_POLICY, parseSessionCookie, sessionCookieOf, sessionRefusal, SESSION_COOKIE, type SessionPolicy } from '../auth/sessions.ts';
 import { parseToken, secretMatches } from '../auth/tokens.ts';
+import type { LoginBackoffPolicy } from '../loginBackoff.ts';
 import { HubError, HubErrorCode, RegistryConflictError, RegistryInvalidError } from '../errors.ts';
 import type { HubCounters } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
@@ -16,29 +18,61 @@ export interface ApiBase {
   counters: HubCounters;
   log: Logger;
   now: () => number;
+  /** Console sessions' lifetime and idle limit (defaults: auth/sessions.ts). */
+  consoleSessions?: Partial<SessionPolicy> | undefined;
+  /** Back-off after failed sign-ins (defaults: loginBackoff.ts). */
+  signInBackoff?: Partial<LoginBackoffPolicy> | undefined;
 }
+
+export const sessionPolicyOf = (deps: Pick<ApiBase, 'consoleSessions'>): SessionPolicy => ({ ...DEFAULT_SESSION_POLICY, ...deps.consoleSessions });
 
 export type RouteModule<D> = (table: RouteTable, deps: D) => void;
 
 /** A token's last use is written at most this often (a write per request would be wasteful). */
 const TOUCH_EVERY_MS = 60_000;
 
-/** The caller of a request from its `Authorization: Bearer <token>` header; 401 otherwise (counted by reason). */
+/** Methods that change nothing: a session cookie needs no CSRF token for them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The caller of a request: from its `Authorization: Bearer <token>` header, else from its console
+ * session cookie (a change then needs the session's `X-CSRF-Token`, 403 otherwise); 401 when
+ * neither holds (counted by reason). A token wins over a cookie sent with it.
+ */
 export function authenticator(deps: ApiBase): (req: Request) => Principal {
+  const policy = sessionPolicyOf(deps);
+  // A session's last use is written at most this often, but often enough for its idle limit.
+  const touchSessionEvery = Math.min(TOUCH_EVERY_MS, Math.floor(policy.idleMs / 10));
   return (req) => {
     const refuse = (reason: string, message: string): never => {
       deps.counters.inc('api_auth_failures', { reason });
       throw new ApiError(401, HubErrorCode.UNAUTHENTICATED, message, { reason });
     };
     const h = req.headers.authorization;
-    if (!h) return refuse('missing', 'an API token is required: Authorization: Bearer <token>');
-    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    const cookie = h ? undefined : sessionCookieOf(req.headers.cookie);
+    if (!h && cookie === undefined) return refuse('missing', `an API token (Authorization: Bearer <token>) or a console session (cookie ${SESSION_COOKIE}) is required`);
+    const reg = deps.registry();
+    const now = deps.now();
+    if (cookie !== undefined) {
+      const parsed = parseSessionCookie(cookie);
+      if (!parsed) return refuse('malformed', 'the session cookie is not a session of this hub');
+      const s = reg.getSession(parsed.id);
+      if (!s || !secretMatches(parsed.secret, s.secretHash)) return refuse('unknown', 'unknown session: sign in again');
+      const u = reg.getUser(s.user);
+      const why = sessionRefusal(s, u, now, policy);
+      if (why !== undefined) return refuse(why, why === 'disabled' ? 'the user of this session is disabled' : `this session has ${why === 'revoked' ? 'ended' : 'expired'}: sign in again`);
+      if (!SAFE_METHODS.has(req.method) && !csrfMatches(req.get('x-csrf-token'), s.csrfToken)) {
+        deps.counters.inc('api_csrf_refused');
+        throw new ApiError(403, HubErrorCode.CSRF, 'a change made with a session cookie needs its X-CSRF-Token header');
+      }
+      if (now - s.lastSeenAt >= touchSessionEvery) reg.touchSession(s.id, now);
+      return { user: u!.id, token: undefined, session: s.id, role: u!.role, district: u!.district, school: u!.school };
+    }
+    const m = /^Bearer\s+(\S+)$/i.exec(h!);
     const parsed = m ? parseToken(m[1]!) : undefined;
     if (!parsed) return refuse('malformed', 'the Authorization header is not a token of this hub');
-    const reg = deps.registry();
     const t = reg.getToken(parsed.id);
     if (!t || !secretMatches(parsed.secret, t.secretHash)) return refuse('unknown', 'unknown API token');
-    const now = deps.now();
     if (t.revokedAt !== null) return refuse('revoked', 'this API token has been revoked');
     if (t.expiresAt !== null && t.expiresAt <= now) return refuse('expired', 'this API token has expired');
     const u = reg.getUser(t.user);
@@ -88,8 +122,9 @@ export function createApiRouter<D extends ApiBase>(deps: D, modules: ReadonlyArr
   const router = express.Router();
   const openapi = new OpenAPIRegistry();
   openapi.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token: cit_<id>_<secret>' });
+  openapi.registerComponent('securitySchemes', 'session', { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'A console session (POST /session); a change also needs its X-CSRF-Token header' });
   const authenticate = authenticator(deps);
-  const table: RouteTable = { router, openapi, declared: [], authenticate: (req) => principalOf(req) ?? authenticate(req) };
+  const table: RouteTable = { router, openapi, declared: [], open: new Set(), authenticate: (req) => principalOf(req) ?? authenticate(req) };
 
   router.use((req: Request, res: Response, next: NextFunction) => {
     res.on('finish', () => {
@@ -98,9 +133,10 @@ export function createApiRouter<D extends ApiBase>(deps: D, modules: ReadonlyArr
     });
     next();
   });
-  // Authentication before any body is read: a caller without a token never gets to send one.
+  // Authentication before any body is read: a caller without a token never gets to send one
+  // (sign-in, open by nature, reads a small JSON body only).
   router.use((req: Request, _res: Response, next: NextFunction) => {
-    if (req.path === OPENAPI_PATH) return next();
+    if (req.path === OPENAPI_PATH || table.open.has(`${req.method} ${req.path}`)) return next();
     try {
       PRINCIPALS.set(req, authenticate(req));
       next();

@@ -42,11 +42,14 @@ export interface Auditor {
 }
 
 /**
- * The token that made the request ends every entry's detail: a user's tokens may be held by
- * others (an administrator minted one for them), and the entry must say which one acted.
+ * The token (or console session) that made the request ends every entry's detail: a user's
+ * tokens may be held by others (an administrator minted one for them), and the entry must say
+ * which one acted.
  */
-export const withToken = (detail: string | undefined, token: string | undefined): string | undefined =>
-  token === undefined ? detail : [detail, `via token ${token}`].filter(Boolean).join('; ');
+export const withToken = (detail: string | undefined, token: string | undefined, session?: string | undefined): string | undefined => {
+  const via = token !== undefined ? `via token ${token}` : session !== undefined ? `via session ${session}` : undefined;
+  return via === undefined ? detail : [detail, via].filter(Boolean).join('; ');
+};
 
 /** The auditor of one request's caller. */
 export function auditOf(deps: Pick<ApiBase, 'registry' | 'now'>, principal: Principal): Auditor {
@@ -62,7 +65,7 @@ export function auditOf(deps: Pick<ApiBase, 'registry' | 'now'>, principal: Prin
       action: c.action,
       target: c.target,
       outcome,
-      detail: withToken(c.detail, principal.token),
+      detail: withToken(c.detail, principal.token, principal.session),
       district,
       school: c.school ?? undefined,
     });

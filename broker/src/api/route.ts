@@ -32,8 +32,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   bodyMediaType?: string;
   /** Success responses: status → description and schema (JSON unless `mediaType`). */
   responses: Record<number, { description: string; schema?: z.ZodType; mediaType?: string }>;
-  /** false only for the OpenAPI document itself. */
-  auth?: boolean;
+  /** false for the OpenAPI document and sign-in; `session`: a console session only (not a token). */
+  auth?: boolean | 'session';
   handler: (ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>, z.output<H>>) => Promise<Reply | undefined> | Reply | undefined;
 }
 
@@ -60,8 +60,8 @@ export const errorBodySchema = z
 
 const ERROR_RESPONSES = {
   400: 'The request is not valid (details.issues says where and why)',
-  401: 'No valid token',
-  403: 'The caller may see this but not do this',
+  401: 'No valid token or session',
+  403: 'The caller may see this but not do this (or a change with a session cookie lacks X-CSRF-Token: HUB_ERR_CSRF)',
   404: 'Not found, or outside the caller\'s scope',
 } as const;
 
@@ -78,6 +78,8 @@ export interface RouteTable {
   readonly openapi: OpenAPIRegistry;
   /** method and OpenAPI path of every route, in the order declared. */
   readonly declared: Array<{ method: Method; path: string }>;
+  /** `METHOD path` of the routes without authentication (the app lets them through unauthenticated). */
+  readonly open: Set<string>;
   /** Finds the caller of a request (the app's authentication). */
   readonly authenticate: (req: Request) => Principal;
 }
@@ -87,6 +89,7 @@ export function route<P extends z.ZodType = z.ZodObject<{}>, Q extends z.ZodType
   spec: RouteSpec<P, Q, B, H>,
 ): void {
   const auth = spec.auth ?? true;
+  if (auth === false) table.open.add(`${spec.method.toUpperCase()} ${spec.path}`);
   const responses: RouteConfig['responses'] = {};
   for (const [status, r] of Object.entries(spec.responses)) {
     responses[status] = r.schema ? { description: r.description, content: { [r.mediaType ?? 'application/json']: { schema: r.schema } } } : { description: r.description };
@@ -100,7 +103,7 @@ export function route<P extends z.ZodType = z.ZodObject<{}>, Q extends z.ZodType
     path: spec.path,
     summary: spec.summary,
     tags: [spec.tag],
-    ...(auth ? { security: [{ bearer: [] }] } : {}),
+    ...(auth === 'session' ? { security: [{ session: [] }] } : auth ? { security: [{ bearer: [] }, { session: [] }] } : {}),
     request: {
       ...(spec.params ? { params: spec.params as unknown as z.ZodObject } : {}),
       ...(spec.query ? { query: spec.query as unknown as z.ZodObject } : {}),

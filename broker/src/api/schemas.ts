@@ -62,8 +62,23 @@ export const newTokenSchema = z
 export const newUserSchema = z.object({ user: userSchema, ...newTokenSchema.shape }).meta({ id: 'NewUser' });
 
 export const meSchema = z
-  .object({ user: userIdSchema, role: roleSchema, district: districtIdSchema.nullable(), school: schoolIdSchema.nullable(), token: z.string().nullable() })
+  .object({
+    user: userIdSchema,
+    role: roleSchema,
+    district: districtIdSchema.nullable(),
+    school: schoolIdSchema.nullable(),
+    token: z.string().nullable().meta({ description: 'The token id; null for a console session' }),
+    via: z.enum(['token', 'session']),
+  })
   .meta({ id: 'Me' });
+
+export const sessionSchema = z
+  .object({
+    user: z.object({ id: userIdSchema, displayName: z.string(), role: roleSchema, district: districtIdSchema.nullable(), school: schoolIdSchema.nullable() }),
+    csrfToken: z.string().meta({ description: 'Send as X-CSRF-Token with every change made with the session cookie' }),
+    expiresAt: ms.meta({ description: 'The absolute end of the session (it also ends after an idle limit)' }),
+  })
+  .meta({ id: 'Session' });
 
 export const auditRowSchema = z
   .object({

@@ -7,11 +7,13 @@
 export type Role = 'city_admin' | 'district_operator' | 'school_it' | 'viewer';
 export const ROLES: readonly Role[] = ['city_admin', 'district_operator', 'school_it', 'viewer'];
 
-/** The caller: a user (through one of its tokens) with one role at one scope. */
+/** The caller: a user (through one of its tokens or a console session) with one role at one scope. */
 export interface Principal {
   user: string;
   /** The token that authenticated the request, when it was a token. */
   token?: string | undefined;
+  /** The console session that authenticated the request, when it was a session cookie. */
+  session?: string | undefined;
   role: Role;
   /** null for the city; a school-scoped principal has both. */
   district: string | null;

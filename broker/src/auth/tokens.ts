@@ -22,7 +22,7 @@ export function newToken(): NewToken {
   return { id, token: `cit_${id}_${secret}`, secretHash: hashSecret(secret) };
 }
 
-function hashSecret(secret: string): string {
+export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 

@@ -42,13 +42,25 @@ describe('the management API OpenAPI document', () => {
     expect([...documented].sort()).toEqual([...served].sort());
   });
 
-  it('gives every route but the document itself the bearer scheme and the error responses', () => {
+  // Without authentication: the document and sign-in; a console session only: the session itself.
+  const OPEN = ['get /openapi.json', 'post /session'];
+  const SESSION_ONLY = ['get /session', 'delete /session'];
+
+  it('gives every route but the open ones the bearer scheme (or a console session) and the error responses', () => {
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [m, op] of Object.entries(ops)) {
-        if (path === '/openapi.json') continue;
-        expect(op.security, `${m} ${path}`).toEqual([{ bearer: [] }]);
+        if (OPEN.includes(`${m} ${path}`)) continue;
+        expect(op.security, `${m} ${path}`).toEqual(SESSION_ONLY.includes(`${m} ${path}`) ? [{ session: [] }] : [{ bearer: [] }, { session: [] }]);
         for (const s of ['400', '401', '403', '404']) expect(op.responses[s], `${m} ${path} ${s}`).toBeDefined();
       }
     }
+  });
+
+  it('describes sign-in, the session, sign-out and passwords', () => {
+    const ops = Object.entries(doc.paths).flatMap(([path, o]) => Object.keys(o).map((m) => `${m} ${path}`));
+    expect(ops).toEqual(expect.arrayContaining([...OPEN, ...SESSION_ONLY, 'put /users/{user}/password']));
+    const signIn = doc.paths['/session']!['post']!;
+    expect(signIn.security).toBeUndefined();
+    for (const s of ['201', '400', '401', '429']) expect(signIn.responses[s], s).toBeDefined();
   });
 });

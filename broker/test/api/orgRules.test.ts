@@ -214,7 +214,7 @@ describe('org endpoints: rules', () => {
     expect(r.body.expiresAt - row.createdAt).toBe(30 * 86_400_000);
 
     const me = await rig.call({ token: r.body.token }, 'GET', '/me');
-    expect([me.status, me.body]).toEqual([200, { user: 'alice', role: 'school_it', district: '渝中区', school: 'yz-bashu', token: id }]);
+    expect([me.status, me.body]).toEqual([200, { user: 'alice', role: 'school_it', district: '渝中区', school: 'yz-bashu', token: id, via: 'token' }]);
 
     // The registry file itself, read apart from the hub: the hash of the secret, never the secret.
     const db = new DatabaseSync(join(dir, 'registry.db'), { readOnly: true });

@@ -1,5 +1,6 @@
-import { defineCommands, seg, show, showList, splitScope } from '../command.ts';
-import { usageError } from '../errors.ts';
+import { toError } from '../../../runtime/src/errors.ts';
+import { defineCommands, seg, show, showList, splitScope, type Args, type CommandSpec, type Ctx, type OptionSpec } from '../command.ts';
+import { CLI_ERR, CliError, EXIT, usageError } from '../errors.ts';
 import { fields, iso, mbps, mbpsToBps, parseDays, parseNonNegativeInt, table } from '../output.ts';
 import type { District, NewUser, Room, School, User } from '../types.ts';
 
@@ -15,6 +16,77 @@ const schoolLines = (s: School): string[] =>
     ['uplink', mbps(s.uplinkCapacityBps)],
     ['timetable', timetableText(s)],
   ]);
+
+/** The hub's bounds on a console password (PUT /users/{user}/password), checked before anything is sent. */
+const PASSWORD_MIN = 12;
+const PASSWORD_MAX = 256;
+
+const PASSWORD_OPTIONS: Record<string, OptionSpec> = {
+  'password-file': { type: 'string', value: '<file>', help: 'a console password: the first line of this file' },
+  'password-stdin': { type: 'boolean', help: 'a console password: the first line of stdin' },
+};
+
+/**
+ * The password of --password-file or --password-stdin (never an argument: it would show in the
+ * process list and the shell's history); undefined when neither is given.
+ */
+function passwordOf(ctx: Ctx, a: Args): string | undefined {
+  const file = a.str('password-file');
+  const stdin = a.bool('password-stdin');
+  if (file !== undefined && stdin) throw usageError('give --password-file or --password-stdin, not both');
+  if (file === undefined && !stdin) return undefined;
+  let text: string;
+  try {
+    const bytes = file !== undefined ? ctx.io.readFile(file) : ctx.io.readStdin?.();
+    if (bytes === undefined) throw new Error('there is no stdin here');
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (e) {
+    throw new CliError(EXIT.OTHER, CLI_ERR.FILE, `cannot read the password from ${file ?? 'stdin'}: ${toError(e).message}`, { cause: e });
+  }
+  const password = text.split(/\r?\n/)[0]!;
+  const n = [...password].length;
+  if (n < PASSWORD_MIN || n > PASSWORD_MAX) throw usageError(`the password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters (it is ${n})`);
+  return password;
+}
+
+const setPassword = (ctx: Ctx, user: string, password: string) => ctx.api.request('PUT', `/users/${seg(user)}/password`, { json: { password } });
+
+const userAdd = (words: readonly string[], summary: string): CommandSpec => ({
+  words,
+  args: ['<id>'],
+  summary,
+  options: {
+    role: { type: 'string', value: ROLES.join('|'), help: 'what it may do', required: true },
+    scope: { type: 'string', value: 'city|district:<id>|school:<id>', help: 'where it may do it (default city)' },
+    'ttl-days': { type: 'string', value: '<days>', help: "the token's lifetime in days (default 90; 0 = never expires)" },
+    name: { type: 'string', value: '<display name>', help: 'a name for people' },
+    ...PASSWORD_OPTIONS,
+  },
+  async run(ctx, a) {
+    const role = a.req('role');
+    if (!(ROLES as readonly string[]).includes(role)) throw usageError(`--role: "${role}" is not one of ${ROLES.join(', ')}`);
+    // Read first: a password that cannot be read leaves no user behind.
+    const password = passwordOf(ctx, a);
+    const scope = splitScope(a.str('scope') ?? 'city');
+    let where: { district?: string; school?: string };
+    if (scope.kind === 'city' && !scope.id) where = {};
+    else if (scope.kind === 'district' && scope.id) where = { district: scope.id };
+    else if (scope.kind === 'school' && scope.id) {
+      // A school's user belongs to its district as well; the API takes both.
+      const s = await ctx.api.json<School>('GET', `/schools/${seg(scope.id)}`);
+      where = { district: s.district, school: s.id };
+    } else throw usageError(`--scope: "${a.str('scope')}" is not city, district:<id> or school:<id>`);
+    const ttl = a.str('ttl-days');
+    const name = a.str('name');
+    const made = await ctx.api.json<NewUser>('POST', '/users', {
+      json: { id: a.pos[0], role, ...where, ...(ttl === undefined ? {} : { tokenTtlDays: parseNonNegativeInt('ttl-days', ttl) }), ...(name === undefined ? {} : { displayName: name }) },
+    });
+    if (password !== undefined) await setPassword(ctx, made.user.id, password);
+    if (ctx.json) show(ctx, password === undefined ? made : { ...made, user: { ...made.user, hasPassword: true } }, () => []);
+    else ctx.io.out(made.token);
+    ctx.io.err(`user ${made.user.id} created (${made.user.role})${password === undefined ? '' : ' with a console password'}; its token (${made.tokenId}, ${made.expiresAt === null ? 'never expires' : `expires ${iso(made.expiresAt)}`}) is shown once: store it now`);
+  },
+});
 
 /** Districts, schools, rooms, timetables and users. */
 export const orgCommands = defineCommands(
@@ -119,36 +191,18 @@ export const orgCommands = defineCommands(
       show(ctx, s, () => [`timetable of ${s.id} cleared: ${timetableText(s)}`]);
     },
   },
+  userAdd(['user', 'add'], 'create a user and print its first API token (shown once)'),
+  userAdd(['user', 'create'], 'the same as user add'),
   {
-    words: ['user', 'add'],
+    words: ['user', 'password'],
     args: ['<id>'],
-    summary: 'create a user and print its first API token (shown once)',
-    options: {
-      role: { type: 'string', value: ROLES.join('|'), help: 'what it may do', required: true },
-      scope: { type: 'string', value: 'city|district:<id>|school:<id>', help: 'where it may do it (default city)' },
-      'ttl-days': { type: 'string', value: '<days>', help: "the token's lifetime in days (default 90; 0 = never expires)" },
-      name: { type: 'string', value: '<display name>', help: 'a name for people' },
-    },
+    summary: "set a user's console password (its other console sessions end)",
+    options: PASSWORD_OPTIONS,
     async run(ctx, a) {
-      const role = a.req('role');
-      if (!(ROLES as readonly string[]).includes(role)) throw usageError(`--role: "${role}" is not one of ${ROLES.join(', ')}`);
-      const scope = splitScope(a.str('scope') ?? 'city');
-      let where: { district?: string; school?: string };
-      if (scope.kind === 'city' && !scope.id) where = {};
-      else if (scope.kind === 'district' && scope.id) where = { district: scope.id };
-      else if (scope.kind === 'school' && scope.id) {
-        // A school's user belongs to its district as well; the API takes both.
-        const s = await ctx.api.json<School>('GET', `/schools/${seg(scope.id)}`);
-        where = { district: s.district, school: s.id };
-      } else throw usageError(`--scope: "${a.str('scope')}" is not city, district:<id> or school:<id>`);
-      const ttl = a.str('ttl-days');
-      const name = a.str('name');
-      const made = await ctx.api.json<NewUser>('POST', '/users', {
-        json: { id: a.pos[0], role, ...where, ...(ttl === undefined ? {} : { tokenTtlDays: parseNonNegativeInt('ttl-days', ttl) }), ...(name === undefined ? {} : { displayName: name }) },
-      });
-      if (ctx.json) show(ctx, made, () => []);
-      else ctx.io.out(made.token);
-      ctx.io.err(`user ${made.user.id} created (${made.user.role}); its token (${made.tokenId}, ${made.expiresAt === null ? 'never expires' : `expires ${iso(made.expiresAt)}`}) is shown once: store it now`);
+      const password = passwordOf(ctx, a);
+      if (password === undefined) throw usageError('give --password-file <file> or --password-stdin');
+      await setPassword(ctx, a.pos[0]!, password);
+      show(ctx, { user: a.pos[0], hasPassword: true }, () => [`password of user ${a.pos[0]} set; its other console sessions have ended`]);
     },
   },
   {

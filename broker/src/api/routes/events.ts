@@ -1,5 +1,7 @@
 import type { Principal } from '../../auth/authorize.ts';
 import { authorize } from '../../auth/authorize.ts';
+import { sessionRefusal } from '../../auth/sessions.ts';
+import { sessionPolicyOf } from '../app.ts';
 import { HubErrorCode } from '../../errors.ts';
 import { ApiError } from '../apiError.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -12,7 +14,7 @@ export const MAX_STREAMS_PER_USER = 8;
 /** Bytes queued for a client that does not read before its stream is closed. */
 export const MAX_BUFFERED_BYTES = 1 << 20;
 
-/** Whether the token a stream was opened with still holds: not revoked, not expired, its user enabled. */
+/** Whether the token or session a stream was opened with still holds: not revoked, not expired, its user enabled. */
 function stillValid(deps: ApiDeps, p: Principal): boolean {
   const reg = deps.registry();
   if (p.token !== undefined) {
@@ -20,6 +22,11 @@ function stillValid(deps: ApiDeps, p: Principal): boolean {
     if (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= deps.now())) return false;
   }
   const u = reg.getUser(p.user);
+  if (p.session !== undefined) {
+    // A stream is one long request: its idle time does not run while it is open.
+    const s = reg.getSession(p.session);
+    if (!s || sessionRefusal({ ...s, lastSeenAt: deps.now() }, u, deps.now(), sessionPolicyOf(deps)) !== undefined) return false;
+  }
   return u !== undefined && u.disabledAt === null;
 }
 

@@ -8,14 +8,16 @@ import { pageOf, pageQuery, route, type RouteTable } from '../route.ts';
 import { capacityBpsSchema, districtIdSchema, districtSchema, nameSchema, roomIdSchema, roomSchema, schoolIdSchema, schoolSchema, timetableBody } from '../schemas.ts';
 import { defined, districtIn, matchesQ, schoolIn, schoolScope } from '../scope.ts';
 import { inventoryRoutes } from './inventory.ts';
+import { sessionRoutes } from './session.ts';
 import { userRoutes } from './users.ts';
 
-/** Districts, schools, timetables, rooms, users and tokens, the audit log, inventory CSV. */
+/** Districts, schools, timetables, rooms, users and tokens, console sessions, the audit log, inventory CSV. */
 export function orgRoutes(table: RouteTable, deps: ApiDeps): void {
   districtRoutes(table, deps);
   schoolRoutes(table, deps);
   roomRoutes(table, deps);
   userRoutes(table, deps);
+  sessionRoutes(table, deps);
   inventoryRoutes(table, deps);
 }
 

@@ -3,7 +3,9 @@ import { createUserWithToken, DAY_MS, issueToken } from '../../auth/bootstrap.ts
 import type { Principal } from '../../auth/authorize.ts';
 import type { Registry, User } from '../../registry.ts';
 import { roleSchema } from '../../registryValues.ts';
-import { auditOf } from '../audit.ts';
+import { toError } from '../../../../runtime/src/errors.ts';
+import { dummyHash, hashPassword, verifyPassword } from '../../passwords.ts';
+import { auditOf, outcomeOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, badRequest, forbidden, notFound } from '../apiError.ts';
 import { HubErrorCode } from '../../errors.ts';
@@ -18,6 +20,9 @@ const ttlDaysSchema = z.number().int().min(0).max(3650).meta({ description: 'Day
 const DEFAULT_TTL_DAYS = 90;
 const ttlMs = (days: number | undefined): number | null => ((days ?? DEFAULT_TTL_DAYS) === 0 ? null : (days ?? DEFAULT_TTL_DAYS) * DAY_MS);
 const userParams = z.object({ user: userIdSchema });
+const MAX_PASSWORD = 256;
+/** Long enough to resist guessing at one scrypt per try; bounded so that hashing stays cheap. */
+const passwordSchema = z.string().min(12).max(MAX_PASSWORD).meta({ description: '12 to 256 characters' });
 const scopeOf = (u: Pick<User, 'district' | 'school'>) => ({ district: u.district, school: u.school });
 
 /** A user inside the caller's scope (404 otherwise, the same answer as for no such user). */
@@ -82,10 +87,10 @@ export function userRoutes(table: RouteTable, deps: ApiDeps): void {
   route(table, {
     method: 'get',
     path: '/me',
-    summary: 'The caller: user, role, scope and token',
+    summary: 'The caller: user, role, scope, and token or session',
     tag: 'users',
     responses: { 200: { description: 'The caller', schema: meSchema } },
-    handler: ({ principal: p }) => ({ status: 200, body: { user: p.user, role: p.role, district: p.district, school: p.school, token: p.token ?? null } }),
+    handler: ({ principal: p }) => ({ status: 200, body: { user: p.user, role: p.role, district: p.district, school: p.school, token: p.token ?? null, via: p.session === undefined ? 'token' : 'session' } }),
   });
 
   route(table, {
@@ -143,7 +148,7 @@ export function userRoutes(table: RouteTable, deps: ApiDeps): void {
   route(table, {
     method: 'delete',
     path: '/users/{user}',
-    summary: 'Disable a user and revoke its tokens',
+    summary: 'Disable a user and revoke its tokens and sessions',
     tag: 'users',
     params: userParams,
     responses: { 204: { description: 'Disabled' } },
@@ -163,8 +168,52 @@ export function userRoutes(table: RouteTable, deps: ApiDeps): void {
         reg.transaction(() => {
           reg.disableUser(id, at);
           for (const t of reg.listTokens(id)) if (t.revokedAt === null) reg.revokeToken(t.id, at);
+          reg.revokeSessionsOf(id, at);
         });
       });
+      return { status: 204 };
+    },
+  });
+
+  route(table, {
+    method: 'put',
+    path: '/users/{user}/password',
+    summary: "Set a user's console password (user.write on its scope, or its own with currentPassword); its other sessions end",
+    tag: 'users',
+    params: userParams,
+    body: z.strictObject({
+      password: passwordSchema,
+      currentPassword: z.string().min(1).max(MAX_PASSWORD).optional().meta({ description: 'The user\'s present password, to set one\'s own without user.write' }),
+    }),
+    responses: { 204: { description: 'Set; the user\'s other sessions are revoked' } },
+    handler: async (ctx) => {
+      const id = ctx.params.user;
+      const reg = deps.registry();
+      const u0 = reg.getUser(id);
+      const auditor = audit(ctx.principal);
+      const change = { action: 'user.password.set', target: `user:${id}`, district: u0?.district, school: u0?.school };
+      const refused = (e: unknown): never => {
+        auditor.write({ ...change, detail: toError(e).message }, outcomeOf(e));
+        throw e;
+      };
+      try {
+        const u = userIn(ctx, reg, id);
+        if (u.id === ctx.principal.user && ctx.body.currentPassword !== undefined) {
+          const stored = reg.userPasswordHash(u.id);
+          // One scrypt whether or not there is a password, as at sign-in.
+          const ok = await verifyPassword(ctx.body.currentPassword, stored ?? dummyHash());
+          if (!ok || stored === undefined) throw forbidden(`the current password of user ${id} is not that`);
+        } else ctx.allow('user.write', scopeOf(u), `user ${id}`);
+      } catch (e) {
+        refused(e);
+      }
+      const hash = await hashPassword(ctx.body.password);
+      auditor.run(change, () =>
+        reg.transaction(() => {
+          if (!reg.setUserPassword(id, hash)) throw notFound(`user ${id}`);
+          reg.revokeSessionsOf(id, deps.now(), ctx.principal.session);
+        }),
+      );
       return { status: 204 };
     },
   });
