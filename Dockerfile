@@ -11,6 +11,8 @@ COPY storage ./storage
 COPY broker ./broker
 COPY gateway ./gateway
 COPY device-sim ./device-sim
+# The web console the hub serves under /console (its browser modules are read at request time).
+COPY console ./console
 # Named volumes take this folder's owner, so the registry is writable as `node`.
 RUN mkdir -p /data /outbox && chown node:node /data /outbox
 USER node

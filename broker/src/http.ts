@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import express, { type Express } from 'express';
+import { consoleRouter } from '../../console/src/server.ts';
 import { metricsText } from '../../runtime/src/counters.ts';
 import { closeServer, listen } from '../../runtime/src/ports.ts';
 import { listenError } from './errors.ts';
@@ -52,6 +53,8 @@ function createHttpApp(deps: HttpDeps): Express {
     });
   });
   app.use('/api/v1', deps.api().router);
+  app.use('/console', consoleRouter());
+  app.get('/', (_req, res) => res.redirect(302, '/console/'));
   app.get('/metrics', async (_req, res) => {
     const m = await metricsText(deps.counters.registry);
     res.type(m.contentType).send(m.body);

@@ -1,0 +1,95 @@
+/** The API bodies the console reads (broker/src/api/fleetSchemas.ts, schemas.ts). */
+
+export type LiveState = 'up' | 'down' | 'off' | 'unknown';
+export const LIVE_STATES: readonly LiveState[] = ['up', 'down', 'off', 'unknown'];
+export const DEVICE_KINDS = ['interactive_board', 'classroom_av', 'vr_kit', 'network_node'] as const;
+export const COMMAND_ACTIONS = ['reboot', 'power_on', 'power_off', 'standby'] as const;
+export type StateCounts = Record<LiveState, number>;
+
+export interface School {
+  id: string;
+  district: string;
+  nameZh: string;
+  nameEn: string;
+  uplinkCapacityBps: number | null;
+}
+export interface Room {
+  school: string;
+  id: string;
+  name: string;
+}
+export interface FleetStatus {
+  devices: { total: number; byState: StateCounts; byKind: Record<string, number> };
+  schools: Array<{ school: string; district: string; nameZh: string; nameEn: string; devices: StateCounts; gatewaysOnline: number; gateways: number }>;
+}
+export interface AvailabilityFigures {
+  availability: number | null;
+  coverage: number;
+  upMinutes: number;
+  expectedMinutes: number;
+  observedMinutes: number;
+}
+export interface AvailabilityAnswer {
+  from: number;
+  to: number;
+  total: AvailabilityFigures;
+  schools: Array<AvailabilityFigures & { school: string; district: string }>;
+}
+export interface BandwidthAnswer {
+  from: number;
+  to: number;
+  schools: Array<{ school: string; district: string; uplinkCapacityBps: number | null; inBps: number | null; outBps: number | null }>;
+}
+export interface DeviceStatus {
+  id: string;
+  school: string;
+  district: string;
+  room: string;
+  kind: string;
+  model: string;
+  vendor: string;
+  serial: string;
+  state: LiveState;
+  since: number | null;
+  gateway: string | null;
+}
+export interface DeviceDetail extends DeviceStatus {
+  lastTelemetry: { ts: number; data: Record<string, unknown> } | null;
+}
+export interface CommandRecord {
+  id: string;
+  device: string;
+  action: string;
+  status: string;
+  detail: string | null;
+  actor: string;
+  issuedAt: number;
+  updatedAt: number;
+}
+export interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  detail?: string;
+}
+export interface GatewayStatus {
+  id: string;
+  school: string;
+  district: string;
+  revoked: boolean;
+  connection: 'online' | 'offline' | 'never';
+  bdSeq: number | null;
+  health: {
+    at: number;
+    outboxRecords: number;
+    outboxBytes: number;
+    outboxOldestAgeMs: number;
+    outboxDropped: number;
+    replayActive: boolean;
+    replayRemaining: number;
+    lastUplinkOkAt: number;
+  } | null;
+}

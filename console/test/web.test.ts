@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { bps, buckets, percent, telemetryValue } from '../src/web/format.ts';
+import { label, LABEL_KEYS, labelPair, nameOf, storedLang } from '../src/web/i18n.ts';
+import { pathOf, routeOf } from '../src/web/route.ts';
+import { sortDevices } from '../src/web/sort.ts';
+import type { DeviceStatus } from '../src/web/types.ts';
+
+describe('console routes', () => {
+  it('reads every page path, and only those', () => {
+    expect(routeOf('/console')).toEqual({ page: 'overview' });
+    expect(routeOf('/console/')).toEqual({ page: 'overview' });
+    expect(routeOf('/console/sign-in')).toEqual({ page: 'signIn' });
+    expect(routeOf('/console/schools/yz-bashu')).toEqual({ page: 'school', school: 'yz-bashu' });
+    expect(routeOf(pathOf.school('渝中-1'))).toEqual({ page: 'school', school: '渝中-1' });
+    expect(routeOf('/console/devices')).toEqual({ page: 'devices' });
+    expect(routeOf(pathOf.device('a b'))).toEqual({ page: 'device', device: 'a b' });
+    expect(routeOf('/console/gateways')).toEqual({ page: 'gateways' });
+    expect(routeOf('/console/inventory')).toEqual({ page: 'inventory' });
+    for (const p of ['/console/nope', '/console/devices/a/b', '/console/schools', '/consoles', '/console/devices/%E0%A4%A']) expect([p, routeOf(p)]).toEqual([p, { page: 'notFound' }]);
+  });
+});
+
+describe('console figures as shown', () => {
+  it('formats ratios, rates and telemetry with units', () => {
+    expect([percent(0.98765), percent(null), percent(0)]).toEqual(['98.8%', '—', '0.0%']);
+    expect([bps(999), bps(1000), bps(250_000_000), bps(1e9), bps(null)]).toEqual(['999 bit/s', '1.0 kbit/s', '250.0 Mbit/s', '1.0 Gbit/s', '—']);
+    expect([telemetryValue('temperature_c', 41.256), telemetryValue('lamp_hours', 10), telemetryValue('battery_pct', 80), telemetryValue('utilisation', 0.5), telemetryValue('rx_bps', 2500), telemetryValue('touch_ok', true), telemetryValue('active_input', 'hdmi1')]).toEqual(['41.26 °C', '10 h', '80 %', '50.0%', '2.5 kbit/s', '✓', 'hdmi1']);
+    expect(buckets(0, 5, 2)).toEqual([[0, 2], [2, 4], [4, 5]]);
+  });
+
+  it('has every label in both languages and keeps the language chosen', () => {
+    for (const k of LABEL_KEYS) expect(labelPair(k).every((s) => s.length > 0), k).toBe(true);
+    expect([label('zh', 'devices'), label('en', 'devices'), label('en', 'backoff', { s: 4 })]).toEqual(['设备', 'Devices', 'Too many failed attempts: try again in 4 s']);
+    expect([nameOf('zh', { nameZh: '渝中区', nameEn: 'Yuzhong' }), nameOf('en', { nameZh: '渝中区', nameEn: 'Yuzhong' }), nameOf('en', { nameZh: '巴蜀小学', nameEn: '' })]).toEqual(['渝中区', 'Yuzhong', '巴蜀小学']);
+    expect([storedLang({ getItem: () => 'en' }), storedLang({ getItem: () => null }), storedLang({ getItem: () => 'fr' }), storedLang(undefined)]).toEqual(['en', 'zh', 'zh', 'zh']);
+  });
+
+  it('sorts a page of devices by a column, then by id', () => {
+    const d = (id: string, state: DeviceStatus['state'], since: number | null): DeviceStatus => ({ id, state, since, school: 's', district: 'd', room: 'r', kind: 'vr_kit', model: '', vendor: '', serial: '', gateway: null });
+    const items = [d('b', 'up', 5), d('a', 'down', null), d('c', 'up', 1)];
+    expect(sortDevices(items, 'state', 1).map((x) => x.id)).toEqual(['a', 'b', 'c']);
+    expect(sortDevices(items, 'state', -1).map((x) => x.id)).toEqual(['c', 'b', 'a']);
+    expect(sortDevices(items, 'since', 1).map((x) => x.id)).toEqual(['a', 'c', 'b']);
+    expect(items.map((x) => x.id)).toEqual(['b', 'a', 'c']);
+  });
+});
