@@ -12,7 +12,7 @@ export const HUB_COUNTERS = {
   subscriptions_denied: { help: 'Subscriptions refused (SUBACK 0x80), by reason: acl, or a filter refused by configuration.', labels: ['reason'] },
   connections_cut: { help: 'MQTT connections closed by a limit, by reason (packet_too_large, malformed_length, invalid_topic, connect_timeout, pending_cap, queue_limit, inflight_limit).', labels: ['reason'] },
   publishes_throttled: { help: 'Publishes delayed by the per-client publish rate limit.' },
-  retained_refused: { help: 'Retained publishes over the per-client retained quota: delivered, not stored.' },
+  retained_refused: { help: "Retained publishes over a retained quota, delivered but not stored, by quota: client (the client id's) or anonymous_pool (all anonymous clients').", labels: ['quota'] },
   messages_received: { help: 'Gateway messages received, by channel.', labels: ['channel'] },
   messages_rejected: { help: 'Whole gateway messages refused, by reason.', labels: ['reason'] },
   records_rejected: { help: 'Telemetry records refused one by one, by reason.', labels: ['reason'] },

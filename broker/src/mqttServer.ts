@@ -81,6 +81,8 @@ export class MqttServer implements HubPublisher {
   readonly #passwords = new PasswordCheck();
   readonly #backoff: LoginBackoff;
   readonly #damper: TakeoverDamper;
+  /** Per gateway id, its last accepted connection (one entry per gateway at most). */
+  readonly #accepted = new Map<string, Client>();
   readonly #now: () => number;
   #broker: Aedes | undefined;
   #listeners: Listeners | undefined;
@@ -119,6 +121,7 @@ export class MqttServer implements HubPublisher {
     });
     this.#broker = broker;
     broker.on('clientDisconnect', (client) => {
+      if (this.#accepted.get(client.id) === client) this.#accepted.delete(client.id);
       const id = this.#identities.get(client);
       if (id?.kind === 'gateway') this.#d.bus.emitGatewayDisconnected({ gateway: id, session: client });
     });
@@ -196,6 +199,7 @@ export class MqttServer implements HubPublisher {
       if (d.ok) {
         this.#leavePending.get(client)?.();
         this.#identities.set(client, d.value);
+        if (d.value.kind === 'gateway') this.#accepted.set(req.clientId, client);
         if (d.value.kind === 'gateway') this.#d.bus.emitGatewayConnected({ gateway: d.value, session: client });
         counters.inc('connections_accepted', { kind: d.value.kind });
         this.#backoff.succeeded(keys);
@@ -220,8 +224,10 @@ export class MqttServer implements HubPublisher {
    * which writes it for the shared-credentials alert.
    */
   #refusedTakeover(clientId: string, gateway: Identity & { kind: 'gateway' }): boolean {
-    // Aedes' clients by id (not in its types): the connection this login would take over.
-    const live = (this.#broker as (Aedes & { clients: Record<string, Client | undefined> }) | undefined)?.clients[clientId];
+    // The connection this login would take over: the last one accepted, as recorded in the turn
+    // that accepted it (Aedes registers a client only some turns later, so its own map would
+    // miss a login accepted and not yet registered).
+    const live = this.#accepted.get(clientId);
     if (!live || live.closed) return false;
     const { counters, log } = this.#d;
     const v = this.#damper.login(gateway.gateway, this.#now());
@@ -322,15 +328,16 @@ export class MqttServer implements HubPublisher {
     // Anonymous clients are held to their client id's quota and to one shared by all of them.
     const pooled = this.#identities.get(client)?.kind === 'anonymous';
     const pool = this.#anonymousRetained;
-    if (this.#retained.fits(client.id, packet.topic, bytes) && (!pooled || pool.fits(ANONYMOUS_RETAINED_OWNER, packet.topic, bytes))) {
+    const quota = !this.#retained.fits(client.id, packet.topic, bytes) ? 'client' : pooled && !pool.fits(ANONYMOUS_RETAINED_OWNER, packet.topic, bytes) ? 'anonymous_pool' : undefined;
+    if (quota === undefined) {
       this.#retained.commit(client.id, packet.topic, bytes);
       // Every store passes through the pool too, so a topic a gateway takes over leaves it.
       pool.commit(ANONYMOUS_RETAINED_OWNER, packet.topic, pooled ? bytes : 0);
       return;
     }
     packet.retain = false;
-    this.#d.counters.inc('retained_refused');
-    this.#warn.warn(`retained:${client.id}`, { clientId: client.id, topic: packet.topic, bytes, reason: 'retained_quota' }, 'retained-message quota reached: delivered, not retained');
+    this.#d.counters.inc('retained_refused', { quota });
+    this.#warn.warn(`retained:${client.id}`, { clientId: client.id, topic: packet.topic, bytes, reason: 'retained_quota', quota }, 'retained-message quota reached: delivered, not retained');
   }
 
   /**

@@ -55,7 +55,7 @@ export class TakeoverDamper {
     return { outcome: 'takeover', damped: startsHold, startsHold };
   }
 
-  /** Whether `id` is held at `now` (for /metrics and tests). */
+  /** Whether `id` is held at `now`. */
   isHeld(id: string, now: number): boolean {
     const until = this.#heldUntil.get(id);
     return until !== undefined && now < until;

@@ -263,7 +263,7 @@ describe('MQTT 3.1.1 conformance for observers (anonymous clients allowed), on t
     expect(publishes(sub).map((p) => [p.topic, String(p.payload)])).toEqual([['lab/x', 'plain']]);
   });
 
-  it('overlapping subscriptions: the message goes once, at the highest QoS granted [MQTT-3.3.5-1]', async () => {
+  it('overlapping subscriptions with an exact one: the message goes once, at that subscription\'s QoS [MQTT-3.3.5-1]', async () => {
     const sub = await connected('obs-overlap');
     expect(await subscribed(sub, 1, [{ topic: 'lab/+/temp', qos: 0 }, { topic: 'lab/#', qos: 1 }, { topic: 'lab/r1/temp', qos: 1 }])).toEqual([0, 1, 1]);
     const pub = await connected('pub-overlap');
@@ -271,8 +271,10 @@ describe('MQTT 3.1.1 conformance for observers (anonymous clients allowed), on t
     // A marker after it, matched by one subscription: once it is here, every copy of the first is too.
     pub.send(publishPacket('lab/end', 'end', 1, 2));
     await waitFor('the marker', async () => publishes(sub).some((p) => p.topic === 'lab/end') || undefined);
-    // The rule allows one copy per matching subscription or one in all; Aedes sends one, at
-    // the highest QoS granted among the three (1), never more than published.
+    // The rule allows one copy per matching subscription or one in all; Aedes sends one. Its QoS
+    // is the exact subscription's (1, the highest here), never more than published. Without an
+    // exact one, Aedes takes the QoS of whichever wildcard subscription its topic tree yields
+    // first, not always the highest (tests/README.md, Conformance: a known gap).
     expect(publishes(sub).map((p) => [p.topic, String(p.payload), p.qos])).toEqual([
       ['lab/r1/temp', '21.5', 1],
       ['lab/end', 'end', 1],

@@ -208,7 +208,7 @@ describe('MQTT limits against an abusive client', () => {
         await pub.publishAsync(t, Buffer.alloc(n, 0x61), { qos: 1, retain: true });
       }
       await waitFor('live delivery', async () => seen.length === 4, { timeoutMs: 5000 });
-      expect(stack.hub.counters.get('retained_refused')).toBe(2);
+      expect(stack.hub.counters.get('retained_refused', { quota: 'client' })).toBe(2);
       await ctl.publishAsync('lab/control/2', 'c', { qos: 1, retain: true });
       const stored = await retainedAt('lab/q/#', 'lab/control/2');
       expect([...stored].map(([t, p]) => [t, p.length])).toEqual([['lab/q/1', 100], ['lab/q/2', 100]]);
@@ -293,10 +293,10 @@ describe('the retained quota of anonymous clients', () => {
     try {
       // Two for a (its own quota), one for b: the three the anonymous clients share.
       for (const [c, t] of [[a, 'lab/a/1'], [a, 'lab/a/2'], [b, 'lab/b/1']] as const) await c.publishAsync(t, 'x', { qos: 1, retain: true });
-      expect(stack.hub.counters.get('retained_refused')).toBe(0);
+      expect(stack.hub.counters.total('retained_refused')).toBe(0);
       // b is within its own quota of 2, but the shared one is full.
       await b.publishAsync('lab/b/2', 'x', { qos: 1, retain: true });
-      expect(stack.hub.counters.get('retained_refused')).toBe(1);
+      expect(stack.hub.counters.get('retained_refused', { quota: 'anonymous_pool' })).toBe(1);
       // b's clear of lab/b/1 comes after lab/b/2 on the same connection: once it is applied,
       // lab/b/2 would have been stored if it were going to be.
       await b.publishAsync('lab/b/1', '', { qos: 1, retain: true });
@@ -307,7 +307,8 @@ describe('the retained quota of anonymous clients', () => {
       await c.publishAsync('lab/c/1', 'x', { qos: 1, retain: true });
       await c.publishAsync('lab/c/2', 'x', { qos: 1, retain: true });
       await c.endAsync(true);
-      expect(stack.hub.counters.get('retained_refused')).toBe(2);
+      expect(stack.hub.counters.get('retained_refused', { quota: 'anonymous_pool' })).toBe(2);
+      expect(stack.hub.counters.get('retained_refused', { quota: 'client' })).toBe(0);
       await waitFor('lab/c/1 stored', async () => (await stored('lab/#')).includes('lab/c/1'), { timeoutMs: 5000 });
       expect(await stored('lab/#')).toEqual(['lab/a/1', 'lab/a/2', 'lab/c/1']);
     } finally {

@@ -58,7 +58,10 @@ export class GatewaySessions implements Feature {
     // For the shared-credentials alert (dashboards/src/alerts.ts); written, not awaited: a login does not wait for InfluxDB.
     bus.onSessionConflict(this, ({ gateway, outcome, damped }) => {
       const fields = { takeovers: outcome === 'takeover' ? 1 : 0, refused: outcome === 'refused' ? 1 : 0, damped: damped ? 1 : 0 };
-      void this.#d.writer.write([encodePoint(point('gateway_conflict', { district: gateway.district, school: gateway.school, gateway: gateway.gateway }, fields, this.#d.now()))]);
+      this.#d.writer
+        .write([encodePoint(point('gateway_conflict', { district: gateway.district, school: gateway.school, gateway: gateway.gateway }, fields, this.#d.now()))])
+        // InfluxDB down and the hub stopping: the writer gives the write up; nothing waits for it.
+        .catch((err: unknown) => this.#d.log.warn({ err, gateway: gateway.gateway }, 'gateway_conflict point not written'));
     });
     bus.onGatewaySubscribed(this, ({ gateway, session, filters }) => {
       if (this.#live.get(gateway.gateway) === session && filters.includes(commandFilter(gateway))) this.#commandReady.add(gateway.gateway);
