@@ -1,4 +1,4 @@
-import { agg, aggCol, as, from, fromSubquery, inRange, op, tagIs, type Column, type Cond, type Interval, type Select, type TimeRange } from './influxql.ts';
+import { agg, aggCol, as, fieldOf, from, fromSubquery, inRange, op, tagIs, type Column, type Cond, type Interval, type Select, type TimeRange } from './influxql.ts';
 
 /**
  * The figures operators see (docs/design.md#availability, docs/design.md#bandwidth), each
@@ -40,6 +40,40 @@ export function availabilityTotals(time: Cond, by: AvailabilityDimension[], filt
     .where(time, ...filters)
     .by(...by)
     .build();
+}
+
+/** One device's availability points within `time`: its state each observed minute, and whether it was expected up. */
+export function deviceMinutes(time: Cond, device: string): Select {
+  return from('availability')
+    .select(as(fieldOf('availability', 'state'), 'state'), as(fieldOf('availability', 'expected'), 'expected'), as(fieldOf('availability', 'up_expected'), 'up_expected'))
+    .where(time, tagIs('availability', 'device', device))
+    .build();
+}
+
+export type HistoryState = 'up' | 'down' | 'off' | 'unknown';
+export interface StateRun {
+  from: number;
+  to: number;
+  state: HistoryState;
+}
+
+/**
+ * A device's minutes as runs of one state, from `range.fromMs` (down to its minute) to
+ * `range.toMs`: a minute with no point had no observer, so it is `unknown` (docs/design.md#availability).
+ */
+export function stateRuns(minutes: ReadonlyArray<{ ts: number; state: string }>, range: TimeRange): StateRun[] {
+  const MIN = 60_000;
+  const byMinute = new Map(minutes.map((m) => [Math.floor(m.ts / MIN) * MIN, m.state as HistoryState]));
+  const runs: StateRun[] = [];
+  for (let t = Math.floor(range.fromMs / MIN) * MIN; t < range.toMs; t += MIN) {
+    const state = byMinute.get(t) ?? 'unknown';
+    const last = runs.at(-1);
+    if (last && last.state === state && last.to === t) last.to = t + MIN;
+    else runs.push({ from: t, to: t + MIN, state });
+  }
+  const end = runs.at(-1);
+  if (end && end.to > range.toMs) end.to = range.toMs;
+  return runs;
 }
 
 /**

@@ -199,6 +199,13 @@ describe('the web console in a real browser', () => {
     await page.locator('[data-testid=device-page]').waitFor();
     expect(await page.locator('[data-testid=telemetry] [data-field=firmware]').innerText()).toBe('v3.1');
     expect(await page.locator('[data-testid=telemetry] [data-field=active_input]').innerText()).toBe('hdmi1');
+    // Today's figures and states, as the API gives them: one minute sampled so far, up.
+    const today = page.locator('[data-testid=device-today]');
+    const api = await call<{ upMinutes: number; expectedMinutes: number; observedMinutes: number; runs: Array<{ state: string }> }>(cityToken, 'GET', `/devices/${board.id}/availability?from=${Math.floor(minute / 86_400_000) * 86_400_000 - 86_400_000}`);
+    expect(api.body.observedMinutes).toBe(1);
+    expect(api.body.runs.filter((r) => r.state === 'up')).toHaveLength(1);
+    expect([await today.getAttribute('data-up'), await today.getAttribute('data-expected'), await today.getAttribute('data-observed')]).toEqual([String(api.body.upMinutes), String(api.body.expectedMinutes), '1']);
+    expect(await page.locator('[data-testid=device-runs] tr[data-state=up]').count()).toBe(1);
     await liveUp(page);
     await mark(page);
     await page.locator('[data-testid=cmd-reboot]').click();

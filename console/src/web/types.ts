@@ -93,3 +93,16 @@ export interface GatewayStatus {
     lastUplinkOkAt: number;
   } | null;
 }
+
+/** GET /devices/{id}/availability: the figures over the range and the states as runs. */
+export interface DeviceAvailability {
+  device: string;
+  from: number;
+  to: number;
+  availability: number | null;
+  coverage: number;
+  upMinutes: number;
+  expectedMinutes: number;
+  observedMinutes: number;
+  runs: Array<{ from: number; to: number; state: 'up' | 'down' | 'off' | 'unknown' }>;
+}

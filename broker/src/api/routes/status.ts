@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { availabilityFigures, availabilityTotals, bandwidth, filterConds, type TimeRange } from '../../../../storage/src/queries.ts';
+import { availabilityFigures, availabilityTotals, bandwidth, deviceMinutes, filterConds, stateRuns, type TimeRange } from '../../../../storage/src/queries.ts';
 import { authorize } from '../../auth/authorize.ts';
 import type { Registry } from '../../registry.ts';
 import { badRequest } from '../apiError.ts';
 import type { ApiDeps } from '../deps.ts';
-import { fleetStatusSchema, LIVE_STATES } from '../fleetSchemas.ts';
-import { fromStorage, gatewayStatus, liveStates, withLive, type LiveState } from '../fleetState.ts';
+import { deviceIdParam, fleetStatusSchema, LIVE_STATES } from '../fleetSchemas.ts';
+import { deviceIn, fromStorage, gatewayStatus, liveStates, withLive, type LiveState } from '../fleetState.ts';
 import { route, type RouteTable } from '../route.ts';
 import { districtIdSchema, schoolIdSchema } from '../schemas.ts';
 import { scopedFilter } from '../scope.ts';
@@ -48,6 +48,21 @@ const instant = z
   })
   .optional();
 const rangeQuery = scopeQuery.extend({ from: instant.meta({ description: 'ISO 8601 or Unix ms; 24 h before `to` by default' }), to: instant.meta({ description: 'ISO 8601 or Unix ms; now by default' }) });
+
+const DEVICE_HISTORY_MAX_MS = 7 * DAY_MS;
+const deviceAvailabilitySchema = z
+  .object({
+    device: z.string(),
+    from: z.number(),
+    to: z.number(),
+    availability: z.number().nullable(),
+    coverage: z.number(),
+    upMinutes: z.number(),
+    expectedMinutes: z.number(),
+    observedMinutes: z.number(),
+    runs: z.array(z.object({ from: z.number(), to: z.number(), state: z.enum(['up', 'down', 'off', 'unknown']) })),
+  })
+  .meta({ id: 'DeviceAvailability' });
 
 /** Every page of a registry list, for a summary over the caller's scope. */
 function all<T>(list: (cursor: string | undefined) => { items: T[]; nextCursor: string | null }): T[] {
@@ -156,6 +171,25 @@ export function statusRoutes(table: RouteTable, deps: ApiDeps): void {
         range,
       );
       return { status: 200, body: { from: range.fromMs, to: range.toMs, total, schools } };
+    },
+  });
+
+  route(table, {
+    method: 'get',
+    path: '/devices/{device}/availability',
+    summary: "One device's availability over a range (at most 7 days): its figures and its states as runs, unknown where nothing observed it",
+    tag: 'status',
+    params: z.object({ device: deviceIdParam }),
+    query: z.object({ from: instant.meta({ description: 'ISO 8601 or Unix ms; 24 h before `to` by default' }), to: instant.meta({ description: 'ISO 8601 or Unix ms; now by default' }) }),
+    responses: { 200: { description: 'The figures and the runs', schema: deviceAvailabilitySchema } },
+    handler: async (ctx) => {
+      const d = deviceIn(ctx, deps.registry(), ctx.params.device);
+      const range = rangeOf(ctx.query, deps.now());
+      if (range.toMs - range.fromMs > DEVICE_HISTORY_MAX_MS) throw badRequest('a device\'s history covers at most 7 days', { issues: [{ in: 'query', path: 'from', message: 'at most 7 days before `to`' }] });
+      const rows = await fromStorage(() => deps.admin.query<{ time: Date; state: string; expected: number; up_expected: number }>((t) => deviceMinutes(t, d.id), range));
+      const minutes = rows.map((r) => ({ ts: new Date(r.time).getTime(), state: r.state }));
+      const totals = { up: rows.reduce((a, r) => a + r.up_expected, 0), expected: rows.reduce((a, r) => a + r.expected, 0), observed: rows.length };
+      return { status: 200, body: { device: d.id, from: range.fromMs, to: range.toMs, ...availabilityFigures(totals, 1, range), runs: stateRuns(minutes, range) } };
     },
   });
 

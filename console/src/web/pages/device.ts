@@ -1,23 +1,30 @@
 import { useState } from 'preact/hooks';
 import { ApiFailure, api, get, qs, type Page } from '../api.ts';
 import { useApp, useLoad } from '../context.ts';
-import { telemetryValue, time } from '../format.ts';
+import { duration, percent, startOfDay, telemetryValue, time } from '../format.ts';
 import { html } from '../html.ts';
 import { useLive, type CommandOutcome } from '../live.ts';
-import { COMMAND_ACTIONS, type AuditRow, type CommandRecord, type DeviceDetail } from '../types.ts';
+import { COMMAND_ACTIONS, type AuditRow, type CommandRecord, type DeviceAvailability, type DeviceDetail } from '../types.ts';
 import { Show, StateBadge } from '../widgets.ts';
 
 interface DeviceView {
   device: DeviceDetail;
   commands: CommandRecord[];
   audit: AuditRow[];
+  today: DeviceAvailability;
 }
+
+/** Today since local midnight, as the hub has it: figures and runs of states (unknown where nothing observed it). */
+const today = (id: string) => {
+  const now = Date.now();
+  return get<DeviceAvailability>(`/devices/${encodeURIComponent(id)}/availability${qs({ from: startOfDay(now), to: now })}`);
+};
 
 async function loadDevice(id: string): Promise<DeviceView> {
   // The device first: a 404 (absent or another school's) is the refusal page, nothing else asked.
   const device = await get<DeviceDetail>(`/devices/${encodeURIComponent(id)}`);
-  const [commands, audit] = await Promise.all([get<Page<CommandRecord>>(`/commands${qs({ device: id, limit: 20 })}`), get<Page<AuditRow>>(`/audit${qs({ target: `device:${id}`, limit: 20 })}`)]);
-  return { device, commands: commands.items, audit: audit.items };
+  const [commands, audit, history] = await Promise.all([get<Page<CommandRecord>>(`/commands${qs({ device: id, limit: 20 })}`), get<Page<AuditRow>>(`/audit${qs({ target: `device:${id}`, limit: 20 })}`), today(id)]);
+  return { device, commands: commands.items, audit: audit.items, today: history };
 }
 
 /** One device: last telemetry, its state and changes seen live, commands with their outcome. */
@@ -32,6 +39,8 @@ export function DevicePage(props: { device: string }) {
     if (e.type === 'device_state' && e.device === props.device) {
       setChanges((c) => [{ ts: e.ts, from: e.from, to: e.to }, ...c]);
       update((v) => ({ ...v, device: { ...v.device, state: e.to as DeviceDetail['state'], since: e.ts } }));
+      // The minute that changed is in InfluxDB by now or soon: today's runs read again.
+      today(props.device).then((h) => update((v) => ({ ...v, today: h })), () => {});
     } else if (e.type === 'gateway_offline') update((v) => (v.device.gateway === e.gateway ? { ...v, device: { ...v.device, state: 'unknown' } } : v));
   });
   useLive('command', (o) => {
@@ -55,6 +64,13 @@ export function DevicePage(props: { device: string }) {
       <h1>${d.id}</h1>
       <p class="meta">${[t(`kind.${d.kind}`), `${t('room')} ${d.room}`, `${d.vendor} ${d.model}`.trim(), d.serial ? `${t('serial')} ${d.serial}` : ''].filter((x) => x !== '').join(' · ')}</p>
       <p>${t('state')}: <span data-testid="device-state" data-state=${d.state}><${StateBadge} state=${d.state} /></span> ${t('since')} ${time(d.since)}</p>
+      <section class="card" data-testid="device-today" data-up=${v.today.upMinutes} data-expected=${v.today.expectedMinutes} data-observed=${v.today.observedMinutes}>
+        <h2>${t('historyToday')}</h2>
+        <p>${t('availabilityToday')}: <strong data-testid="device-availability">${percent(v.today.availability)}</strong> · ${t('coverage')}: <strong data-testid="device-coverage">${percent(v.today.coverage)}</strong></p>
+        <div class="runs" role="img" aria-label=${t('historyRuns')}>${v.today.runs.map((r) => html`<span class=${`run state-${r.state}`} style=${`flex-grow: ${r.to - r.from}`} title=${`${time(r.from)} – ${time(r.to)}: ${t(`state.${r.state}`)}`}></span>`)}</div>
+        <table class="list" data-testid="device-runs"><thead><tr><th scope="col">${t('since')}</th><th scope="col">${t('state')}</th><th scope="col">${t('duration')}</th></tr></thead>
+          <tbody>${[...v.today.runs].reverse().map((r) => html`<tr data-state=${r.state}><td>${time(r.from)}</td><td><${StateBadge} state=${r.state} /></td><td>${duration(r.to - r.from)}</td></tr>`)}</tbody></table>
+      </section>
       <div class="cols">
         <section class="card">
           <h2>${t('lastTelemetry')}</h2>
