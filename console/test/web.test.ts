@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bps, buckets, percent, telemetryValue } from '../src/web/format.ts';
 import { label, LABEL_KEYS, labelPair, nameOf, storedLang } from '../src/web/i18n.ts';
 import { pathOf, routeOf } from '../src/web/route.ts';
-import { sortDevices } from '../src/web/sort.ts';
-import type { DeviceStatus } from '../src/web/types.ts';
+import { sortQuery } from '../src/web/sort.ts';
 
 describe('console routes', () => {
   it('reads every page path, and only those', () => {
@@ -35,12 +34,7 @@ describe('console figures as shown', () => {
     expect([storedLang({ getItem: () => 'en' }), storedLang({ getItem: () => null }), storedLang({ getItem: () => 'fr' }), storedLang(undefined)]).toEqual(['en', 'zh', 'zh', 'zh']);
   });
 
-  it('sorts a page of devices by a column, then by id', () => {
-    const d = (id: string, state: DeviceStatus['state'], since: number | null): DeviceStatus => ({ id, state, since, school: 's', district: 'd', room: 'r', kind: 'vr_kit', model: '', vendor: '', serial: '', gateway: null });
-    const items = [d('b', 'up', 5), d('a', 'down', null), d('c', 'up', 1)];
-    expect(sortDevices(items, 'state', 1).map((x) => x.id)).toEqual(['a', 'b', 'c']);
-    expect(sortDevices(items, 'state', -1).map((x) => x.id)).toEqual(['c', 'b', 'a']);
-    expect(sortDevices(items, 'since', 1).map((x) => x.id)).toEqual(['a', 'c', 'b']);
-    expect(items.map((x) => x.id)).toEqual(['b', 'a', 'c']);
+  it('asks the API for the order of a column: nothing for id ascending', () => {
+    expect([sortQuery('id', 1), sortQuery('id', -1), sortQuery('state', 1), sortQuery('since', -1)]).toEqual([{}, { sort: 'id', order: 'desc' }, { sort: 'state' }, { sort: 'since', order: 'desc' }]);
   });
 });

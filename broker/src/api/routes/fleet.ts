@@ -5,8 +5,8 @@ import { as, fieldOf, from, tagIs } from '../../../../storage/src/influxql.ts';
 import { SCHEMA } from '../../../../storage/src/schema.ts';
 import { authorize } from '../../auth/authorize.ts';
 import { HubErrorCode, RegistryConflictError } from '../../errors.ts';
-import type { Device } from '../../registry.ts';
-import { ApiError } from '../apiError.ts';
+import type { Device, Registry } from '../../registry.ts';
+import { ApiError, badRequest } from '../apiError.ts';
 import { auditOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { deviceDetailSchema, deviceIdParam, deviceSchema, deviceStatusSchema, liveStateSchema } from '../fleetSchemas.ts';
@@ -59,6 +59,47 @@ async function hasHistory(deps: ApiDeps, d: Device): Promise<boolean> {
   return (await fromStorage(() => deps.admin.query(q))).length > 0;
 }
 
+export const DEVICE_SORT_KEYS = ['id', 'kind', 'room', 'school', 'state', 'since'] as const;
+/** Matches a sorted listing orders in memory: beyond, the caller narrows the filter. */
+export const SORT_MAX_ROWS = 50_000;
+
+/**
+ * One page of the whole matching list in another order than the registry's (the live state and
+ * its time are not in the registry): every match read, ordered (ties by id), and paged by
+ * position. A cursor is the position of the page's first item (`o<n>`); the list may change
+ * between pages, as any list read live does.
+ */
+function sortedPage(
+  reg: Registry,
+  f: Omit<Parameters<Registry['listDevices']>[0], 'limit' | 'cursor'>,
+  live: ReturnType<typeof liveStates>,
+  o: { state: string | undefined; sort: (typeof DEVICE_SORT_KEYS)[number]; order: 'asc' | 'desc'; limit: number; cursor: string | undefined },
+): { items: ReturnType<typeof withLive>[]; nextCursor: string | null } {
+  const at = o.cursor === undefined ? 0 : /^o(\d{1,9})$/.exec(o.cursor)?.[1];
+  if (at === undefined) throw badRequest('not a cursor of a sorted device list', { issues: [{ in: 'query', path: 'cursor', message: 'a nextCursor of the same sorted listing' }] });
+  const all: ReturnType<typeof withLive>[] = [];
+  let next: string | undefined;
+  do {
+    const page = reg.listDevices({ ...f, limit: 1000, cursor: next });
+    for (const d of page.items) {
+      const s = withLive(d, live);
+      if (o.state === undefined || s.state === o.state) all.push(s);
+    }
+    if (all.length > SORT_MAX_ROWS) throw badRequest(`more than ${SORT_MAX_ROWS} devices match: narrow the filter (district, school, kind, room, state) to sort them`, { issues: [{ in: 'query', path: 'sort', message: 'too many matches to sort' }] });
+    next = page.nextCursor ?? undefined;
+  } while (next !== undefined);
+  const key = (d: ReturnType<typeof withLive>): string | number => (o.sort === 'since' ? (d.since ?? -1) : d[o.sort]);
+  const dir = o.order === 'asc' ? 1 : -1;
+  all.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return (x < y ? -1 : x > y ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * dir;
+  });
+  const start = Number(at);
+  const items = all.slice(start, start + o.limit);
+  return { items, nextCursor: start + o.limit < all.length ? `o${start + o.limit}` : null };
+}
+
 function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
   route(table, {
     method: 'get',
@@ -73,13 +114,16 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
       state: liveStateSchema.optional(),
       q: z.string().min(1).max(200).optional().meta({ description: 'Case-insensitive substring of the id, model, vendor or serial' }),
       includeRetired: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
+      sort: z.enum(DEVICE_SORT_KEYS).default('id').meta({ description: 'The order of the whole list (ties by id); other than id ascending, at most 50,000 matches' }),
+      order: z.enum(['asc', 'desc']).default('asc'),
     }),
     responses: { 200: { description: 'A page of devices', schema: pageOf(deviceStatusSchema, 'DeviceStatusPage') } },
     handler: (ctx) => {
       const reg = deps.registry();
-      const { limit, cursor, state, kind, room, q, includeRetired } = ctx.query;
+      const { limit, cursor, state, kind, room, q, includeRetired, sort, order } = ctx.query;
       const f = { ...scopedFilter(ctx, reg, ctx.query), kind, room, q, includeRetired };
       const live = liveStates(deps.presence);
+      if (sort !== 'id' || order !== 'asc') return { status: 200, body: sortedPage(reg, f, live, { state, sort, order, limit, cursor }) };
       if (state === undefined) {
         const page = reg.listDevices({ ...f, limit, cursor });
         return { status: 200, body: { items: page.items.map((d) => withLive(d, live)), nextCursor: page.nextCursor } };

@@ -5,7 +5,7 @@ import { time } from '../format.ts';
 import { html } from '../html.ts';
 import { useLive } from '../live.ts';
 import { pathOf } from '../route.ts';
-import { COLUMNS, sortDevices, type SortKey } from '../sort.ts';
+import { COLUMNS, sortQuery, type SortKey } from '../sort.ts';
 import { DEVICE_KINDS, LIVE_STATES, type DeviceStatus, type Room } from '../types.ts';
 import { Link, Show, StateBadge } from '../widgets.ts';
 
@@ -19,8 +19,8 @@ export function DevicesPage(props: { search: string }) {
   const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'id', dir: 1 });
   const [q, setQ] = useState(filters.q);
   const cursor = cursors[cursors.length - 1] ?? null;
-  const key = JSON.stringify(filters);
-  const [loaded, , update] = useLoad(() => get<Page<DeviceStatus>>(`/devices${qs({ ...filters, limit: PAGE_SIZE, cursor })}`), [key, cursor]);
+  const key = JSON.stringify([filters, sort]);
+  const [loaded, , update] = useLoad(() => get<Page<DeviceStatus>>(`/devices${qs({ ...filters, ...sortQuery(sort.key, sort.dir), limit: PAGE_SIZE, cursor })}`), [key, cursor]);
   const school = session.user.school;
   const [rooms] = useLoad(() => (school ? get<{ items: Room[] }>(`/schools/${encodeURIComponent(school)}/rooms`).then((r) => r.items) : Promise.resolve([])), [school]);
   useLive('presence', (e) => {
@@ -59,11 +59,11 @@ export function DevicesPage(props: { search: string }) {
     <${Show} loaded=${loaded}>${(page: Page<DeviceStatus>) => html`
       <table class="list" data-testid="device-table">
         <thead><tr>${COLUMNS.map((c) => html`<th scope="col" aria-sort=${sort.key === c ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}>
-          <button type="button" class="sort" title=${t('sortBy')} data-testid=${`sort-${c}`} onClick=${() => setSort((s) => ({ key: c, dir: s.key === c ? (-s.dir as 1 | -1) : 1 }))}>${t(c)}${sort.key === c ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}</button></th>`)}
+          <button type="button" class="sort" title=${t('sortBy')} data-testid=${`sort-${c}`} onClick=${() => (setCursors([null]), setSort((s) => ({ key: c, dir: s.key === c ? (-s.dir as 1 | -1) : 1 })))}>${t(c)}${sort.key === c ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}</button></th>`)}
           <th scope="col">${t('model')}</th></tr></thead>
         <tbody>
           ${page.items.length === 0 ? html`<tr><td colspan="6" data-testid="no-devices">${t('noDevices')}</td></tr>` : null}
-          ${sortDevices(page.items, sort.key, sort.dir).map((d) => html`<tr data-testid=${`row-${d.id}`} data-state=${d.state}>
+          ${page.items.map((d) => html`<tr data-testid=${`row-${d.id}`} data-state=${d.state}>
             <td><${Link} href=${pathOf.device(d.id)}>${d.id}</${Link}></td>
             <td>${t(`kind.${d.kind}`)}</td>
             <td>${d.room}</td>
