@@ -344,7 +344,7 @@ describe('the web console in a real browser', () => {
       const status = await call<{ devices: { byState: Record<string, number> }; schools: Array<{ school: string; devices: Record<string, number>; gateways: number; gatewaysOnline: number }> }>(operatorToken, 'GET', '/status');
       const av24 = await call<{ total: { availability: number | null; coverage: number }; schools: Array<{ school: string; availability: number | null; coverage: number }> }>(operatorToken, 'GET', '/figures/availability');
       const now = Date.now();
-      const bw = await call<{ schools: Array<{ school: string; inBps: number | null }> }>(operatorToken, 'GET', `/figures/bandwidth?from=${now - 5 * MIN}&to=${now}`);
+      const bw = await call<{ schools: Array<{ school: string; inBps: number | null }>; districts: Array<{ district: string; inBps: number | null; utilisationIn: number | null }> }>(operatorToken, 'GET', `/figures/bandwidth?from=${now - 5 * MIN}&to=${now}`);
       const text = (id: string) => other.page.locator(`[data-testid="${id}"]`).innerText();
       const value = async (id: string) => JSON.parse((await other.page.locator(`[data-testid="${id}"]`).getAttribute('data-value'))!) as number | null;
       expect(status.body.schools.map((s) => s.school).sort()).toEqual(['yz-s01', 'yz-s02']);
@@ -363,6 +363,9 @@ describe('the web console in a real browser', () => {
       expect(await value('bandwidth-yz-s01')).toBe(200_000_000);
       expect(await text('bandwidth-yz-s01')).toBe('200.0 Mbit/s');
       expect(await text('capacity-yz-s01')).toBe('1.0 Gbit/s');
+      // The district's uplink: the sum of its school uplinks (only yz-s01's reports), of 10 Gbit/s.
+      expect(bw.body.districts).toEqual([{ district: '渝中区', inBps: 200_000_000, outBps: 0, capacityBps: 10e9, utilisationIn: 0.02, utilisationOut: 0 }]);
+      expect([await value('district-bandwidth-渝中区'), await value('district-utilisation-渝中区')]).toEqual([200_000_000, 0.02]);
       expect(await text('gateways-offline-yz-s02')).toBe('1');
       await other.page.screenshot({ path: `${CONSOLE_ARTIFACTS}/11-overview-district.png`, fullPage: true });
     } finally {

@@ -64,6 +64,7 @@ const LABELS = {
   reportedAt: ['上报时间', 'Reported at'],
   stateChanges: ['今日状态变化（本页打开以来）', 'State changes today (since this page opened)'],
   historyToday: ['今日状态', 'States today'],
+  districtUplinkNow: ['区县出口带宽（近 5 分钟）', 'District uplink now (last 5 min)'],
   duration: ['时长', 'Duration'],
   availabilityToday: ['今日可用率', 'Availability today'],
   historyRuns: ['今日各时段状态', "Today's states, period by period"],

@@ -39,6 +39,8 @@ export interface BandwidthAnswer {
   from: number;
   to: number;
   schools: Array<{ school: string; district: string; uplinkCapacityBps: number | null; inBps: number | null; outBps: number | null }>;
+  /** For callers who see whole districts: the sum of each district's school uplinks, against its 10 Gbit/s uplink. */
+  districts: Array<{ district: string; inBps: number | null; outBps: number | null; capacityBps: number; utilisationIn: number | null; utilisationOut: number | null }>;
 }
 export interface DeviceStatus {
   id: string;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { availabilityFigures, availabilityTotals, bandwidth, deviceMinutes, filterConds, stateRuns, type TimeRange } from '../../../../storage/src/queries.ts';
+import { availabilityFigures, availabilityTotals, bandwidth, deviceMinutes, DISTRICT_UPLINK_BPS, filterConds, stateRuns, type TimeRange } from '../../../../storage/src/queries.ts';
 import { authorize } from '../../auth/authorize.ts';
 import type { Registry } from '../../registry.ts';
 import { badRequest } from '../apiError.ts';
@@ -196,7 +196,7 @@ export function statusRoutes(table: RouteTable, deps: ApiDeps): void {
   route(table, {
     method: 'get',
     path: '/figures/bandwidth',
-    summary: 'Mean uplink bandwidth per school over a range (docs/design.md#bandwidth)',
+    summary: 'Mean uplink bandwidth per school over a range, and per district (the sum of its school uplinks, against the 10 Gbit/s district uplink) for callers who see whole districts (docs/design.md#bandwidth)',
     tag: 'status',
     query: rangeQuery,
     responses: { 200: { description: 'The figures', schema: z.looseObject({ from: z.number(), to: z.number() }).meta({ id: 'BandwidthFigures' }) } },
@@ -209,7 +209,19 @@ export function statusRoutes(table: RouteTable, deps: ApiDeps): void {
         const r = rows.find((x) => x.school === s.id);
         return { school: s.id, district: s.district, uplinkCapacityBps: s.uplinkCapacityBps, inBps: r?.in ?? null, outBps: r?.out ?? null };
       });
-      return { status: 200, body: { from: range.fromMs, to: range.toMs, schools } };
+      // A district's figure sums every school of it: only for callers who see them all, and
+      // only when the question is not about one school.
+      const whole = ctx.principal.school === null && f.school === undefined;
+      const sums = whole ? await fromStorage(() => deps.admin.query<{ district: string; in: number | null; out: number | null }>((t) => bandwidth('network_node', t, undefined, 'district', filterConds(f)), range)) : [];
+      const districts = whole
+        ? [...new Set(schoolsOf(reg, f).map((s) => s.district))].sort().map((d) => {
+            const r = sums.find((x) => x.district === d);
+            const inBps = r?.in ?? null;
+            const outBps = r?.out ?? null;
+            return { district: d, inBps, outBps, capacityBps: DISTRICT_UPLINK_BPS, utilisationIn: inBps === null ? null : inBps / DISTRICT_UPLINK_BPS, utilisationOut: outBps === null ? null : outBps / DISTRICT_UPLINK_BPS };
+          })
+        : [];
+      return { status: 200, body: { from: range.fromMs, to: range.toMs, schools, districts } };
     },
   });
 }

@@ -104,6 +104,11 @@ export function OverviewPage() {
           return html`<section class="district" data-testid=${`district-${district}`}>
             <h2>${d ? nameOf(lang, d) : district}</h2>
             ${cityWide && perDistrict.state === 'ok' ? html`<${DistrictSummary} district=${district} f=${perDistrict.value.get(district)} />` : null}
+            ${((bw) => bw
+              ? html`<p class="district-uplink">${t('districtUplinkNow')}: <span data-testid=${`district-bandwidth-${district}`} data-value=${String(bw.inBps)}>${bps(bw.inBps)}</span> ${t('inbound')}
+                  · <span data-testid=${`district-bandwidth-out-${district}`} data-value=${String(bw.outBps)}>${bps(bw.outBps)}</span> ${t('outbound')}
+                  / ${t('capacity')} ${bps(bw.capacityBps)} (<span data-testid=${`district-utilisation-${district}`} data-value=${String(bw.utilisationIn)}>${percent(bw.utilisationIn)}</span>)</p>`
+              : null)(o.bandwidth.districts.find((x) => x.district === district))}
             <div class="cards">
               ${schools.map((s) => {
                 const av = o.availability.schools.find((x) => x.school === s.school);
