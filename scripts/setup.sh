@@ -23,6 +23,8 @@ if ! command -v mosquitto_pub >/dev/null 2>&1; then missing="$missing mosquitto-
 if ! command -v docker-compose >/dev/null 2>&1; then missing="$missing docker-compose"; fi
 # The console's browser tests drive Debian's Chromium through playwright-core.
 if [ ! -x /usr/bin/chromium ]; then missing="$missing chromium"; fi
+# A Chinese font, so that the console's screenshots show 渝中区, not boxes.
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then missing="$missing fonts-wqy-microhei"; fi
 # The gateway's SNMP tests poll Debian's snmpd and check it with snmpget.
 if ! command -v snmpd >/dev/null 2>&1 && [ ! -x /usr/sbin/snmpd ]; then missing="$missing snmpd"; fi
 if ! command -v snmpget >/dev/null 2>&1; then missing="$missing snmp"; fi
