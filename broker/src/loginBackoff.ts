@@ -42,6 +42,8 @@ export class LoginBackoff {
   readonly #now: () => number;
   /** Insertion order is age order: a failure re-inserts its key. */
   readonly #entries = new Map<string, Entry>();
+  /** Checks under way per key (begin … release): each counts as a failure until it is known. */
+  readonly #pending = new Map<string, number>();
 
   constructor(policy: Partial<LoginBackoffPolicy> = {}, now: () => number = Date.now) {
     this.#p = { ...DEFAULT_LOGIN_BACKOFF, ...policy };
@@ -53,8 +55,32 @@ export class LoginBackoff {
     const now = this.#now();
     return Math.max(0, ...this.#keys(keys).map(([k, free]) => {
       const e = this.#live(k, now);
-      return e ? Math.max(0, e.lastAt + this.#delay(e.failures, free) - now) : 0;
+      const recorded = e ? Math.max(0, e.lastAt + this.#delay(e.failures, free) - now) : 0;
+      // Checks still under way count as failures that just happened: guesses sent all at once
+      // get no more checks than guesses sent one after another. For an address, only once it has
+      // failed: many gateways (or people) behind one NAT may log in at once, honestly.
+      const pending = k.startsWith('addr:') && !e ? 0 : (this.#pending.get(k) ?? 0);
+      return pending === 0 ? recorded : Math.max(recorded, this.#delay((e?.failures ?? 0) + pending, free));
     }));
+  }
+
+  /**
+   * A check begins (call it once `waitMs` said 0, before the hash): until the returned release
+   * is called (after `failed` or `succeeded`), it counts against its keys.
+   */
+  begin(keys: LoginKeys): () => void {
+    const ks = this.#keys(keys).map(([k]) => k);
+    for (const k of ks) this.#pending.set(k, (this.#pending.get(k) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const k of ks) {
+        const n = (this.#pending.get(k) ?? 1) - 1;
+        if (n <= 0) this.#pending.delete(k);
+        else this.#pending.set(k, n);
+      }
+    };
   }
 
   failed(keys: LoginKeys): void {

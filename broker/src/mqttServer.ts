@@ -184,6 +184,8 @@ export class MqttServer implements HubPublisher {
       this.#warn.warn(`backoff:${keys.address}`, { clientId: req.clientId, username, address: keys.address, waitMs }, 'login backing off after repeated failures');
       return done(Object.assign(new HubError(HubErrorCode.LOGIN_BACKOFF, 'too many failed logins'), { returnCode: 3 }) as HubError & AuthenticateError, false);
     }
+    // Counted as a failure until it is known: CONNECTs sent all at once get no more checks than in turn.
+    const release = this.#backoff.begin(keys);
     authenticate(
       { clientId: req.clientId, cleanSession: req.clean, username, password },
       {
@@ -193,6 +195,7 @@ export class MqttServer implements HubPublisher {
         allowAnonymous: this.#d.allowAnonymous,
       },
     ).then((d) => {
+      release();
       if (d.ok && d.value.kind === 'gateway' && this.#refusedTakeover(req.clientId, d.value)) {
         return done(Object.assign(new HubError(HubErrorCode.SESSION_CONFLICT, 'another connection of this gateway is live'), { returnCode: 2 }) as HubError & AuthenticateError, false);
       }
@@ -212,6 +215,7 @@ export class MqttServer implements HubPublisher {
       err.returnCode = d.returnCode ?? 5;
       done(err, false);
     }, (e: unknown) => {
+      release();
       const err = new HubError(HubErrorCode.AUTH_UNAVAILABLE, 'server unavailable: the login could not be checked', { cause: e });
       log.error({ err }, 'authentication failed');
       done(Object.assign(err, { returnCode: 3 }) as HubError & AuthenticateError, false);

@@ -63,4 +63,31 @@ describe('LoginBackoff', () => {
     for (const g of ['X', 'Y', 'Z']) b.failed(id(g));
     expect(b.waitMs(id('G01'))).toBe(0);
   });
+
+  it('counts checks under way as failures of their id, and of their address once it has failed', () => {
+    const { b } = rig();
+    // id free 2: two checks under way, the third may still start; a fourth finds three and waits.
+    const r1 = b.begin(k('G01'));
+    const r2 = b.begin(k('G01'));
+    expect(b.waitMs(k('G01'))).toBe(0);
+    const r3 = b.begin(k('G01'));
+    expect(b.waitMs(k('G01'))).toBe(1000);
+    // Released as successes (nothing recorded): free again.
+    r1();
+    r2();
+    r3();
+    r3();
+    expect(b.waitMs(k('G01'))).toBe(0);
+    // An address that never failed is not held back by logins under way (a NAT of honest clients).
+    const many = Array.from({ length: 10 }, (_, i) => b.begin(k(`OK${i}`, '10.9.9.9')));
+    expect(b.waitMs(k('OK-next', '10.9.9.9'))).toBe(0);
+    many.forEach((r) => r());
+    // Once it has failed, its checks under way count: address free 4, one failure + four under way.
+    b.failed(k('X1', '10.8.8.8'));
+    const four = Array.from({ length: 4 }, (_, i) => b.begin(k(`Y${i}`, '10.8.8.8')));
+    expect(b.waitMs(k('Z', '10.8.8.8'))).toBe(1000);
+    four.forEach((r) => r());
+    expect(b.waitMs(k('Z', '10.8.8.8'))).toBe(0);
+  });
 });
+

@@ -31,4 +31,15 @@ describe('login back-off on the hub', () => {
     expect(refused('HUB_ERR_AUTH_DENIED')).toBe(3);
     expect(await login('gw-jb-s01', gatewayPassword('gw-jb-s01'))).toBe(0);
   });
+
+  it('wrong passwords sent all at once get no more checks than sent one after another', async () => {
+    const id = 'gw-yz-bashu';
+    const denied = refused('HUB_ERR_AUTH_DENIED');
+    const backoff = refused('HUB_ERR_LOGIN_BACKOFF');
+    const codes = await Promise.all(Array.from({ length: 20 }, (_, i) => login(id, `parallel-${i}`)));
+    // Free 2: the checks under way count as failures, so the 4th finds 3 and backs off, as in turn.
+    expect(codes.filter((c) => c === 4)).toHaveLength(3);
+    expect(codes.filter((c) => c === 3)).toHaveLength(17);
+    expect([refused('HUB_ERR_AUTH_DENIED') - denied, refused('HUB_ERR_LOGIN_BACKOFF') - backoff]).toEqual([3, 17]);
+  });
 });

@@ -5,7 +5,8 @@ import { toError } from '../../../runtime/src/errors.ts';
 import type { Principal } from '../auth/authorize.ts';
 import { csrfMatches, DEFAULT_SESSION_POLICY, parseSessionCookie, sessionCookieOf, sessionRefusal, SESSION_COOKIE, type SessionPolicy } from '../auth/sessions.ts';
 import { parseToken, secretMatches } from '../auth/tokens.ts';
-import type { LoginBackoffPolicy } from '../loginBackoff.ts';
+import { LoginBackoff, type LoginBackoffPolicy } from '../loginBackoff.ts';
+import { PasswordCheck } from '../passwordCheck.ts';
 import { HubError, HubErrorCode, RegistryConflictError, RegistryInvalidError } from '../errors.ts';
 import type { HubCounters } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
@@ -25,6 +26,18 @@ export interface ApiBase {
 }
 
 export const sessionPolicyOf = (deps: Pick<ApiBase, 'consoleSessions'>): SessionPolicy => ({ ...DEFAULT_SESSION_POLICY, ...deps.consoleSessions });
+
+/** People's password checks, one per hub: sign-in and a password change share the back-off and the queue. */
+export interface SignInGuard {
+  backoff: LoginBackoff;
+  passwords: PasswordCheck;
+}
+const GUARDS = new WeakMap<object, SignInGuard>();
+export function signInGuardOf(deps: Pick<ApiBase, 'signInBackoff' | 'now'>): SignInGuard {
+  let g = GUARDS.get(deps);
+  if (!g) GUARDS.set(deps, (g = { backoff: new LoginBackoff(deps.signInBackoff, deps.now), passwords: new PasswordCheck() }));
+  return g;
+}
 
 export type RouteModule<D> = (table: RouteTable, deps: D) => void;
 

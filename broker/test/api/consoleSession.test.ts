@@ -321,6 +321,37 @@ describe('failed sign-ins', () => {
   });
 });
 
+describe('guesses sent all at once', () => {
+  it('30 wrong sign-ins for one user at the same moment: as many checked as one after another (4), the rest 429', async () => {
+    rig.registry.createUser({ id: 'u-parallel', displayName: '', role: 'viewer', district: null, school: null, createdAt: t });
+    rig.registry.setUserPassword('u-parallel', await hashPassword(PW));
+    const failed = signIns('failed');
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => signIn('u-parallel', `parallel guess ${i}`).then((r) => r.status)));
+    // freeFailuresPerId 3: the checks under way count as failures, so the 5th finds 4 "failures" and waits.
+    expect(statuses.filter((x) => x === 401)).toHaveLength(4);
+    expect(statuses.filter((x) => x === 429)).toHaveLength(26);
+    expect(signIns('failed') - failed).toBe(4);
+    t += 1000;
+    expect((await signIn('u-parallel')).status).toBe(201);
+  });
+
+  it('a wrong current password backs off as a sign-in does: a session left open is no way to guess it', async () => {
+    rig.registry.createUser({ id: 'u-self', displayName: '', role: 'viewer', district: null, school: null, createdAt: t });
+    rig.registry.setUserPassword('u-self', await hashPassword(PW));
+    const s = await session('u-self');
+    const change = (currentPassword: string) => as(s, 'PUT', '/users/u-self/password', { password: 'another long passphrase', currentPassword });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await change(`guess ${i}`)).status);
+    expect(statuses).toEqual([403, 403, 403, 403]);
+    const r = await change(PW);
+    expect([r.status, r.headers.get('retry-after'), (r.body as { code: string }).code]).toEqual([429, '1', 'HUB_ERR_SIGN_IN_BACKOFF']);
+    // The same count as sign-in's: the user cannot sign in meanwhile either.
+    expect((await signIn('u-self')).status).toBe(429);
+    t += 1000;
+    expect((await change(PW)).status).toBe(204);
+  });
+});
+
 describe('the scope of a session', () => {
   let sessions: Partial<Record<PrincipalName, Session>> = {};
   beforeAll(async () => {

@@ -2,11 +2,9 @@ import { z } from 'zod';
 import type { Principal } from '../../auth/authorize.ts';
 import { newSession, sessionSetCookie } from '../../auth/sessions.ts';
 import { HubError, HubErrorCode } from '../../errors.ts';
-import { LoginBackoff } from '../../loginBackoff.ts';
-import { PasswordCheck } from '../../passwordCheck.ts';
 import type { SessionRow, User } from '../../registry.ts';
 import { ApiError } from '../apiError.ts';
-import { sessionPolicyOf } from '../app.ts';
+import { sessionPolicyOf, signInGuardOf } from '../app.ts';
 import { auditOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { errorBodySchema, route, type RouteTable } from '../route.ts';
@@ -29,8 +27,7 @@ const bodyOf = (u: User, s: Pick<SessionRow, 'csrfToken' | 'expiresAt'>) => ({
  */
 export function sessionRoutes(table: RouteTable, deps: ApiDeps): void {
   const policy = sessionPolicyOf(deps);
-  const backoff = new LoginBackoff(deps.signInBackoff, deps.now);
-  const passwords = new PasswordCheck();
+  const { backoff, passwords } = signInGuardOf(deps);
 
   route(table, {
     method: 'post',
@@ -53,35 +50,41 @@ export function sessionRoutes(table: RouteTable, deps: ApiDeps): void {
         res.setHeader('Retry-After', String(retryAfterS));
         throw new ApiError(429, HubErrorCode.SIGN_IN_BACKOFF, `too many failed sign-ins: try again in ${retryAfterS} s`, { retryAfterS });
       }
-      const reg = deps.registry();
-      const u = reg.getUser(body.user);
-      const stored = u === undefined ? undefined : reg.userPasswordHash(u.id);
-      if (stored !== undefined) passwords.seen({ passwordHash: stored });
-      let matched: boolean;
+      const release = backoff.begin(keys);
       try {
-        matched = await passwords.verify(body.password, stored ?? passwords.dummyHash);
-      } catch (e) {
-        if (e instanceof HubError && e.code === HubErrorCode.AUTH_UNAVAILABLE) throw new ApiError(503, HubErrorCode.UNAVAILABLE, 'too many sign-ins being checked: try again shortly');
-        throw e;
-      }
-      const at = deps.now();
-      const from = `from ${keys.address ?? 'an unknown address'}`;
-      if (!u || stored === undefined || u.disabledAt !== null || !matched) {
-        backoff.failed(keys);
-        deps.counters.inc('console_sign_ins', { outcome: 'failed' });
-        if (u) {
-          const why = u.disabledAt !== null ? 'user disabled' : stored === undefined ? 'no password set' : 'wrong password';
-          auditOf(deps, principalOf(u)).write({ action: 'session.sign_in_failed', target: `user:${u.id}`, district: u.district, school: u.school, detail: `${why}; ${from}` }, 'forbidden');
+        const reg = deps.registry();
+        const u = reg.getUser(body.user);
+        const stored = u === undefined ? undefined : reg.userPasswordHash(u.id);
+        if (stored !== undefined) passwords.seen({ passwordHash: stored });
+        let matched: boolean;
+        try {
+          matched = await passwords.verify(body.password, stored ?? passwords.dummyHash);
+        } catch (e) {
+          if (e instanceof HubError && e.code === HubErrorCode.AUTH_UNAVAILABLE) throw new ApiError(503, HubErrorCode.UNAVAILABLE, 'too many sign-ins being checked: try again shortly');
+          throw e;
         }
-        throw signInFailed();
+        const at = deps.now();
+        const from = `from ${keys.address ?? 'an unknown address'}`;
+        if (!u || stored === undefined || u.disabledAt !== null || !matched) {
+          backoff.failed(keys);
+          deps.counters.inc('console_sign_ins', { outcome: 'failed' });
+          if (u) {
+            const why = u.disabledAt !== null ? 'user disabled' : stored === undefined ? 'no password set' : 'wrong password';
+            auditOf(deps, principalOf(u)).write({ action: 'session.sign_in_failed', target: `user:${u.id}`, district: u.district, school: u.school, detail: `${why}; ${from}` }, 'forbidden');
+          }
+          throw signInFailed();
+        }
+        backoff.succeeded(keys);
+        const s = newSession();
+        const row = { id: s.id, user: u.id, secretHash: s.secretHash, csrfToken: s.csrfToken, createdAt: at, expiresAt: at + policy.ttlMs, lastSeenAt: at };
+        reg.createSession(row);
+        deps.counters.inc('console_sign_ins', { outcome: 'ok' });
+        auditOf(deps, principalOf(u, s.id)).write({ action: 'session.sign_in', target: `user:${u.id}`, district: u.district, school: u.school, detail: from }, 'ok');
+        return { status: 201, body: bodyOf(u, row), headers: { 'set-cookie': sessionSetCookie(s.cookie, Math.floor(policy.ttlMs / 1000), req.secure), 'cache-control': 'no-store' } };
+      } finally {
+        // After the failure is recorded (or the success), so the next check sees it.
+        release();
       }
-      backoff.succeeded(keys);
-      const s = newSession();
-      const row = { id: s.id, user: u.id, secretHash: s.secretHash, csrfToken: s.csrfToken, createdAt: at, expiresAt: at + policy.ttlMs, lastSeenAt: at };
-      reg.createSession(row);
-      deps.counters.inc('console_sign_ins', { outcome: 'ok' });
-      auditOf(deps, principalOf(u, s.id)).write({ action: 'session.sign_in', target: `user:${u.id}`, district: u.district, school: u.school, detail: from }, 'ok');
-      return { status: 201, body: bodyOf(u, row), headers: { 'set-cookie': sessionSetCookie(s.cookie, Math.floor(policy.ttlMs / 1000), req.secure), 'cache-control': 'no-store' } };
     },
   });
 

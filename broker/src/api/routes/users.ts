@@ -4,7 +4,8 @@ import type { Principal } from '../../auth/authorize.ts';
 import type { Registry, User } from '../../registry.ts';
 import { roleSchema } from '../../registryValues.ts';
 import { toError } from '../../../../runtime/src/errors.ts';
-import { dummyHash, hashPassword, verifyPassword } from '../../passwords.ts';
+import { hashPassword } from '../../passwords.ts';
+import { signInGuardOf } from '../app.ts';
 import { auditOf, outcomeOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, badRequest, forbidden, notFound } from '../apiError.ts';
@@ -79,6 +80,35 @@ function boundedTtl(reg: Registry, p: Principal, days: number | undefined, now: 
   if (own === undefined || own === null) return wanted;
   if (wanted === null) throw badRequest('ttlDays 0 (never expires) needs a caller token that never expires', { issues: [{ in: 'body', path: 'ttlDays', message: `the caller's token expires at ${own}` }] });
   return Math.min(wanted, own - now);
+}
+
+/**
+ * A user's own present password, checked as a sign-in is (the same back-off for that user and
+ * address, the same queue, one scrypt whatever the case): a session left open must not be a
+ * way to guess it.
+ */
+async function checkCurrentPassword(deps: ApiDeps, ctx: Pick<RouteContext<unknown, unknown, unknown, unknown>, 'req' | 'res'>, user: string, password: string): Promise<void> {
+  const { backoff, passwords } = signInGuardOf(deps);
+  const keys = { address: ctx.req.socket.remoteAddress, id: user };
+  const waitMs = backoff.waitMs(keys);
+  if (waitMs > 0) {
+    const retryAfterS = Math.ceil(waitMs / 1000);
+    ctx.res.setHeader('Retry-After', String(retryAfterS));
+    throw new ApiError(429, HubErrorCode.SIGN_IN_BACKOFF, `too many wrong passwords: try again in ${retryAfterS} s`, { retryAfterS });
+  }
+  const release = backoff.begin(keys);
+  try {
+    const stored = deps.registry().userPasswordHash(user);
+    if (stored !== undefined) passwords.seen({ passwordHash: stored });
+    const ok = await passwords.verify(password, stored ?? passwords.dummyHash);
+    if (!ok || stored === undefined) {
+      backoff.failed(keys);
+      throw forbidden(`the current password of user ${user} is not that`);
+    }
+    backoff.succeeded(keys);
+  } finally {
+    release();
+  }
 }
 
 export function userRoutes(table: RouteTable, deps: ApiDeps): void {
@@ -198,12 +228,8 @@ export function userRoutes(table: RouteTable, deps: ApiDeps): void {
       };
       try {
         const u = userIn(ctx, reg, id);
-        if (u.id === ctx.principal.user && ctx.body.currentPassword !== undefined) {
-          const stored = reg.userPasswordHash(u.id);
-          // One scrypt whether or not there is a password, as at sign-in.
-          const ok = await verifyPassword(ctx.body.currentPassword, stored ?? dummyHash());
-          if (!ok || stored === undefined) throw forbidden(`the current password of user ${id} is not that`);
-        } else ctx.allow('user.write', scopeOf(u), `user ${id}`);
+        if (u.id === ctx.principal.user && ctx.body.currentPassword !== undefined) await checkCurrentPassword(deps, ctx, u.id, ctx.body.currentPassword);
+        else ctx.allow('user.write', scopeOf(u), `user ${id}`);
       } catch (e) {
         refused(e);
       }
