@@ -52,8 +52,6 @@ export class Intake {
   readonly #queues = new Map<string, Promise<unknown>>();
   /** New devices whose first samples are being appended (how many each): they hold a place under the cap. */
   readonly #admitting = new Map<string, number>();
-  /** The inventory's devices and their kinds; undefined until the gateway has one. */
-  #registered: ReadonlyMap<string, DeviceKind> | undefined;
 
   constructor(cfg: IntakeConfig, deps: IntakeDeps) {
     this.#cfg = cfg;
@@ -133,8 +131,7 @@ export class Intake {
 
   /** The inventory in force at gateway time `at`: liveness tracks exactly its devices from now on. */
   setInventory(inv: GatewayInventory, at: number): void {
-    this.#registered = new Map(inv.devices.map((d) => [d.id, d.kind]));
-    this.#liveness.register(this.#registered, at);
+    this.#liveness.register(new Map(inv.devices.map((d) => [d.id, d.kind])), at);
   }
 
   /** Liveness saved before a restart (livenessStore.ts), at the new start `startedAt`. */
@@ -144,12 +141,9 @@ export class Intake {
 
   /** Refusals that need nothing but the sample and the clock: registration, kind, timestamp. */
   #check(sample: DeviceSample, rx: number): { reason: IntakeRefusal; detail: string } | undefined {
-    const registered = this.#registered;
-    if (registered) {
-      const kind = registered.get(sample.device);
-      if (kind === undefined) return { reason: 'unregistered', detail: 'device not registered at this gateway' };
-      if (kind !== sample.kind) return { reason: 'kind_mismatch', detail: `registered as ${kind}, sample says ${sample.kind}` };
-    }
+    const kind = this.#liveness.registeredKind(sample.device);
+    if (kind === null) return { reason: 'unregistered', detail: 'device not registered at this gateway' };
+    if (kind !== undefined && kind !== sample.kind) return { reason: 'kind_mismatch', detail: `registered as ${kind}, sample says ${sample.kind}` };
     const clock = checkClock(sample.ts, rx, this.#cfg.clockWindow ?? DEFAULT_CLOCK_WINDOW);
     return clock && { reason: clock.reason, detail: clock.detail };
   }

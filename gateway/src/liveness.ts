@@ -32,7 +32,7 @@ export interface LivenessSnapshot {
 }
 
 /** What the other modules may ask of liveness (Intake owns and writes it). */
-export type LivenessView = Pick<Liveness, 'knows' | 'tracks' | 'size' | 'stateAt' | 'minuteRecords' | 'snapshot' | 'registered'>;
+export type LivenessView = Pick<Liveness, 'knows' | 'tracks' | 'size' | 'stateAt' | 'minuteRecords' | 'snapshot' | 'registeredKind'>;
 
 /**
  * Device liveness as the gateway sees it on the campus LAN, turned into one availability record
@@ -72,9 +72,12 @@ export class Liveness {
     }
   }
 
-  /** Whether the device is registered here; undefined while the gateway has no inventory. */
-  registered(device: string): boolean | undefined {
-    return this.#registered?.has(device);
+  /**
+   * The kind the inventory registers the device as; `null` when the inventory does not hold it,
+   * undefined while the gateway has no inventory (every id is taken).
+   */
+  registeredKind(device: string): DeviceKind | null | undefined {
+    return this.#registered ? (this.#registered.get(device) ?? null) : undefined;
   }
 
   /** Whether the device has been heard on the LAN since the gateway started. */
