@@ -167,4 +167,14 @@ describe('registered devices: never invisible, through the real gateway, hub and
     await drained(g);
     expect(await influxQuery(influx.url, db, `SELECT count(state) FROM availability WHERE device =~ /fake/`)).toEqual([]);
   });
+
+  it('watches a board registered while the gateway runs once the hub republishes the inventory', async () => {
+    const g = gw!;
+    stack.registry.createDevice({ id: 'nn-s01-new', school: school.id, room: 'r1', kind: 'interactive_board', model: '', vendor: '', serial: '', linkRole: null, capacityBps: null }, Date.now());
+    await waitFor('the new inventory applied', async () => g.counters.get('inventories_received', { outcome: 'applied' }) >= 1 || undefined, { timeoutMs: 10_000, intervalMs: 20 });
+    // Tracked from the arrival (never heard: up for its timeout, then down), and its samples taken.
+    expect(await g.sampleAvailability(T0 + 51 * MIN)).toBe(7);
+    await clients[0]!.publishAsync(LAN_TELEMETRY_TOPIC, boardSample('nn-s01-new', 0, clock.now), { qos: 1 });
+    expect(g.counters.get('samples_rejected', { reason: 'unregistered' })).toBe(2000);
+  });
 });
