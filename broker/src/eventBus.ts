@@ -57,6 +57,11 @@ export interface AvailabilityObserved {
   observations: AvailabilityRecord[];
 }
 
+/** The registry may hold something else now: written through this hub, or (`external`) by another process. */
+export interface RegistryChanged {
+  external: boolean;
+}
+
 type Listener<T> = (data: T) => void;
 
 /** Every event of the bus and what it carries. */
@@ -69,6 +74,7 @@ interface HubEvents {
   gatewayStateAccepted: GatewayStateAccepted;
   availabilityObserved: AvailabilityObserved;
   sessionConflict: SessionConflict;
+  registryChanged: RegistryChanged;
 }
 type HubEvent = keyof HubEvents;
 
@@ -145,6 +151,14 @@ export class EventBus {
   }
   emitSessionConflict(data: SessionConflict): void {
     this.#emit('sessionConflict', data);
+  }
+
+  /** Noticed by RegistryWatch within one of its polls. */
+  onRegistryChanged(owner: object, cb: Listener<RegistryChanged>): void {
+    this.#on('registryChanged', owner, cb);
+  }
+  emitRegistryChanged(data: RegistryChanged): void {
+    this.#emit('registryChanged', data);
   }
 
   removeListeners(owner: object): void {

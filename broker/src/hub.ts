@@ -13,6 +13,7 @@ import { Credentials } from './features/credentials.ts';
 import type { Feature } from './features/feature.ts';
 import { GatewaySessions } from './features/gatewaySessions.ts';
 import { HealthReports } from './features/healthReports.ts';
+import { InventoryPublisher } from './features/inventoryPublisher.ts';
 import { MinuteReports } from './features/minuteReports.ts';
 import { PresenceEvents, PresencePublisher } from './features/presencePublisher.ts';
 import { PresenceTracker } from './features/presenceTracker.ts';
@@ -141,6 +142,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
   const registryWatch = new RegistryWatch({ registry: reg, bus, closeSession: (g, why) => sessions.close(g, why), counters, log: child('registry-watch') });
+  const inventories = new InventoryPublisher({ registry: reg, bus, publisher: mqtt, counters, log: child('inventory') });
   const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), counters, log: child('minute'), now });
   const apiDeps: ApiDeps = {
     registry: reg,
@@ -184,7 +186,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const writerResource: Feature = { start: () => {}, stop: () => writer.stop() };
   // Stopped in reverse: timers and listeners first, then the broker (no more publishes), then
   // the writer (flushes what is queued), then the registry.
-  const features: Feature[] = [registryResource, writerResource, storage, tracker, sessions, ingest, health, commands, publisher, credentials, registryWatch, mqtt, http, minutes];
+  const features: Feature[] = [registryResource, writerResource, storage, tracker, sessions, ingest, health, commands, publisher, credentials, registryWatch, mqtt, inventories, http, minutes];
   const started: Feature[] = [];
   const running = (operation: string): void => life.assertRunning(operation);
 

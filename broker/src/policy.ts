@@ -1,4 +1,4 @@
-import { commandFilter, gatewayPrefix, HUB_ROOT, parseGatewayTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
+import { commandFilter, gatewayPrefix, HUB_ROOT, inventoryTopic, parseGatewayTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import { HubErrorCode } from './errors.ts';
 import type { GatewayRow } from './registry.ts';
 
@@ -100,7 +100,8 @@ export function authorizeSubscribe(identity: Identity, filter: string): Decision
       : { ok: true };
   }
   const cmdRoot = `${gatewayPrefix(identity)}/cmd/`;
-  const own = filter === commandFilter(identity) || filter.startsWith(cmdRoot);
+  // Its commands, and its own inventory (which may carry its SNMP secrets: never another's).
+  const own = filter === commandFilter(identity) || filter.startsWith(cmdRoot) || filter === inventoryTopic(identity);
   return own ? { ok: true } : { ok: false, code: HubErrorCode.SUBSCRIBE_DENIED, reason: `may not subscribe to ${filter}` };
 }
 

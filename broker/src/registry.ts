@@ -325,6 +325,7 @@ export class Registry {
       deleteDevice: p('DELETE FROM devices WHERE id = ?'),
       countDevices: p('SELECT COUNT(*) AS n FROM devices WHERE retired_at IS NULL'),
       devicesBySchool: p('SELECT s.district AS district, d.school AS school, d.kind AS kind, COUNT(*) AS n FROM devices d JOIN schools s ON s.id = d.school WHERE d.retired_at IS NULL GROUP BY s.district, d.school, d.kind'),
+      schoolDevices: p(`${DEVICE_SELECT} WHERE d.school = ? AND d.retired_at IS NULL ORDER BY d.id`),
       activeGateways: p('SELECT g.id AS gateway, g.school AS school, s.district AS district FROM gateways g JOIN schools s ON s.id = g.school WHERE g.revoked = 0 ORDER BY g.id'),
 
       getUser: p(`${USER_SELECT} WHERE id = ?`),
@@ -927,6 +928,21 @@ export class Registry {
 
   deviceCount(): number {
     return this.#count('countDevices');
+  }
+
+  /** A school's devices in service and its timetable, read fresh, not cached (a gateway's inventory). */
+  schoolInventory(school: string): { timetable: Timetable; devices: Device[] } {
+    const row = this.#stmts['getTimetable']!.get(school) as { timetable: string | null } | undefined;
+    const devices = (this.#stmts['schoolDevices']!.all(school) as SqlRow[]).map(toDevice);
+    return { timetable: parseTimetable(row?.timetable ?? null) ?? DEFAULT_TIMETABLE, devices };
+  }
+
+  /**
+   * Rows this connection has changed since it opened (SQLite's total_changes()): with
+   * `dataVersion()`, which moves only on other connections' commits, any write is noticed.
+   */
+  changeCount(): number {
+    return num(this.#db.prepare('SELECT total_changes() AS n').get()!['n']!);
   }
 
   // ---- audit

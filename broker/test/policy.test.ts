@@ -181,7 +181,7 @@ describe('authorizePublish', () => {
 });
 
 describe('authorizeSubscribe', () => {
-  it.each(['campus/v1/D1/S01/G01/cmd/#', 'campus/v1/D1/S01/G01/cmd/reboot', 'campus/v1/D1/S01/G01/cmd/+'])('allows own %s', (filter) => {
+  it.each(['campus/v1/D1/S01/G01/cmd/#', 'campus/v1/D1/S01/G01/cmd/reboot', 'campus/v1/D1/S01/G01/cmd/+', 'campus/v1/D1/S01/G01/inventory'])('allows own %s', (filter) => {
     expect(authorizeSubscribe(ME, filter)).toEqual({ ok: true });
   });
 
@@ -195,6 +195,11 @@ describe('authorizeSubscribe', () => {
     ['own command responses', 'campus/v1/D1/S01/G01/cmdres/#'],
     ['everything of its own', 'campus/v1/D1/S01/G01/#'],
     ['the global wildcard', '#'],
+    // An inventory may carry SNMP secrets: only a gateway's own, by its exact topic.
+    ["another gateway's inventory", 'campus/v1/D1/S01/G02/inventory'],
+    ["every gateway's inventory in its school", 'campus/v1/D1/S01/+/inventory'],
+    ['its inventory under another school', 'campus/v1/D1/S02/G01/inventory'],
+    ['below its inventory', 'campus/v1/D1/S01/G01/inventory/#'],
   ])('denies %s', (_what, filter) => {
     expect(authorizeSubscribe(ME, filter)).toEqual({ ok: false, code: 'HUB_ERR_SUBSCRIBE_DENIED', reason: `may not subscribe to ${filter}` });
   });
@@ -204,7 +209,7 @@ describe('authorizeSubscribe', () => {
   });
 
   // Each could match some topic under campus/v1 (telemetry, states, commands), or is $SYS.
-  it.each(['#', '+/#', 'campus/#', 'campus/v1/#', '+/v1/#', 'campus/+/D1/S01/G01/cmd/#', 'campus/v1/+/+/+/cmd/#', 'campus/v1/D1/S01/G01/telemetry', '$SYS/#', '$SYS/broker/clients'])(
+  it.each(['#', '+/#', 'campus/#', 'campus/v1/#', '+/v1/#', 'campus/+/D1/S01/G01/cmd/#', 'campus/v1/+/+/+/cmd/#', 'campus/v1/D1/S01/G01/telemetry', 'campus/v1/D1/S01/G01/inventory', '$SYS/#', '$SYS/broker/clients'])(
     'refuses anonymous clients %s',
     (filter) => {
       expect(authorizeSubscribe(ANON, filter)).toEqual({ ok: false, code: 'HUB_ERR_SUBSCRIBE_DENIED', reason: `anonymous clients may not subscribe to ${filter}` });

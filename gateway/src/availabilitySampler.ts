@@ -8,11 +8,14 @@ export interface AvailabilitySamplerDeps {
   liveness: LivenessView;
   /** The outbox append (GatewayOutbox.append). */
   append: (records: OutboxRecord[]) => Promise<void>;
+  /** Keeps liveness beside the outbox after each minute (LivenessStore.save). */
+  saved?: () => Promise<void>;
 }
 
 /**
  * At every minute boundary of the gateway's clock, one availability record per tracked device
- * goes to the outbox (docs/design.md#availability). Tests call `sample` by hand instead.
+ * goes to the outbox (docs/design.md#availability), then liveness is saved beside it. Tests call
+ * `sample` by hand instead.
  */
 export class AvailabilitySampler {
   readonly #enabled: boolean;
@@ -36,8 +39,8 @@ export class AvailabilitySampler {
   /** Appends the records of the minute starting at `minute`; resolves to how many. */
   async sample(minute: number): Promise<number> {
     const records = this.#d.liveness.minuteRecords(minute, this.#d.now());
-    if (records.length === 0) return 0;
-    await this.#d.append(records);
+    if (records.length > 0) await this.#d.append(records);
+    await this.#d.saved?.();
     return records.length;
   }
 

@@ -55,6 +55,11 @@ const schema = z.object({
    * with availability records or the session table.
    */
   GW_MAX_TRACKED_DEVICES: envInt(5000, 1, 1_000_000),
+  /** Device timestamps accepted around the gateway's clock: the hub's HUB_MAX_FUTURE_MS and HUB_MAX_AGE_MS, same defaults. */
+  GW_MAX_FUTURE_MS: envInt(300_000, 0),
+  GW_MAX_AGE_MS: envInt(400 * 86_400_000, 60_000),
+  /** At most one refusal told to a device on lan/v1/err per this interval. */
+  GW_LAN_ERROR_INTERVAL_MS: envInt(10_000, 0, 3_600_000),
   /** Heartbeat timeouts per kind (ms); defaults are 2.5 reporting cadences. */
   GW_TIMEOUT_CLASSROOM_AV_MS: envInt(HEARTBEAT_TIMEOUT_MS.classroom_av, 1000),
   GW_TIMEOUT_INTERACTIVE_BOARD_MS: envInt(HEARTBEAT_TIMEOUT_MS.interactive_board, 1000),
@@ -110,6 +115,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       healthIntervalMs: e.GW_HEALTH_INTERVAL_MS,
       availabilitySampling: e.GW_AVAILABILITY,
       maxTrackedDevices: e.GW_MAX_TRACKED_DEVICES,
+      clockWindow: { maxFutureMs: e.GW_MAX_FUTURE_MS, maxAgeMs: e.GW_MAX_AGE_MS },
+      lanErrorIntervalMs: e.GW_LAN_ERROR_INTERVAL_MS,
       heartbeatTimeouts: {
         classroom_av: e.GW_TIMEOUT_CLASSROOM_AV_MS,
         interactive_board: e.GW_TIMEOUT_INTERACTIVE_BOARD_MS,

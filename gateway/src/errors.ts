@@ -14,7 +14,7 @@ export const GatewayErrorCode = {
   OUTBOX_ACK_WRITE: 'GW_ERR_OUTBOX_ACK_WRITE',
   /** A file outbox was given a segment size above half its byte bound (the config caps it at a quarter). */
   OUTBOX_CONFIG: 'GW_ERR_OUTBOX_CONFIG',
-  /** A LAN client published where devices may not (lan/v1/cmd): the publish is refused and the client disconnected. */
+  /** A LAN client published where devices may not (lan/v1/cmd, lan/v1/err): the publish is refused and the client disconnected. */
   LAN_PUBLISH_DENIED: 'GW_ERR_LAN_PUBLISH_DENIED',
   /** The LAN listener or the health endpoint could not listen (address in use, not permitted). */
   LISTEN: 'GW_ERR_LISTEN',

@@ -3,16 +3,22 @@ import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
 import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
 import { metricsText } from '../../runtime/src/counters.ts';
+import { join } from 'node:path';
+import type { GatewayInventory } from '../../protocol/src/inventory.ts';
 import { AvailabilitySampler } from './availabilitySampler.ts';
+import type { ClockWindow } from './clockWindow.ts';
 import { CommandRelay } from './commandRelay.ts';
+import { DeviceFaults } from './deviceFaults.ts';
 import { gatewayLifecycle } from './errors.ts';
 import type { FileOutboxConfig } from './fileOutbox.ts';
 import { GatewayOutbox } from './gatewayOutbox.ts';
 import { HealthReporter } from './healthReporter.ts';
-import { gatewayHealth, localHealth } from './healthModel.ts';
+import { devicesHealth, gatewayHealth, localHealth } from './healthModel.ts';
 import { HealthServer } from './healthServer.ts';
 import { Intake } from './intake.ts';
+import { InventoryStore } from './inventoryStore.ts';
 import { LanListener } from './lanListener.ts';
+import { LivenessStore } from './livenessStore.ts';
 import { createGatewayCounters, registerGatewayGauges, type GatewayCounters } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
 import { CounterRates } from './rates.ts';
@@ -36,7 +42,15 @@ export interface GatewayConfig extends UplinkConfig {
   heartbeatTimeouts: Readonly<Record<DeviceKind, number>>;
   /** Devices tracked for liveness at most; a new one beyond is refused (`too_many_devices`). */
   maxTrackedDevices: number;
+  /** Device timestamps accepted around the gateway's clock (the hub's rule); the hub's defaults when absent. */
+  clockWindow?: ClockWindow;
+  /** At most one refusal per device on lan/v1/err in this interval (default 10 s). */
+  lanErrorIntervalMs?: number;
 }
+
+/** Files kept beside the durable outbox (none with a memory outbox). */
+export const INVENTORY_FILE = 'inventory.json';
+export const LIVENESS_FILE = 'liveness.json';
 
 export interface GatewayDeps {
   log: Logger;
@@ -87,6 +101,33 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     sendToLan: (c) => lan.sendCommand(c),
     publishResult: (r) => uplink.publishCommandResult(r),
   });
+  // Beside the outbox, only a durable one: a memory outbox keeps these in memory too.
+  const stateDir = deps.outbox ? undefined : config.outbox?.dir;
+  const faults = new DeviceFaults(
+    { replyIntervalMs: config.lanErrorIntervalMs ?? 10_000 },
+    { counters, now, tracks: (d): boolean => intake.liveness.tracks(d), reply: (e) => lan.sendError(e) },
+  );
+  const intake: Intake = new Intake(
+    { maxTrackedDevices: config.maxTrackedDevices, heartbeatTimeouts: config.heartbeatTimeouts, ...(config.clockWindow ? { clockWindow: config.clockWindow } : {}) },
+    { counters, now, rates: new CounterRates(), append: (r) => outbox.append(r), faults },
+  );
+  const onInventory = (inv: GatewayInventory): void => {
+    intake.setInventory(inv, now());
+  };
+  const inventory = new InventoryStore({
+    log: log.child({ module: 'inventory' }),
+    counters,
+    gateway: config.gateway,
+    file: stateDir === undefined ? undefined : join(stateDir, INVENTORY_FILE),
+    onInventory,
+  });
+  const livenessStore = new LivenessStore({
+    log: log.child({ module: 'liveness' }),
+    now,
+    file: stateDir === undefined ? undefined : join(stateDir, LIVENESS_FILE),
+    snapshot: (at) => intake.liveness.snapshot(at),
+    restore: (s, at) => intake.restore(s, at),
+  });
   const uplink = new Uplink(config, {
     log: log.child({ module: 'uplink' }),
     outbox: () => outbox.current,
@@ -94,32 +135,34 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     onDelivered: deps.onDelivered,
     random: deps.random,
     onCommand: (payload) => relay.onRequest(payload),
+    onInventory: (payload) => inventory.offer(payload, now()),
   });
-  const intake = new Intake(
-    { maxTrackedDevices: config.maxTrackedDevices, heartbeatTimeouts: config.heartbeatTimeouts },
-    { counters, now, rates: new CounterRates(), append: (r) => outbox.append(r) },
-  );
   const lan = new LanListener(
     { host: config.lanHost, port: config.lanPort, maxSampleBytes: config.maxSampleBytes },
     {
       log: log.child({ module: 'lan' }),
       counters,
       accept: (sample, clientId) => intake.accept(sample, clientId),
-      onDisconnect: (clientId, clean) => intake.sessionEnded(clientId, clean),
+      onDisconnect: (clientId) => intake.sessionEnded(clientId),
       onCommandResult: (res, clientId) => relay.onLanResult(res, clientId),
+      onRefused: (r) => faults.refused(r),
     },
   );
   const health = () => gatewayHealth({ now, outbox: () => outbox.current, uplink: () => uplink, counters });
   const healthServer = new HealthServer(
     { host: config.healthHost, port: config.healthPort },
     {
-      health: () => ({ ...localHealth(config.gateway, uplink.status(), health()), ...(uplink.lastError ? { uplinkError: uplink.lastError } : {}) }),
+      health: () => ({
+        ...localHealth(config.gateway, uplink.status(), health()),
+        ...(uplink.lastError ? { uplinkError: uplink.lastError } : {}),
+        devices: devicesHealth({ inventory: inventory.summary(), tracked: intake.liveness.size, faulty: faults.faulty() }),
+      }),
       metrics: () => metricsText(counters.registry),
     },
   );
   const sampler = new AvailabilitySampler(
     { enabled: config.availabilitySampling },
-    { log, now, liveness: intake.liveness, append: (r) => outbox.append(r) },
+    { log, now, liveness: intake.liveness, append: (r) => outbox.append(r), saved: () => livenessStore.save() },
   );
   const reporter = new HealthReporter({ intervalMs: config.healthIntervalMs }, { health, uplink });
   registerGatewayGauges(counters.registry, {
@@ -130,7 +173,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
 
   /** In start order; stopped in reverse. */
-  const parts: Array<{ start?: () => Promise<void> | void; stop: () => Promise<void> | void }> = [outbox, uplink, relay, lan, healthServer, sampler, reporter];
+  // Liveness is restored before the saved inventory is applied (which only adds the devices it
+  // lacks), and saved at stop once the LAN is closed.
+  const parts: Array<{ start?: () => Promise<void> | void; stop: () => Promise<void> | void }> = [outbox, livenessStore, inventory, uplink, relay, lan, healthServer, sampler, reporter];
   let started = 0;
   // Every started part is stopped, even when one of them fails to stop.
   const stopStarted = async () => {
@@ -184,7 +229,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         throw e;
       }
       lifecycle.started();
-      log.info({ lanPort: lan.port, healthPort: healthServer.port, hub: config.hubUrl }, 'gateway started');
+      log.info({ lanPort: lan.port, healthPort: healthServer.port, hub: config.hubUrl, inventoryRevision: inventory.current?.revision }, 'gateway started');
+      if (!inventory.current) log.warn({ maxTrackedDevices: config.maxTrackedDevices }, 'no inventory from the hub yet: tracking the devices heard, up to the cap');
     },
     async stop() {
       if (!lifecycle.beginStop()) return;

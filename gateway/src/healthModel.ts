@@ -1,4 +1,5 @@
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
+import type { DeviceFault } from './deviceFaults.ts';
 import type { GatewayCounters } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
 import type { ReplayStatus } from './uplink.ts';
@@ -43,4 +44,25 @@ export function gatewayHealth(src: HealthSources): GatewayHealth {
  */
 export function localHealth(gateway: string, uplink: UplinkStatus, h: GatewayHealth): { gateway: string; connected: boolean; uplink: UplinkStatus } & GatewayHealth {
   return { gateway, connected: uplink.connected, uplink, ...h };
+}
+
+/** The `/health` body's `devices`: the inventory in force (or why none), devices tracked, faulty devices. */
+export interface DevicesHealth {
+  inventory: { revision: number; devices: number; receivedAt: number | null } | null;
+  /** `registered`: exactly the inventory's devices; `heard`: no inventory yet, the devices heard up to the cap. */
+  tracking: 'registered' | 'heard';
+  note?: string;
+  tracked: number;
+  /** Tracked devices whose latest sample was refused, with the reason (at most 1000 listed). */
+  faulty: DeviceFault[];
+}
+
+export function devicesHealth(src: { inventory: DevicesHealth['inventory']; tracked: number; faulty: DeviceFault[] }): DevicesHealth {
+  return {
+    inventory: src.inventory,
+    tracking: src.inventory ? 'registered' : 'heard',
+    ...(src.inventory ? {} : { note: 'no inventory from the hub yet: tracking the devices heard, up to GW_MAX_TRACKED_DEVICES' }),
+    tracked: src.tracked,
+    faulty: src.faulty.slice(0, 1000),
+  };
 }

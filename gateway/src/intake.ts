@@ -1,17 +1,25 @@
+import type { GatewayInventory } from '../../protocol/src/inventory.ts';
 import type { DeviceSample, OutboxRecord } from '../../protocol/src/telemetry.ts';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
+import { checkClock, type ClockWindow } from './clockWindow.ts';
+import type { Refusal } from './deviceFaults.ts';
 import { LanSessions, type LanSessionsView } from './lanSessions.ts';
-import { Liveness, type LivenessView } from './liveness.ts';
+import { Liveness, type LivenessSnapshot, type LivenessView } from './liveness.ts';
 import type { GatewayCounters } from './metrics.ts';
 import type { CounterRates } from './rates.ts';
 
-/** Why a valid sample is still refused (counted in samples_rejected{reason}). */
-export type IntakeRefusal = 'too_many_devices' | 'too_many_sessions';
+/** Why a valid sample is still refused (counted in samples_rejected{reason}, and told the device on lan/v1/err). */
+export type IntakeRefusal = 'too_many_devices' | 'too_many_sessions' | 'unregistered' | 'kind_mismatch' | 'clock_ahead' | 'clock_behind';
+
+/** The hub's default window (HUB_MAX_FUTURE_MS, HUB_MAX_AGE_MS): 5 minutes ahead, 400 days behind. */
+export const DEFAULT_CLOCK_WINDOW: ClockWindow = Object.freeze({ maxFutureMs: 300_000, maxAgeMs: 400 * 86_400_000 });
 
 export interface IntakeConfig {
   /** Devices tracked at most, and LAN sessions tracked at most. */
   maxTrackedDevices: number;
   heartbeatTimeouts?: Readonly<Record<DeviceKind, number>>;
+  /** Device timestamps accepted around the gateway's clock (DEFAULT_CLOCK_WINDOW when absent). */
+  clockWindow?: ClockWindow;
 }
 
 export interface IntakeDeps {
@@ -20,6 +28,8 @@ export interface IntakeDeps {
   rates: CounterRates;
   /** The outbox append (GatewayOutbox.append). */
   append: (records: OutboxRecord[]) => Promise<void>;
+  /** Told of every refusal and every accepted sample (DeviceFaults). */
+  faults?: { refused(r: Refusal): void; accepted(device: string): void };
 }
 
 /**
@@ -29,6 +39,8 @@ export interface IntakeDeps {
  * the device. A device's samples go one at a time (a socket read can carry several), so each
  * rate is taken against the sample before it. At most `maxTrackedDevices` are tracked: a new
  * device beyond that is refused, so a LAN client inventing ids cannot crowd out real records.
+ * With an inventory, only registered devices are taken in, as the kind registered; and a sample
+ * whose timestamp the hub would drop is refused here, so a device with a wrong clock is not heard.
  * Intake alone writes liveness and the LAN sessions; the others get read-only views.
  */
 export class Intake {
@@ -60,8 +72,10 @@ export class Intake {
   accept(sample: DeviceSample, clientId: string): Promise<IntakeRefusal | undefined> {
     const rx = this.#deps.now();
     const device = sample.device;
+    const refused = this.#check(sample, rx);
+    if (refused) return Promise.resolve(this.#refuse(sample, refused.reason, refused.detail));
     const session = clientId ? this.#sessions.entry(clientId) : undefined;
-    if (clientId && !session) return Promise.resolve('too_many_sessions');
+    if (clientId && !session) return Promise.resolve(this.#refuse(sample, 'too_many_sessions', 'too many LAN sessions tracked'));
     // Only a link's samples wait for the one before them: its rate is taken against that one.
     // Every other sample goes straight to the outbox, so a device's samples share its group
     // commit (liveness keeps the latest arrival whatever order the appends finish in).
@@ -78,10 +92,10 @@ export class Intake {
   async #takeIn(sample: DeviceSample, session: Set<string> | undefined, rx: number): Promise<IntakeRefusal | undefined> {
     const { rates, counters } = this.#deps;
     const liveness = this.#liveness;
-    const isNew = !liveness.knows(sample.device);
+    const isNew = !liveness.tracks(sample.device);
     const admitting = this.#admitting.get(sample.device) ?? 0;
     if (isNew) {
-      if (admitting === 0 && liveness.size + this.#admitting.size >= this.#cfg.maxTrackedDevices) return 'too_many_devices';
+      if (admitting === 0 && liveness.size + this.#admitting.size >= this.#cfg.maxTrackedDevices) return this.#refuse(sample, 'too_many_devices', 'too many devices tracked');
       this.#admitting.set(sample.device, admitting + 1);
     }
     try {
@@ -96,6 +110,7 @@ export class Intake {
       const poweredOff = (sample.kind === 'classroom_av' || sample.kind === 'interactive_board') && sample.data.power === 'off';
       liveness.heard(sample.device, sample.kind, rx, poweredOff);
       session?.add(sample.device);
+      this.#deps.faults?.accepted(sample.device);
       return undefined;
     } finally {
       if (isNew) {
@@ -106,11 +121,35 @@ export class Intake {
     }
   }
 
-  /** A LAN session ended; after a clean DISCONNECT its devices are off, not down. Its entry is forgotten. */
-  sessionEnded(clientId: string, clean: boolean): void {
-    const devices = this.#sessions.ended(clientId);
-    if (!clean) return;
-    const at = this.#deps.now();
-    for (const d of devices) this.#liveness.saidGoodbye(d, at);
+  /**
+   * A LAN session ended: its entry is forgotten. A clean DISCONNECT alone is not a power-off
+   * (devices reconnect, roam, restart their client): a device is `off` only when it said so.
+   */
+  sessionEnded(clientId: string): void {
+    this.#sessions.ended(clientId);
+  }
+
+  /** The inventory in force at gateway time `at`: liveness tracks exactly its devices from now on. */
+  setInventory(inv: GatewayInventory, at: number): void {
+    this.#liveness.register(new Map(inv.devices.map((d) => [d.id, d.kind])), at);
+  }
+
+  /** Liveness saved before a restart (livenessStore.ts), at the new start `startedAt`. */
+  restore(s: LivenessSnapshot, startedAt: number): void {
+    this.#liveness.restore(s, startedAt, this.#cfg.maxTrackedDevices);
+  }
+
+  /** Refusals that need nothing but the sample and the clock: registration, kind, timestamp. */
+  #check(sample: DeviceSample, rx: number): { reason: IntakeRefusal; detail: string } | undefined {
+    const kind = this.#liveness.registeredKind(sample.device);
+    if (kind === null) return { reason: 'unregistered', detail: 'device not registered at this gateway' };
+    if (kind !== undefined && kind !== sample.kind) return { reason: 'kind_mismatch', detail: `registered as ${kind}, sample says ${sample.kind}` };
+    const clock = checkClock(sample.ts, rx, this.#cfg.clockWindow ?? DEFAULT_CLOCK_WINDOW);
+    return clock && { reason: clock.reason, detail: clock.detail };
+  }
+
+  #refuse(sample: DeviceSample, reason: IntakeRefusal, detail: string): IntakeRefusal {
+    this.#deps.faults?.refused({ device: sample.device, reason, detail, seq: sample.seq });
+    return reason;
   }
 }

@@ -3,8 +3,9 @@ import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { PublishPacket } from 'aedes';
 import { toError } from '../../runtime/src/errors.ts';
-import type { DeviceSample } from '../../protocol/src/telemetry.ts';
-import { LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
+import type { DeviceSample, LanError } from '../../protocol/src/telemetry.ts';
+import { LAN_ERROR_TOPIC, LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
+import type { Refusal } from './deviceFaults.ts';
 import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC, type LanCommand, type LanCommandResult } from '../../protocol/src/commands.ts';
 import { GatewayError, GatewayErrorCode, listenError } from './errors.ts';
 import type { IntakeRefusal } from './intake.ts';
@@ -30,7 +31,9 @@ export interface LanListenerConfig {
 /**
  * The MQTT listener devices on the campus LAN publish to. Each sample is validated at the edge
  * (lanValidation.ts); the device's PUBACK is sent only after `accept` resolved (the sample is in the outbox).
- * A bad sample is acknowledged (retrying cannot fix it), counted and dropped.
+ * A bad sample is acknowledged (retrying cannot fix it), counted and dropped, and the refusal
+ * reported to `onRefused` (which answers the device on lan/v1/err). Only the gateway publishes
+ * on lan/v1/cmd and lan/v1/err; any client may subscribe to them.
  */
 export class LanListener {
   readonly #cfg: LanListenerConfig;
@@ -39,6 +42,7 @@ export class LanListener {
   readonly #accept: (s: DeviceSample, clientId: string) => Promise<IntakeRefusal | undefined>;
   readonly #onDisconnect: ((clientId: string, clean: boolean) => void) | undefined;
   readonly #onCommandResult: ((r: LanCommandResult, clientId: string) => void) | undefined;
+  readonly #onRefused: ((r: Refusal) => void) | undefined;
   #broker: Aedes | undefined;
   /** Sessions that ended without a DISCONNECT (their Will was due). */
   readonly #lost = new WeakSet<Client>();
@@ -56,6 +60,8 @@ export class LanListener {
       onDisconnect?: (clientId: string, clean: boolean) => void;
       /** A device answered a command (on lan/v1/cmdres), on the session `clientId`. */
       onCommandResult?: (r: LanCommandResult, clientId: string) => void;
+      /** A sample failed validation (Intake reports its own refusals). */
+      onRefused?: (r: Refusal) => void;
     },
   ) {
     this.#cfg = cfg;
@@ -64,11 +70,17 @@ export class LanListener {
     this.#accept = deps.accept;
     this.#onDisconnect = deps.onDisconnect;
     this.#onCommandResult = deps.onCommandResult;
+    this.#onRefused = deps.onRefused;
   }
 
   /** Sends a command to the devices on the LAN (QoS 1); the one it names acts on it. */
   sendCommand(c: LanCommand): void {
     this.#broker?.publish({ cmd: 'publish', topic: LAN_COMMAND_TOPIC, payload: Buffer.from(JSON.stringify(c)), qos: 1, retain: false, dup: false }, () => {});
+  }
+
+  /** Tells the devices on the LAN why a device's message was refused (QoS 1); the one it names reads it. */
+  sendError(e: LanError): void {
+    this.#broker?.publish({ cmd: 'publish', topic: LAN_ERROR_TOPIC, payload: Buffer.from(JSON.stringify(e)), qos: 1, retain: false, dup: false }, () => {});
   }
 
   async start(): Promise<void> {
@@ -117,6 +129,10 @@ export class LanListener {
         // Only the gateway sends commands.
         this.#counters.inc('lan_publishes_denied', { topic: 'cmd' });
         return done(new GatewayError(GatewayErrorCode.LAN_PUBLISH_DENIED, 'devices may not send commands'));
+      case LAN_ERROR_TOPIC:
+        // Only the gateway tells devices why they were refused: a forged refusal is refused.
+        this.#counters.inc('lan_publishes_denied', { topic: 'err' });
+        return done(new GatewayError(GatewayErrorCode.LAN_PUBLISH_DENIED, 'devices may not send refusals'));
       case LAN_COMMAND_RESULT_TOPIC: {
         const v = validateCommandResult(packet.payload, this.#cfg.maxSampleBytes);
         if (v.ok) this.#onCommandResult?.(v.value, clientId);
@@ -134,7 +150,10 @@ export class LanListener {
       refuse();
     };
     const v = validateSample(packet.payload, this.#cfg.maxSampleBytes);
-    if (!v.ok) return rejected(v.reason, v.detail);
+    if (!v.ok) {
+      this.#onRefused?.({ device: namedDevice(packet.payload, this.#cfg.maxSampleBytes) ?? clientId, reason: v.reason, detail: v.detail });
+      return rejected(v.reason, v.detail);
+    }
     this.#accept(v.value, clientId).then(
       (refused) => {
         if (refused) return rejected(refused, `device ${v.value.device}`);
@@ -156,5 +175,19 @@ export class LanListener {
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     if (broker) await new Promise<void>((r) => broker.close(() => r()));
     await closed;
+  }
+}
+
+/**
+ * The device an invalid sample names (so its refusal reaches it on lan/v1/err), when the payload
+ * is JSON with a short string `device`; otherwise the caller names the session's client id.
+ */
+function namedDevice(payload: Buffer | string, maxBytes: number): string | undefined {
+  if (payload.length > maxBytes) return undefined;
+  try {
+    const d = (JSON.parse(payload.toString()) as { device?: unknown } | null)?.device;
+    return typeof d === 'string' && d.length > 0 && d.length <= 128 ? d : undefined;
+  } catch {
+    return undefined;
   }
 }

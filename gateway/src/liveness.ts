@@ -17,21 +17,34 @@ export const MINUTE_MS = 60_000;
 
 interface Observed {
   kind: DeviceKind;
+  /** Gateway time it was last heard, or since when it is watched (the gateway's start, a restart while it was up). */
   lastHeard: number;
-  /** Cleanly powered off (reported `power: off`, or said goodbye) and not heard from since. */
+  /** Reported a clean power-off (`power: off`) and not heard from since. */
   off: boolean;
+  /** Heard since this gateway process started. */
+  heard: boolean;
+}
+
+/** Liveness kept beside the outbox across a restart (livenessStore.ts). */
+export interface LivenessSnapshot {
+  savedAt: number;
+  devices: Array<{ device: string; kind: DeviceKind; lastHeard: number; off: boolean }>;
 }
 
 /** What the other modules may ask of liveness (Intake owns and writes it). */
-export type LivenessView = Pick<Liveness, 'knows' | 'size' | 'stateAt' | 'minuteRecords'>;
+export type LivenessView = Pick<Liveness, 'knows' | 'tracks' | 'size' | 'stateAt' | 'minuteRecords' | 'snapshot' | 'registeredKind'>;
 
 /**
  * Device liveness as the gateway sees it on the campus LAN, turned into one availability record
- * per device per minute. Only devices heard since the gateway started are tracked.
+ * per device per minute. With an inventory (`register`), exactly the registered devices are
+ * tracked, heard or not: one never heard is watched from the moment it was registered here (the
+ * gateway's start), so it is `down` after its kind's timeout, never left out. Without one, the
+ * devices heard since the start are tracked (Intake caps them).
  */
 export class Liveness {
   readonly #timeouts: Readonly<Record<DeviceKind, number>>;
   readonly #devices = new Map<string, Observed>();
+  #registered: ReadonlyMap<string, DeviceKind> | undefined;
 
   constructor(timeouts: Readonly<Record<DeviceKind, number>> = HEARTBEAT_TIMEOUT_MS) {
     this.#timeouts = timeouts;
@@ -39,19 +52,41 @@ export class Liveness {
 
   /** A sample arrived at gateway time `at`; `poweredOff` when it reports a clean power-off. */
   heard(device: string, kind: DeviceKind, at: number, poweredOff: boolean): void {
+    if (this.#registered && !this.#registered.has(device)) return;
     const cur = this.#devices.get(device);
     if (cur && at < cur.lastHeard) return;
-    this.#devices.set(device, { kind, lastHeard: at, off: poweredOff });
+    this.#devices.set(device, { kind, lastHeard: at, off: poweredOff, heard: true });
   }
 
-  /** The device closed its session cleanly (MQTT DISCONNECT): off, not down, until heard again. */
-  saidGoodbye(device: string, at: number): void {
-    const cur = this.#devices.get(device);
-    if (cur && at >= cur.lastHeard) cur.off = true;
+  /**
+   * The inventory's devices (id → kind) as of gateway time `at`: only they are tracked from
+   * now on, with the registered kind; one not tracked yet is watched from `at`.
+   */
+  register(devices: ReadonlyMap<string, DeviceKind>, at: number): void {
+    this.#registered = devices;
+    for (const id of [...this.#devices.keys()]) if (!devices.has(id)) this.#devices.delete(id);
+    for (const [id, kind] of devices) {
+      const cur = this.#devices.get(id);
+      if (cur) cur.kind = kind;
+      else this.#devices.set(id, { kind, lastHeard: at, off: false, heard: false });
+    }
+  }
+
+  /**
+   * The kind the inventory registers the device as; `null` when the inventory does not hold it,
+   * undefined while the gateway has no inventory (every id is taken).
+   */
+  registeredKind(device: string): DeviceKind | null | undefined {
+    return this.#registered ? (this.#registered.get(device) ?? null) : undefined;
   }
 
   /** Whether the device has been heard on the LAN since the gateway started. */
   knows(device: string): boolean {
+    return this.#devices.get(device)?.heard ?? false;
+  }
+
+  /** Whether the device is tracked (registered, heard, or restored from before a restart). */
+  tracks(device: string): boolean {
     return this.#devices.has(device);
   }
 
@@ -74,5 +109,23 @@ export class Liveness {
       out.push({ kind: 'availability', device, deviceKind: d.kind, seq: minute / MINUTE_MS, ts: minute, state: this.stateAt(device, minute)!, rx });
     }
     return out;
+  }
+
+  snapshot(at: number): LivenessSnapshot {
+    return { savedAt: at, devices: [...this.#devices].map(([device, d]) => ({ device, kind: d.kind, lastHeard: d.lastHeard, off: d.off })) };
+  }
+
+  /**
+   * The state saved before a restart, at the new start `startedAt`, at most `max` devices: one
+   * that was down when saved stays down (its last-heard time kept), one off stays off, and one
+   * that was up is watched afresh from `startedAt` (the gateway saw nothing while it was away).
+   */
+  restore(s: LivenessSnapshot, startedAt: number, max: number): void {
+    for (const d of s.devices) {
+      if (this.#devices.size >= max) break;
+      if (this.#devices.has(d.device)) continue;
+      const wasDown = !d.off && s.savedAt - d.lastHeard > this.#timeouts[d.kind];
+      this.#devices.set(d.device, { kind: d.kind, lastHeard: wasDown || d.off ? d.lastHeard : Math.max(d.lastHeard, startedAt), off: d.off, heard: false });
+    }
   }
 }

@@ -9,7 +9,11 @@ import type { Outbox } from './outbox.ts';
 export const GATEWAY_COUNTERS = {
   samples_accepted: { help: 'Device samples accepted into the outbox.' },
   samples_rejected: { help: 'Device samples refused at the edge, by reason.', labels: ['reason'] },
-  lan_publishes_denied: { help: 'LAN publishes refused (devices may not send commands), by topic.', labels: ['topic'] },
+  lan_publishes_denied: { help: 'LAN publishes refused (devices may not send commands or refusals), by topic.', labels: ['topic'] },
+  device_samples_refused: { help: 'Samples refused at the edge per device (tracked devices by id, at most 100 other ids, the rest as _other), by reason.', labels: ['device', 'reason'] },
+  lan_errors_sent: { help: 'Refusals told to devices on lan/v1/err, by reason.', labels: ['reason'] },
+  lan_errors_suppressed: { help: 'Refusals not told on lan/v1/err (one per device per GW_LAN_ERROR_INTERVAL_MS, 100 a second in all).' },
+  inventories_received: { help: 'Inventories from the hub (or the saved one at start), by outcome: applied, restored, stale, invalid, cleared.', labels: ['outcome'] },
   rate_intervals_dropped: { help: 'Counter intervals dropped (wrap, reset, above capacity), by reason.', labels: ['reason'] },
   outbox_dropped: { help: 'Records dropped by the outbox bound (drop-oldest).' },
   outbox_errors: { help: 'Outbox appends that failed (disk full, I/O error).' },

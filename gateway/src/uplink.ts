@@ -5,7 +5,7 @@ import type { GatewayCounters } from './metrics.ts';
 import type { GatewayState } from '../../protocol/src/gatewayState.ts';
 import type { OutboxRecord, TelemetryBatch } from '../../protocol/src/telemetry.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
-import { commandFilter, commandResultTopic, gatewayPrefix, healthTopic, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
+import { commandFilter, commandResultTopic, gatewayPrefix, healthTopic, inventoryTopic, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import type { Lane, Outbox } from './outbox.ts';
 import { uplinkTlsOptions, type UplinkTlsFiles } from './uplinkTls.ts';
 import { retrySize, UplinkScheduler, type UplinkSchedulerConfig } from './uplinkScheduler.ts';
@@ -42,6 +42,7 @@ export class Uplink {
   readonly #counters: GatewayCounters;
   readonly #onDelivered: ((records: OutboxRecord[], at: number) => void) | undefined;
   readonly #onCommand: ((payload: Buffer) => void) | undefined;
+  readonly #onInventory: ((payload: Buffer) => void) | undefined;
   readonly #random: () => number;
   /** The wall clock: pacing and bdSeq follow real time even when the gateway's clock is a test's. */
   readonly #clock: () => number;
@@ -80,6 +81,8 @@ export class Uplink {
       onDelivered?: ((records: OutboxRecord[], at: number) => void) | undefined;
       /** A command request from the hub (the raw payload, validated by the command relay). */
       onCommand?: ((payload: Buffer) => void) | undefined;
+      /** A message on the gateway's inventory topic (retained: one at every connect), validated by the inventory store. */
+      onInventory?: ((payload: Buffer) => void) | undefined;
       /** The first bdSeq; it grows with every connection. Defaults to the wall clock at start. */
       initialBdSeq?: number;
       random?: (() => number) | undefined;
@@ -92,6 +95,7 @@ export class Uplink {
     this.#counters = deps.counters;
     this.#onDelivered = deps.onDelivered;
     this.#onCommand = deps.onCommand;
+    this.#onInventory = deps.onInventory;
     this.#random = deps.random ?? Math.random;
     this.#clock = deps.clock ?? Date.now;
     this.#initialBdSeq = deps.initialBdSeq;
@@ -167,10 +171,13 @@ export class Uplink {
       }
       client.publish(topic, this.#state('online'), { qos: 1, retain: true });
       if (this.#onCommand) client.subscribe(commandFilter(this.#cfg), { qos: 1 });
+      if (this.#onInventory) client.subscribe(inventoryTopic(this.#cfg), { qos: 1 });
       this.pump();
     });
+    const ownInventory = inventoryTopic(this.#cfg);
     client.on('message', (t, payload) => {
       if (t.startsWith(`${gatewayPrefix(this.#cfg)}/cmd/`)) this.#onCommand?.(payload);
+      else if (t === ownInventory) this.#onInventory?.(payload);
     });
     client.on('close', () => {
       const wasUp = this.#up;

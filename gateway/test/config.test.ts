@@ -63,6 +63,8 @@ describe('loadGatewayConfig', () => {
       healthIntervalMs: 30_000,
       availabilitySampling: true,
       maxTrackedDevices: 5000,
+      clockWindow: { maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
+      lanErrorIntervalMs: 10_000,
       heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 75_000 },
     });
   });

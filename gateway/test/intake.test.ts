@@ -106,7 +106,7 @@ async function lanIntake(maxTrackedDevices: number) {
       counters,
       accept: (s, id) => intake.accept(s, id),
       onDisconnect: (id, clean) => {
-        intake.sessionEnded(id, clean);
+        intake.sessionEnded(id);
         ends++;
         for (const w of waiters.filter((w) => ends >= w.n)) w.resolve();
       },
@@ -144,10 +144,10 @@ describe('intake: LAN sessions are forgotten when they end, and bounded', () => 
     expect(rig.counters.get('samples_accepted')).toBe(100);
     expect(rig.intake.sessions.size).toBe(0);
     for (let i = 0; i < 100; i++) expect(rig.intake.sessions.reports(`cycling-${i}`, `b${i % 10}`)).toBe(false);
-    // Liveness is kept: ten devices, the clean goodbyes marked off.
+    // Liveness is kept: ten devices. A clean goodbye is not a power-off: b0's last session
+    // (cycling-90) said goodbye, b1's (cycling-91) was dropped, and both are up.
     expect(rig.intake.liveness.size).toBe(10);
-    // b0's last session (cycling-90) said goodbye; b1's (cycling-91) was dropped.
-    expect(['b0', 'b1'].map((d) => rig.intake.liveness.stateAt(d, T0 + 1000))).toEqual(['off', 'up']);
+    expect(['b0', 'b1'].map((d) => rig.intake.liveness.stateAt(d, T0 + 1000))).toEqual(['up', 'up']);
   });
 
   it('only a live session reports its device; with a cap of 2, a third session is refused until one ends', async () => {
@@ -175,7 +175,7 @@ describe('intake: LAN sessions are forgotten when they end, and bounded', () => 
     const held = new Promise<void>((r) => (release = r));
     const intake = new Intake({ maxTrackedDevices: 10 }, { counters: createGatewayCounters(), now: () => T0, rates: new CounterRates(), append: () => held });
     const taken = intake.accept(JSON.parse(boardSample('b1', 1, T0)), 'late');
-    intake.sessionEnded('late', false);
+    intake.sessionEnded('late');
     release();
     expect(await taken).toBeUndefined();
     expect(intake.liveness.knows('b1')).toBe(true);

@@ -20,13 +20,16 @@ export interface RegistryWatchDeps {
  * act on live sessions too: the hub polls `PRAGMA data_version`, which changes only when another
  * connection commits, and on a change checks each live gateway against the registry. A gateway
  * revoked, deleted or whose hash is no longer the one it logged in with loses its session.
- * Changes made through this hub's own Credentials close sessions themselves.
+ * Changes made through this hub's own Credentials close sessions themselves. Any write, this
+ * hub's own (SQLite's total_changes()) or another process's, is announced on the bus as
+ * `registryChanged` (the inventory publisher listens), so there is one poller, not one per feature.
  */
 export class RegistryWatch implements Feature {
   readonly #d: RegistryWatchDeps;
   /** The hash each live gateway logged in against (read in the turn its login was accepted). */
   readonly #loggedInWith = new Map<string, { session: Session; hash: string }>();
   #version = -1;
+  #changes = -1;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(deps: RegistryWatchDeps) {
@@ -36,6 +39,7 @@ export class RegistryWatch implements Feature {
   start(): void {
     const { bus } = this.#d;
     this.#version = this.#d.registry().dataVersion();
+    this.#changes = this.#d.registry().changeCount();
     bus.onGatewayConnected(this, ({ gateway, session }) => {
       const row = this.#d.registry().getGateway(gateway.gateway);
       if (row) this.#loggedInWith.set(gateway.gateway, { session, hash: row.passwordHash });
@@ -55,12 +59,20 @@ export class RegistryWatch implements Feature {
     this.#loggedInWith.clear();
   }
 
-  /** One poll: a no-op unless another connection committed since the last one. */
+  /** One poll: a no-op unless the registry was written since the last one. */
   check(): void {
     const reg = this.#d.registry();
     const v = reg.dataVersion();
-    if (v === this.#version) return;
+    const c = reg.changeCount();
+    const external = v !== this.#version;
+    if (!external && c === this.#changes) return;
     this.#version = v;
+    this.#changes = c;
+    if (external) this.#checkSessions(reg);
+    this.#d.bus.emitRegistryChanged({ external });
+  }
+
+  #checkSessions(reg: Registry): void {
     for (const [gateway, { hash }] of this.#loggedInWith) {
       const row = reg.getGateway(gateway);
       const why = !row ? 'gateway removed' : row.revoked ? 'credentials revoked' : row.passwordHash !== hash ? 'credentials rotated' : undefined;
