@@ -16,6 +16,7 @@ import { LanListener } from './lanListener.ts';
 import { createGatewayCounters, registerGatewayGauges, type GatewayCounters } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
 import { CounterRates } from './rates.ts';
+import { SnmpPoller, type PolledNode, type SnmpPollerConfig } from './snmpPoller.ts';
 import { Uplink, type UplinkConfig } from './uplink.ts';
 
 export interface GatewayConfig extends UplinkConfig {
@@ -36,6 +37,8 @@ export interface GatewayConfig extends UplinkConfig {
   heartbeatTimeouts: Readonly<Record<DeviceKind, number>>;
   /** Devices tracked for liveness at most; a new one beyond is refused (`too_many_devices`). */
   maxTrackedDevices: number;
+  /** SNMP polling: request timeout and retries, and the `GW_SNMP_SECRET_*` variables an `env:NAME` secret may name. */
+  snmp?: SnmpPollerConfig & { secrets: Readonly<Record<string, string>> };
 }
 
 export interface GatewayDeps {
@@ -61,6 +64,10 @@ export interface Gateway {
   sampleAvailability(minute: number): Promise<number>;
   /** Sends the health report to the hub now (the health timer does this); false while the uplink is down. */
   reportHealth(): boolean;
+  /** The network nodes this gateway polls over SNMP (from its inventory); any time, before or after start. */
+  setPolledNodes(nodes: readonly PolledNode[]): void;
+  /** Polls every SNMP node now (the poll timers do this; tests call it by hand). */
+  pollSnmp(): Promise<void>;
 }
 
 /**
@@ -99,6 +106,18 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     { maxTrackedDevices: config.maxTrackedDevices, heartbeatTimeouts: config.heartbeatTimeouts },
     { counters, now, rates: new CounterRates(), append: (r) => outbox.append(r) },
   );
+  const snmpConfig = config.snmp ?? { timeoutMs: 3000, retries: 1, secrets: {} };
+  const poller = new SnmpPoller(
+    { timeoutMs: snmpConfig.timeoutMs, retries: snmpConfig.retries },
+    {
+      log: log.child({ module: 'snmp' }),
+      counters,
+      now,
+      random: deps.random ?? Math.random,
+      secrets: snmpConfig.secrets,
+      accept: (sample, counter) => intake.acceptPolled(sample, counter),
+    },
+  );
   const lan = new LanListener(
     { host: config.lanHost, port: config.lanPort, maxSampleBytes: config.maxSampleBytes },
     {
@@ -130,7 +149,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
 
   /** In start order; stopped in reverse. */
-  const parts: Array<{ start?: () => Promise<void> | void; stop: () => Promise<void> | void }> = [outbox, uplink, relay, lan, healthServer, sampler, reporter];
+  // The poller starts after the outbox and stops before it: a poll under way finishes its append.
+  const parts: Array<{ start?: () => Promise<void> | void; stop: () => Promise<void> | void }> = [outbox, uplink, relay, lan, poller, healthServer, sampler, reporter];
   let started = 0;
   // Every started part is stopped, even when one of them fails to stop.
   const stopStarted = async () => {
@@ -169,6 +189,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     reportHealth() {
       lifecycle.assertRunning('reportHealth()');
       return reporter.report();
+    },
+    setPolledNodes(nodes) {
+      poller.setTargets(nodes);
+    },
+    pollSnmp() {
+      lifecycle.assertRunning('pollSnmp()');
+      return poller.pollNow();
     },
     async start() {
       lifecycle.beginStart();

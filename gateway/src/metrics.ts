@@ -11,6 +11,8 @@ export const GATEWAY_COUNTERS = {
   samples_rejected: { help: 'Device samples refused at the edge, by reason.', labels: ['reason'] },
   lan_publishes_denied: { help: 'LAN publishes refused (devices may not send commands), by topic.', labels: ['topic'] },
   rate_intervals_dropped: { help: 'Counter intervals dropped (wrap, reset, above capacity), by reason.', labels: ['reason'] },
+  snmp_polls: { help: 'SNMP polls of a network node that became a sample, by device.', labels: ['device'] },
+  snmp_poll_failures: { help: 'SNMP polls that gave no sample (timeout, auth, ...), by device and reason.', labels: ['device', 'reason'] },
   outbox_dropped: { help: 'Records dropped by the outbox bound (drop-oldest).' },
   outbox_errors: { help: 'Outbox appends that failed (disk full, I/O error).' },
   outbox_ack_errors: { help: 'Acknowledgements the outbox could not record on disk (the batch may be resent after a restart).' },

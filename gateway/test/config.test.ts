@@ -63,6 +63,7 @@ describe('loadGatewayConfig', () => {
       healthIntervalMs: 30_000,
       availabilitySampling: true,
       maxTrackedDevices: 5000,
+      snmp: { timeoutMs: 3000, retries: 1, secrets: {} },
       heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 75_000 },
     });
   });
