@@ -274,20 +274,22 @@ function get(session: snmp.Session, oids: string[]): Promise<snmp.Varbind[]> {
   return new Promise((resolve, reject) => session.get(oids, (err, vbs) => (err ? reject(err) : resolve(vbs ?? []))));
 }
 
-/** The last index of a column whose value matches, or undefined. */
-function walkFor(session: snmp.Session, column: string, match: (vb: snmp.Varbind) => boolean): Promise<number | undefined> {
-  return new Promise((resolve, reject) => {
-    let found: number | undefined;
-    session.subtree(
-      column,
-      20,
-      (vbs) => {
-        for (const vb of vbs) if (!snmp.isVarbindError(vb) && match(vb)) found ??= Number(vb.oid.slice(column.length + 1));
-        return found !== undefined ? true : undefined;
-      },
-      (err) => (err ? reject(err) : resolve(found)),
-    );
-  });
+/** Rows a column walk reads at most (a switch has a few hundred interfaces). */
+const MAX_WALK = 10_000;
+
+/**
+ * The first index of a column whose value matches, or undefined. GETNEXT one row at a time:
+ * net-snmp's walk never finishes on an agent whose MIB view ends inside the column.
+ */
+async function walkFor(session: snmp.Session, column: string, match: (vb: snmp.Varbind) => boolean): Promise<number | undefined> {
+  let oid: string = column;
+  for (let i = 0; i < MAX_WALK; i++) {
+    const vb = await new Promise<snmp.Varbind | undefined>((resolve, reject) => session.getNext([oid], (err, vbs) => (err ? reject(err) : resolve(vbs?.[0]))));
+    if (!vb || snmp.isVarbindError(vb) || !vb.oid.startsWith(`${column}.`)) return undefined;
+    if (match(vb)) return Number(vb.oid.slice(column.length + 1));
+    oid = vb.oid;
+  }
+  return undefined;
 }
 
 /** A value is there: not noSuchObject, noSuchInstance or endOfMibView. */

@@ -1,9 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { track } from './children.ts';
+import { freeUdpPort } from '../../runtime/src/ports.ts';
 import { waitFor } from './ports.ts';
 
 export const SNMPD = '/usr/sbin/snmpd';
@@ -24,15 +24,6 @@ export interface Snmpd {
   /** Stops the agent and starts it again on the same port: its sysUpTime starts from 0. */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** A free UDP port on 127.0.0.1 (the kernel picks it; the socket is closed before returning). */
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => s.once('error', reject).bind(0, '127.0.0.1', () => resolve()));
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 /**
