@@ -1,7 +1,7 @@
 import snmp from 'net-snmp';
 import type { Logger } from 'pino';
 import type { LinkRole } from '../../protocol/src/kinds.ts';
-import type { SnmpTarget } from '../../protocol/src/snmp.ts';
+import { SECRET_ENV_PREFIX, type SnmpTarget } from '../../protocol/src/snmp.ts';
 import { deviceSampleSchema, type DeviceSample } from '../../protocol/src/telemetry.ts';
 import { WarnThrottle } from '../../runtime/src/logThrottle.ts';
 import { toError } from '../../runtime/src/errors.ts';
@@ -259,8 +259,8 @@ export class SnmpPoller {
 
   /** A secret as the registry gives it, or `env:NAME` read from the gateway's environment. */
   #secret(value: string): string {
-    if (!value.startsWith('env:')) return value;
-    const name = value.slice(4);
+    if (!value.startsWith(SECRET_ENV_PREFIX)) return value;
+    const name = value.slice(SECRET_ENV_PREFIX.length);
     const v = this.#deps.secrets[name];
     if (v === undefined) throw new PollError('secret_unavailable', `the gateway has no ${name.startsWith(SECRET_PREFIX) ? name : `${SECRET_PREFIX}* variable named ${name}`}`);
     return v;
