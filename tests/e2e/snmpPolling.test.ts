@@ -22,6 +22,7 @@ const DEVICE = 'yz-s01-core';
 const HC_IN_LO = '1.3.6.1.2.1.31.1.1.1.6.1';
 const CREDS: SnmpdCredentials = { community: 'campus-ro-Ω7', user: 'campus-v3', authKey: 'auth-Key-8812-x', privKey: 'priv-Key-9034-y' };
 const WRONG_COMMUNITY = 'not-the-community-55';
+const WRONG_AUTH_KEY = 'not-the-auth-key-77';
 /** Bytes sent over lo between the two polls of a measurement: far above the polls' own traffic. */
 const BURST = 4_000_000;
 
@@ -142,6 +143,14 @@ describe('SNMP polling against Debian snmpd', () => {
     expect(gw.counters.get('snmp_polls', { device: DEVICE })).toBe(4);
   });
 
+  it('v3 with a wrong auth key: a counted, logged auth failure', async () => {
+    poll(target({ version: '3', community: undefined, ifName: undefined, ifIndex: 1, user: { name: CREDS.user, level: 'authPriv', authProtocol: 'sha', authKey: WRONG_AUTH_KEY, privProtocol: 'aes', privKey: CREDS.privKey } }));
+    await gw.pollSnmp();
+    expect(gw.counters.get('snmp_poll_failures', { device: DEVICE, reason: 'auth' })).toBe(1);
+    const failures = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'SNMP poll failed');
+    expect(failures).toEqual([expect.objectContaining({ device: DEVICE, reason: 'auth', version: '3' })]);
+  });
+
   it('a wrong community is a counted, logged poll failure, and the node goes down after its timeout', async () => {
     const lastHeard = lastPoll;
     const upMinute = Math.floor(lastHeard / 60_000) * 60_000;
@@ -149,7 +158,7 @@ describe('SNMP polling against Debian snmpd', () => {
     poll(target({ community: WRONG_COMMUNITY }));
     await gw.pollSnmp();
     expect(gw.counters.get('snmp_poll_failures', { device: DEVICE, reason: 'timeout' })).toBe(1);
-    const failures = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'SNMP poll failed');
+    const failures = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'SNMP poll failed' && l['reason'] === 'timeout');
     expect(failures).toEqual([expect.objectContaining({ device: DEVICE, reason: 'timeout', version: '2c', port: snmpd.port })]);
     // The first minute more than the 3 s timeout after the node was last heard.
     const downMinute = Math.ceil((lastHeard + 3001) / 60_000) * 60_000;
@@ -185,6 +194,6 @@ describe('SNMP polling against Debian snmpd', () => {
   it('no credential appears in any log line of the hub or the gateway (at debug)', () => {
     expect(logLines.length).toBeGreaterThan(0);
     const all = logLines.join('\n');
-    for (const secret of [CREDS.community, WRONG_COMMUNITY, CREDS.authKey, CREDS.privKey]) expect(all).not.toContain(secret);
+    for (const secret of [CREDS.community, WRONG_COMMUNITY, CREDS.authKey, CREDS.privKey, WRONG_AUTH_KEY]) expect(all).not.toContain(secret);
   });
 });
