@@ -17,6 +17,8 @@ import { createGatewayCounters, registerGatewayGauges, type GatewayCounters } fr
 import type { Outbox } from './outbox.ts';
 import { CounterRates } from './rates.ts';
 import { SnmpPoller, type PolledNode, type SnmpPollerConfig } from './snmpPoller.ts';
+
+export { polledNodes, type PolledNode } from './snmpPoller.ts';
 import { Uplink, type UplinkConfig } from './uplink.ts';
 
 export interface GatewayConfig extends UplinkConfig {

@@ -1,5 +1,6 @@
 import snmp from 'net-snmp';
 import type { Logger } from 'pino';
+import type { InventoryDevice } from '../../protocol/src/inventory.ts';
 import type { LinkRole } from '../../protocol/src/kinds.ts';
 import { SECRET_ENV_PREFIX, type SnmpTarget } from '../../protocol/src/snmp.ts';
 import { deviceSampleSchema, type DeviceSample } from '../../protocol/src/telemetry.ts';
@@ -16,6 +17,13 @@ export interface PolledNode {
   role: LinkRole;
   capacityBps: number;
   snmp: SnmpTarget;
+}
+
+/** The inventory's devices the gateway polls: network nodes with a link and an SNMP target. */
+export function polledNodes(devices: readonly InventoryDevice[]): PolledNode[] {
+  const out: PolledNode[] = [];
+  for (const d of devices) if (d.kind === 'network_node' && d.snmp && d.link) out.push({ device: d.id, room: d.room, role: d.link.role, capacityBps: d.link.capacityBps, snmp: d.snmp });
+  return out;
 }
 
 /** Why a poll gave no sample (counted in snmp_poll_failures{device,reason}). */

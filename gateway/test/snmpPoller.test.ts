@@ -5,7 +5,7 @@ import type { OutboxRecord, TelemetryRecord } from '../../protocol/src/telemetry
 import { Intake } from '../src/intake.ts';
 import { createGatewayCounters } from '../src/metrics.ts';
 import { CounterRates } from '../src/rates.ts';
-import { SnmpPoller, type PolledNode } from '../src/snmpPoller.ts';
+import { polledNodes, SnmpPoller, type PolledNode } from '../src/snmpPoller.ts';
 import { startSimAgent, type SimAgent } from './snmpAgent.ts';
 
 /**
@@ -161,5 +161,19 @@ describe('SnmpPoller against a simulated agent', () => {
     expect(r.poller.size).toBe(0);
     expect(await step(r, a, 1, 2n, 2n)).toBeUndefined();
     expect(r.counters.get('snmp_polls', { device: 'yz-s01-core' })).toBe(1);
+  });
+});
+
+describe('polledNodes', () => {
+  it('takes the inventory\'s network nodes that have a link and an SNMP target, and nothing else', () => {
+    const snmp = { address: '10.0.0.1', port: 161, version: '2c', community: 'c', ifIndex: 1, pollIntervalMs: 30_000 } as const;
+    const link = { role: 'school_uplink', capacityBps: 1e9 } as const;
+    expect(
+      polledNodes([
+        { id: 'sw1', kind: 'network_node', room: 'server-room', link, snmp },
+        { id: 'sw2', kind: 'network_node', room: 'server-room', link },
+        { id: 'b1', kind: 'interactive_board', room: '301' },
+      ]),
+    ).toEqual([{ device: 'sw1', room: 'server-room', role: 'school_uplink', capacityBps: 1e9, snmp }]);
   });
 });
