@@ -197,9 +197,8 @@ export class SnmpPoller {
       if (st.gone) return;
       const reason = e instanceof PollError ? e.reason : classify(e);
       counters.inc('snmp_poll_failures', { device, reason });
-      // Only where and why: the error objects of net-snmp can carry the request, never logged.
       const t = st.node.snmp;
-      this.#warn.warn(`${device}\u0000${reason}`, { device, address: t.address, port: t.port, version: t.version, reason, detail: toError(e).message }, 'SNMP poll failed');
+      this.#warn.warn(`${device}\u0000${reason}`, { device, address: t.address, port: t.port, version: t.version, reason, detail: failureDetail(e) }, 'SNMP poll failed');
     }
   }
 
@@ -315,6 +314,19 @@ function counterValue(vb: snmp.Varbind): bigint {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return BigInt(v);
   if (Buffer.isBuffer(v) && v.length <= 9) return v.length === 0 ? 0n : BigInt(`0x${v.toString('hex')}`) & ((1n << 64n) - 1n);
   throw new PollError('invalid_response', `a counter of type ${vb.type}`);
+}
+
+/**
+ * What a log may say of a failure: our own message, or only the name and code of net-snmp's
+ * error. Its messages are never logged: some quote the request's community ("Community '…' in
+ * request does not match …").
+ */
+export function failureDetail(e: unknown): string {
+  if (e instanceof PollError) return e.message;
+  const err = toError(e);
+  const { code, status } = err as { code?: unknown; status?: unknown };
+  const known = /^(RequestTimedOutError|RequestFailedError|ResponseInvalidError|RequestInvalidError|ProcessingError)$/.test(err.name) ? err.name : 'Error';
+  return [known, typeof code === 'number' || typeof code === 'string' ? `code ${String(code).slice(0, 40)}` : undefined, typeof status === 'number' ? `status ${status}` : undefined].filter(Boolean).join(', ');
 }
 
 /** net-snmp's errors → a stable reason. */

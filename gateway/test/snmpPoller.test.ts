@@ -5,7 +5,8 @@ import type { OutboxRecord, TelemetryRecord } from '../../protocol/src/telemetry
 import { Intake } from '../src/intake.ts';
 import { createGatewayCounters } from '../src/metrics.ts';
 import { CounterRates } from '../src/rates.ts';
-import { polledNodes, SnmpPoller, type PolledNode } from '../src/snmpPoller.ts';
+import snmp from 'net-snmp';
+import { failureDetail, polledNodes, SnmpPoller, type PolledNode } from '../src/snmpPoller.ts';
 import { startSimAgent, type SimAgent } from './snmpAgent.ts';
 
 /**
@@ -175,5 +176,14 @@ describe('polledNodes', () => {
         { id: 'b1', kind: 'interactive_board', room: '301' },
       ]),
     ).toEqual([{ device: 'sw1', room: 'server-room', role: 'school_uplink', capacityBps: 1e9, snmp }]);
+  });
+});
+
+describe('failureDetail', () => {
+  it('never repeats net-snmp\'s message, which can quote the community: only its name and code', () => {
+    const mismatch = new snmp.ResponseInvalidError("Community 'sw-Secret-1' in request does not match community 'x' in response", snmp.ResponseInvalidCode.ECommunityNoMatch);
+    expect(failureDetail(mismatch)).toBe(`ResponseInvalidError, code ${snmp.ResponseInvalidCode.ECommunityNoMatch}`);
+    expect(failureDetail(new snmp.RequestFailedError('Local community not found for message with community sw-Secret-1', snmp.ErrorStatus.AuthorizationError))).toBe(`RequestFailedError, status ${snmp.ErrorStatus.AuthorizationError}`);
+    expect(failureDetail(new Error('sw-Secret-1'))).toBe('Error');
   });
 });
