@@ -68,6 +68,12 @@ describe('loadGatewayConfig', () => {
     });
   });
 
+  it('gathers every GW_SNMP_SECRET_* variable (a blank one left out) as the secrets env:NAME may name, and nothing else', () => {
+    const c = loadGatewayConfig({ ...MINIMAL, GW_SNMP_SECRET_CORE: 'c0re', GW_SNMP_SECRET_BLANK: '', GW_SNMP_TIMEOUT_MS: '800', GW_SNMP_RETRIES: '0' });
+    expect(c.gateway.snmp).toEqual({ timeoutMs: 800, retries: 0, secrets: { GW_SNMP_SECRET_CORE: 'c0re' } });
+    expect(named(configError({ ...MINIMAL, GW_SNMP_TIMEOUT_MS: '50' }))).toEqual(['GW_SNMP_TIMEOUT_MS']);
+  });
+
   it('keeps the outbox in memory when GW_OUTBOX_DIR=memory, and caps segments at a quarter of the bound', () => {
     expect(loadGatewayConfig({ ...MINIMAL, GW_OUTBOX_DIR: 'memory' }).gateway.outbox).toBeUndefined();
     const c = loadGatewayConfig({ ...MINIMAL, GW_OUTBOX_DIR: '/var/lib/gw', GW_OUTBOX_MAX_BYTES: '4194304', GW_OUTBOX_FSYNC: 'interval' });
