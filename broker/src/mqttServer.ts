@@ -12,7 +12,7 @@ import { HubError, HubErrorCode } from './errors.ts';
 import type { EventBus } from './eventBus.ts';
 import type { HubPublisher } from './features/presencePublisher.ts';
 import { Listeners, type ListenersConfig } from './listeners.ts';
-import { WarnThrottle } from './logThrottle.ts';
+import { WarnThrottle } from '../../runtime/src/logThrottle.ts';
 import { connectionsAllowed, DEFAULT_MQTT_LIMITS, guardStream, readOpenFileLimit, RetainedQuota, TokenBucket, type MqttLimits } from './limits.ts';
 import type { HubCounters, HubHistograms } from './metrics.ts';
 import { LoginBackoff, type LoginBackoffPolicy } from './loginBackoff.ts';

@@ -4,6 +4,7 @@ import { toError } from '../../runtime/src/errors.ts';
 import { HubError, HubErrorCode, RegistryConflictError, RegistryInvalidError } from './errors.ts';
 import { migrate } from './registryMigrations.ts';
 import {
+  checkSnmpTarget,
   checkValue,
   commandSchema,
   deviceSchema,
@@ -20,6 +21,7 @@ import {
   userSchema,
 } from './registryValues.ts';
 import { DEFAULT_TIMETABLE, timetableSchema, type Timetable } from '../../protocol/src/schedule.ts';
+import { snmpTargetSchema, snmpTargetView, type SnmpTarget, type SnmpTargetView } from '../../protocol/src/snmp.ts';
 
 /**
  * The registry of districts, schools, rooms, gateways (with hashed credentials), devices, users,
@@ -62,7 +64,13 @@ export { ROLES, type Role } from './auth/authorize.ts';
 export interface District { id: string; code: string | null; nameZh: string; nameEn: string }
 export interface School { id: string; district: string; nameZh: string; nameEn: string; timetable: Timetable | null; uplinkCapacityBps: number | null; createdAt: number }
 export interface Room { school: string; id: string; name: string }
-export interface Device { id: string; school: string; district: string; room: string; kind: DeviceKind; model: string; vendor: string; serial: string; linkRole: LinkRole | null; capacityBps: number | null; createdAt: number; retiredAt: number | null }
+export interface Device {
+  id: string; school: string; district: string; room: string; kind: DeviceKind; model: string; vendor: string; serial: string; linkRole: LinkRole | null; capacityBps: number | null; createdAt: number; retiredAt: number | null;
+  /** A polled network node's SNMP target, its secrets replaced by `{ set: true }` (only `snmpTargetOf` gives them); absent when it has none. */
+  snmp?: SnmpTargetView;
+}
+/** What a device is written with: its SNMP target whole (secrets included), `null` to remove it. */
+export type DeviceWrite = Omit<Device, 'district' | 'createdAt' | 'retiredAt' | 'snmp'> & { snmp?: SnmpTarget | null | undefined };
 export interface Gateway { id: string; school: string; district: string; revoked: boolean; createdAt: number; rotatedAt: number | null }
 export interface User { id: string; displayName: string; role: Role; district: string | null; school: string | null; createdAt: number; disabledAt: number | null; hasPassword: boolean }
 export interface ApiTokenRow { id: string; user: string; name: string; secretHash: string; createdAt: number; expiresAt: number | null; revokedAt: number | null; lastUsedAt: number | null }
@@ -124,13 +132,24 @@ const strOrNull = (v: SQLInputValue): string | null => (v === null ? null : Stri
 const DISTRICT_SELECT = 'SELECT id, code, name_zh, name_en FROM districts';
 const SCHOOL_SELECT = 'SELECT id, district, name_zh, name_en, timetable, uplink_capacity_bps, created_at FROM schools';
 const DEVICE_SELECT =
-  'SELECT d.id, d.school, s.district, d.room, d.kind, d.model, d.vendor, d.serial, d.link_role, d.capacity_bps, d.created_at, d.retired_at FROM devices d JOIN schools s ON s.id = d.school';
+  'SELECT d.id, d.school, s.district, d.room, d.kind, d.model, d.vendor, d.serial, d.link_role, d.capacity_bps, d.created_at, d.retired_at, d.snmp_target FROM devices d JOIN schools s ON s.id = d.school';
 const GATEWAY_SELECT = 'SELECT g.id, g.school, s.district, g.revoked, g.created_at, g.rotated_at FROM gateways g JOIN schools s ON s.id = g.school';
 const USER_SELECT = 'SELECT id, display_name, role, district, school, created_at, disabled_at, password_hash IS NOT NULL AS has_password FROM users';
 const TOKEN_SELECT = 'SELECT id, user, name, secret_hash, created_at, expires_at, revoked_at, last_used_at FROM api_tokens';
 const SESSION_SELECT = 'SELECT id, user, secret_hash, csrf_token, created_at, expires_at, last_seen_at, revoked_at FROM sessions';
 const COMMAND_SELECT =
   'SELECT id, device, district, school, gateway, action, ttl_ms, actor, idempotency_key, request_hash, status, detail, issued_at, updated_at FROM commands';
+
+/** A stored target; one that no longer passes the schema (written by hand) counts as none. */
+function parseSnmpTarget(raw: SQLInputValue | undefined): SnmpTarget | null {
+  if (raw === null || raw === undefined) return null;
+  try {
+    const r = snmpTargetSchema.safeParse(JSON.parse(String(raw)));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
 
 function parseTimetable(raw: SQLInputValue): Timetable | null {
   if (raw === null) return null;
@@ -165,7 +184,9 @@ const toDevice = (r: SqlRow): Device => ({
   capacityBps: numOrNull(r['capacity_bps']!),
   createdAt: num(r['created_at']!),
   retiredAt: numOrNull(r['retired_at']!),
+  ...withSnmpView(parseSnmpTarget(r['snmp_target'])),
 });
+const withSnmpView = (t: SnmpTarget | null): { snmp?: SnmpTargetView } => (t ? { snmp: snmpTargetView(t) } : {});
 const toGateway = (r: SqlRow): Gateway => ({
   id: String(r['id']),
   school: String(r['school']),
@@ -322,6 +343,8 @@ export class Registry {
       insertDevice: p('INSERT INTO devices (id, school, room, kind, model, vendor, serial, link_role, capacity_bps, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       updateDevice: p('UPDATE devices SET school = ?, room = ?, kind = ?, model = ?, vendor = ?, serial = ?, link_role = ?, capacity_bps = ? WHERE id = ?'),
       retireDevice: p('UPDATE devices SET retired_at = COALESCE(retired_at, ?) WHERE id = ?'),
+      setSnmpTarget: p('UPDATE devices SET snmp_target = ? WHERE id = ?'),
+      getSnmpTarget: p('SELECT snmp_target FROM devices WHERE id = ? AND retired_at IS NULL'),
       deleteDevice: p('DELETE FROM devices WHERE id = ?'),
       countDevices: p('SELECT COUNT(*) AS n FROM devices WHERE retired_at IS NULL'),
       devicesBySchool: p('SELECT s.district AS district, d.school AS school, d.kind AS kind, COUNT(*) AS n FROM devices d JOIN schools s ON s.id = d.school WHERE d.retired_at IS NULL GROUP BY s.district, d.school, d.kind'),
@@ -603,14 +626,26 @@ export class Registry {
     throw new RegistryConflictError('device', id, 'exists', 'already in the registry');
   }
 
-  createDevice(d: Omit<Device, 'district' | 'createdAt' | 'retiredAt'>, at: number): Device {
+  createDevice(d: DeviceWrite, at: number): Device {
     const v = checkValue('device', d.id, deviceSchema, d);
+    const snmp = checkSnmpTarget(v.id, v.kind, d.snmp);
     this.#requireRow('schools', 'device', v.id, 'school', v.school);
     this.#requireRoom('device', v.id, v.school, v.room);
     this.#deviceIdFree(v.id, v.school);
-    this.#stmts['insertDevice']!.run(v.id, v.school, v.room, v.kind, v.model, v.vendor, v.serial, v.linkRole, v.capacityBps, at);
+    this.#atomic(() => {
+      this.#stmts['insertDevice']!.run(v.id, v.school, v.room, v.kind, v.model, v.vendor, v.serial, v.linkRole, v.capacityBps, at);
+      if (snmp) this.#stmts['setSnmpTarget']!.run(JSON.stringify(snmp), v.id);
+    });
     this.#deviceCache.delete(v.id);
     return this.getDeviceRecord(v.id)!;
+  }
+
+  /**
+   * A polled network node's SNMP target with its secrets, for the node's own gateway only (the
+   * hub's inventory publisher); undefined for a device without one, or retired.
+   */
+  snmpTargetOf(id: string): SnmpTarget | undefined {
+    return parseSnmpTarget(this.#one('getSnmpTarget', id)?.['snmp_target']) ?? undefined;
   }
 
   #writeDevice(v: Pick<Device, 'id' | 'school' | 'room' | 'kind' | 'model' | 'vendor' | 'serial' | 'linkRole' | 'capacityBps'>): Device {
@@ -619,7 +654,20 @@ export class Registry {
     return this.getDeviceRecord(v.id)!;
   }
 
-  updateDevice(id: string, patch: Partial<Pick<Device, 'room' | 'model' | 'vendor' | 'serial' | 'linkRole' | 'capacityBps'>>): Device | undefined {
+  /** `snmp` replaces the target whole (secrets included), `null` removes it, absent keeps it. */
+  updateDevice(id: string, patch: Partial<Pick<DeviceWrite, 'room' | 'model' | 'vendor' | 'serial' | 'linkRole' | 'capacityBps' | 'snmp'>>): Device | undefined {
+    const { snmp, ...fields } = patch;
+    if (snmp === undefined) return this.#updateDevice(id, fields);
+    const cur = this.getDeviceRecord(id);
+    if (!cur) return undefined;
+    const target = checkSnmpTarget(id, cur.kind, snmp);
+    return this.#atomic(() => {
+      this.#stmts['setSnmpTarget']!.run(target ? JSON.stringify(target) : null, id);
+      return this.#updateDevice(id, fields);
+    });
+  }
+
+  #updateDevice(id: string, patch: Partial<Pick<Device, 'room' | 'model' | 'vendor' | 'serial' | 'linkRole' | 'capacityBps'>>): Device | undefined {
     const cur = this.getDeviceRecord(id);
     if (!cur) return undefined;
     const v = checkValue('device', id, deviceSchema, { ...pickDevice(cur), ...patch, id, school: cur.school, kind: cur.kind });
@@ -669,6 +717,8 @@ export class Registry {
       this.#stmts['ensureRoom']!.run(v.school, v.room);
       if (cur) this.#writeDevice(v);
       else this.#stmts['insertDevice']!.run(v.id, v.school, v.room, v.kind, v.model, v.vendor, v.serial, v.linkRole, v.capacityBps, at);
+      // Only a network node is polled: a device provisioned as another kind loses its target.
+      if (cur?.snmp && v.kind !== 'network_node') this.#stmts['setSnmpTarget']!.run(null, v.id);
     });
     this.#deviceCache.delete(d.id);
   }

@@ -164,10 +164,20 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user ON sessions(user);
 `;
 
+/**
+ * Real devices (docs/design.md#bandwidth): a network node the school's gateway polls over SNMP
+ * has its target (address, credentials, interface) as one JSON value, written only through
+ * `snmpTargetSchema`. Its secrets leave the hub only for the node's own gateway.
+ */
+const SNMP_TARGETS = `
+ALTER TABLE devices ADD COLUMN snmp_target TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: (db) => db.exec(INITIAL_SCHEMA) },
   { version: 2, name: 'management plane', up: (db) => db.exec(MANAGEMENT_PLANE) },
   { version: 3, name: 'console sessions', up: (db) => db.exec(CONSOLE_SESSIONS) },
+  { version: 4, name: 'snmp targets', up: (db) => db.exec(SNMP_TARGETS) },
 ];
 
 const LEDGER = 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ROLES, type Role } from './auth/authorize.ts';
 import { deviceIdSchema, topicIdSchema } from '../../protocol/src/ids.ts';
 import { deviceKindSchema, linkRoleSchema } from '../../protocol/src/kinds.ts';
+import { snmpTargetSchema, type SnmpTarget } from '../../protocol/src/snmp.ts';
 import { timetableSchema } from '../../protocol/src/schedule.ts';
 import { RegistryInvalidError } from './errors.ts';
 
@@ -110,6 +111,13 @@ export const commandSchema = z.object({
 export const pageLimitSchema = z.number().int().min(1).max(1000);
 
 /** `value` parsed by `schema`, or HUB_ERR_REGISTRY_INVALID naming the first field at fault (under `prefix`). */
+/** A device's SNMP target as written: only a network node has one; `null` or absent is none. */
+export function checkSnmpTarget(id: string, kind: string, snmp: unknown): SnmpTarget | null {
+  if (snmp === undefined || snmp === null) return null;
+  if (kind !== 'network_node') throw new RegistryInvalidError('device', id, 'snmp', `only a network_node is polled over SNMP, not a ${kind}`);
+  return checkValue('device', id, snmpTargetSchema, snmp, 'snmp');
+}
+
 export function checkValue<T>(entity: string, id: unknown, schema: z.ZodType<T>, value: unknown, prefix?: string): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { provisionFleet } from '../src/provision.ts';
-import { Registry, type CommandRecord, type Device } from '../src/registry.ts';
+import { Registry, type CommandRecord, type Device, type DeviceWrite } from '../src/registry.ts';
 
 let dir: string;
 let file: string;
@@ -24,7 +24,7 @@ const conflict = (reason: string, extra: Record<string, unknown> = {}) => expect
 const invalid = (entity: string, field: string) => expect.objectContaining({ code: 'HUB_ERR_REGISTRY_INVALID', entity, field });
 
 const T0 = 1_700_000_000_000;
-const av = (id: string, school: string, room: string, extra: Partial<Device> = {}) => ({ id, school, room, kind: 'classroom_av' as const, model: '', vendor: '', serial: '', linkRole: null, capacityBps: null, ...extra });
+const av = (id: string, school: string, room: string, extra: Partial<DeviceWrite> = {}) => ({ id, school, room, kind: 'classroom_av' as const, model: '', vendor: '', serial: '', linkRole: null, capacityBps: null, ...extra });
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'registry-mgmt-'));

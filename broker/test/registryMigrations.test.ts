@@ -194,7 +194,7 @@ describe('registry migrations: adoption of a file made before versions', () => {
         reg.close();
       }
       raw((db) => {
-        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }]);
+        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }, { version: 4, name: 'snmp targets' }]);
       });
     });
   }
@@ -313,7 +313,7 @@ describe('registry migrations: 2, the management plane, over a version-1 file', 
       reg.close();
     }
     raw((db) => {
-      expect(ledger(db).map((r) => r.version)).toEqual([1, 2, 3]);
+      expect(ledger(db).map((r) => r.version)).toEqual([1, 2, 3, 4]);
       expect(db.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
       expect(columns(db, 'schools').map((c) => c[0])).toEqual(['id', 'district', 'name_zh', 'timetable', 'name_en', 'uplink_capacity_bps', 'created_at']);
     });
@@ -326,7 +326,7 @@ describe('registry migrations: 3, console sessions', () => {
     raw((db) => db.exec("INSERT INTO users (id, role, created_at) VALUES ('admin', 'city_admin', 1)"));
     new Registry(file).close();
     raw((db) => {
-      expect(ledger(db).map((r) => [r.version, r.name])).toEqual([[1, 'initial'], [2, 'management plane'], [3, 'console sessions']]);
+      expect(ledger(db).map((r) => [r.version, r.name])).toEqual([[1, 'initial'], [2, 'management plane'], [3, 'console sessions'], [4, 'snmp targets']]);
       expect(columns(db, 'sessions')).toEqual([
         ['id', 'TEXT', 0, null, 1],
         ['user', 'TEXT', 1, null, 0],
@@ -339,6 +339,29 @@ describe('registry migrations: 3, console sessions', () => {
       ]);
       expect(indexes(db).filter((i) => i.startsWith('sessions.'))).toEqual(['sessions.sessions_user']);
       expect(db.prepare('SELECT id FROM users').all()).toEqual([{ id: 'admin' }]);
+    });
+  });
+});
+
+describe('registry migrations: 4, SNMP targets', () => {
+  it('adds the devices\' snmp_target column (none set) to a version-3 file, keeping its devices', () => {
+    raw((db) => migrate(db, file, MIGRATIONS.slice(0, 3)));
+    raw((db) => {
+      db.exec("INSERT INTO districts (id, name_en) VALUES ('渝中区', 'Yuzhong')");
+      db.exec("INSERT INTO schools (id, district, name_zh) VALUES ('S01', '渝中区', '一中')");
+      db.exec("INSERT INTO rooms (school, id) VALUES ('S01', 'server-room')");
+      db.exec("INSERT INTO devices (id, school, room, kind, link_role, capacity_bps) VALUES ('SW-1', 'S01', 'server-room', 'network_node', 'access', 1000000000)");
+    });
+    const reg = new Registry(file);
+    try {
+      expect(reg.getDeviceRecord('SW-1')).toEqual({ id: 'SW-1', school: 'S01', district: '渝中区', room: 'server-room', kind: 'network_node', model: '', vendor: '', serial: '', linkRole: 'access', capacityBps: 1e9, createdAt: 0, retiredAt: null });
+      expect(reg.snmpTargetOf('SW-1')).toBeUndefined();
+    } finally {
+      reg.close();
+    }
+    raw((db) => {
+      expect(ledger(db).map((r) => [r.version, r.name]).at(-1)).toEqual([4, 'snmp targets']);
+      expect(columns(db, 'devices').at(-1)).toEqual(['snmp_target', 'TEXT', 0, null, 0]);
     });
   });
 });

@@ -6,7 +6,10 @@ export interface District { id: string; code: string | null; nameZh: string; nam
 export interface Timetable { days: number[]; start: string; end: string; timeZone: string }
 export interface School { id: string; district: string; nameZh: string; nameEn: string; timetable: Timetable | null; uplinkCapacityBps: number | null; createdAt: number }
 export interface Room { school: string; id: string; name: string }
-export interface Device { id: string; school: string; district: string; room: string; kind: string; model: string; vendor: string; serial: string; linkRole: string | null; capacityBps: number | null; createdAt: number; retiredAt: number | null }
+/** A secret as the hub shows it: never its value. */
+export interface SecretView { set: true; env?: string }
+export interface SnmpTargetView { address: string; port: number; version: '2c' | '3'; community?: SecretView; user?: { name: string; level: string; authKey?: SecretView; privKey?: SecretView }; ifIndex?: number; ifName?: string; pollIntervalMs: number }
+export interface Device { id: string; school: string; district: string; room: string; kind: string; model: string; vendor: string; serial: string; linkRole: string | null; capacityBps: number | null; createdAt: number; retiredAt: number | null; snmp?: SnmpTargetView }
 export interface DeviceStatus extends Device { state: 'up' | 'down' | 'off' | 'unknown'; since: number | null; gateway: string | null; lastTelemetry?: { ts: number; data: Record<string, unknown> } | null }
 export interface Gateway { id: string; school: string; district: string; revoked: boolean; createdAt: number; rotatedAt: number | null }
 export interface GatewayStatus extends Gateway { connection: 'online' | 'offline' | 'never'; bdSeq: number | null; health: { at: number; outboxRecords: number; replayActive: boolean; lastUplinkOkAt: number | null } | null }

@@ -5,6 +5,7 @@ import { HEARTBEAT_TIMEOUT_MS } from './liveness.ts';
 import { ConfigError, deepFreeze, envBool, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 import { GatewayConfigError } from './errors.ts';
 import type { GatewayConfig } from './gateway.ts';
+import { SECRET_PREFIX } from './snmpPoller.ts';
 
 const schema = z.object({
   GW_ID: topicIdSchema,
@@ -65,8 +66,16 @@ const schema = z.object({
   GW_TIMEOUT_INTERACTIVE_BOARD_MS: envInt(HEARTBEAT_TIMEOUT_MS.interactive_board, 1000),
   GW_TIMEOUT_VR_KIT_MS: envInt(HEARTBEAT_TIMEOUT_MS.vr_kit, 1000),
   GW_TIMEOUT_NETWORK_NODE_MS: envInt(HEARTBEAT_TIMEOUT_MS.network_node, 1000),
+  /** SNMP polls: one request's wait for an answer, and how often it is sent again before the poll fails. */
+  GW_SNMP_TIMEOUT_MS: envInt(3000, 100, 60_000),
+  GW_SNMP_RETRIES: envInt(1, 0, 10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+
+/** Every `GW_SNMP_SECRET_*` variable (blank ones left out): what an SNMP target's `env:NAME` may name. */
+function snmpSecrets(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith(SECRET_PREFIX) && e[1] !== undefined && e[1] !== ''));
+}
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): Readonly<{ gateway: GatewayConfig; logLevel: string }> {
   let e: Readonly<z.infer<typeof schema>>;
@@ -117,6 +126,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       maxTrackedDevices: e.GW_MAX_TRACKED_DEVICES,
       clockWindow: { maxFutureMs: e.GW_MAX_FUTURE_MS, maxAgeMs: e.GW_MAX_AGE_MS },
       lanErrorIntervalMs: e.GW_LAN_ERROR_INTERVAL_MS,
+      snmp: { timeoutMs: e.GW_SNMP_TIMEOUT_MS, retries: e.GW_SNMP_RETRIES, secrets: snmpSecrets(env) },
       heartbeatTimeouts: {
         classroom_av: e.GW_TIMEOUT_CLASSROOM_AV_MS,
         interactive_board: e.GW_TIMEOUT_INTERACTIVE_BOARD_MS,

@@ -22,6 +22,9 @@ import { LivenessStore } from './livenessStore.ts';
 import { createGatewayCounters, registerGatewayGauges, type GatewayCounters } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
 import { CounterRates } from './rates.ts';
+import { polledNodes, SnmpPoller, type PolledNode, type SnmpPollerConfig } from './snmpPoller.ts';
+
+export { polledNodes, type PolledNode } from './snmpPoller.ts';
 import { Uplink, type UplinkConfig } from './uplink.ts';
 
 export interface GatewayConfig extends UplinkConfig {
@@ -46,6 +49,8 @@ export interface GatewayConfig extends UplinkConfig {
   clockWindow?: ClockWindow;
   /** At most one refusal per device on lan/v1/err in this interval (default 10 s). */
   lanErrorIntervalMs?: number;
+  /** SNMP polling: request timeout and retries, and the `GW_SNMP_SECRET_*` variables an `env:NAME` secret may name. */
+  snmp?: SnmpPollerConfig & { secrets: Readonly<Record<string, string>> };
 }
 
 /** Files kept beside the durable outbox (none with a memory outbox). */
@@ -75,6 +80,10 @@ export interface Gateway {
   sampleAvailability(minute: number): Promise<number>;
   /** Sends the health report to the hub now (the health timer does this); false while the uplink is down. */
   reportHealth(): boolean;
+  /** The network nodes this gateway polls over SNMP (from its inventory); any time, before or after start. */
+  setPolledNodes(nodes: readonly PolledNode[]): void;
+  /** Polls every SNMP node now (the poll timers do this; tests call it by hand). */
+  pollSnmp(): Promise<void>;
 }
 
 /**
@@ -111,8 +120,22 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     { maxTrackedDevices: config.maxTrackedDevices, heartbeatTimeouts: config.heartbeatTimeouts, ...(config.clockWindow ? { clockWindow: config.clockWindow } : {}) },
     { counters, now, rates: new CounterRates(), append: (r) => outbox.append(r), faults },
   );
+  const snmpConfig = config.snmp ?? { timeoutMs: 3000, retries: 1, secrets: {} };
+  const poller = new SnmpPoller(
+    { timeoutMs: snmpConfig.timeoutMs, retries: snmpConfig.retries },
+    {
+      log: log.child({ module: 'snmp' }),
+      counters,
+      now,
+      random: deps.random ?? Math.random,
+      secrets: snmpConfig.secrets,
+      accept: (sample, counter) => intake.acceptPolled(sample, counter),
+    },
+  );
   const onInventory = (inv: GatewayInventory): void => {
     intake.setInventory(inv, now());
+    // The school's network nodes polled over SNMP come with the inventory too.
+    poller.setTargets(polledNodes(inv.devices));
   };
   const inventory = new InventoryStore({
     log: log.child({ module: 'inventory' }),
@@ -173,9 +196,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
 
   /** In start order; stopped in reverse. */
+  // The poller starts after the outbox and stops before it: a poll under way finishes its append.
   // Liveness is restored before the saved inventory is applied (which only adds the devices it
   // lacks), and saved at stop once the LAN is closed.
-  const parts: Array<{ start?: () => Promise<void> | void; stop: () => Promise<void> | void }> = [outbox, livenessStore, inventory, uplink, relay, lan, healthServer, sampler, reporter];
+  const parts: Array<{ start?: () => Promise<void> | void; stop: () => Promise<void> | void }> = [outbox, livenessStore, inventory, uplink, relay, lan, poller, healthServer, sampler, reporter];
   let started = 0;
   // Every started part is stopped, even when one of them fails to stop.
   const stopStarted = async () => {
@@ -214,6 +238,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     reportHealth() {
       lifecycle.assertRunning('reportHealth()');
       return reporter.report();
+    },
+    setPolledNodes(nodes) {
+      poller.setTargets(nodes);
+    },
+    pollSnmp() {
+      lifecycle.assertRunning('pollSnmp()');
+      return poller.pollNow();
     },
     async start() {
       lifecycle.beginStart();

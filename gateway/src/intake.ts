@@ -6,7 +6,7 @@ import type { Refusal } from './deviceFaults.ts';
 import { LanSessions, type LanSessionsView } from './lanSessions.ts';
 import { Liveness, type LivenessSnapshot, type LivenessView } from './liveness.ts';
 import type { GatewayCounters } from './metrics.ts';
-import type { CounterRates } from './rates.ts';
+import type { CounterRates, PolledCounter } from './rates.ts';
 
 /** Why a valid sample is still refused (counted in samples_rejected{reason}, and told the device on lan/v1/err). */
 export type IntakeRefusal = 'too_many_devices' | 'too_many_sessions' | 'unregistered' | 'kind_mismatch' | 'clock_ahead' | 'clock_behind';
@@ -80,16 +80,10 @@ export class Intake {
     // Every other sample goes straight to the outbox, so a device's samples share its group
     // commit (liveness keeps the latest arrival whatever order the appends finish in).
     if (sample.kind !== 'network_node') return this.#takeIn(sample, session, rx);
-    const run = (this.#queues.get(device) ?? Promise.resolve()).then(() => this.#takeIn(sample, session, rx));
-    const tail = run.catch(() => {});
-    this.#queues.set(device, tail);
-    void tail.then(() => {
-      if (this.#queues.get(device) === tail) this.#queues.delete(device);
-    });
-    return run;
+    return this.#inTurn(device, () => this.#takeIn(sample, session, rx));
   }
 
-  async #takeIn(sample: DeviceSample, session: Set<string> | undefined, rx: number): Promise<IntakeRefusal | undefined> {
+  async #takeIn(sample: DeviceSample, session: Set<string> | undefined, rx: number, polled?: PolledCounter): Promise<IntakeRefusal | undefined> {
     const { rates, counters } = this.#deps;
     const liveness = this.#liveness;
     const isNew = !liveness.tracks(sample.device);
@@ -100,7 +94,7 @@ export class Intake {
     }
     try {
       const record: OutboxRecord = { ...sample, rx };
-      const rate = sample.kind === 'network_node' ? rates.assess(sample.device, sample.ts, sample.data.octetsIn, sample.data.octetsOut, sample.data.capacityBps) : undefined;
+      const rate = sample.kind === 'network_node' ? rates.assess(sample.device, sample.ts, sample.data.octetsIn, sample.data.octetsOut, sample.data.capacityBps, polled) : undefined;
       if (rate?.result.ok) record.rate = { rxBps: rate.result.rxBps, txBps: rate.result.txBps };
       await this.#deps.append([record]);
       if (rate) {
@@ -151,5 +145,26 @@ export class Intake {
   #refuse(sample: DeviceSample, reason: IntakeRefusal, detail: string): IntakeRefusal {
     this.#deps.faults?.refused({ device: sample.device, reason, detail, seq: sample.seq });
     return reason;
+  }
+
+  /**
+   * A sample the gateway polled itself (SNMP): the same path as a LAN sample (rate, outbox,
+   * liveness), with no LAN session, and the counter's width and the agent's reboot passed to
+   * the rates.
+   */
+  acceptPolled(sample: DeviceSample, counter: PolledCounter): Promise<IntakeRefusal | undefined> {
+    const rx = this.#deps.now();
+    return this.#inTurn(sample.device, () => this.#takeIn(sample, undefined, rx, counter));
+  }
+
+  /** Runs `take` after the device's samples before it: a rate is taken against the one before. */
+  #inTurn(device: string, take: () => Promise<IntakeRefusal | undefined>): Promise<IntakeRefusal | undefined> {
+    const run = (this.#queues.get(device) ?? Promise.resolve()).then(take);
+    const tail = run.catch(() => {});
+    this.#queues.set(device, tail);
+    void tail.then(() => {
+      if (this.#queues.get(device) === tail) this.#queues.delete(device);
+    });
+    return run;
   }
 }

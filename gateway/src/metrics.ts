@@ -15,6 +15,8 @@ export const GATEWAY_COUNTERS = {
   lan_errors_suppressed: { help: 'Refusals not told on lan/v1/err (one per device per GW_LAN_ERROR_INTERVAL_MS, 100 a second in all).' },
   inventories_received: { help: 'Inventories from the hub (or the saved one at start), by outcome: applied, restored, stale, invalid, cleared.', labels: ['outcome'] },
   rate_intervals_dropped: { help: 'Counter intervals dropped (wrap, reset, above capacity), by reason.', labels: ['reason'] },
+  snmp_polls: { help: 'SNMP polls of a network node that became a sample, by device.', labels: ['device'] },
+  snmp_poll_failures: { help: 'SNMP polls that gave no sample (timeout, auth, ...), by device and reason.', labels: ['device', 'reason'] },
   outbox_dropped: { help: 'Records dropped by the outbox bound (drop-oldest).' },
   outbox_errors: { help: 'Outbox appends that failed (disk full, I/O error).' },
   outbox_ack_errors: { help: 'Acknowledgements the outbox could not record on disk (the batch may be resent after a restart).' },

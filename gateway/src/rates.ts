@@ -3,15 +3,26 @@
  * timestamps, in exact integer arithmetic. A counter that goes backwards (a wrap at 2^64 or a
  * reset after a reboot) drops that interval; a rate above the link's capacity is refused. Both
  * are counted by the caller from the returned reason; neither ever becomes a rate.
+ *
+ * A polled counter (SNMP) comes with its width and whether the agent rebooted (its sysUpTime
+ * went back): then a smaller counter with no reboot is a wrap, whose rate is exact modulo
+ * 2^bits, and a reboot drops the interval (`counter_reset`).
  */
 export type RateResult =
   | { ok: true; rxBps: number; txBps: number; intervalMs: number }
-  | { ok: false; reason: 'first_sample' | 'duplicate' | 'time_backwards' | 'counter_backwards' | 'above_capacity' };
+  | { ok: false; reason: 'first_sample' | 'duplicate' | 'time_backwards' | 'counter_backwards' | 'counter_reset' | 'above_capacity' };
+
+/** What a poller knows of a counter that a device's own sample does not say. */
+export interface PolledCounter {
+  bits: 32 | 64;
+  rebooted: boolean;
+}
 
 interface Last {
   ts: number;
   rx: bigint;
   tx: bigint;
+  bits: 32 | 64 | undefined;
 }
 
 export class CounterRates {
@@ -27,22 +38,31 @@ export class CounterRates {
    * The rate a sample gives, without moving the device's baseline: `commit()` moves it once the
    * sample is kept (a sample the outbox refused must not become the next interval's start).
    */
-  assess(device: string, ts: number, octetsIn: string, octetsOut: string, capacityBps: number): { result: RateResult; commit(): void } {
+  assess(device: string, ts: number, octetsIn: string, octetsOut: string, capacityBps: number, polled?: PolledCounter): { result: RateResult; commit(): void } {
     const rx = BigInt(octetsIn);
     const tx = BigInt(octetsOut);
+    const bits = polled?.bits;
     const prev = this.#last.get(device);
-    const moveTo = (result: RateResult) => ({ result, commit: () => void this.#last.set(device, { ts, rx, tx }) });
+    const moveTo = (result: RateResult) => ({ result, commit: () => void this.#last.set(device, { ts, rx, tx, bits }) });
     if (!prev) return moveTo({ ok: false, reason: 'first_sample' });
     if (ts === prev.ts) return { result: { ok: false, reason: 'duplicate' }, commit: () => {} };
     // A sample older than the last one (reordered delivery) says nothing about this interval.
     if (ts < prev.ts) return { result: { ok: false, reason: 'time_backwards' }, commit: () => {} };
-    if (rx < prev.rx || tx < prev.tx) return moveTo({ ok: false, reason: 'counter_backwards' });
+    // A reboot, or counters of another width than the last (an agent that gained or lost its
+    // HC counters), say nothing about the interval either.
+    if (polled && (polled.rebooted || prev.bits !== bits)) return moveTo({ ok: false, reason: 'counter_reset' });
+    if (!bits && (rx < prev.rx || tx < prev.tx)) return moveTo({ ok: false, reason: 'counter_backwards' });
     const dt = BigInt(ts - prev.ts);
-    const rxBps = bitsPerSecond(rx - prev.rx, dt);
-    const txBps = bitsPerSecond(tx - prev.tx, dt);
+    const rxBps = bitsPerSecond(counterDelta(prev.rx, rx, bits), dt);
+    const txBps = bitsPerSecond(counterDelta(prev.tx, tx, bits), dt);
     if (rxBps > capacityBps || txBps > capacityBps) return moveTo({ ok: false, reason: 'above_capacity' });
     return moveTo({ ok: true, rxBps, txBps, intervalMs: ts - prev.ts });
   }
+}
+
+/** from → to on a counter of `bits` width: one wrap when it is smaller (only a polled counter says its width). */
+function counterDelta(from: bigint, to: bigint, bits: 32 | 64 | undefined): bigint {
+  return to >= from || !bits ? to - from : to + (1n << BigInt(bits)) - from;
 }
 
 /** Δoctets × 8 / Δt(ms) × 1000, exact to the millibit before the one conversion to a float. */

@@ -65,8 +65,15 @@ describe('loadGatewayConfig', () => {
       maxTrackedDevices: 5000,
       clockWindow: { maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
       lanErrorIntervalMs: 10_000,
+      snmp: { timeoutMs: 3000, retries: 1, secrets: {} },
       heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 75_000 },
     });
+  });
+
+  it('gathers every GW_SNMP_SECRET_* variable (a blank one left out) as the secrets env:NAME may name, and nothing else', () => {
+    const c = loadGatewayConfig({ ...MINIMAL, GW_SNMP_SECRET_CORE: 'c0re', GW_SNMP_SECRET_BLANK: '', GW_SNMP_TIMEOUT_MS: '800', GW_SNMP_RETRIES: '0' });
+    expect(c.gateway.snmp).toEqual({ timeoutMs: 800, retries: 0, secrets: { GW_SNMP_SECRET_CORE: 'c0re' } });
+    expect(named(configError({ ...MINIMAL, GW_SNMP_TIMEOUT_MS: '50' }))).toEqual(['GW_SNMP_TIMEOUT_MS']);
   });
 
   it('keeps the outbox in memory when GW_OUTBOX_DIR=memory, and caps segments at a quarter of the bound', () => {

@@ -61,3 +61,45 @@ describe('CounterRates', () => {
     expect(bitsPerSecond(1n, 3n)).toBe(2666.666); // 8000/3 = 2666.666… bit/s
   });
 });
+
+describe('CounterRates, polled counters (SNMP)', () => {
+  const assess = (r: CounterRates, ts: number, rx: bigint, tx: bigint, bits: 32 | 64, rebooted = false) => {
+    const a = r.assess('sw', ts, rx.toString(), tx.toString(), G, { bits, rebooted });
+    a.commit();
+    return a.result;
+  };
+
+  it('a smaller 64-bit counter with no reboot is a wrap: exact modulo 2^64', () => {
+    const r = new CounterRates();
+    assess(r, 0, MAX - 99n, 0n, 64);
+    // MAX−99 → 3,749,900 is 100 + 3,749,900 = 3,750,000 octets in 30 s = 1,000,000 bit/s
+    expect(assess(r, 30_000, 3_749_900n, 0n, 64)).toEqual({ ok: true, rxBps: 1_000_000, txBps: 0, intervalMs: 30_000 });
+  });
+
+  it('a smaller 32-bit counter with no reboot is a wrap: exact modulo 2^32', () => {
+    const r = new CounterRates();
+    assess(r, 0, (1n << 32n) - 1000n, 5n, 32);
+    // 2^32−1000 → 3,749,000 is 3,750,000 octets = 1,000,000 bit/s; tx 5 → 5 is 0
+    expect(assess(r, 30_000, 3_749_000n, 5n, 32)).toEqual({ ok: true, rxBps: 1_000_000, txBps: 0, intervalMs: 30_000 });
+  });
+
+  it('a reboot drops the interval (counter_reset) whatever the counters did, and moves the baseline', () => {
+    const r = new CounterRates();
+    assess(r, 0, 1000n, 1000n, 64);
+    expect(assess(r, 30_000, 5000n, 5000n, 64, true)).toEqual({ ok: false, reason: 'counter_reset' });
+    expect(assess(r, 60_000, 3_755_000n, 5000n, 64)).toMatchObject({ ok: true, rxBps: 1_000_000 });
+  });
+
+  it('counters of another width than the last (HC counters appeared or went) drop the interval', () => {
+    const r = new CounterRates();
+    assess(r, 0, 1000n, 0n, 32);
+    expect(assess(r, 30_000, 2000n, 0n, 64)).toEqual({ ok: false, reason: 'counter_reset' });
+  });
+
+  it('the capacity check holds for a wrapped interval too', () => {
+    const r = new CounterRates();
+    assess(r, 0, MAX, 0n, 64);
+    // MAX → 3,750,000,000 is 3,750,000,001 octets in 30 s ≈ 1,000,000,000.3 bit/s > 1 Gbit/s
+    expect(assess(r, 30_000, 3_750_000_000n, 0n, 64)).toEqual({ ok: false, reason: 'above_capacity' });
+  });
+});

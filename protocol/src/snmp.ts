@@ -39,3 +39,39 @@ export const snmpTargetSchema = z
   })
   .refine((t) => (t.ifIndex === undefined) !== (t.ifName === undefined), { message: 'name the interface by exactly one of ifIndex and ifName' });
 export type SnmpTarget = z.infer<typeof snmpTargetSchema>;
+
+/** A secret as an API caller sees it: only that it is set, and the variable an `env:NAME` names (not a secret). */
+export const secretViewSchema = z.strictObject({ set: z.literal(true), env: z.string().optional() });
+export type SecretView = z.infer<typeof secretViewSchema>;
+
+/** A target as the API shows it: every secret (`community`, `authKey`, `privKey`) replaced by a SecretView. */
+export const snmpTargetViewSchema = z.strictObject({
+  address: z.string(),
+  port: z.number().int(),
+  version: z.enum(['2c', '3']),
+  community: secretViewSchema.optional(),
+  user: snmpV3UserSchema.omit({ authKey: true, privKey: true }).extend({ authKey: secretViewSchema.optional(), privKey: secretViewSchema.optional() }).optional(),
+  ifIndex: z.number().int().optional(),
+  ifName: z.string().optional(),
+  pollIntervalMs: z.number().int(),
+});
+export type SnmpTargetView = z.infer<typeof snmpTargetViewSchema>;
+
+/** `env:NAME`: the gateway reads the secret from its environment variable NAME. */
+export const SECRET_ENV_PREFIX = 'env:';
+
+function secretView(v: string): SecretView {
+  return v.startsWith(SECRET_ENV_PREFIX) ? { set: true, env: v.slice(SECRET_ENV_PREFIX.length) } : { set: true };
+}
+
+/** The target without its secrets: what the API returns and what may be logged or audited. */
+export function snmpTargetView(t: SnmpTarget): SnmpTargetView {
+  const { community, user, ...rest } = t;
+  const view: SnmpTargetView = { ...rest };
+  if (community !== undefined) view.community = secretView(community);
+  if (user) {
+    const { authKey, privKey, ...u } = user;
+    view.user = { ...u, ...(authKey !== undefined ? { authKey: secretView(authKey) } : {}), ...(privKey !== undefined ? { privKey: secretView(privKey) } : {}) };
+  }
+  return view;
+}

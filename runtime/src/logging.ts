@@ -13,6 +13,16 @@ export const REDACT_PATHS = [
   '*.token',
   'authorization',
   '*.authorization',
+  // SNMP credentials (a target, a v3 user in it, the gateway's GW_SNMP_SECRET_* variables): never
+  // logged on purpose, redacted should one be logged whole.
+  '*.community',
+  '*.*.community',
+  '*.*.authKey',
+  '*.*.*.authKey',
+  '*.*.privKey',
+  '*.*.*.privKey',
+  '*.secrets',
+  '*.*.secrets',
 ];
 
 /** The one root logger of a process: pino JSON on stdout, secrets redacted. */

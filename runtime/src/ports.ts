@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { RUNTIME_ERR, RuntimeError } from './errors.ts';
 
@@ -13,6 +14,15 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(addr.port));
     });
   });
+}
+
+/** A free UDP port on 127.0.0.1 (the kernel picks it; the socket is closed before returning). */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => s.once('error', reject).bind(0, '127.0.0.1', () => resolve()));
+  const { port } = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
 
 /** Polls `probe` until it answers a truthy value; an error of the probe counts as "not yet". */

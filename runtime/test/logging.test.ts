@@ -23,4 +23,14 @@ describe('log redaction', () => {
     expect(out['hub']).toEqual({ influx: { url: 'http://x', password: '[redacted]' } });
     expect(out['gateway']).toEqual({ gateway: 'gw-1', password: '[redacted]' });
   });
+
+  it('hides SNMP credentials in a target, its v3 user, and the gateway config\'s secrets', () => {
+    const out = capture({
+      snmp: { address: '10.0.0.1', community: 'c0', user: { name: 'campus', authKey: 'a0', privKey: 'v0' } },
+      node: { snmp: { community: 'c1', user: { authKey: 'a1', privKey: 'v1' } } },
+      gateway: { snmp: { timeoutMs: 3000, secrets: { GW_SNMP_SECRET_CORE: 's0' } } },
+    });
+    expect(JSON.stringify(out)).not.toMatch(/c0|c1|a0|a1|v0|v1|s0/);
+    expect(out['snmp']).toEqual({ address: '10.0.0.1', community: '[redacted]', user: { name: 'campus', authKey: '[redacted]', privKey: '[redacted]' } });
+  });
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,9 @@ const CLI = join(PROJECT_ROOT, 'cli', 'src', 'main.ts');
 /** InfluxDB without auth ignores credentials: the hub still sends them with every write. */
 const INFLUX_PASSWORD = 'influx-Secret-4711-Ω';
 const WRONG_PASSWORD = 'not-the-gateway-password-0815';
+/** A switch's SNMP community given to the registry, and one the gateway reads from its environment. */
+const SNMP_COMMUNITY = 'snmp-Community-3371-Ω';
+const SNMP_ENV_SECRET = 'snmp-Env-Secret-6620';
 
 /**
  * Secrets never reach a log line: a real hub, two real gateways (one with a wrong password, so
@@ -73,10 +76,15 @@ describe('secrets are never logged', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the admin token, the InfluxDB password and gateway passwords (right and wrong) appear in no log line', async () => {
+  it('the admin token, the InfluxDB password, gateway passwords (right and wrong) and SNMP secrets (in the registry, in the gateway\'s environment) appear in no log line', async () => {
     const adminToken = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
     expect((await campus(['district', 'add', '渝中区', '--code', 'yz', '--name-zh', '渝中区', '--name-en', 'Yuzhong'], adminToken)).code).toBe(0);
     expect((await campus(['school', 'add', 'yz-s01', '--district', '渝中区', '--name-zh', '一小', '--name-en', 'No. 1 Primary', '--rooms', '101'], adminToken)).code).toBe(0);
+    writeFileSync(join(dir, 'switch.json'), JSON.stringify({ address: '10.20.0.2', version: '2c', community: SNMP_COMMUNITY, ifName: 'Gi0/48' }));
+    const sw = await campus(['device', 'add', 'yz-s01-core', '--school', 'yz-s01', '--room', '101', '--kind', 'network_node', '--link-role', 'access', '--capacity-mbps', '1000', '--snmp-json', 'switch.json', '--json'], adminToken);
+    expect(sw.code).toBe(0);
+    expect(JSON.parse(sw.out)).toMatchObject({ snmp: { community: { set: true } } });
+    expect(sw.out).not.toContain(SNMP_COMMUNITY);
     const added = await campus(['gateway', 'add', 'gw-yz-s01', '--school', 'yz-s01'], adminToken);
     expect(added.code).toBe(0);
     const env = Object.fromEntries(added.out.trimEnd().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
@@ -86,7 +94,7 @@ describe('secrets are never logged', () => {
     const wrongToken = `${adminToken.slice(0, -4)}XXXX`;
     expect((await campus(['district', 'list'], wrongToken)).code).not.toBe(0);
 
-    const good = await gateway(env, 'good');
+    const good = await gateway({ ...env, GW_SNMP_SECRET_CORE: SNMP_ENV_SECRET }, 'good');
     const bad = await gateway({ ...env, GW_PASSWORD: WRONG_PASSWORD }, 'bad');
     await waitFor('the registered gateway connected', async () => (await good.health()).connected);
     await waitFor('the wrong password refused twice', async () => {
@@ -105,7 +113,7 @@ describe('secrets are never logged', () => {
     expect(logs.hub).toMatch(/"level":20/);
     expect(logs['gateway good']).toMatch(/uplink connected/);
     for (const [name, text] of Object.entries(logs)) {
-      for (const [what, secret] of Object.entries({ adminToken, wrongToken, INFLUX_PASSWORD, gwPassword, WRONG_PASSWORD })) {
+      for (const [what, secret] of Object.entries({ adminToken, wrongToken, INFLUX_PASSWORD, gwPassword, WRONG_PASSWORD, SNMP_COMMUNITY, SNMP_ENV_SECRET })) {
         expect(text.includes(secret), `${what} in the ${name} log`).toBe(false);
       }
     }

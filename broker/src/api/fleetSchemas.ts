@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { COMMAND_ACTIONS } from '../../../protocol/src/commands.ts';
 import { deviceIdSchema, topicIdSchema } from '../../../protocol/src/ids.ts';
 import { deviceKindSchema, linkRoleSchema } from '../../../protocol/src/kinds.ts';
+import { snmpTargetViewSchema } from '../../../protocol/src/snmp.ts';
 import { COMMAND_STATUSES } from '../registryValues.ts';
 import { capacityBpsSchema, districtIdSchema, roomIdSchema, schoolIdSchema } from './schemas.ts';
 
@@ -30,6 +31,7 @@ export const deviceSchema = z
     capacityBps: capacityBpsSchema.nullable(),
     createdAt: ms,
     retiredAt: ms.nullable(),
+    snmp: snmpTargetViewSchema.optional().meta({ id: 'SnmpTargetView', description: 'A polled network node\'s SNMP target; every secret shown only as { set: true } (and the variable an env:NAME names)' }),
   })
   .meta({ id: 'Device' });
 

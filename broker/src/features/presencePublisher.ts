@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { eventsTopic, presenceTopic } from '../../../protocol/src/topics.ts';
 import { toError } from '../../../runtime/src/errors.ts';
-import { WarnThrottle } from '../logThrottle.ts';
+import { WarnThrottle } from '../../../runtime/src/logThrottle.ts';
 import type { EventBus } from '../eventBus.ts';
 import type { HubCounters } from '../metrics.ts';
 import type { Presence, PresenceEvent } from '../presence.ts';

@@ -3,7 +3,7 @@ import type { ChannelHandler } from '../dispatch.ts';
 import type { EventBus } from '../eventBus.ts';
 import type { InfluxWriter } from '../influx/writer.ts';
 import { ingestTelemetry, type IngestLimits } from '../ingest.ts';
-import { WarnThrottle } from '../logThrottle.ts';
+import { WarnThrottle } from '../../../runtime/src/logThrottle.ts';
 import type { HubCounters } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
 import type { Feature } from './feature.ts';

@@ -1,10 +1,28 @@
 import { toError } from '../../../runtime/src/errors.ts';
-import { defineCommands, seg, show, showList } from '../command.ts';
+import { defineCommands, seg, show, showList, type Io } from '../command.ts';
 import { CLI_ERR, CliError, EXIT, usageError } from '../errors.ts';
 import { fields, iso, mbps, mbpsToBps, table } from '../output.ts';
-import type { Device, DeviceStatus, ImportResult } from '../types.ts';
+import type { Device, DeviceStatus, ImportResult, SnmpTargetView } from '../types.ts';
 
 const STATES = ['up', 'down', 'off', 'unknown'];
+
+const snmpLine = (t: SnmpTargetView): string =>
+  `v${t.version} ${t.address}:${t.port} ${t.ifName === undefined ? `ifIndex ${t.ifIndex}` : `ifName ${t.ifName}`}, every ${t.pollIntervalMs / 1000} s${t.user ? `, user ${t.user.name} (${t.user.level})` : ''}`;
+
+/** A JSON file given to an option (the hub validates what it holds). */
+function readJson(io: Io, file: string): unknown {
+  let text: string;
+  try {
+    text = new TextDecoder().decode(io.readFile(file));
+  } catch (e) {
+    throw new CliError(EXIT.OTHER, CLI_ERR.FILE, `cannot read ${file}: ${toError(e).message}`, { cause: e });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw usageError(`${file} is not JSON: ${toError(e).message}`);
+  }
+}
 
 const deviceLines = (d: Device | DeviceStatus): string[] => {
   const st = 'state' in d ? d : undefined;
@@ -17,6 +35,8 @@ const deviceLines = (d: Device | DeviceStatus): string[] => {
     ['vendor', d.vendor],
     ['serial', d.serial],
     ['link', d.linkRole === null ? undefined : `${d.linkRole}, ${mbps(d.capacityBps) ?? '-'}`],
+    // The hub never returns a secret: a community or key shows only as set.
+    ...(d.snmp ? ([['snmp', snmpLine(d.snmp)]] as const) : []),
     ...(st ? ([['state', `${st.state}${st.since === null ? '' : ` since ${iso(st.since)}`}`], ['gateway', st.gateway]] as const) : []),
     ...(st && st.lastTelemetry !== undefined ? ([['last telemetry', st.lastTelemetry ? `${iso(st.lastTelemetry.ts)} ${JSON.stringify(st.lastTelemetry.data)}` : undefined]] as const) : []),
     ['created', iso(d.createdAt)],
@@ -39,9 +59,11 @@ export const deviceCommands = defineCommands(
       serial: { type: 'string', value: '<serial>', help: 'serial number' },
       'link-role': { type: 'string', value: '<role>', help: 'a network node: school_uplink, district_uplink, backbone or access' },
       'capacity-mbps': { type: 'string', value: '<mbps>', help: "a network node: its link's capacity in Mbit/s" },
+      'snmp-json': { type: 'string', value: '<file>', help: 'a network node its gateway polls: the SNMP target as JSON (address, version, community or user, ifIndex or ifName; secrets may be env:NAME)' },
     },
     async run(ctx, a) {
       const cap = a.str('capacity-mbps');
+      const snmpFile = a.str('snmp-json');
       const opt = (k: string, name: string) => (a.str(k) === undefined ? {} : { [name]: a.str(k) });
       const d = await ctx.api.json<Device>('POST', '/devices', {
         json: {
@@ -54,6 +76,7 @@ export const deviceCommands = defineCommands(
           ...opt('serial', 'serial'),
           ...opt('link-role', 'linkRole'),
           ...(cap === undefined ? {} : { capacityBps: mbpsToBps('capacity-mbps', cap) }),
+          ...(snmpFile === undefined ? {} : { snmp: readJson(ctx.io, snmpFile) }),
         },
       });
       show(ctx, d, () => [`device ${d.id} registered in ${d.school} room ${d.room}`]);

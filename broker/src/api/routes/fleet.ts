@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deviceIdSchema } from '../../../../protocol/src/ids.ts';
 import { deviceKindSchema, linkRoleSchema, type DeviceKind } from '../../../../protocol/src/kinds.ts';
+import { snmpTargetSchema, snmpTargetView } from '../../../../protocol/src/snmp.ts';
 import { as, fieldOf, from, tagIs } from '../../../../storage/src/influxql.ts';
 import { SCHEMA } from '../../../../storage/src/schema.ts';
 import { authorize } from '../../auth/authorize.ts';
@@ -29,6 +30,8 @@ export function fleetRoutes(table: RouteTable, deps: ApiDeps): void {
 }
 
 const deviceParams = z.object({ device: deviceIdParam });
+/** Write-only secrets: a response shows `{ set: true }` in their place (fleetSchemas.ts). */
+const snmpBody = snmpTargetSchema.meta({ id: 'SnmpTarget', description: 'How the school\'s gateway polls this network node; community, authKey and privKey may be `env:NAME` (read from the gateway\'s GW_SNMP_SECRET_* variables)' });
 const text = z.string().max(200);
 /** A `state` filter scans at most this many registry rows for one request. */
 export const STATE_SCAN_ROWS = 5_000;
@@ -168,6 +171,7 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
       serial: text.optional(),
       linkRole: linkRoleSchema.nullable().optional(),
       capacityBps: capacityBpsSchema.nullable().optional(),
+      snmp: snmpBody.optional(),
     }),
     responses: { 201: { description: 'Registered', schema: deviceSchema } },
     handler: (ctx) => {
@@ -177,7 +181,7 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
         const s = schoolIn(ctx, reg, b.school);
         ctx.allow('device.write', { district: s.district, school: s.id }, `school ${s.id}`);
         try {
-          return reg.createDevice({ id: b.id, school: b.school, room: b.room, kind: b.kind, model: b.model ?? '', vendor: b.vendor ?? '', serial: b.serial ?? '', linkRole: b.linkRole ?? null, capacityBps: b.capacityBps ?? null }, deps.now());
+          return reg.createDevice({ id: b.id, school: b.school, room: b.room, kind: b.kind, model: b.model ?? '', vendor: b.vendor ?? '', serial: b.serial ?? '', linkRole: b.linkRole ?? null, capacityBps: b.capacityBps ?? null, snmp: b.snmp ?? null }, deps.now());
         } catch (e) {
           if (!(e instanceof RegistryConflictError)) throw e;
           // A retired id of another school is that school's, like a live one (and its retirement
@@ -208,7 +212,7 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
   route(table, {
     method: 'patch',
     path: '/devices/{device}',
-    summary: 'Change a device\'s room, model, vendor, serial or link',
+    summary: 'Change a device\'s room, model, vendor, serial, link or SNMP target',
     tag: 'devices',
     params: deviceParams,
     body: z.strictObject({
@@ -218,13 +222,17 @@ function deviceRoutes(table: RouteTable, deps: ApiDeps): void {
       serial: text.optional(),
       linkRole: linkRoleSchema.nullable().optional(),
       capacityBps: capacityBpsSchema.nullable().optional(),
+      snmp: snmpBody.nullable().optional().meta({ description: 'The whole target, its secrets included; null removes it' }),
     }),
     responses: { 200: { description: 'The device as changed', schema: deviceSchema } },
     handler: (ctx) => {
       const id = ctx.params.device;
       const reg = deps.registry();
       const cur = reg.getDeviceRecord(id);
-      const d = auditOf(deps, ctx.principal).run({ action: 'device.update', target: `device:${id}`, school: cur?.school, detail: JSON.stringify(ctx.body) }, () => {
+      // The audit log keeps what changed, never a secret: the target as the API shows it.
+      const { snmp, ...fields } = ctx.body;
+      const detail = JSON.stringify({ ...fields, ...(snmp !== undefined ? { snmp: snmp && snmpTargetView(snmp) } : {}) });
+      const d = auditOf(deps, ctx.principal).run({ action: 'device.update', target: `device:${id}`, school: cur?.school, detail }, () => {
         const dev = deviceIn(ctx, reg, id);
         ctx.allow('device.write', { district: dev.district, school: dev.school }, `device ${id}`);
         return reg.updateDevice(id, defined(ctx.body))!;
