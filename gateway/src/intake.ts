@@ -154,6 +154,9 @@ export class Intake {
    */
   acceptPolled(sample: DeviceSample, counter: PolledCounter): Promise<IntakeRefusal | undefined> {
     const rx = this.#deps.now();
+    // Registration and kind as for a LAN sample (the clock is the gateway's own, so it passes).
+    const refused = this.#check(sample, rx);
+    if (refused) return Promise.resolve(this.#refuse(sample, refused.reason, refused.detail));
     return this.#inTurn(sample.device, () => this.#takeIn(sample, undefined, rx, counter));
   }
 

@@ -60,8 +60,17 @@ describe('SNMP polling against Debian snmpd', () => {
   const logLines: string[] = [];
 
   const target = (over: Partial<SnmpTarget>): SnmpTarget => ({ address: '127.0.0.1', port: snmpd.port, version: '2c', community: CREDS.community, ifName: 'lo', pollIntervalMs: 3_600_000, ...over }) as SnmpTarget;
-  // The poll timers wait up to an hour: the test polls by hand (gateway.pollSnmp).
-  const poll = (snmp: SnmpTarget) => gw.setPolledNodes([{ device: DEVICE, room: 'server-room', role: 'access', capacityBps: 10e9, snmp }]);
+  /**
+   * The target set as an operator sets it, in the registry: the hub republishes the gateway's
+   * inventory and the gateway polls what it says. The poll timers wait up to an hour: the test
+   * polls by hand (gateway.pollSnmp).
+   */
+  const applied = () => gw.counters.get('inventories_received', { outcome: 'applied' });
+  const poll = async (snmp: SnmpTarget) => {
+    const before = applied();
+    stack.registry.updateDevice(DEVICE, { snmp });
+    await waitFor('the inventory with the target at the gateway', async () => applied() > before, { timeoutMs: 10_000 });
+  };
 
   async function point(ts: number): Promise<{ rx: number | null; octetsIn: string }> {
     let row: unknown[] | undefined;
@@ -126,7 +135,7 @@ describe('SNMP polling against Debian snmpd', () => {
   });
 
   it('v2c, interface by name: the stored rate is the counter delta snmpget reads over the same interval', async () => {
-    poll(target({}));
+    await poll(target({}));
     const m = await measure(v2cArgs(CREDS));
     expect(m.seen).toBeGreaterThanOrEqual(BigInt(BURST));
     expect(m.rate).toBeGreaterThanOrEqual(m.low);
@@ -135,7 +144,7 @@ describe('SNMP polling against Debian snmpd', () => {
   });
 
   it('v3 authPriv, interface by index: the same', async () => {
-    poll(target({ version: '3', community: undefined, ifName: undefined, ifIndex: 1, user: { name: CREDS.user, level: 'authPriv', authProtocol: 'sha', authKey: CREDS.authKey, privProtocol: 'aes', privKey: CREDS.privKey } }));
+    await poll(target({ version: '3', community: undefined, ifName: undefined, ifIndex: 1, user: { name: CREDS.user, level: 'authPriv', authProtocol: 'sha', authKey: CREDS.authKey, privProtocol: 'aes', privKey: CREDS.privKey } }));
     const m = await measure(v3Args(CREDS));
     expect(m.seen).toBeGreaterThanOrEqual(BigInt(BURST));
     expect(m.rate).toBeGreaterThanOrEqual(m.low);
@@ -144,7 +153,7 @@ describe('SNMP polling against Debian snmpd', () => {
   });
 
   it('v3 with a wrong auth key: a counted, logged auth failure', async () => {
-    poll(target({ version: '3', community: undefined, ifName: undefined, ifIndex: 1, user: { name: CREDS.user, level: 'authPriv', authProtocol: 'sha', authKey: WRONG_AUTH_KEY, privProtocol: 'aes', privKey: CREDS.privKey } }));
+    await poll(target({ version: '3', community: undefined, ifName: undefined, ifIndex: 1, user: { name: CREDS.user, level: 'authPriv', authProtocol: 'sha', authKey: WRONG_AUTH_KEY, privProtocol: 'aes', privKey: CREDS.privKey } }));
     await gw.pollSnmp();
     expect(gw.counters.get('snmp_poll_failures', { device: DEVICE, reason: 'auth' })).toBe(1);
     const failures = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'SNMP poll failed');
@@ -155,7 +164,7 @@ describe('SNMP polling against Debian snmpd', () => {
     const lastHeard = lastPoll;
     const upMinute = Math.floor(lastHeard / 60_000) * 60_000;
     await gw.sampleAvailability(upMinute);
-    poll(target({ community: WRONG_COMMUNITY }));
+    await poll(target({ community: WRONG_COMMUNITY }));
     await gw.pollSnmp();
     expect(gw.counters.get('snmp_poll_failures', { device: DEVICE, reason: 'timeout' })).toBe(1);
     const failures = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'SNMP poll failed' && l['reason'] === 'timeout');
@@ -178,7 +187,7 @@ describe('SNMP polling against Debian snmpd', () => {
   });
 
   it('an agent restart (sysUpTime back to 0) drops that interval; the next one has its rate', async () => {
-    poll(target({}));
+    await poll(target({}));
     await gw.pollSnmp();
     await nextPoll();
     await snmpd.restart();

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { gatewayInventorySchema, type GatewayInventory, type InventoryDevice } from '../../../protocol/src/inventory.ts';
+import type { SnmpTarget } from '../../../protocol/src/snmp.ts';
 import { inventoryTopic, type GatewayAddress } from '../../../protocol/src/topics.ts';
 import { formatIssues, toError } from '../../../runtime/src/errors.ts';
 import type { EventBus } from '../eventBus.ts';
@@ -28,12 +29,15 @@ interface Published {
 }
 
 /** A registry device as a gateway needs it (kind, room, link); the SNMP target is mapped where the registry holds one. */
-export function inventoryDevice(d: Device): InventoryDevice {
+/** A device as its gateway needs it; a polled node with its SNMP target, secrets included (the inventory goes to that gateway alone). */
+export function inventoryDevice(d: Device, snmpTargetOf: (id: string) => SnmpTarget | undefined): InventoryDevice {
+  const snmp = d.kind === 'network_node' ? snmpTargetOf(d.id) : undefined;
   return {
     id: d.id,
     kind: d.kind,
     room: d.room,
     ...(d.linkRole !== null && d.capacityBps !== null ? { link: { role: d.linkRole, capacityBps: d.capacityBps } } : {}),
+    ...(snmp ? { snmp } : {}),
   };
 }
 
@@ -100,10 +104,11 @@ export class InventoryPublisher implements Feature {
       seen.add(g.gateway);
       const address: GatewayAddress = { district: g.district, school: g.school, gateway: g.gateway };
       const { timetable, devices } = reg.schoolInventory(g.school);
-      const content = JSON.stringify({ address, timetable, devices: devices.map(inventoryDevice) });
+      const items = devices.map((d) => inventoryDevice(d, (id) => reg.snmpTargetOf(id)));
+      const content = JSON.stringify({ address, timetable, devices: items });
       const prev = this.#published.get(g.gateway);
       if (prev && prev.content === content) continue;
-      const doc: GatewayInventory = { v: 1, gateway: g.gateway, revision: Math.max((prev?.revision ?? -1) + 1, clock()), timetable, devices: devices.map(inventoryDevice) };
+      const doc: GatewayInventory = { v: 1, gateway: g.gateway, revision: Math.max((prev?.revision ?? -1) + 1, clock()), timetable, devices: items };
       const valid = gatewayInventorySchema.safeParse(doc);
       if (!valid.success) {
         counters.inc('inventory_publish_failures', { reason: 'invalid' });
