@@ -1,10 +1,16 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
+import { DEVICE_KINDS, type DeviceKind } from '../../protocol/src/kinds.ts';
 import { HEARTBEAT_TIMEOUT_MS } from './liveness.ts';
 import { ConfigError, deepFreeze, envBool, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 import { GatewayConfigError } from './errors.ts';
 import type { GatewayConfig } from './gateway.ts';
+
+/** `GW_TIMEOUT_<KIND>_MS` per device kind: a new kind gets its variable from the kinds list. */
+const timeoutVar = <K extends DeviceKind>(k: K) => `GW_TIMEOUT_${k.toUpperCase() as Uppercase<K>}_MS` as const;
+type TimeoutVar = ReturnType<typeof timeoutVar<DeviceKind>>;
+const timeoutEnv = Object.fromEntries(DEVICE_KINDS.map((k) => [timeoutVar(k), envInt(HEARTBEAT_TIMEOUT_MS[k], 1000)])) as Record<TimeoutVar, ReturnType<typeof envInt>>;
 
 const schema = z.object({
   GW_ID: topicIdSchema,
@@ -56,10 +62,7 @@ const schema = z.object({
    */
   GW_MAX_TRACKED_DEVICES: envInt(5000, 1, 1_000_000),
   /** Heartbeat timeouts per kind (ms); defaults are 2.5 reporting cadences. */
-  GW_TIMEOUT_CLASSROOM_AV_MS: envInt(HEARTBEAT_TIMEOUT_MS.classroom_av, 1000),
-  GW_TIMEOUT_INTERACTIVE_BOARD_MS: envInt(HEARTBEAT_TIMEOUT_MS.interactive_board, 1000),
-  GW_TIMEOUT_VR_KIT_MS: envInt(HEARTBEAT_TIMEOUT_MS.vr_kit, 1000),
-  GW_TIMEOUT_NETWORK_NODE_MS: envInt(HEARTBEAT_TIMEOUT_MS.network_node, 1000),
+  ...timeoutEnv,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -110,12 +113,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       healthIntervalMs: e.GW_HEALTH_INTERVAL_MS,
       availabilitySampling: e.GW_AVAILABILITY,
       maxTrackedDevices: e.GW_MAX_TRACKED_DEVICES,
-      heartbeatTimeouts: {
-        classroom_av: e.GW_TIMEOUT_CLASSROOM_AV_MS,
-        interactive_board: e.GW_TIMEOUT_INTERACTIVE_BOARD_MS,
-        vr_kit: e.GW_TIMEOUT_VR_KIT_MS,
-        network_node: e.GW_TIMEOUT_NETWORK_NODE_MS,
-      },
+      heartbeatTimeouts: Object.fromEntries(DEVICE_KINDS.map((k) => [k, e[timeoutVar(k)]])) as Record<DeviceKind, number>,
     },
   });
 }

@@ -63,7 +63,7 @@ describe('loadGatewayConfig', () => {
       healthIntervalMs: 30_000,
       availabilitySampling: true,
       maxTrackedDevices: 5000,
-      heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 75_000 },
+      heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 75_000, science_kiosk: 150_000 },
     });
   });
 

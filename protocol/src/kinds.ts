@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const DEVICE_KINDS = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node'] as const;
+export const DEVICE_KINDS = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node', 'science_kiosk'] as const;
 export const deviceKindSchema = z.enum(DEVICE_KINDS);
 export type DeviceKind = z.infer<typeof deviceKindSchema>;
 
@@ -53,10 +53,25 @@ export const networkNodeDataSchema = z.strictObject({
   operUp: z.boolean(),
 });
 
+/**
+ * Science kiosks (科普 terminals): a screen showing the science platform's content, synced from it.
+ * Whole seconds and whole MiB: a sync runs hourly or daily and disks are counted in MiB by `df -m`,
+ * so finer figures would be noise, and integers are stored exactly.
+ */
+export const scienceKioskDataSchema = z.strictObject({
+  power,
+  screenOn: z.boolean(),
+  /** Seconds since the last complete content sync; at most 10 years, longer than a kiosk's service life. */
+  contentSyncAgeS: z.number().int().min(0).max(315_360_000),
+  /** Free disk for content, MiB; at most 16 TiB (2^24 MiB), above any kiosk's disk. */
+  freeDiskMiB: z.number().int().min(0).max(16_777_216),
+});
+
 export type ClassroomAvData = z.infer<typeof classroomAvDataSchema>;
 export type InteractiveBoardData = z.infer<typeof interactiveBoardDataSchema>;
 export type VrKitData = z.infer<typeof vrKitDataSchema>;
 export type NetworkNodeData = z.infer<typeof networkNodeDataSchema>;
+export type ScienceKioskData = z.infer<typeof scienceKioskDataSchema>;
 
 /** Link capacities by role (docs/design.md#bandwidth): school uplinks are 100M–1G. */
 export const ROLE_CAPACITY_BPS: Record<LinkRole, { min: number; max: number }> = {
