@@ -5,6 +5,7 @@ import { LAN_COMMAND_RESULT_TOPIC, LAN_COMMAND_TOPIC, lanCommandSchema, type Lan
 import { deviceKindSchema, exampleData, type DeviceKind } from '../../protocol/src/kinds.ts';
 import { deviceSampleSchema, lanErrorSchema, type DeviceSample, type LanError } from '../../protocol/src/telemetry.ts';
 import { LAN_ERROR_TOPIC, LAN_TELEMETRY_TOPIC } from '../../protocol/src/topics.ts';
+import { KIT_ERR, KitError } from './errors.ts';
 
 /**
  * A reference device for vendors (docs/devices.md): it connects to a gateway's LAN listener,
@@ -32,6 +33,7 @@ export interface DeviceClientOptions {
 export class DeviceClient {
   readonly #o: DeviceClientOptions;
   #client: MqttClient | undefined;
+  #state: 'new' | 'running' | 'stopped' = 'new';
   #seq = 0;
   /** Refusals received for this device, oldest first. */
   readonly refusals: LanError[] = [];
@@ -43,7 +45,8 @@ export class DeviceClient {
   }
 
   async start(): Promise<void> {
-    if (this.#client) throw new Error('DeviceClient already started');
+    if (this.#state !== 'new') throw new KitError(KIT_ERR.STARTED_TWICE, `the client of ${this.#o.device} was started before`);
+    this.#state = 'running';
     // MQTT 3.1.1 with a clean session: the gateway keeps nothing for an absent device (a command
     // it cannot deliver in time is reported expired), and MQTT.js subscribes again on reconnect.
     const c = await mqtt.connectAsync(this.#o.url, { clientId: this.#o.clientId ?? this.#o.device, protocolVersion: 4, clean: true, reconnectPeriod: 2000, keepalive: 30 });
@@ -66,13 +69,15 @@ export class DeviceClient {
 
   /** Ends with a clean DISCONNECT: the gateway counts the device `off`, not `down`. */
   async stop(): Promise<void> {
+    this.#state = 'stopped';
     const c = this.#client;
     this.#client = undefined;
     await c?.endAsync();
   }
 
   #connected(): MqttClient {
-    if (!this.#client) throw new Error('DeviceClient not started');
+    if (this.#state === 'stopped') throw new KitError(KIT_ERR.STOPPED, `the client of ${this.#o.device} was stopped`);
+    if (!this.#client) throw new KitError(KIT_ERR.NOT_STARTED, `the client of ${this.#o.device} is not started`);
     return this.#client;
   }
 
@@ -134,7 +139,12 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return a.help ? 0 : 2;
   }
-  const data = a.data === undefined ? exampleData(kind.data) : (JSON.parse(a.data) as DeviceSample['data']);
+  let data: DeviceSample['data'];
+  try {
+    data = a.data === undefined ? exampleData(kind.data) : (JSON.parse(a.data) as DeviceSample['data']);
+  } catch (e) {
+    throw new KitError(KIT_ERR.USAGE, `--data is not JSON`, { cause: e });
+  }
   const check = deviceSampleSchema.safeParse({ device: a.device, kind: kind.data, seq: 0, ts: Date.now(), data });
   if (!check.success) console.error(`warning: this sample will be refused: ${check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const print = (o: Record<string, unknown>) => console.log(JSON.stringify({ at: new Date().toISOString(), ...o }));
