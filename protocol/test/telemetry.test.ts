@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_TIMESTAMP_MS, reportsPowerOff, telemetryBatchEnvelopeSchema, telemetryRecordSchema } from '../src/telemetry.ts';
+import { deviceSampleSchema, MIN_TIMESTAMP_MS, reportsPowerOff, telemetryBatchEnvelopeSchema, telemetryRecordSchema } from '../src/telemetry.ts';
+import { DEVICE_KINDS, exampleData } from '../src/kinds.ts';
 
 const TS = 1_750_000_000_000;
 const avRecord = {
@@ -103,5 +104,15 @@ describe('reportsPowerOff', () => {
     const kiosk = { ...base, kind: 'science_kiosk', rx: TS + 5, data: { power: 'on', screenOn: true, contentSyncAgeS: 60, freeDiskMiB: 1024 } };
     expect(telemetryRecordSchema.parse(kiosk)).toEqual(kiosk);
     expect(ok({ ...kiosk, data: avRecord.data })).toBe(false);
+  });
+});
+
+describe('every kind of DEVICE_KINDS', () => {
+  it('has its line in deviceSampleSchema and telemetryRecordSchema: its example parses as a sample and as a record', () => {
+    for (const kind of DEVICE_KINDS) {
+      const sample = { device: `d-${kind}`, kind, seq: 0, ts: TS, data: exampleData(kind) };
+      expect(deviceSampleSchema.parse(sample), kind).toEqual(sample);
+      expect(telemetryRecordSchema.parse({ ...sample, rx: TS }), kind).toEqual({ ...sample, rx: TS });
+    }
   });
 });
