@@ -10,8 +10,8 @@ import { PROJECT_ROOT } from '../runtime/src/mainProcess.ts';
  * each part's `test/`) is not checked: it reaches internals on purpose.
  */
 
-type Part = 'console' | 'protocol' | 'runtime' | 'storage' | 'broker' | 'gateway' | 'device-sim' | 'flows' | 'dashboards' | 'cli' | 'scripts';
-const PARTS: readonly Part[] = ['console', 'protocol', 'runtime', 'storage', 'broker', 'gateway', 'device-sim', 'flows', 'dashboards', 'cli', 'scripts'];
+type Part = 'console' | 'protocol' | 'runtime' | 'storage' | 'broker' | 'gateway' | 'device-sim' | 'device-kit' | 'flows' | 'dashboards' | 'cli' | 'scripts';
+const PARTS: readonly Part[] = ['console', 'protocol', 'runtime', 'storage', 'broker', 'gateway', 'device-sim', 'device-kit', 'flows', 'dashboards', 'cli', 'scripts'];
 
 /** The parts each part may import (besides itself and npm packages). */
 const MAY_IMPORT: Record<Part, readonly Part[]> = {
@@ -28,6 +28,8 @@ const MAY_IMPORT: Record<Part, readonly Part[]> = {
   cli: ['protocol', 'runtime'],
   // The simulator registers its fleet through the management API, with the CLI's client.
   'device-sim': ['protocol', 'runtime', 'gateway', 'broker', 'cli'],
+  // What a vendor copies: the wire contract and nothing else of ours.
+  'device-kit': ['protocol'],
   scripts: ['protocol', 'runtime', 'storage', 'broker', 'gateway', 'device-sim', 'flows', 'dashboards', 'cli'],
 };
 
@@ -43,6 +45,7 @@ const PUBLIC_MODULES: Record<Part, 'all' | readonly string[]> = {
   broker: ['src/registry.ts', 'src/provision.ts', 'src/hubProcess.ts', 'src/inventoryCsv.ts'],
   gateway: ['src/gateway.ts', 'src/config.ts'],
   'device-sim': ['src/fleet.ts', 'src/apiProvision.ts', 'src/campuses.ts', 'src/schoolGateway.ts'],
+  'device-kit': ['src/client.ts'],
   flows: ['src/build.ts', 'src/nodeRedProcess.ts'],
   dashboards: ['src/build.ts'],
   cli: ['src/main.ts', 'src/client.ts', 'src/errors.ts'],

@@ -195,6 +195,13 @@ export function recordToPoint(gw: GatewayAddress, r: TelemetryRecord, room?: str
       );
     case 'vr_kit':
       return point('vr_kit', tags, { seq: r.seq, battery_pct: r.data.batteryPct, charging: r.data.charging, in_session: r.data.inSession, hist }, r.ts);
+    case 'science_kiosk':
+      return point(
+        'science_kiosk',
+        tags,
+        { seq: r.seq, power: r.data.power, screen_on: r.data.screenOn, content_sync_age_s: r.data.contentSyncAgeS, free_disk_mib: r.data.freeDiskMiB, hist },
+        r.ts,
+      );
     case 'network_node':
       return point(
         'network_node',

@@ -15,6 +15,7 @@ const DEVICES = new Map<string, DeviceRow>(
     { id: 'board-101', school: 'S01', room: '101', kind: 'interactive_board' },
     { id: 'vr-1', school: 'S01', room: 'lab', kind: 'vr_kit' },
     { id: 'sw-up', school: 'S01', room: 'net', kind: 'network_node' },
+    { id: 'kiosk-1', school: 'S01', room: 'lobby', kind: 'science_kiosk' },
     { id: 'av-other', school: 'S02', room: '201', kind: 'classroom_av' },
   ].map((d) => [d.id, d as DeviceRow]),
 );
@@ -258,5 +259,42 @@ describe('ingestTelemetry: link capacities, rates and availability', () => {
   it('refuses availability for a device registered as another kind', () => {
     const r = ingest([{ kind: 'availability', device: 'vr-1', deviceKind: 'classroom_av', seq: 1, ts: T, state: 'up', rx: T }]);
     expect(r.rejections[0]).toMatchObject({ reason: 'kind_mismatch', detail: 'registered as vr_kit, sent as classroom_av' });
+  });
+});
+
+describe('ingestTelemetry: science kiosks', () => {
+  const kiosk = (ts: number, power = 'on') => ({
+    device: 'kiosk-1',
+    seq: 11,
+    ts,
+    kind: 'science_kiosk',
+    data: { power, screenOn: power === 'on', contentSyncAgeS: 93_600, freeDiskMiB: 2048 },
+    rx: ts + 30,
+  });
+
+  it('writes a kiosk record with its sync age and free disk as integers', () => {
+    expect(ingest([kiosk(T)]).lines).toEqual([
+      'science_kiosk,device=kiosk-1,district=渝中区,gateway=G01,kind=science_kiosk,room=lobby,school=S01 ' +
+        'seq=11i,power="on",screen_on=true,content_sync_age_s=93600i,free_disk_mib=2048i 1749999999000',
+    ]);
+  });
+
+  it('expects a kiosk up in school hours only (the school timetable), and not when it is off', () => {
+    // 2025-06-17T02:00Z is Tuesday 10:00 in Shanghai, inside the default timetable; T is a Sunday night.
+    const tue = Date.UTC(2025, 5, 17, 2, 0);
+    const rec = (ts: number, state: string) => ({ kind: 'availability', device: 'kiosk-1', deviceKind: 'science_kiosk', seq: Math.floor(ts / 60_000), ts, state, rx: ts });
+    const r = ingestTelemetry(GW, buf(envelope([rec(tue, 'up'), rec(tue + 60_000, 'off')])), LIMITS, { ...DEPS, now: () => tue + 120_000 });
+    expect(r.lines).toEqual([
+      `availability,device=kiosk-1,district=渝中区,gateway=G01,kind=science_kiosk,room=lobby,school=S01 state="up",up=1i,expected=1i,up_expected=1i ${tue}`,
+      `availability,device=kiosk-1,district=渝中区,gateway=G01,kind=science_kiosk,room=lobby,school=S01 state="off",up=0i,expected=0i,up_expected=0i ${tue + 60_000}`,
+    ]);
+    expect(ingest([rec(T, 'up')]).lines[0]).toContain('expected=0i');
+  });
+
+  it('refuses a kiosk sample with a fractional sync age (invalid_record) and keeps the rest', () => {
+    const bad = { ...kiosk(T), data: { power: 'on', screenOn: true, contentSyncAgeS: 1.5, freeDiskMiB: 2048 } };
+    const r = ingest([bad, kiosk(T)]);
+    expect(r.rejections.map((x) => [x.reason, x.index])).toEqual([['invalid_record', 0]]);
+    expect(r.lines).toHaveLength(1);
   });
 });

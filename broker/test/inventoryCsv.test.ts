@@ -279,3 +279,11 @@ describe('formatInventory', () => {
     );
   });
 });
+
+describe('science kiosks in the inventory', () => {
+  it('reads a science_kiosk row like any other classroom device (no link columns)', () => {
+    const r = parseInventory(utf8([HEADER, '巴蜀小学,大厅,kiosk-01,science_kiosk,科普中国终端,,KP-1400,,', ''].join('\n')));
+    expect(r.errors).toEqual([]);
+    expect(withoutLine(r.rows)).toEqual([{ school: '巴蜀小学', room: '大厅', id: 'kiosk-01', kind: 'science_kiosk', model: '科普中国终端', vendor: '', serial: 'KP-1400', linkRole: null, capacityBps: null }]);
+  });
+});

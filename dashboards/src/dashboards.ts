@@ -203,6 +203,21 @@ export function districtDashboard(): Dashboard {
         .unit('short')
         .gridPos(at(0, 19, 24, 7)),
     )
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Science kiosks: content sync age and free disk')
+        .description(`Each kiosk at its last sample in the range, stalest first: amber from a day without a content sync, red from a week.`)
+        .datasource(DATASOURCE)
+        .withTarget(new InfluxQLTarget('A', Q.kioskContent(f), 'table'))
+        .withTransformation(sortBy('sync_age', true))
+        .withTransformation(hide('Time'))
+        .unit('s')
+        .thresholds(thresholds([[null, 'green'], [Q.STALE_KIOSK_CONTENT_S, 'orange'], [7 * Q.STALE_KIOSK_CONTENT_S, 'red']]))
+        .overrideByName('free_disk', [{ id: 'unit', value: 'mbytes' }])
+        .overrideByName('school', [{ id: 'unit', value: 'string' }])
+        .overrideByName('device', [{ id: 'unit', value: 'string' }])
+        .gridPos(at(0, 26, 24, 8)),
+    )
     .build();
 }
 

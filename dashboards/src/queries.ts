@@ -112,6 +112,19 @@ export function lossyStreams(filters: Cond[]): Select {
     .build();
 }
 
+/**
+ * Per science kiosk: its content sync age and free disk at its last sample in the range (a kiosk
+ * showing day-old content, or whose disk is filling, needs its vendor, not an availability alert).
+ */
+export const STALE_KIOSK_CONTENT_S = 86_400;
+export function kioskContent(filters: Cond[]): Select {
+  return from('science_kiosk')
+    .select(as(agg('science_kiosk', 'last', 'content_sync_age_s'), 'sync_age'), as(agg('science_kiosk', 'last', 'free_disk_mib'), 'free_disk'))
+    .where(timeFilter, ...filters)
+    .by('school', 'device')
+    .build();
+}
+
 /** The school's most recent commands, newest first: one row per command, with its outcome. */
 export const RECENT_COMMANDS = 50;
 export function recentCommands(filters: Cond[]): Select {

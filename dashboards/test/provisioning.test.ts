@@ -106,6 +106,14 @@ describe('the dashboards', () => {
     }
   });
 
+  it('shows kiosk content ages in seconds, free disk in MiB, amber from a day and red from a week', () => {
+    const p = dashboard('campus-district').panels.find((x) => x.title === 'Science kiosks: content sync age and free disk')!;
+    expect(p.fieldConfig.defaults.unit).toBe('s');
+    expect(p.fieldConfig.overrides.find((o) => o.matcher.options === 'free_disk')!.properties).toEqual([{ id: 'unit', value: 'mbytes' }]);
+    expect((p.fieldConfig.defaults as { thresholds?: { steps: Array<{ value: number | null }> } }).thresholds!.steps.map((x) => x.value)).toEqual([null, 86_400, 604_800]);
+    expect(p.targets[0]!.query).toContain('FROM "science_kiosk"');
+  });
+
   it('uses the right units: bit/s for bandwidth, fractions as percent, ms for ages', () => {
     const unit = (uid: string, title: string) => dashboard(uid).panels.find((p) => p.title === title)!.fieldConfig.defaults.unit;
     expect(unit('campus-city', 'Bandwidth by district (sum of school uplinks)')).toBe('bps');

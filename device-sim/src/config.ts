@@ -20,6 +20,8 @@ const fleetEnv = {
   SIM_ROOMS_PER_SCHOOL: envInt(4, 1, 500),
   SIM_VR_KITS_PER_SCHOOL: envInt(2, 0, 200),
   SIM_ACCESS_SWITCHES_PER_SCHOOL: envInt(1, 0, 100),
+  /** Percentage of schools with a science kiosk (90 of the city's ~1,400 kiosks stand in schools). */
+  SIM_KIOSK_SCHOOLS_PCT: envInt(25, 0, 100),
   /** More districts besides the six the seeds name: `id:nameEn:code,…`. */
   SIM_EXTRA_DISTRICTS: z
     .string()
@@ -77,6 +79,7 @@ export function fleetOf(cfg: Readonly<z.infer<z.ZodObject<typeof fleetEnv>>>): F
     roomsPerSchool: cfg.SIM_ROOMS_PER_SCHOOL,
     vrKitsPerSchool: cfg.SIM_VR_KITS_PER_SCHOOL,
     accessSwitchesPerSchool: cfg.SIM_ACCESS_SWITCHES_PER_SCHOOL,
+    kioskSchoolShare: cfg.SIM_KIOSK_SCHOOLS_PCT / 100,
   });
 }
 

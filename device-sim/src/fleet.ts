@@ -1,5 +1,5 @@
 import type { DeviceKind, LinkRole } from '../../protocol/src/kinds.ts';
-import { Rng } from './random.ts';
+import { Rng, seedFrom } from './random.ts';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
 import { SIM_ERR, SimError } from './errors.ts';
 import { parseInventory } from '../../broker/src/inventoryCsv.ts';
@@ -30,6 +30,8 @@ export interface FleetSpec {
   vrKitsPerSchool: number;
   /** Access switches per school, besides the school uplink. */
   accessSwitchesPerSchool: number;
+  /** Share of schools (0–1) with a science kiosk in the lobby; none when unset. */
+  kioskSchoolShare?: number;
 }
 
 export interface SimDevice {
@@ -64,6 +66,8 @@ export function deviceCount(f: Fleet): number {
 /** The same spec always yields the same fleet. */
 export function generateFleet(spec: FleetSpec): Fleet {
   const rng = new Rng(spec.seed);
+  // Their own stream, so adding kiosks leaves every other device of a seed's fleet as it was.
+  const kioskRng = new Rng(seedFrom(spec.seed, 'science_kiosk'));
   const schools: SimSchool[] = [];
   for (const d of spec.districts) {
     for (let s = 1; s <= spec.schoolsPerDistrict; s++) {
@@ -91,6 +95,7 @@ export function generateFleet(spec: FleetSpec): Fleet {
           link: { role: 'access', capacityBps: 1e9 },
         });
       }
+      if (kioskRng.chance(spec.kioskSchoolShare ?? 0)) devices.push({ id: `${id}-kiosk`, kind: 'science_kiosk', room: 'lobby' });
       schools.push({ id, name: `${d.id}第${s}中学`, nameEn: `${d.nameEn} No. ${s} Middle School`, district: d.id, gateway: `gw-${id}`, devices });
     }
   }

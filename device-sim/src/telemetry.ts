@@ -9,7 +9,14 @@ export const CADENCE_MS: Record<SimDevice['kind'], number> = {
   interactive_board: 30_000,
   vr_kit: 60_000,
   network_node: 30_000,
+  // Sync age and free disk change over minutes and hours: a minute is plenty, and ~1,400 kiosks
+  // in the city stay light on the uplinks.
+  science_kiosk: 60_000,
 };
+
+/** Science kiosks: the content sync is hourly; a kiosk whose sync is broken stays stale. */
+const KIOSK_SYNC_PERIOD_S = 3600;
+const KIOSK_DISK_MIB = 256 * 1024;
 
 /**
  * One device's telemetry stream: deterministic for a seed, realistic in shape. Each call to
@@ -27,6 +34,9 @@ export class DeviceStream {
   #octetsOut: bigint;
   #utilisation: number;
   readonly #firmware: string;
+  #syncAgeS: number;
+  #freeDiskMiB: number;
+  readonly #syncBroken: boolean;
 
   constructor(device: SimDevice, seed: number) {
     this.device = device;
@@ -37,6 +47,9 @@ export class DeviceStream {
     this.#octetsOut = BigInt(this.#rng.int(0, 2 ** 31)) * 1_000_000n;
     this.#utilisation = 0.05 + this.#rng.next() * 0.5;
     this.#firmware = `v${this.#rng.int(2, 4)}.${this.#rng.int(0, 9)}.${this.#rng.int(0, 20)}`;
+    this.#syncBroken = this.#rng.chance(0.05);
+    this.#syncAgeS = this.#syncBroken ? this.#rng.int(86_400, 3 * 86_400) : this.#rng.int(0, KIOSK_SYNC_PERIOD_S);
+    this.#freeDiskMiB = this.#rng.int(8 * 1024, 160 * 1024);
   }
 
   get produced(): number {
@@ -90,6 +103,21 @@ export class DeviceStream {
           ...base,
           kind: 'vr_kit',
           data: { batteryPct: Math.round(this.#battery * 10) / 10, charging: this.#charging, inSession },
+        };
+      }
+      case 'science_kiosk': {
+        this.#syncAgeS += Math.round(dtSec);
+        if (!this.#syncBroken && this.#syncAgeS >= KIOSK_SYNC_PERIOD_S) {
+          // A sync brings new content; below 4 GiB free the kiosk drops its oldest content.
+          this.#syncAgeS = r.int(0, 60);
+          this.#freeDiskMiB = Math.max(0, this.#freeDiskMiB - r.int(0, 400));
+          if (this.#freeDiskMiB < 4096) this.#freeDiskMiB = Math.min(KIOSK_DISK_MIB, this.#freeDiskMiB + r.int(16 * 1024, 48 * 1024));
+        }
+        const power = r.chance(0.97) ? 'on' : 'standby';
+        return {
+          ...base,
+          kind: 'science_kiosk',
+          data: { power, screenOn: power === 'on' && r.chance(0.95), contentSyncAgeS: this.#syncAgeS, freeDiskMiB: this.#freeDiskMiB },
         };
       }
       case 'network_node': {

@@ -193,3 +193,23 @@ describe('parseDistrictList', () => {
     expect(() => parseDistrictList(`渝中区:Yuzhong:yz,${item}`)).toThrow(`district "${item}"`);
   });
 });
+
+describe('generateFleet: science kiosks', () => {
+  const big = { ...SPEC, schoolsPerDistrict: 50 };
+  it('none unless asked; with a share, one in the lobby of about that share of schools', () => {
+    expect(generateFleet(big).schools.flatMap((s) => s.devices).some((d) => d.kind === 'science_kiosk')).toBe(false);
+    const f = generateFleet({ ...big, kioskSchoolShare: 0.25 });
+    const withKiosk = f.schools.filter((s) => s.devices.some((d) => d.kind === 'science_kiosk'));
+    // 300 schools at 25 %: 75 expected; a binomial's 4 standard deviations (7.5 each) either side.
+    expect(withKiosk.length).toBeGreaterThan(45);
+    expect(withKiosk.length).toBeLessThan(105);
+    for (const s of withKiosk) expect(s.devices.filter((d) => d.kind === 'science_kiosk')).toEqual([{ id: `${s.id}-kiosk`, kind: 'science_kiosk', room: 'lobby' }]);
+    expect(generateFleet({ ...big, kioskSchoolShare: 1 }).schools.every((s) => s.devices.at(-1)!.kind === 'science_kiosk')).toBe(true);
+  });
+
+  it('adding kiosks leaves every other device of the seed as it was', () => {
+    const without = generateFleet(big);
+    const withK = generateFleet({ ...big, kioskSchoolShare: 0.5 });
+    expect(withK.schools.map((s) => s.devices.filter((d) => d.kind !== 'science_kiosk'))).toEqual(without.schools.map((s) => s.devices));
+  });
+});

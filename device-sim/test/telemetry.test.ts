@@ -221,3 +221,46 @@ describe('DeviceStream', () => {
     }
   });
 });
+
+describe('science kiosks', () => {
+  const kiosks = generateFleet({ seed: SEED, districts: SEED_DISTRICTS, schoolsPerDistrict: 10, roomsPerSchool: 1, vrKitsPerSchool: 0, accessSwitchesPerSchool: 0, kioskSchoolShare: 1 })
+    .schools.flatMap((s) => s.devices)
+    .filter((d) => d.kind === 'science_kiosk');
+  // A day of samples at the kiosks' 60 s cadence.
+  const day = (d: SimDevice) => run(d, 1440).map((s) => dataOf(s, 'science_kiosk'));
+
+  it('report every 60 s, and every sample parses', () => {
+    expect(CADENCE_MS.science_kiosk).toBe(60_000);
+    expect(kiosks).toHaveLength(60);
+    for (const d of kiosks.slice(0, 5)) for (const s of run(d, 100)) expect(deviceSampleSchema.parse(s)).toEqual(s);
+  });
+
+  it('a working kiosk syncs at least hourly: its sync age never passes 3600 + 60 s, and drops back after a sync', () => {
+    const working = kiosks.map(day).filter((xs) => xs.every((x) => x.contentSyncAgeS < 86_400));
+    expect(working.length).toBeGreaterThan(50);
+    for (const xs of working) {
+      expect(Math.max(...xs.slice(60).map((x) => x.contentSyncAgeS))).toBeLessThanOrEqual(3660);
+      expect(xs.some((x, i) => i > 0 && x.contentSyncAgeS < xs[i - 1]!.contentSyncAgeS)).toBe(true);
+    }
+  });
+
+  it('a kiosk whose sync is broken grows stale by 60 s a sample, and some of the fleet is', () => {
+    const stale = kiosks.map(day).filter((xs) => xs[0]!.contentSyncAgeS >= 86_400);
+    expect(stale.length).toBeGreaterThan(0);
+    for (const xs of stale) expect(xs.every((x, i) => i === 0 || x.contentSyncAgeS === xs[i - 1]!.contentSyncAgeS + 60)).toBe(true);
+  });
+
+  it('free disk stays within the 256 GiB disk, shrinks with syncs and is freed below 4 GiB', () => {
+    for (const xs of kiosks.map(day)) {
+      expect(xs.every((x) => x.freeDiskMiB >= 0 && x.freeDiskMiB <= 256 * 1024)).toBe(true);
+      for (let i = 1; i < xs.length; i++) {
+        const delta = xs[i]!.freeDiskMiB - xs[i - 1]!.freeDiskMiB;
+        if (delta > 0) expect(xs[i - 1]!.freeDiskMiB - 400).toBeLessThan(4096); // freed only after a sync took it below 4 GiB
+      }
+    }
+  });
+
+  it('the screen is dark whenever the kiosk is in standby', () => {
+    for (const xs of kiosks.slice(0, 10).map(day)) for (const x of xs) if (x.power !== 'on') expect(x.screenOn).toBe(false);
+  });
+});

@@ -1,11 +1,17 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { topicIdSchema } from '../../protocol/src/ids.ts';
+import { DEVICE_KINDS, type DeviceKind } from '../../protocol/src/kinds.ts';
 import { HEARTBEAT_TIMEOUT_MS } from './liveness.ts';
 import { ConfigError, deepFreeze, envBool, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 import { GatewayConfigError } from './errors.ts';
 import type { GatewayConfig } from './gateway.ts';
 import { SECRET_PREFIX } from './snmpPoller.ts';
+
+/** `GW_TIMEOUT_<KIND>_MS` per device kind: a new kind gets its variable from the kinds list. */
+const timeoutVar = <K extends DeviceKind>(k: K) => `GW_TIMEOUT_${k.toUpperCase() as Uppercase<K>}_MS` as const;
+type TimeoutVar = ReturnType<typeof timeoutVar<DeviceKind>>;
+const timeoutEnv = Object.fromEntries(DEVICE_KINDS.map((k) => [timeoutVar(k), envInt(HEARTBEAT_TIMEOUT_MS[k], 1000)])) as Record<TimeoutVar, ReturnType<typeof envInt>>;
 
 const schema = z.object({
   GW_ID: topicIdSchema,
@@ -62,10 +68,7 @@ const schema = z.object({
   /** At most one refusal told to a device on lan/v1/err per this interval. */
   GW_LAN_ERROR_INTERVAL_MS: envInt(10_000, 0, 3_600_000),
   /** Heartbeat timeouts per kind (ms); defaults are 2.5 reporting cadences. */
-  GW_TIMEOUT_CLASSROOM_AV_MS: envInt(HEARTBEAT_TIMEOUT_MS.classroom_av, 1000),
-  GW_TIMEOUT_INTERACTIVE_BOARD_MS: envInt(HEARTBEAT_TIMEOUT_MS.interactive_board, 1000),
-  GW_TIMEOUT_VR_KIT_MS: envInt(HEARTBEAT_TIMEOUT_MS.vr_kit, 1000),
-  GW_TIMEOUT_NETWORK_NODE_MS: envInt(HEARTBEAT_TIMEOUT_MS.network_node, 1000),
+  ...timeoutEnv,
   /** SNMP polls: one request's wait for an answer, and how often it is sent again before the poll fails. */
   GW_SNMP_TIMEOUT_MS: envInt(3000, 100, 60_000),
   GW_SNMP_RETRIES: envInt(1, 0, 10),
@@ -127,12 +130,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       clockWindow: { maxFutureMs: e.GW_MAX_FUTURE_MS, maxAgeMs: e.GW_MAX_AGE_MS },
       lanErrorIntervalMs: e.GW_LAN_ERROR_INTERVAL_MS,
       snmp: { timeoutMs: e.GW_SNMP_TIMEOUT_MS, retries: e.GW_SNMP_RETRIES, secrets: snmpSecrets(env) },
-      heartbeatTimeouts: {
-        classroom_av: e.GW_TIMEOUT_CLASSROOM_AV_MS,
-        interactive_board: e.GW_TIMEOUT_INTERACTIVE_BOARD_MS,
-        vr_kit: e.GW_TIMEOUT_VR_KIT_MS,
-        network_node: e.GW_TIMEOUT_NETWORK_NODE_MS,
-      },
+      heartbeatTimeouts: Object.fromEntries(DEVICE_KINDS.map((k) => [k, e[timeoutVar(k)]])) as Record<DeviceKind, number>,
     },
   });
 }

@@ -1,5 +1,5 @@
 import type { GatewayInventory } from '../../protocol/src/inventory.ts';
-import type { DeviceSample, OutboxRecord } from '../../protocol/src/telemetry.ts';
+import { reportsPowerOff, type DeviceSample, type OutboxRecord } from '../../protocol/src/telemetry.ts';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
 import { checkClock, type ClockWindow } from './clockWindow.ts';
 import type { Refusal } from './deviceFaults.ts';
@@ -101,7 +101,7 @@ export class Intake {
         rate.commit();
         if (!rate.result.ok && rate.result.reason !== 'first_sample') counters.inc('rate_intervals_dropped', { reason: rate.result.reason });
       }
-      const poweredOff = (sample.kind === 'classroom_av' || sample.kind === 'interactive_board') && sample.data.power === 'off';
+      const poweredOff = reportsPowerOff(sample);
       liveness.heard(sample.device, sample.kind, rx, poweredOff);
       session?.add(sample.device);
       this.#deps.faults?.accepted(sample.device);

@@ -11,6 +11,7 @@ export const HEARTBEAT_TIMEOUT_MS: Readonly<Record<DeviceKind, number>> = Object
   interactive_board: 75_000,
   vr_kit: 150_000,
   network_node: 75_000,
+  science_kiosk: 150_000,
 });
 
 export const MINUTE_MS = 60_000;

@@ -66,7 +66,7 @@ describe('loadGatewayConfig', () => {
       clockWindow: { maxFutureMs: 300_000, maxAgeMs: 34_560_000_000 },
       lanErrorIntervalMs: 10_000,
       snmp: { timeoutMs: 3000, retries: 1, secrets: {} },
-      heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 75_000 },
+      heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 75_000, science_kiosk: 150_000 },
     });
   });
 

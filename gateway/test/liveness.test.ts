@@ -16,6 +16,15 @@ describe('Liveness', () => {
     expect(HEARTBEAT_TIMEOUT_MS.vr_kit).toBe(2 * HEARTBEAT_TIMEOUT_MS.interactive_board);
   });
 
+  it('gives science kiosks 150 s: 2.5 cadences of their 60 s reports; power off is off, not down', () => {
+    const l = new Liveness();
+    l.heard('kiosk', 'science_kiosk', T, false);
+    l.heard('dark', 'science_kiosk', T, true);
+    expect(l.stateAt('kiosk', T + 150_000)).toBe('up');
+    expect(l.stateAt('kiosk', T + 150_001)).toBe('down');
+    expect(l.stateAt('dark', T + 600_000)).toBe('off');
+  });
+
   it('tolerates one lost sample and jitter of half a cadence', () => {
     const l = new Liveness();
     l.heard('av', 'classroom_av', T, false);

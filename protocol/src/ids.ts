@@ -7,6 +7,12 @@ import { z } from 'zod';
  */
 export const UNENCODABLE_BACKSLASH = /\\(?=[ ,=\\]|$)/u;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+/**
+ * The device id rules as one regular expression, for the JSON Schema files (which cannot run
+ * refinements): no control character, and every backslash followed by a character that is not a
+ * space, comma, equals sign or backslash.
+ */
+export const DEVICE_ID_PATTERN = '^(?:[^\\u0000-\\u001f\\u007f-\\u009f\\\\]|\\\\(?=[^ ,=\\\\]))*$';
 const backslashRule = {
   message: 'must not have a backslash before a space, comma, equals sign, backslash or the end',
 };
@@ -35,6 +41,7 @@ export const deviceIdSchema = z
   .min(1)
   .max(128)
   .refine((s) => !CONTROL.test(s), { message: 'must not contain control characters' })
-  .refine((s) => !UNENCODABLE_BACKSLASH.test(s), backslashRule);
+  .refine((s) => !UNENCODABLE_BACKSLASH.test(s), backslashRule)
+  .meta({ pattern: DEVICE_ID_PATTERN });
 
 export type TopicId = z.infer<typeof topicIdSchema>;

@@ -6,6 +6,7 @@ import {
   classroomAvDataSchema,
   interactiveBoardDataSchema,
   networkNodeDataSchema,
+  scienceKioskDataSchema,
   vrKitDataSchema,
 } from './kinds.ts';
 
@@ -26,8 +27,14 @@ export const deviceSampleSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...common, kind: z.literal('interactive_board'), data: interactiveBoardDataSchema }),
   z.strictObject({ ...common, kind: z.literal('vr_kit'), data: vrKitDataSchema }),
   z.strictObject({ ...common, kind: z.literal('network_node'), data: networkNodeDataSchema }),
+  z.strictObject({ ...common, kind: z.literal('science_kiosk'), data: scienceKioskDataSchema }),
 ]);
 export type DeviceSample = z.infer<typeof deviceSampleSchema>;
+
+/** Whether a sample reports a clean power-off (`power: off`): the device is `off`, not `down`, until heard again. */
+export function reportsPowerOff(sample: DeviceSample): boolean {
+  return 'power' in sample.data && sample.data.power === 'off';
+}
 
 /** A sample as the gateway forwards it: stamped with its receive time, maybe historical. */
 export type TelemetryRecord = DeviceSample & {
@@ -83,6 +90,7 @@ export const telemetryRecordSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...common, kind: z.literal('interactive_board'), data: interactiveBoardDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
   z.strictObject({ ...common, kind: z.literal('vr_kit'), data: vrKitDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
   z.strictObject({ ...common, kind: z.literal('network_node'), data: networkNodeDataSchema, rx: z.number().int(), hist: z.boolean().optional(), rate: rateSchema.optional() }),
+  z.strictObject({ ...common, kind: z.literal('science_kiosk'), data: scienceKioskDataSchema, rx: z.number().int(), hist: z.boolean().optional() }),
   z.strictObject({
     ...common,
     kind: z.literal('availability'),

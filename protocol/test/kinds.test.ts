@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_U64, networkNodeDataSchema, u64StringSchema } from '../src/kinds.ts';
+import { MAX_U64, networkNodeDataSchema, scienceKioskDataSchema, u64StringSchema } from '../src/kinds.ts';
 
 const ok = (v: unknown) => u64StringSchema.safeParse(v).success;
 
@@ -64,5 +64,38 @@ describe('networkNodeDataSchema', () => {
   it('refuses an unknown role and an extra key', () => {
     expect(networkNodeDataSchema.safeParse({ ...base, role: 'core' }).success).toBe(false);
     expect(networkNodeDataSchema.safeParse({ ...base, vlan: 10 }).success).toBe(false);
+  });
+});
+
+describe('scienceKioskDataSchema', () => {
+  const kiosk = { power: 'on', screenOn: true, contentSyncAgeS: 1800, freeDiskMiB: 51_200 };
+  const ok = (patch: Record<string, unknown>) => scienceKioskDataSchema.safeParse({ ...kiosk, ...patch }).success;
+
+  it('accepts a kiosk sample, and power standby or off with the screen dark', () => {
+    expect(scienceKioskDataSchema.parse(kiosk)).toEqual(kiosk);
+    expect(ok({ power: 'standby', screenOn: false })).toBe(true);
+    expect(ok({ power: 'off', screenOn: false })).toBe(true);
+  });
+
+  it('bounds the sync age to whole seconds, 0 to 10 years (315360000 s)', () => {
+    expect(ok({ contentSyncAgeS: 0 })).toBe(true);
+    expect(ok({ contentSyncAgeS: 315_360_000 })).toBe(true);
+    expect(ok({ contentSyncAgeS: 315_360_001 })).toBe(false);
+    expect(ok({ contentSyncAgeS: -1 })).toBe(false);
+    expect(ok({ contentSyncAgeS: 1.5 })).toBe(false);
+  });
+
+  it('bounds free disk to whole MiB, 0 to 16 TiB (16777216 MiB)', () => {
+    expect(ok({ freeDiskMiB: 0 })).toBe(true);
+    expect(ok({ freeDiskMiB: 16_777_216 })).toBe(true);
+    expect(ok({ freeDiskMiB: 16_777_217 })).toBe(false);
+    expect(ok({ freeDiskMiB: 0.5 })).toBe(false);
+  });
+
+  it('refuses a missing field, an extra key and a string for a number', () => {
+    expect(scienceKioskDataSchema.safeParse({ power: 'on', screenOn: true, contentSyncAgeS: 1 }).success).toBe(false);
+    expect(ok({ brightness: 80 })).toBe(false);
+    expect(ok({ freeDiskMiB: '51200' })).toBe(false);
+    expect(ok({ power: 'sleeping' })).toBe(false);
   });
 });

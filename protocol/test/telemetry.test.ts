@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_TIMESTAMP_MS, telemetryBatchEnvelopeSchema, telemetryRecordSchema } from '../src/telemetry.ts';
+import { deviceSampleSchema, MIN_TIMESTAMP_MS, reportsPowerOff, telemetryBatchEnvelopeSchema, telemetryRecordSchema } from '../src/telemetry.ts';
+import { DEVICE_KINDS, exampleData } from '../src/kinds.ts';
 
 const TS = 1_750_000_000_000;
 const avRecord = {
@@ -86,5 +87,32 @@ describe('telemetryBatchEnvelopeSchema', () => {
     ['extra key', { ...env, school: 'S01' }],
   ])('refuses %s', (_what, e) => {
     expect(telemetryBatchEnvelopeSchema.safeParse(e).success).toBe(false);
+  });
+});
+
+describe('reportsPowerOff', () => {
+  const base = { device: 'd', seq: 1, ts: TS };
+  it('is true for power off of every kind that reports power, false for standby and for kinds without power', () => {
+    expect(reportsPowerOff({ ...base, kind: 'science_kiosk', data: { power: 'off', screenOn: false, contentSyncAgeS: 0, freeDiskMiB: 1 } })).toBe(true);
+    expect(reportsPowerOff({ ...base, kind: 'interactive_board', data: { power: 'off', touchOk: true, activeInput: 'none', firmware: 'v1' } })).toBe(true);
+    expect(reportsPowerOff({ ...base, kind: 'classroom_av', data: { power: 'off', lampHours: 1, temperatureC: 20, inSession: false } })).toBe(true);
+    expect(reportsPowerOff({ ...base, kind: 'science_kiosk', data: { power: 'standby', screenOn: false, contentSyncAgeS: 0, freeDiskMiB: 1 } })).toBe(false);
+    expect(reportsPowerOff({ ...base, kind: 'vr_kit', data: { batteryPct: 0, charging: false, inSession: false } })).toBe(false);
+  });
+
+  it('accepts a science_kiosk record and refuses one carrying another kind\'s data', () => {
+    const kiosk = { ...base, kind: 'science_kiosk', rx: TS + 5, data: { power: 'on', screenOn: true, contentSyncAgeS: 60, freeDiskMiB: 1024 } };
+    expect(telemetryRecordSchema.parse(kiosk)).toEqual(kiosk);
+    expect(ok({ ...kiosk, data: avRecord.data })).toBe(false);
+  });
+});
+
+describe('every kind of DEVICE_KINDS', () => {
+  it('has its line in deviceSampleSchema and telemetryRecordSchema: its example parses as a sample and as a record', () => {
+    for (const kind of DEVICE_KINDS) {
+      const sample = { device: `d-${kind}`, kind, seq: 0, ts: TS, data: exampleData(kind) };
+      expect(deviceSampleSchema.parse(sample), kind).toEqual(sample);
+      expect(telemetryRecordSchema.parse({ ...sample, rx: TS }), kind).toEqual({ ...sample, rx: TS });
+    }
   });
 });

@@ -68,6 +68,12 @@ export const SCHEMA = {
     },
     optionalFields: ['rx_bps', 'tx_bps', 'utilisation', 'hist'],
   },
+  science_kiosk: {
+    tags: DEVICE_TAGS,
+    optionalTags: ['room'],
+    fields: { seq: 'integer', power: 'string', screen_on: 'boolean', content_sync_age_s: 'integer', free_disk_mib: 'integer', hist: 'boolean' },
+    optionalFields: ['hist'],
+  },
   availability: {
     tags: DEVICE_TAGS,
     optionalTags: ['room'],

@@ -61,6 +61,9 @@ for (let minute = 0; points.length < cfg.BENCH_POINTS; minute++) {
           case 'vr_kit':
             r = { ...base, kind: d.kind, data: { batteryPct: 80 - minute / 10, charging: false, inSession: true } };
             break;
+          case 'science_kiosk':
+            r = { ...base, kind: d.kind, data: { power: 'on', screenOn: true, contentSyncAgeS: minute * 60, freeDiskMiB: 51_200 } };
+            break;
           case 'network_node': {
             // Counters near 2^64, as a switch that has run for years reports them.
             const octets = (18_446_744_000_000_000_000n + BigInt(seq) * 750_000_000n).toString();

@@ -38,6 +38,10 @@ import { startStack, type Stack } from '../harness/stack.ts';
  * 渝中区 yz-s02: 2 boards, a 1G uplink at 50 Mbit/s. Its gateway stops for good at 09:20.
  * 江北区 jb-s01: nine 1G uplinks at 950 Mbit/s in, 100 Mbit/s out (8.55 Gbit/s: 85.5 % of the
  *        district's 10G), 2 classroom AV streaming (one losing 5 % of its packets), a VR kit.
+ * Science kiosks (科普 terminals, reporting once a minute): jb-s01's hall kiosk syncs its content
+ *        every quarter hour; its library kiosk, whose sync broke yesterday, is switched off
+ *        cleanly at 09:40 (that minute's sample says power off, then silence); yz-s02's hall
+ *        kiosk reports until its gateway stops.
  * 北碚区 bs-s01: 2 boards. From 09:30 its uplink's return path stalls: the gateway stays
  *        connected, but no acknowledgement comes back, so its outbox (bound: 60 records) fills
  *        and then drops its oldest records.
@@ -47,6 +51,7 @@ const STEP = 30_000;
 
 const board = (id: string, room: string): SimDevice => ({ id, kind: 'interactive_board', room });
 const av = (id: string, room: string): SimDevice => ({ id, kind: 'classroom_av', room, synchronous: true });
+const kiosk = (id: string, room: string): SimDevice => ({ id, kind: 'science_kiosk', room });
 const uplink = (id: string): SimDevice => ({ id, kind: 'network_node', room: 'server', link: { role: 'school_uplink', capacityBps: 1e9 } });
 
 const A: SimSchool = {
@@ -56,13 +61,19 @@ const A: SimSchool = {
   gateway: 'gw-yz-s01',
   devices: [board('yz-s01-r1-board', 'r1'), board('yz-s01-r2-board', 'r2'), board('yz-s01-r3-board', 'r3'), board('yz-s01-r4-board', 'r4'), av('yz-s01-r1-av', 'r1'), av('yz-s01-r2-av', 'r2'), uplink('yz-s01-uplink')],
 };
-const B: SimSchool = { id: 'yz-s02', name: '渝中区第2中学', district: '渝中区', gateway: 'gw-yz-s02', devices: [board('yz-s02-r1-board', 'r1'), board('yz-s02-r2-board', 'r2'), uplink('yz-s02-uplink')] };
+const B: SimSchool = {
+  id: 'yz-s02',
+  name: '渝中区第2中学',
+  district: '渝中区',
+  gateway: 'gw-yz-s02',
+  devices: [board('yz-s02-r1-board', 'r1'), board('yz-s02-r2-board', 'r2'), uplink('yz-s02-uplink'), kiosk('yz-s02-hall-kiosk', 'hall')],
+};
 const C: SimSchool = {
   id: 'jb-s01',
   name: '江北区第1中学',
   district: '江北区',
   gateway: 'gw-jb-s01',
-  devices: [...Array.from({ length: 9 }, (_, i) => uplink(`jb-s01-uplink-${i + 1}`)), av('jb-s01-r1-av', 'r1'), av('jb-s01-r2-av', 'r2'), { id: 'jb-s01-lab-vr', kind: 'vr_kit', room: 'lab' }],
+  devices: [...Array.from({ length: 9 }, (_, i) => uplink(`jb-s01-uplink-${i + 1}`)), av('jb-s01-r1-av', 'r1'), av('jb-s01-r2-av', 'r2'), { id: 'jb-s01-lab-vr', kind: 'vr_kit', room: 'lab' }, kiosk('jb-s01-hall-kiosk', 'hall'), kiosk('jb-s01-lib-kiosk', 'library')],
 };
 const D: SimSchool = { id: 'bs-s01', name: '北碚区第1中学', district: '北碚区', gateway: 'gw-bs-s01', devices: [board('bs-s01-r1-board', 'r1'), board('bs-s01-r2-board', 'r2')] };
 const fleet: Fleet = {
@@ -86,6 +97,17 @@ const STREAMS: Record<string, [number, number]> = {
   'jb-s01-r1-av': [3000, 5],
   'jb-s01-r2-av': [2500, 0],
 };
+
+/**
+ * Per kiosk at 09:mm: content sync age (s) and free disk (MiB). The hall kiosk syncs at :00, :15,
+ * :30 and :45; the library kiosk's age grows from 25 h; yz-s02's from 5 minutes.
+ */
+const KIOSKS: Record<string, (m: number) => [number, number]> = {
+  'jb-s01-hall-kiosk': (m) => [(m % 15) * 60, 51_200],
+  'jb-s01-lib-kiosk': (m) => [90_000 + m * 60, 2048],
+  'yz-s02-hall-kiosk': (m) => [300 + m * 60, 30_720],
+};
+const KIOSK_OFF_AT = 40;
 
 const T0 = lastTuesdayAt(9, 0);
 const RANGE = { fromMs: T0, toMs: T0 + 60 * MIN };
@@ -113,6 +135,12 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
       }
       case 'vr_kit':
         return { ...base, kind: d.kind, data: { batteryPct: 80, charging: false, inSession: true } };
+      case 'science_kiosk': {
+        const m = (clock.now - T0) / MIN;
+        const [contentSyncAgeS, freeDiskMiB] = KIOSKS[d.id]!(m);
+        const power = d.id === 'jb-s01-lib-kiosk' && m >= KIOSK_OFF_AT ? 'off' : 'on';
+        return { ...base, kind: d.kind, data: { power, screenOn: power === 'on', contentSyncAgeS, freeDiskMiB } };
+      }
       case 'network_node': {
         const o = octets.get(d.id) ?? { rx: 10n ** 12n, tx: 10n ** 11n };
         octets.set(d.id, { rx: o.rx + (RX_PER_STEP[d.id] ?? 0n), tx: o.tx + (TX_PER_STEP[d.id] ?? 0n) });
@@ -160,7 +188,10 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
       for (const s of [A, B, C, D]) {
         const gw = gateways.get(s.id);
         if (!gw) continue;
-        const alive = s.devices.filter((d) => !(d.id === 'yz-s01-r4-board' && clock.now >= T0 + 30 * MIN));
+        // Kiosks report on the minute; the library kiosk's last word is its power-off at 09:40.
+        const reporting = (d: SimDevice) =>
+          d.kind !== 'science_kiosk' || (minute !== undefined && !(d.id === 'jb-s01-lib-kiosk' && clock.now > T0 + KIOSK_OFF_AT * MIN));
+        const alive = s.devices.filter((d) => reporting(d) && !(d.id === 'yz-s01-r4-board' && clock.now >= T0 + 30 * MIN));
         await Promise.all(alive.map((d) => clients.get(d.id)!.publishAsync(LAN_TELEMETRY_TOPIC, JSON.stringify(sample(d)), { qos: 1 })));
         if (minute !== undefined) await gw.sampleAvailability(minute);
       }
@@ -206,7 +237,7 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
 
   // ── helpers ───────────────────────────────────────────────────────────────────────────────
 
-  const KINDS = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node'];
+  const KINDS = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node', 'science_kiosk'];
   const all = (options: string[], multi = true): VariableValue => ({ value: 'All', multi, includeAll: multi, options });
   const one = (v: string): VariableValue => ({ value: v, multi: false, includeAll: false, options: [v] });
   const some = (vs: string[], options: string[]): VariableValue => ({ value: vs, multi: true, includeAll: true, options });
@@ -253,7 +284,7 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
 
   // ── city overview ─────────────────────────────────────────────────────────────────────────
 
-  it('city: template variables list the registry\'s districts and the four kinds', async () => {
+  it('city: template variables list the registry\'s districts and the five kinds', async () => {
     const city = loadDashboard('campus-city');
     expect(await options(city, 'district', {})).toEqual(['北碚区', '江北区', '渝中区']);
     expect(await options(city, 'kind', {})).toEqual(KINDS);
@@ -263,17 +294,19 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     const city = loadDashboard('campus-city');
     const vars = { district: all(await options(city, 'district', {})), kind: all(KINDS) };
     const r = await panel(city, 'Availability and coverage by district', vars);
-    expect(r.queries[0]).toContain(`"district" =~ /^(北碚区|江北区|渝中区)$/ AND "kind" =~ /^(classroom_av|interactive_board|vr_kit|network_node)$/`);
+    expect(r.queries[0]).toContain(`"district" =~ /^(北碚区|江北区|渝中区)$/ AND "kind" =~ /^(classroom_av|interactive_board|vr_kit|network_node|science_kiosk)$/`);
     expect(r.queries[0]).toContain(`time >= ${T0}ms and time <= ${T0 + 60 * MIN}ms`);
     const rows = rowsOf(r.tables[0]!);
     expect(r.tables[0]!.fields).toEqual(['district', 'availability', 'coverage']);
     const byDistrict = Object.fromEntries(rows.map((x) => [x['district'], [x['availability'], x['coverage']]]));
     // 渝中区: yz-s01 7 devices × 60 min expected = 420, up 420 − 29 (r4 board down 09:31–09:59)
-    // = 391; yz-s02 3 × 20 min (09:00–09:19) = 60, all up. 451 / 480.
-    // Coverage: observed 420 + 60 = 480 of registered 10 devices × 60 min = 600.
-    expect(byDistrict['渝中区']![0]).toBeCloseTo(451 / 480, 12);
-    expect(byDistrict['渝中区']![1]).toBe(0.8);
-    // 江北区: 12 devices × 60 min, all up and observed.
+    // = 391; yz-s02 4 devices (its kiosk too) × 20 min (09:00–09:19) = 80, all up. 471 / 500.
+    // Coverage: observed 420 + 80 = 500 of registered 11 devices × 60 min = 660.
+    expect(byDistrict['渝中区']![0]).toBeCloseTo(471 / 500, 12);
+    expect(byDistrict['渝中区']![1]).toBeCloseTo(500 / 660, 12);
+    // 江北区: 14 devices, all up while expected: 12 × 60 + the hall kiosk's 60 + the library
+    // kiosk's 40 (09:00–09:39; off from 09:40, not expected) = 820 of 820. Observed: every device
+    // every minute (off minutes are observed too), 14 × 60 of 14 registered × 60.
     expect(byDistrict['江北区']).toEqual([1, 1]);
     // 北碚区: every stored minute was up; some minutes after 09:30 were dropped with the full outbox,
     // so coverage is what reached InfluxDB ÷ 2 boards × 60 min.
@@ -313,6 +346,9 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     expect(v['interactive_board']![0]).toBeCloseTo(251 / 60, 12);
     expect(v['classroom_av']).toEqual([4]);
     expect(v['vr_kit']).toEqual([1]);
+    // Kiosks: yz-s02's 20 (until its gateway died) + the hall kiosk's 60 + the library kiosk's 40
+    // (off from 09:40) = 120 device-minutes up.
+    expect(v['science_kiosk']).toEqual([2]);
     // Network nodes: 60 + 20 (yz-s02's uplink until its gateway died) + 9 × 60 = 620.
     expect(v['network_node']![0]).toBeCloseTo(620 / 60, 12);
     expect(Object.values(v).every((x) => x.length === 1)).toBe(true);
@@ -327,7 +363,7 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     const by = Object.fromEntries(rows.map((x) => [x['school'], [x['availability'], x['coverage']]]));
     expect(by['yz-s01']![0]).toBeCloseTo(391 / 420, 12);
     expect(by['yz-s01']![1]).toBe(1);
-    // yz-s02: all up while observed; 60 of 3 × 60 device-minutes observed.
+    // yz-s02: all up while observed; 80 of 4 × 60 device-minutes observed.
     expect(by['yz-s02']![0]).toBe(1);
     expect(by['yz-s02']![1]).toBeCloseTo(1 / 3, 12);
     expect(by['jb-s01']).toEqual([1, 1]);
@@ -377,6 +413,21 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     expect(rowsOf(quiet.tables[0]!)).toEqual([]); // 0.5 % and 1 %: nothing above 2 %
   });
 
+  it('district: science kiosks at their last sample, stalest first', async () => {
+    const dash = loadDashboard('campus-district');
+    const district = one('江北区');
+    const rows = rowsOf((await panel(dash, 'Science kiosks: content sync age and free disk', { district, school: all(await options(dash, 'school', { district })) })).tables[0]!);
+    // The library kiosk's last sample is its power-off at 09:40: 90 000 + 40 × 60 = 92 400 s.
+    // The hall kiosk's at 09:59: 14 minutes after its 09:45 sync, 840 s.
+    expect(rows).toEqual([
+      { school: 'jb-s01', device: 'jb-s01-lib-kiosk', sync_age: 92_400, free_disk: 2048 },
+      { school: 'jb-s01', device: 'jb-s01-hall-kiosk', sync_age: 840, free_disk: 51_200 },
+    ]);
+    // yz-s02's kiosk last reported at 09:19, before its gateway stopped: 300 + 19 × 60 = 1440 s.
+    const yz = rowsOf((await panel(dash, 'Science kiosks: content sync age and free disk', { district: one('渝中区'), school: all(['yz-s01', 'yz-s02']) })).tables[0]!);
+    expect(yz).toEqual([{ school: 'yz-s02', device: 'yz-s02-hall-kiosk', sync_age: 1440, free_disk: 30_720 }]);
+  });
+
   // ── school ────────────────────────────────────────────────────────────────────────────────
 
   it('school: rooms and devices with their last state and availability; the state timeline', async () => {
@@ -402,6 +453,24 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     expect(commands.map((x) => [x['time'] ?? x['Time'], x['device'], x['action'], x['status']])).toEqual([[T0 + 45 * MIN, 'yz-s01-r1-board', 'reboot', 'done']]);
     const up = valuesByName(await panel(dash, 'School uplink', vars));
     expect(up).toEqual({ in: minutes(60, 200e6), out: minutes(60, 0) });
+  });
+
+  it('school: science kiosks follow the school timetable, and a clean power-off is off, not down', async () => {
+    const dash = loadDashboard('campus-school');
+    const vars = { district: one('江北区'), school: one('jb-s01'), kind: some(['science_kiosk'], KINDS) };
+    const rows = rowsOf((await panel(dash, 'Rooms and devices', vars)).tables[0]!);
+    // Hall: up and expected 60 of 60. Library: up 09:00–09:39 (40 of 40 expected), then off
+    // and not expected: 100 %, last state off.
+    expect(rows.map((x) => [x['room'], x['device'], x['state'], x['availability']])).toEqual([
+      ['hall', 'jb-s01-hall-kiosk', 'up', 1],
+      ['library', 'jb-s01-lib-kiosk', 'off', 1],
+    ]);
+    const timeline = valuesByName(await panel(dash, 'Device states', vars));
+    expect(timeline['jb-s01-hall-kiosk']).toEqual([...minutes(60, 'up'), null]);
+    expect(timeline['jb-s01-lib-kiosk']).toEqual([...minutes(40, 'up'), ...minutes(20, 'off'), null]);
+    // The availability points carry the timetable's verdict: 100 expected kiosk-minutes in jb-s01.
+    const expected = await influxQL(influx.url, db, `SELECT sum(expected), sum(up_expected), count(up) FROM availability WHERE kind = 'science_kiosk' AND school = 'jb-s01'`);
+    expect(expected[0]!.values[0]!.slice(1)).toEqual([100, 100, 120]);
   });
 
   // ── edge gateways ─────────────────────────────────────────────────────────────────────────

@@ -124,7 +124,7 @@ describe('SNMP polling against Debian snmpd', () => {
       fleet,
       log,
       // A short network-node timeout so that failed polls make it down within the test.
-      gateway: { snmp: { timeoutMs: 500, retries: 0, secrets: {} }, heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 3000 }, healthIntervalMs: 3_600_000 },
+      gateway: { snmp: { timeoutMs: 500, retries: 0, secrets: {} }, heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 3000, science_kiosk: 150_000 }, healthIntervalMs: 3_600_000 },
     });
     gw = stack.gateways.get('yz-s01')!;
   });

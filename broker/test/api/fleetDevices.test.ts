@@ -199,4 +199,12 @@ describe('devices through the management API', () => {
     await reader.cancel().catch(() => {});
     await expect.poll(() => [rig.hub.bus.listenerCount('presenceChanged'), rig.hub.bus.listenerCount('commandOutcome')]).toEqual(baseline);
   });
+
+  it('registers a science kiosk like any device, lists it by kind, and refuses a kind the protocol does not have', async () => {
+    const kiosk = { id: 'yz-bashu-lobby-kiosk', school: 'yz-bashu', room: '301', kind: 'science_kiosk' };
+    expect((await rig.call('bashuIt', 'POST', '/devices', kiosk)).status).toBe(201);
+    const listed = await rig.call<Page>('bashuIt', 'GET', '/devices?kind=science_kiosk');
+    expect(listed.body.items.map((d) => [d.id, d.school])).toEqual([['yz-bashu-lobby-kiosk', 'yz-bashu']]);
+    expect((await rig.call('bashuIt', 'POST', '/devices', { ...kiosk, id: 'yz-bashu-toaster', kind: 'toaster' })).status).toBe(400);
+  });
 });

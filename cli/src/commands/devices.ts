@@ -53,7 +53,7 @@ export const deviceCommands = defineCommands(
     options: {
       school: { type: 'string', value: '<school>', help: 'its school', required: true },
       room: { type: 'string', value: '<room>', help: 'its room (a room of that school)', required: true },
-      kind: { type: 'string', value: '<kind>', help: 'classroom_av, interactive_board, vr_kit or network_node', required: true },
+      kind: { type: 'string', value: '<kind>', help: 'classroom_av, interactive_board, vr_kit, network_node or science_kiosk', required: true },
       model: { type: 'string', value: '<model>', help: 'model name' },
       vendor: { type: 'string', value: '<vendor>', help: 'vendor' },
       serial: { type: 'string', value: '<serial>', help: 'serial number' },
