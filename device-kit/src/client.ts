@@ -35,6 +35,7 @@ export class DeviceClient {
   #client: MqttClient | undefined;
   #state: 'new' | 'running' | 'stopped' = 'new';
   #seq = 0;
+  #lastData: DeviceSample['data'] | undefined;
   /** Refusals received for this device, oldest first. */
   readonly refusals: LanError[] = [];
   /** Commands carried out, with the answer given. */
@@ -58,6 +59,7 @@ export class DeviceClient {
   /** Publishes one sample (QoS 1: resolved once the gateway has it in its outbox) and returns it. */
   async send(data: DeviceSample['data'] = exampleData(this.#o.kind)): Promise<DeviceSample> {
     const sample = { device: this.#o.device, kind: this.#o.kind, seq: this.#seq++, ts: Math.round((this.#o.now ?? Date.now)()), data } as DeviceSample;
+    this.#lastData = data;
     await this.#connected().publishAsync(LAN_TELEMETRY_TOPIC, JSON.stringify(sample), { qos: 1 });
     return sample;
   }
@@ -67,8 +69,17 @@ export class DeviceClient {
     await this.#connected().publishAsync(LAN_TELEMETRY_TOPIC, payload, { qos: 1 });
   }
 
-  /** Ends with a clean DISCONNECT: the gateway counts the device `off`, not `down`. */
-  async stop(): Promise<void> {
+  /**
+   * Ends with a clean DISCONNECT. A goodbye alone is not a power-off (the gateway counts a
+   * silent device `down`): with `switchOff`, a kind that reports `power` first sends a sample
+   * saying `off`, so the device counts `off` until it is heard again.
+   */
+  async stop(opts: { switchOff?: boolean } = {}): Promise<void> {
+    if (opts.switchOff && this.#client && this.#state !== 'stopped') {
+      // What it last reported, now off.
+      const data = (this.#lastData ?? exampleData(this.#o.kind)) as Record<string, unknown>;
+      if ('power' in data) await this.send({ ...data, power: 'off' } as DeviceSample['data']).catch(() => {});
+    }
     this.#state = 'stopped';
     const c = this.#client;
     this.#client = undefined;
@@ -181,7 +192,8 @@ async function main(argv: string[]): Promise<number> {
   clearTimeout(timer);
   // Let a refusal of the last sample arrive before saying goodbye.
   await new Promise((r) => setTimeout(r, 500));
-  await client.stop();
+  // The program stands for a device being switched off: it says so before its goodbye.
+  await client.stop({ switchOff: true });
   print({ event: 'goodbye', sent });
   return 0;
 }
