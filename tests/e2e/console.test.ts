@@ -226,8 +226,11 @@ describe('the web console in a real browser', () => {
     expect(await tile.getAttribute('data-state')).toBe('up');
     await liveUp(page);
     await mark(page);
-    // A clean MQTT DISCONNECT: the projector was switched off (off, not down).
-    await clients.get(av.id)!.endAsync();
+    // The projector is switched off: it says so (power off), then ends its session (off, not down).
+    const projector = clients.get(av.id)!;
+    const off = sample(av, 2, Date.now()) as { data: Record<string, unknown> };
+    await projector.publishAsync(LAN_TELEMETRY_TOPIC, JSON.stringify({ ...off, data: { ...off.data, power: 'off' } }), { qos: 1 });
+    await projector.endAsync();
     clients.delete(av.id);
     minute += MIN;
     await gw.sampleAvailability(minute);

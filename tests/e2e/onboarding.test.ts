@@ -62,12 +62,23 @@ describe('the README onboarding: a school registered, its gateway and devices ru
   });
 
   afterAll(async () => {
+    // Each service is a process group (bash, npm, node): bash leaves at the first signal, so it is
+    // the group that is waited for, until its last process (the service itself) has exited.
+    const groupAlive = (pgid: number): boolean => {
+      try {
+        process.kill(-pgid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     for (const s of services.reverse()) {
-      if (s.exitCode !== null || s.signalCode !== null) continue;
-      const exited = new Promise<void>((r) => s.once('exit', () => r()));
-      process.kill(-s.pid!, 'SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (s.exitCode === null && s.signalCode === null) process.kill(-s.pid!, 'SIGKILL');
+      const pgid = s.pid!;
+      if (!groupAlive(pgid)) continue;
+      process.kill(-pgid, 'SIGTERM');
+      const until = Date.now() + 15_000;
+      while (groupAlive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
     }
     await influx?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
