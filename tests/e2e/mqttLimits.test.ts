@@ -98,15 +98,22 @@ describe('MQTT limits against an abusive client', () => {
 
   it('cuts a 10 MB PUBLISH at its header: no PUBACK, the connection closed', async () => {
     const r = await rawSession(stack.hub.mqttPort, offenderSchool);
-    const before = stack.hub.counters.get('messages_received', { channel: 'telemetry' });
-    const victimBefore = victimSent;
+    // Both counts read just after a victim publish was acknowledged, while the victim sleeps
+    // (100 ms): no publish of it is then received and not yet acknowledged.
+    const betweenVictimPublishes = async () => {
+      const n = victimSent;
+      await waitFor('a victim publish acknowledged', async () => victimSent > n, { timeoutMs: 5000, intervalMs: 1 });
+      return { received: stack.hub.counters.get('messages_received', { channel: 'telemetry' }), sent: victimSent };
+    };
+    const before = await betweenVictimPublishes();
     r.sock.write(rawPublish(Buffer.from(telemetryTopic(addr(offenderSchool))), Buffer.alloc(10_000_000, 0x20)));
     await r.closed;
     expect(r.received).toEqual(['connack']);
     expect(cut('packet_too_large')).toBe(1);
     // The victim's publishes went on meanwhile; the offender's never reached a handler.
-    await waitFor('victim publishes', async () => victimSent > victimBefore + 2, { timeoutMs: 5000 });
-    expect(stack.hub.counters.get('messages_received', { channel: 'telemetry' }) - before).toBe(victimSent - victimBefore);
+    await waitFor('victim publishes', async () => victimSent > before.sent + 2, { timeoutMs: 5000 });
+    const after = await betweenVictimPublishes();
+    expect(after.received - before.received).toBe(after.sent - before.sent);
   });
 
   it('cuts a 63 MiB CONNECT before authentication, having read only its header', async () => {
