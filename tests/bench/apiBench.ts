@@ -74,9 +74,20 @@ try {
   if (all.length !== inventory.length) throw new Error(`listed ${all.length} of ${inventory.length}`);
   rows.push([`GET /devices, all ${all.length} in pages of 1000`, `${walk.toFixed(0)} ms (${Math.round(all.length / (walk / 1000))} devices/s)`]);
 
+  // Sorted by another column than id: every match read and ordered for each page (fleet.ts sortedPage).
+  t = process.hrtime.bigint();
+  const sorted = await api.all<{ id: string }>('/devices', { sort: 'room', order: 'desc' });
+  const sortedWalk = ms(t);
+  if (sorted.length !== inventory.length) throw new Error(`listed ${sorted.length} of ${inventory.length} sorted`);
+  rows.push([`GET /devices?sort=room&order=desc, all in pages of 1000`, `${sortedWalk.toFixed(0)} ms (${(sortedWalk / walk).toFixed(1)}× the walk by id)`]);
+
   for (const [label, path] of [
     ['GET /me', (_i: number) => '/me'],
     ['GET /devices/{id}', (i: number) => `/devices/${encodeURIComponent(inventory[(i * 7919) % inventory.length]!.id)}`],
+    // A device's last 24 h (up to 1440 availability points read and turned into runs).
+    ['GET /devices/{id}/availability', (i: number) => `/devices/${encodeURIComponent(inventory[(i * 7919) % inventory.length]!.id)}/availability`],
+    // The page the first sort of the console's device list asks for: the whole list ordered.
+    ['GET /devices?sort=state&limit=25', (_i: number) => '/devices?sort=state&limit=25'],
   ] as const) {
     const lat: number[] = [];
     for (let i = 0; i < cfg.BENCH_API_REQUESTS; i++) {
