@@ -9,9 +9,9 @@ import type { PayloadSchema } from './lanValidation.ts';
  * the new one, never half of either.
  */
 export async function writeStateFile(path: string, value: unknown): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
+  const fh = await open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(JSON.stringify(value));
     await fh.datasync();
