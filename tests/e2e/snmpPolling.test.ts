@@ -127,6 +127,8 @@ describe('SNMP polling against Debian snmpd', () => {
       gateway: { snmp: { timeoutMs: 500, retries: 0, secrets: {} }, heartbeatTimeouts: { classroom_av: 75_000, interactive_board: 75_000, vr_kit: 150_000, network_node: 3000, science_kiosk: 150_000 }, healthIntervalMs: 3_600_000 },
     });
     gw = stack.gateways.get('yz-s01')!;
+    // The inventory of the start (no target yet) in force first: a later one is each test's own.
+    await waitFor('the first inventory at the gateway', async () => applied() >= 1, { timeoutMs: 10_000 });
   });
   afterAll(async () => {
     await stack?.stop();
