@@ -84,6 +84,10 @@ function secret(name: string): string {
   }
   return readFileSync(file, 'utf8').trim();
 }
+// The web console: the city admin signs in with a password of its own (generated once, kept as Node-RED's are).
+const consoleUser = 'admin';
+await new ApiClient(hubUrl, () => readFileSync(tokenFile, 'utf8').trim()).request('PUT', `/users/${consoleUser}/password`, { json: { password: secret('CONSOLE_ADMIN_PASSWORD') } });
+
 const nodeRed = await startNodeRed(
   {
     NODE_RED_ADMIN_PASSWORD: secret('NODE_RED_ADMIN_PASSWORD'),
@@ -122,6 +126,7 @@ say(`  InfluxDB   ${influx.url}  database "${cfg.INFLUX_DB}"${influx.source === 
 say(`  Hub        mqtt://127.0.0.1:${hub.mqttPort}   health ${hubUrl}/health   metrics ${hubUrl}/metrics`);
 say(`  API        ${hubUrl}/api/v1 (OpenAPI: ${hubUrl}/api/v1/openapi.json); the city admin's token is in ${tokenFile}`);
 say(`             try: CAMPUS_URL=${hubUrl} CAMPUS_TOKEN_FILE=${tokenFile} npx campus status`);
+say(`  Console    ${hubUrl}/console/ (user ${consoleUser}, password in ${join(dataDir, 'secrets', 'CONSOLE_ADMIN_PASSWORD')} unless set in the environment)`);
 say(`  Fleet      ${fleet.districts.length} districts × ${cfg.DEMO_SCHOOLS_PER_DISTRICT} schools, ${deviceCount(fleet)} devices, ${gateways.length} gateways (one per school)`);
 say(`             each device reports every ${30 * cfg.DEMO_CADENCE_SCALE} s (VR kits every ${60 * cfg.DEMO_CADENCE_SCALE} s)`);
 say(`  Districts  ${fleet.districts.map((d) => `${d.id} ${d.nameEn}`).join(' · ')}`);

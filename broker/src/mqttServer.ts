@@ -233,6 +233,9 @@ export class MqttServer implements HubPublisher {
     // miss a login accepted and not yet registered).
     const live = this.#accepted.get(clientId);
     if (!live || live.closed) return false;
+    // A session whose publishes the hub is holding (InfluxDB slow or down) may be one its device
+    // gave up on: its new connection is the same device coming back, not a second one.
+    if ((this.#held.get(live) ?? 0) > 0) return false;
     const { counters, log } = this.#d;
     const v = this.#damper.login(gateway.gateway, this.#now());
     this.#d.bus.emitSessionConflict({ gateway, outcome: v.outcome, damped: v.damped });

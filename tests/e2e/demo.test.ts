@@ -53,6 +53,8 @@ describe('npm run demo', () => {
 
   it('runs Node-RED with the flows, its secrets generated once and kept private', () => {
     expect(output).toMatch(/Node-RED {3}editor http:\/\/127\.0\.0\.1:\d+\/admin/);
+    // The console's address and where the city admin's password is (never the password).
+    expect(output).toMatch(/Console {4}http:\/\/127\.0\.0\.1:\d+\/console\/ \(user admin, password in \S+CONSOLE_ADMIN_PASSWORD/);
     for (const name of ['NODE_RED_ADMIN_PASSWORD', 'NODE_RED_CREDENTIAL_SECRET', 'NODERED_ALERT_WEBHOOK_PASSWORD']) {
       const st = statSync(join(dir, 'secrets', name));
       expect([st.mode & 0o777, st.size], name).toEqual([0o600, 24]);
