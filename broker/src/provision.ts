@@ -19,6 +19,9 @@ export interface FleetInventory {
   }>;
 }
 
+/** Passwords hashed at once while provisioning. */
+const HASH_CONCURRENCY = 4;
+
 /**
  * Loads districts, schools, gateways (hashed credentials), devices and the rooms they name into
  * the registry, in one transaction (a device id another school holds fails it all), and writes one audit entry for the run (`fleet.provision`, its actor, `ok` or `error`).
@@ -45,7 +48,17 @@ export async function provisionFleet(
 
 async function load(registry: Registry, fleet: FleetInventory, passwordOf: (gateway: string) => string, scrypt: ScryptParams | undefined): Promise<void> {
   const hashes = new Map<string, string>();
-  for (const s of fleet.schools) hashes.set(s.gateway, await hashPassword(passwordOf(s.gateway), scrypt));
+  // scrypt runs on libuv's thread pool (4 threads by default): a few at once use it, more only queue.
+  const gateways = [...new Set(fleet.schools.map((s) => s.gateway))];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(HASH_CONCURRENCY, gateways.length) }, async () => {
+      while (next < gateways.length) {
+        const g = gateways[next++]!;
+        hashes.set(g, await hashPassword(passwordOf(g), scrypt));
+      }
+    }),
+  );
   const at = Date.now();
   registry.transaction(() => {
     for (const d of fleet.districts) registry.upsertDistrict({ id: d.id, nameEn: d.nameEn, nameZh: d.nameZh, code: d.code });

@@ -1,0 +1,291 @@
+/**
+ * `npm run bench:city`: the whole city's load on the hub (its own process) → InfluxDB, offered by
+ * gateway-protocol publishers in worker threads (city/publisherWorker.ts), measured by them and
+ * counted per device in InfluxDB afterwards. In the same run, InfluxDB's own ceiling: line-protocol
+ * batches of the hub's batch size, encoded by the hub's encoder, POSTed straight to /write.
+ *
+ *   BENCH_DISTRICTS (6) × BENCH_SCHOOLS (334) schools × BENCH_ROOMS (72) rooms: 148 devices per
+ *   school, 296,592 in all, about 9.9k telemetry + 4.9k availability records/s;
+ *   BENCH_SECONDS (180; BENCH_LONG=1 for 600) of load, then the publishers drain what they hold;
+ *   BENCH_WORKERS (2) worker threads; BENCH_CADENCE_SCALE (1) scales every device's cadence
+ *   (0.5 offers twice the telemetry); BENCH_RAW_SECONDS (20) for the raw InfluxDB ceiling.
+ *
+ * Prints one JSON report and a table. Loss is what the publishers generated minus what InfluxDB
+ * holds, per device. Latency is device time → the hub's PUBACK, which the hub sends only after
+ * InfluxDB answered the write (so the point is queryable by then).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { z } from 'zod';
+import { availabilityToPoint, recordToPoint } from '../../broker/src/ingest.ts';
+import { provisionFleet } from '../../broker/src/provision.ts';
+import { Registry } from '../../broker/src/registry.ts';
+import { deviceCount, generateFleet, SEED_DISTRICTS, type Fleet } from '../../device-sim/src/fleet.ts';
+import { CADENCE_MS } from '../../device-sim/src/telemetry.ts';
+import { exampleData, type DeviceKind } from '../../protocol/src/kinds.ts';
+import { DEFAULT_TIMETABLE } from '../../protocol/src/schedule.ts';
+import type { TelemetryRecord } from '../../protocol/src/telemetry.ts';
+import { envInt, loadConfigOrExit, parseEnvConfig } from '../../runtime/src/envConfig.ts';
+import { encodePoint } from '../../storage/src/lineProtocol.ts';
+import { startHubProcess } from '../harness/hubProcess.ts';
+import { influxQL, startInflux } from '../harness/influx.ts';
+import type { PublisherGateway, WorkerCommand, WorkerInput, WorkerMessage, WorkerReport } from './city/publisherWorker.ts';
+import { procStats } from './procStats.ts';
+
+const cfg = loadConfigOrExit(() =>
+  parseEnvConfig(
+    z.object({
+      BENCH_DISTRICTS: envInt(6, 1, SEED_DISTRICTS.length),
+      BENCH_SCHOOLS: envInt(334, 1, 5000),
+      BENCH_ROOMS: envInt(72, 1, 500),
+      BENCH_SECONDS: envInt(180, 10, 3600),
+      BENCH_LONG: z.enum(['0', '1']).default('0'),
+      BENCH_WORKERS: envInt(2, 1, 16),
+      BENCH_CADENCE_SCALE: z.coerce.number().positive().max(10).default(1),
+      BENCH_RAW_SECONDS: envInt(20, 0, 600),
+      BENCH_DRAIN_S: envInt(180, 10, 3600),
+    }),
+    process.env,
+  ),
+);
+const seconds = cfg.BENCH_LONG === '1' ? 600 : cfg.BENCH_SECONDS;
+const log = (m: string): void => void process.stderr.write(`[city] ${m}\n`);
+
+const fleet: Fleet = generateFleet({
+  seed: 14,
+  districts: SEED_DISTRICTS.slice(0, cfg.BENCH_DISTRICTS),
+  schoolsPerDistrict: cfg.BENCH_SCHOOLS,
+  roomsPerSchool: cfg.BENCH_ROOMS,
+  vrKitsPerSchool: 2,
+  accessSwitchesPerSchool: 1,
+});
+const devices = deviceCount(fleet);
+const cadenceMs = Object.fromEntries(Object.entries(CADENCE_MS).map(([k, v]) => [k, Math.round(v * cfg.BENCH_CADENCE_SCALE)])) as Record<DeviceKind, number>;
+const dir = mkdtempSync(join(tmpdir(), 'campus-city-'));
+const influx = await startInflux({ forceLocal: !process.env['INFLUX_URL'] });
+
+// ── the registry: every gateway with its own password, hashed at the hub's default cost ──────
+const t0Provision = Date.now();
+const registryPath = join(dir, 'registry.sqlite');
+const passwordOf = (g: string): string => `bench-${g}-pw`;
+const registry = new Registry(registryPath);
+await provisionFleet(registry, fleet, passwordOf, 'system:bench');
+registry.close();
+log(`provisioned ${fleet.schools.length} gateways, ${devices} devices in ${Date.now() - t0Provision} ms`);
+
+const hub = await startHubProcess({ HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: 'city', LOG_LEVEL: 'warn' }, join(dir, 'hub.log'));
+
+// ── publishers ───────────────────────────────────────────────────────────────────────────────
+const gateways: PublisherGateway[] = fleet.schools.map((s) => ({
+  district: s.district,
+  school: s.id,
+  gateway: s.gateway,
+  password: passwordOf(s.gateway),
+  devices: s.devices.map((d) => ({ id: d.id, kind: d.kind, ...(d.link ? { link: d.link } : {}) })),
+}));
+const workers: Worker[] = [];
+const waitAll = <T extends WorkerMessage['type']>(type: T): Promise<Array<Extract<WorkerMessage, { type: T }>>> =>
+  Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<Extract<WorkerMessage, { type: T }>>((resolve) => {
+          const on = (m: WorkerMessage): void => {
+            if (m.type !== type) return;
+            w.off('message', on);
+            resolve(m as Extract<WorkerMessage, { type: T }>);
+          };
+          w.on('message', on);
+        }),
+    ),
+  );
+const progress = new Map<Worker, Extract<WorkerMessage, { type: 'progress' }>>();
+const t0Connect = Date.now();
+for (let i = 0; i < cfg.BENCH_WORKERS; i++) {
+  const input: WorkerInput = {
+    hubUrl: `mqtt://127.0.0.1:${hub.mqttPort}`,
+    gateways: gateways.filter((_, j) => j % cfg.BENCH_WORKERS === i),
+    cadenceMs,
+    batchMaxRecords: 500,
+    lingerMs: 200,
+    maxInflightBatches: 4,
+    connectConcurrency: 8,
+  };
+  const w = new Worker(new URL('./city/publisherWorker.ts', import.meta.url), { workerData: input });
+  w.on('error', (e) => {
+    log(`worker failed: ${e.message}`);
+    process.exit(1);
+  });
+  w.on('message', (m: WorkerMessage) => {
+    if (m.type === 'progress') progress.set(w, m);
+  });
+  workers.push(w);
+}
+const connected = await waitAll('connected');
+const connectMs = Date.now() - t0Connect;
+log(`${gateways.length} gateways connected in ${connectMs} ms`);
+
+// ── the sustained load ─────────────────────────────────────────────────────────────────────
+const startAt = Date.now() + 500;
+for (const w of workers) w.postMessage({ type: 'start', at: startAt } satisfies WorkerCommand);
+const hubBefore = procStats(hub.pid);
+const influxBefore = influx.pid ? procStats(influx.pid) : undefined;
+const selfBefore = process.cpuUsage();
+let hubPeakRss = 0;
+const sampler = setInterval(() => {
+  const s = procStats(hub.pid);
+  hubPeakRss = Math.max(hubPeakRss, s.rssMiB);
+  const p = [...progress.values()];
+  log(`t=${Math.round((Date.now() - startAt) / 1000)}s generated ${p.reduce((n, x) => n + x.generated, 0)} acked ${p.reduce((n, x) => n + x.acked, 0)} backlog ${p.reduce((n, x) => n + x.queued, 0)} hub rss ${s.rssMiB.toFixed(0)} MiB`);
+}, 10_000);
+await new Promise((r) => setTimeout(r, startAt - Date.now() + seconds * 1000));
+const stopAt = Date.now();
+const hubAtStop = procStats(hub.pid);
+const influxAtStop = influx.pid ? procStats(influx.pid) : undefined;
+const selfAtStop = process.cpuUsage(selfBefore);
+for (const w of workers) w.postMessage({ type: 'stop' } satisfies WorkerCommand);
+const drained = await Promise.race([waitAll('drained').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), cfg.BENCH_DRAIN_S * 1000))]);
+const drainMs = Date.now() - stopAt;
+clearInterval(sampler);
+const reportsP = waitAll('report');
+for (const w of workers) w.postMessage({ type: 'report' } satisfies WorkerCommand);
+const reports: WorkerReport[] = await reportsP;
+for (const w of workers) await w.terminate();
+
+// ── counted in InfluxDB, per device ────────────────────────────────────────────────────────
+const stored = new Map<string, number>();
+const telemetryMeasurements = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node', 'science_kiosk'];
+for (const d of fleet.districts) {
+  const where = `district = '${d.id}' AND time >= ${startAt - 60_000}ms`;
+  for (const q of [`SELECT count(seq) FROM ${telemetryMeasurements.join(', ')} WHERE ${where} GROUP BY device`, `SELECT count(up) FROM availability WHERE ${where} GROUP BY device`]) {
+    for (const s of await influxQL(influx.url, 'city', q)) {
+      const dev = s.tags?.['device'];
+      if (dev !== undefined) stored.set(dev, (stored.get(dev) ?? 0) + Number(s.values[0]![1]));
+    }
+  }
+}
+let generated = 0;
+let acked = 0;
+let lost = 0;
+let extra = 0;
+let devicesWithLoss = 0;
+for (const r of reports) {
+  for (const [dev, gen, ack] of r.perDevice) {
+    generated += gen;
+    acked += ack;
+    const have = stored.get(dev) ?? 0;
+    if (have < gen) {
+      lost += gen - have;
+      devicesWithLoss++;
+    } else extra += have - gen;
+  }
+}
+const hist = new Array<number>(reports[0]!.latencyMs.length).fill(0);
+for (const r of reports) r.latencyMs.forEach((n, i) => (hist[i]! += n));
+const pct = (p: number): number => {
+  const total = hist.reduce((a, b) => a + b, 0);
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i]!;
+    if (seen >= total * p) return i;
+  }
+  return Number.NaN;
+};
+const loadSecs = (stopAt - startAt) / 1000;
+
+// ── raw InfluxDB ceiling: the hub's batch size, the hub's encoder, straight to /write ───────────
+async function rawCeiling(concurrency: number): Promise<number> {
+  if (cfg.BENCH_RAW_SECONDS === 0) return Number.NaN;
+  const db = `raw${concurrency}`;
+  await influxQL(influx.url, db, `CREATE DATABASE ${db}`);
+  const gw = fleet.schools.map((s) => ({ g: { district: s.district, school: s.id, gateway: s.gateway }, s }));
+  let ts = Date.now() - 3_600_000;
+  const batch = (): string => {
+    const lines: string[] = [];
+    while (lines.length < 5000) {
+      const { g, s } = gw[Math.floor(Math.random() * gw.length)]!;
+      for (const d of s.devices.slice(0, 25)) {
+        ts++;
+        if (lines.length % 3 === 2) lines.push(encodePoint(availabilityToPoint(g, { kind: 'availability', device: d.id, deviceKind: d.kind, seq: Math.floor(ts / 60_000), ts, state: 'up', rx: ts }, DEFAULT_TIMETABLE, d.room)));
+        else {
+          const data = exampleData(d.kind) as Record<string, unknown>;
+          if (d.link) Object.assign(data, { role: d.link.role, capacityBps: d.link.capacityBps });
+          lines.push(encodePoint(recordToPoint(g, { device: d.id, kind: d.kind, seq: ts, ts, rx: ts, data } as TelemetryRecord, d.room)));
+        }
+      }
+    }
+    return lines.join('\n');
+  };
+  const bodies = Array.from({ length: 40 }, batch);
+  let points = 0;
+  const end = Date.now() + cfg.BENCH_RAW_SECONDS * 1000;
+  const t = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, i) => {
+      for (let k = i; Date.now() < end; k += concurrency) {
+        const body = bodies[k % bodies.length]!;
+        // Distinct timestamps per round, so every point is new.
+        const res = await fetch(`${influx.url}/write?db=${db}&precision=ms`, { method: 'POST', body: k < bodies.length ? body : body.replace(/ (\d+)$/gm, (_m, n: string) => ` ${Number(n) + k * 10_000_000}`) });
+        if (res.status !== 204) throw new Error(`raw write: ${res.status} ${await res.text()}`);
+        points += 5000;
+      }
+    }),
+  );
+  return points / ((Date.now() - t) / 1000);
+}
+log('raw InfluxDB ceiling…');
+const raw1 = await rawCeiling(1);
+const raw4 = await rawCeiling(4);
+
+await hub.stop();
+await influx.stop();
+rmSync(dir, { recursive: true, force: true });
+
+const cpuPct = (a: { cpuSec: number }, b: { cpuSec: number }): number => Math.round(((b.cpuSec - a.cpuSec) / loadSecs) * 1000) / 10;
+const landedPerS = Math.round([...stored.values()].reduce((a, b) => a + b, 0) / loadSecs);
+const report = {
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+  fleet: { districts: fleet.districts.length, gateways: fleet.schools.length, devices, cadenceScale: cfg.BENCH_CADENCE_SCALE },
+  connect: { ms: connectMs, perSecond: Math.round(gateways.length / (connectMs / 1000)), refusals: connected.reduce((n, c) => n + c.refusals, 0) },
+  load: {
+    seconds: loadSecs,
+    offeredPerS: Math.round(generated / loadSecs),
+    landedPerS,
+    generated,
+    acked,
+    stored: [...stored.values()].reduce((a, b) => a + b, 0),
+    lost,
+    devicesWithLoss,
+    extra,
+    drained,
+    drainMs,
+    latencyMs: { p50: pct(0.5), p99: pct(0.99), max: hist.findLastIndex((n) => n > 0) },
+  },
+  hub: { cpuPercentOfOneCore: cpuPct(hubBefore, hubAtStop), rssMiBAtStop: Math.round(hubAtStop.rssMiB), peakRssMiB: Math.round(Math.max(hubPeakRss, hubAtStop.peakRssMiB)) },
+  ...(influxBefore && influxAtStop ? { influxd: { cpuPercentOfOneCore: cpuPct(influxBefore, influxAtStop) } } : {}),
+  generator: { cpuPercentOfOneCore: Math.round(((selfAtStop.user + selfAtStop.system) / 1e6 / loadSecs) * 1000) / 10, workers: cfg.BENCH_WORKERS },
+  rawInflux: { pointsPerS1: Math.round(raw1), pointsPerS4: Math.round(raw4), seconds: cfg.BENCH_RAW_SECONDS },
+};
+process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+const row = (a: string, b: string | number): string => `| ${a} | ${b} |`;
+process.stdout.write(
+  [
+    '',
+    '| measure | value |',
+    '|---|---|',
+    row('fleet', `${report.fleet.gateways} gateways, ${devices} devices`),
+    row('connect (all gateways)', `${connectMs} ms (${report.connect.perSecond}/s)`),
+    row('offered records/s (measured)', report.load.offeredPerS),
+    row('landed records/s (in InfluxDB)', landedPerS),
+    row('lost (per device, generated − stored)', `${lost} on ${devicesWithLoss} devices`),
+    row('latency device → PUBACK p50 / p99', `${report.load.latencyMs.p50} / ${report.load.latencyMs.p99} ms`),
+    row('hub CPU / RSS', `${report.hub.cpuPercentOfOneCore} % of a core / ${report.hub.rssMiBAtStop} MiB`),
+    row('generator CPU', `${report.generator.cpuPercentOfOneCore} % of a core`),
+    row('raw InfluxDB /write, 1 / 4 at once', `${report.rawInflux.pointsPerS1} / ${report.rawInflux.pointsPerS4} points/s`),
+    row('hub landed ÷ raw InfluxDB ceiling', (landedPerS / Math.max(raw1, raw4)).toFixed(2)),
+    row('load average at the end', report.machine.loadAvgAtEnd.join(' ')),
+    '',
+  ].join('\n'),
+);
+process.exit(0);
