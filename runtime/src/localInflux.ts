@@ -40,10 +40,23 @@ export function influxdBinary(): string {
 }
 
 /**
+ * InfluxDB 1.x refuses points of a tag value beyond `max-values-per-tag` (100,000 by default) and
+ * of a series beyond `max-series-per-database` (1,000,000). A city's ~300k devices are 300k values
+ * of the `device` tag in `availability` alone: the project runs InfluxDB with both limits off
+ * (docs/influx-schema.md, Limits). Tests set them low to see what the hub does when they bite.
+ */
+export interface InfluxLimits {
+  maxValuesPerTag: number;
+  maxSeriesPerDatabase: number;
+}
+export const INFLUX_LIMITS_OFF: InfluxLimits = { maxValuesPerTag: 0, maxSeriesPerDatabase: 0 };
+
+/**
  * Debian's influxd on free loopback ports (HTTP and RPC), with its own configuration and data
  * in `dataDir` (kept on stop), or in a temporary directory (removed on stop).
  */
-export async function startLocalInflux(opts: { dataDir?: string | undefined } = {}): Promise<InfluxServer> {
+export async function startLocalInflux(opts: { dataDir?: string | undefined; limits?: InfluxLimits } = {}): Promise<InfluxServer> {
+  const limits = opts.limits ?? INFLUX_LIMITS_OFF;
   const bin = influxdBinary();
   const keepDir = opts.dataDir;
   const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'campus-influx-'));
@@ -62,6 +75,8 @@ bind-address = "127.0.0.1:${rpcPort}"
   wal-dir = "${join(dir, 'wal')}"
   query-log-enabled = false
   trace-logging-enabled = false
+  max-values-per-tag = ${limits.maxValuesPerTag}
+  max-series-per-database = ${limits.maxSeriesPerDatabase}
 [http]
   bind-address = "127.0.0.1:${httpPort}"
   log-enabled = false

@@ -39,6 +39,12 @@ export interface InfluxWriterDeps {
 const BACKOFF_MAX_MS = 5000;
 
 /**
+ * A 400 whose points are refused for InfluxDB's cardinality limits (`max-values-per-tag`,
+ * `max-series-per-database`): the data is good, so it is an outage to wait out, not a refusal.
+ */
+export const CAPACITY_REFUSAL = /max-values-per-tag limit exceeded|max-series-per-database limit exceeded/;
+
+/**
  * Batches lines from many publishes into one /write and resolves each caller only once its lines
  * are durable in InfluxDB (a 204 from /write, which 1.x gives after the WAL write). Callers'
  * acknowledgements wait on it, so nothing is held only here (docs/design.md#reliability). One
@@ -62,7 +68,7 @@ export class InfluxWriter {
   readonly #stopping = new AbortController();
   #hold: { promise: Promise<void>; release(): void } | undefined;
   readonly #observeWrite: (seconds: number) => void;
-  readonly stats = { linesWritten: 0, requests: 0, failedRequests: 0, linesRefused: 0 };
+  readonly stats = { linesWritten: 0, requests: 0, failedRequests: 0, linesRefused: 0, limitRefusals: 0 };
   /** Set once a batch has failed `attempts` times in a row; cleared by the next success. */
   lastError: { at: number; message: string } | undefined;
 
@@ -153,7 +159,12 @@ export class InfluxWriter {
           return;
         }
         if (res.status === 413) return await this.#splitTooLarge(batch, res.text);
-        if (res.status === 400) {
+        if (res.status === 400 && CAPACITY_REFUSAL.test(res.text)) {
+          // Good points refused for InfluxDB's configuration, not for what they are: written
+          // when the limit is lifted, acknowledged only then (publishers resend meanwhile).
+          lastErr = new Error(`InfluxDB refused points at its cardinality limit (set max-values-per-tag and max-series-per-database to 0, docs/influx-schema.md): ${res.text.slice(0, 300)}`);
+          this.stats.limitRefusals++;
+        } else if (res.status === 400) {
           if (batch.length > 1) {
             // A refusal in a combined write cannot be attributed: write each caller's lines on
             // their own (rare: a field type conflict), so every count is exact.
@@ -168,8 +179,7 @@ export class InfluxWriter {
           this.#log.warn({ dropped, error: res.text.slice(0, 500) }, 'InfluxDB refused part of a write');
           batch[0]!.resolve({ refused: dropped, refusal: res.text.slice(0, 500) });
           return;
-        }
-        lastErr = new Error(`InfluxDB /write ${res.status}: ${res.text.slice(0, 300)}`);
+        } else lastErr = new Error(`InfluxDB /write ${res.status}: ${res.text.slice(0, 300)}`);
       } catch (e) {
         lastErr = toError(e);
       }
