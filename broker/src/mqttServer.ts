@@ -217,7 +217,10 @@ export class MqttServer implements HubPublisher {
     }, (e: unknown) => {
       release();
       const err = new HubError(HubErrorCode.AUTH_UNAVAILABLE, 'server unavailable: the login could not be checked', { cause: e });
-      log.error({ err }, 'authentication failed');
+      counters.inc('connections_refused', { code: HubErrorCode.AUTH_UNAVAILABLE });
+      // A full check queue is load, not a fault: one line per interval, however many logins it refuses.
+      if (e instanceof HubError && e.code === HubErrorCode.AUTH_UNAVAILABLE) this.#warn.warn('login-queue', { clientId: req.clientId, code: e.code }, 'login refused (CONNACK 3): too many logins being checked');
+      else log.error({ err }, 'authentication failed');
       done(Object.assign(err, { returnCode: 3 }) as HubError & AuthenticateError, false);
     });
   }

@@ -11,7 +11,7 @@ describe('login back-off on the hub', () => {
   beforeAll(async () => {
     influx = await startInflux();
     // A minute's wait after the second failure: longer than the test, so nothing depends on the clock.
-    rig = await startApiRig(influx.url, 'hub_login_backoff', { hub: { loginBackoff: { freeFailuresPerId: 2, freeFailuresPerAddress: 100, baseMs: 60_000 } } });
+    rig = await startApiRig(influx.url, 'hub_login_backoff', { hub: { loginBackoff: { freeFailuresPerId: 2, freeFailuresPerAddress: 1000, baseMs: 60_000 } } });
   });
   afterAll(async () => {
     await rig?.stop();
@@ -41,5 +41,15 @@ describe('login back-off on the hub', () => {
     expect(codes.filter((c) => c === 4)).toHaveLength(3);
     expect(codes.filter((c) => c === 3)).toHaveLength(17);
     expect([refused('HUB_ERR_AUTH_DENIED') - denied, refused('HUB_ERR_LOGIN_BACKOFF') - backoff]).toEqual([3, 17]);
+  });
+
+  it('a full check queue refuses with CONNACK 3, each refusal counted', async () => {
+    const unavailable = refused('HUB_ERR_AUTH_UNAVAILABLE');
+    // Distinct unknown ids (each costs a check against the dummy hash): more than the queue holds.
+    const codes = await Promise.all(Array.from({ length: 300 }, (_, i) => login(`gw-nobody-${i}`, 'x')));
+    const full = codes.filter((c) => c === 3).length;
+    expect(full).toBeGreaterThan(0);
+    expect(codes.filter((c) => c !== 3 && c !== 4 && c !== 5)).toEqual([]);
+    expect(refused('HUB_ERR_AUTH_UNAVAILABLE') - unavailable).toBe(full);
   });
 });
