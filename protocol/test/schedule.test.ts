@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TIMETABLE, expectedUp, localWeekMinute, timetableSchema } from '../src/schedule.ts';
+import { DEFAULT_TIMETABLE, expectedUp, formatWeekMinute, localWeekMinute, timetableSchema } from '../src/schedule.ts';
 
 // Asia/Shanghai is UTC+8 all year. 2026-11-24 is a Tuesday.
 const sh = (iso: string) => Date.parse(`${iso}+08:00`);
@@ -46,5 +46,27 @@ describe('timetableSchema', () => {
       expect(r.success, timeZone).toBe(false);
       expect(r.error?.issues[0]?.path).toEqual(['timeZone']);
     }
+  });
+});
+
+describe('localWeekMinute is formatted once per minute and zone', () => {
+  const zones = ['Asia/Shanghai', 'Europe/London', 'America/New_York', 'Asia/Kolkata', 'Asia/Kathmandu', 'Australia/Lord_Howe'];
+
+  it('answers as Intl does for the exact instant, across zones with DST and with :30 and :45 offsets', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2099, 11, 31) }), fc.constantFrom(...zones), (ts, zone) => {
+        // Twice: the second answer comes from the cache.
+        expect(localWeekMinute(ts, zone)).toEqual(formatWeekMinute(ts, zone));
+        expect(localWeekMinute(ts + 59_999 - (ts % 60_000), zone)).toEqual(formatWeekMinute(ts, zone));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('crosses a DST change: London 2026-03-29 01:00 UTC goes from 00:59 GMT to 02:00 BST', () => {
+    const change = Date.UTC(2026, 2, 29, 1, 0);
+    expect(localWeekMinute(change - 1, 'Europe/London')).toEqual({ weekday: 7, minute: 59 });
+    expect(localWeekMinute(change, 'Europe/London')).toEqual({ weekday: 7, minute: 120 });
   });
 });
