@@ -90,8 +90,8 @@ interface NodeState {
  * Polls the school's network nodes over SNMP (docs/design.md#bandwidth): per node one session
  * (v2c or v3), every `pollIntervalMs` jittered, reading the interface's octet counters (64-bit
  * HC ones, or the 32-bit ones only where the agent has none), its oper status and the agent's
- * sysUpTime. Each successful poll is a `network_node` sample stamped with the gateway's clock,
- * handed to Intake; a failed one is counted and logged (never its credentials) and not heard, so
+ * sysUpTime. Each successful poll is a `network_node` sample stamped with the gateway's clock
+ * when the answer arrived, handed to Intake; a failed one is counted and logged (never its credentials) and not heard, so
  * the node goes down after its kind's timeout.
  */
 export class SnmpPoller {
@@ -176,9 +176,11 @@ export class SnmpPoller {
     const { counters } = this.#deps;
     const device = st.node.device;
     try {
-      const ts = this.#deps.now();
       const reading = await this.#read(st);
       if (st.gone) return;
+      // Stamped when the answer came, not when the poll began: a request sent again after a
+      // timeout reached the agent late, and the agent read its counters then.
+      const ts = this.#deps.now();
       const rebooted = st.last !== undefined && (reading.upTicks < st.last.upTicks || reading.upTicks * 10 + UPTIME_SLACK_MS < ts - st.last.ts);
       const sample = deviceSampleSchema.safeParse({
         device,

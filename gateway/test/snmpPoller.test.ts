@@ -7,7 +7,7 @@ import { createGatewayCounters } from '../src/metrics.ts';
 import { CounterRates } from '../src/rates.ts';
 import snmp from 'net-snmp';
 import { failureDetail, polledNodes, SnmpPoller, type PolledNode } from '../src/snmpPoller.ts';
-import { startSimAgent, type SimAgent } from './snmpAgent.ts';
+import { startSimAgent, startUdpRelay, type SimAgent, type UdpRelay } from './snmpAgent.ts';
 
 /**
  * The poller against a simulated agent (net-snmp's Agent in process) whose counters the test
@@ -29,7 +29,7 @@ interface Rig {
 }
 
 const rigs: Rig[] = [];
-const agents: SimAgent[] = [];
+const agents: Array<SimAgent | UdpRelay> = [];
 afterEach(async () => {
   for (const r of rigs.splice(0)) await r.poller.stop();
   for (const a of agents.splice(0)) await a.close();
@@ -151,6 +151,25 @@ describe('SnmpPoller against a simulated agent', () => {
     const failed = r.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'SNMP poll failed');
     expect(failed).toMatchObject({ device: 'yz-s01-core', reason: 'secret_unavailable' });
     expect(r.logs.join('\n')).not.toContain(a.community);
+  });
+
+  it('a sample is stamped when the answer came, not when the poll began: a late answer gets its own time and the rate its true interval', async () => {
+    const a = await agent();
+    const r = rig();
+    // The agent answers 10 s (on the test's clock) after the request was sent: the request went
+    // to the agent late, as a lost one sent again does, so the agent read its counters then.
+    let lateMs = 0;
+    const relay = await startUdpRelay(a.port, () => void (r.clock.now += lateMs));
+    agents.push(relay);
+    r.poller.setTargets([node(a, { port: relay.port, ifIndex: 3, ifName: undefined })]);
+    const first = await step(r, a, 0, 1000n, 0n);
+    expect(first).toMatchObject({ ts: T0, seq: T0 });
+    lateMs = 10_000;
+    const late = await step(r, a, 1, 5_001_000n, 0n);
+    // Polled at T0 + 30 s, answered at T0 + 40 s: 5,000,000 octets in 40 s = 40,000,000 bit / 40 s = 1,000,000 bit/s
+    // (stamped at the poll's start it would read 40,000,000 / 30 = 1,333,333.333 bit/s).
+    expect(late).toMatchObject({ ts: T0 + 40_000, seq: T0 + 40_000, rx: T0 + 40_000 });
+    expect(late!.rate).toEqual({ rxBps: 1_000_000, txBps: 0 });
   });
 
   it('a node dropped from the targets is no longer polled; stop() closes every session', async () => {
