@@ -36,13 +36,15 @@ afterEach(async () => {
 });
 
 function rig(secrets: Record<string, string> = {}): Rig {
+  // The poller's own request timeout and retries, which a polled node's liveness timeout counts.
+  const request = { timeoutMs: 300, retries: 0 };
   const clock = { now: T0 };
   const counters = createGatewayCounters();
   const records: TelemetryRecord[] = [];
   const logs: string[] = [];
-  const intake = new Intake({ maxTrackedDevices: 10 }, { counters, now: () => clock.now, rates: new CounterRates(), append: async (rs: OutboxRecord[]) => void records.push(...(rs as TelemetryRecord[])) });
+  const intake = new Intake({ maxTrackedDevices: 10, snmp: request }, { counters, now: () => clock.now, rates: new CounterRates(), append: async (rs: OutboxRecord[]) => void records.push(...(rs as TelemetryRecord[])) });
   const poller = new SnmpPoller(
-    { timeoutMs: 300, retries: 0 },
+    request,
     { log: pino({ level: 'debug' }, { write: (s: string) => void logs.push(s) }), counters, now: () => clock.now, random: () => 0.5, secrets, accept: (s, c) => intake.acceptPolled(s, c) },
   );
   const r = { poller, records, counters, logs, clock, intake };
@@ -170,6 +172,35 @@ describe('SnmpPoller against a simulated agent', () => {
     // (stamped at the poll's start it would read 40,000,000 / 30 = 1,333,333.333 bit/s).
     expect(late).toMatchObject({ ts: T0 + 40_000, seq: T0 + 40_000, rx: T0 + 40_000 });
     expect(late!.rate).toEqual({ rxBps: 1_000_000, txBps: 0 });
+  });
+
+  it('a node polled every 60 s is up between its polls and through one failed poll, down only after its own timeout', async () => {
+    const a = await agent();
+    const r = rig();
+    const n = node(a, { ifIndex: 3, ifName: undefined, pollIntervalMs: 60_000 });
+    r.intake.setPolled([n]);
+    r.poller.setTargets([n]);
+    const fail = async (at: number) => {
+      a.removeInterface(3);
+      r.clock.now = at;
+      await r.poller.pollNow();
+    };
+    const state = (at: number) => r.intake.liveness.stateAt('yz-s01-core', at);
+    // Timeout: max(75 s for network nodes, 2.5 × 60 s + 2 × 300 ms × (0 + 1)) = 150,600 ms.
+    await step(r, a, 0, 0n, 0n);
+    // The next poll at most 66 s later (60 s + 10 % jitter) fails; the one after, 66 s on, answers.
+    await fail(T0 + 66_000);
+    for (let t = T0; t <= T0 + 132_000; t += 1000) expect(state(t)).toBe('up');
+    r.clock.now = T0 + 132_000;
+    a.setInterface({ ifIndex: 3, name: 'Gi0/1', operUp: true, inOctets: 1n, outOctets: 1n });
+    await r.poller.pollNow();
+    expect(r.counters.get('snmp_polls', { device: 'yz-s01-core' })).toBe(2);
+    // From then on every poll fails: up for 150,600 ms after T0 + 132 s, down after.
+    await fail(T0 + 198_000);
+    await fail(T0 + 264_000);
+    expect(r.counters.get('snmp_poll_failures', { device: 'yz-s01-core', reason: 'no_such_interface' })).toBe(3);
+    expect(state(T0 + 132_000 + 150_600)).toBe('up');
+    expect(state(T0 + 132_000 + 150_601)).toBe('down');
   });
 
   it('a node dropped from the targets is no longer polled; stop() closes every session', async () => {
