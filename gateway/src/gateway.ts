@@ -144,6 +144,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   };
   const onInventory = (inv: GatewayInventory): void => {
     intake.setInventory(inv, now());
+    const ids = new Set(inv.devices.map((d) => d.id));
+    faults.retain((d) => ids.has(d));
     // The school's network nodes polled over SNMP come with the inventory too.
     setPolled(polledNodes(inv.devices));
   };

@@ -129,9 +129,12 @@ export class Intake {
     this.#sessions.ended(clientId);
   }
 
-  /** The inventory in force at gateway time `at`: liveness tracks exactly its devices from now on. */
+  /** The inventory in force at gateway time `at`: liveness and the rate baselines hold exactly its devices from now on. */
   setInventory(inv: GatewayInventory, at: number): void {
-    this.#liveness.register(new Map(inv.devices.map((d) => [d.id, d.kind])), at);
+    const ids = new Map(inv.devices.map((d) => [d.id, d.kind]));
+    this.#liveness.register(ids, at);
+    // A device no longer registered keeps no rate baseline (it could only be refused now).
+    this.#deps.rates.retain((d) => ids.has(d));
   }
 
   /**

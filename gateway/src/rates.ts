@@ -33,6 +33,16 @@ interface Last {
 export class CounterRates {
   readonly #last = new Map<string, Last>();
 
+  /** Forgets the baselines of the devices `keep` says no to (they left the inventory). */
+  retain(keep: (device: string) => boolean): void {
+    for (const d of this.#last.keys()) if (!keep(d)) this.#last.delete(d);
+  }
+
+  /** Devices with a baseline. */
+  get size(): number {
+    return this.#last.size;
+  }
+
   observe(device: string, ts: number, octetsIn: string, octetsOut: string, capacityBps: number): RateResult {
     const a = this.assess(device, ts, octetsIn, octetsOut, capacityBps);
     a.commit();

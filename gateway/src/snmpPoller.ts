@@ -113,6 +113,8 @@ export class SnmpPoller {
     for (const [device, st] of this.#nodes) {
       const n = next.get(device);
       if (!n || JSON.stringify(n) !== st.key) this.#drop(st);
+      // A node no longer polled leaves /metrics (a changed target keeps its counts).
+      if (!n) for (const name of ['snmp_polls', 'snmp_poll_failures'] as const) this.#deps.counters.drop(name, (l) => l['device'] === device);
     }
     for (const n of next.values()) {
       if (this.#nodes.has(n.device)) continue;

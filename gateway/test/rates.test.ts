@@ -57,6 +57,17 @@ describe('CounterRates', () => {
     expect(r.observe('b', 1000, '1000250', '0', G)).toMatchObject({ rxBps: 2000 });
   });
 
+  it('retain forgets the baselines of the devices it is told to drop', () => {
+    const r = new CounterRates();
+    r.observe('a', 0, '0', '0', G);
+    r.observe('b', 0, '0', '0', G);
+    r.retain((d) => d === 'a');
+    expect(r.size).toBe(1);
+    expect(r.observe('a', 1000, '125', '0', G)).toMatchObject({ ok: true, rxBps: 1000 });
+    // b starts again: its next sample is a first one, not an interval against the forgotten baseline.
+    expect(r.observe('b', 1000, '125', '0', G)).toEqual({ ok: false, reason: 'first_sample' });
+  });
+
   it('bitsPerSecond rounds down at the millibit', () => {
     expect(bitsPerSecond(1n, 3n)).toBe(2666.666); // 8000/3 = 2666.666… bit/s
   });

@@ -6,6 +6,7 @@ import { Intake } from '../src/intake.ts';
 import { createGatewayCounters } from '../src/metrics.ts';
 import { CounterRates } from '../src/rates.ts';
 import snmp from 'net-snmp';
+import { metricsText } from '../../runtime/src/counters.ts';
 import { failureDetail, polledNodes, SnmpPoller, type PolledNode } from '../src/snmpPoller.ts';
 import { startSimAgent, startUdpRelay, type SimAgent, type UdpRelay } from './snmpAgent.ts';
 
@@ -203,15 +204,24 @@ describe('SnmpPoller against a simulated agent', () => {
     expect(state(T0 + 132_000 + 150_601)).toBe('down');
   });
 
-  it('a node dropped from the targets is no longer polled; stop() closes every session', async () => {
+  it('a node dropped from the targets is no longer polled and its series leave /metrics; stop() closes every session', async () => {
     const a = await agent();
     const r = rig();
     r.poller.setTargets([node(a)]);
     await step(r, a, 0, 1n, 1n);
+    a.removeInterface(3);
+    r.clock.now += STEP;
+    await r.poller.pollNow();
+    const series = () => Object.keys(r.counters.snapshot()).filter((k) => k.startsWith('snmp_poll'));
+    expect(series()).toEqual(['snmp_poll_failures{device="yz-s01-core",reason="no_such_interface"}', 'snmp_polls{device="yz-s01-core"}']);
+    // A changed target keeps the node's counts; a node no longer polled leaves /metrics.
+    r.poller.setTargets([node(a, { pollIntervalMs: 600_000 })]);
+    expect(series()).toHaveLength(2);
     r.poller.setTargets([]);
     expect(r.poller.size).toBe(0);
-    expect(await step(r, a, 1, 2n, 2n)).toBeUndefined();
-    expect(r.counters.get('snmp_polls', { device: 'yz-s01-core' })).toBe(1);
+    expect(await step(r, a, 2, 2n, 2n)).toBeUndefined();
+    expect(series()).toEqual([]);
+    expect((await metricsText(r.counters.registry)).body).not.toContain('yz-s01-core');
   });
 });
 
