@@ -9,6 +9,7 @@ import snmp from 'net-snmp';
 import { metricsText } from '../../runtime/src/counters.ts';
 import { failureDetail, polledNodes, SnmpPoller, type PolledNode } from '../src/snmpPoller.ts';
 import { startSimAgent, startUdpRelay, type SimAgent, type UdpRelay } from './snmpAgent.ts';
+import { lanOnlyConfig, startLanOnly } from './lanRig.ts';
 
 /**
  * The poller against a simulated agent (net-snmp's Agent in process) whose counters the test
@@ -222,6 +223,34 @@ describe('SnmpPoller against a simulated agent', () => {
     expect(await step(r, a, 2, 2n, 2n)).toBeUndefined();
     expect(series()).toEqual([]);
     expect((await metricsText(r.counters.registry)).body).not.toContain('yz-s01-core');
+  });
+});
+
+describe('a gateway polling a node', () => {
+  it('gives the node its own timeout from the poll interval and GW_SNMP_TIMEOUT_MS / GW_SNMP_RETRIES', async () => {
+    const a = await agent();
+    a.setUptime(100_000);
+    a.setInterface({ ifIndex: 3, name: 'Gi0/1', operUp: true, inOctets: 0n, outOctets: 0n });
+    const clock = { now: T0 - 161_000 };
+    const rig = await startLanOnly(await lanOnlyConfig({ GW_SNMP_TIMEOUT_MS: '1000', GW_SNMP_RETRIES: '2' }), { now: () => clock.now, random: () => 0.5 });
+    try {
+      rig.gw.setPolledNodes([node(a, { ifIndex: 3, ifName: undefined, pollIntervalMs: 60_000 })]);
+      await rig.gw.pollSnmp();
+      // Timeout: max(75 s, 2.5 × 60 s + 2 × 1000 ms × (2 + 1)) = 156,000 ms.
+      const state = async (minute: number) => {
+        clock.now = minute;
+        await rig.gw.sampleAvailability(minute);
+        const recs = [];
+        for (let b = rig.gw.outbox.take(1000); b; b = rig.gw.outbox.take(1000)) recs.push(...b.records);
+        return recs.filter((x) => x.kind === 'availability').map((x) => (x as { state: string }).state);
+      };
+      // Heard at T0 − 161 s: the minutes T0 − 120 s, T0 − 60 s and T0 are 41 s, 101 s and 161 s after it.
+      expect(await state(T0 - 120_000)).toEqual(['up']);
+      expect(await state(T0 - 60_000)).toEqual(['up']);
+      expect(await state(T0)).toEqual(['down']);
+    } finally {
+      await rig.stop();
+    }
   });
 });
 
