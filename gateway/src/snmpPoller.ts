@@ -196,7 +196,8 @@ export class SnmpPoller {
       const refused = await this.#deps.accept(sample.data, { bits: reading.bits, rebooted });
       if (refused) throw new PollError('intake_refused', refused);
       st.last = { ts, upTicks: reading.upTicks };
-      counters.inc('snmp_polls', { device });
+      // A node dropped meanwhile has left /metrics: its last sample is not counted back in.
+      if (!st.gone) counters.inc('snmp_polls', { device });
     } catch (e) {
       if (st.gone) return;
       const reason = e instanceof PollError ? e.reason : classify(e);

@@ -2,6 +2,9 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../runtime/src/logging.ts';
+import { Liveness, type LivenessSnapshot } from '../src/liveness.ts';
+import { LivenessStore } from '../src/livenessStore.ts';
 import { writeStateFile } from '../src/stateFile.ts';
 
 /** The state files (the inventory holds SNMP secrets): mode 600, in a directory the gateway creates with mode 700. */
@@ -52,5 +55,21 @@ describe('writeStateFile', () => {
     await writeStateFile(join(dir, 'inventory.json'), { revision: 3 });
     expect(mode(dir)).toBe(0o700);
     expect(mode(join(dir, 'inventory.json'))).toBe(0o600);
+  });
+});
+
+describe('LivenessStore', () => {
+  it('keeps a polled node\'s own timeout across a restart', async () => {
+    const file = join(scratch(), 'gw-test', 'liveness.json');
+    const T = Date.UTC(2026, 2, 3, 1, 0);
+    const saved = new Liveness();
+    saved.heard('sw', 'network_node', T, false);
+    saved.setOwnTimeouts(new Map([['sw', 162_000]]));
+    const log = silentLogger();
+    await new LivenessStore({ log, now: () => T + 100_000, file, snapshot: (at) => saved.snapshot(at), restore: () => {} }).save();
+    expect(mode(file)).toBe(0o600);
+    let got: LivenessSnapshot | undefined;
+    await new LivenessStore({ log, now: () => T + 200_000, file, snapshot: () => ({ savedAt: 0, devices: [] }), restore: (s) => (got = s) }).start();
+    expect(got).toEqual({ savedAt: T + 100_000, devices: [{ device: 'sw', kind: 'network_node', lastHeard: T, off: false, timeoutMs: 162_000 }] });
   });
 });
