@@ -73,6 +73,17 @@ export class DeviceFaults {
     this.#faults.delete(device);
   }
 
+  /**
+   * The inventory changed: a device it no longer holds loses its `device_samples_refused`
+   * series and its fault, unless it counts among the untracked ids with a label of their own
+   * (those stay, bounded by OTHER_DEVICE_LABELS).
+   */
+  retain(keep: (device: string) => boolean): void {
+    const gone = (d: string) => !keep(d) && !this.#otherLabels.has(d) && d !== '_other';
+    this.#d.counters.drop('device_samples_refused', (l) => gone(l['device']!));
+    for (const d of this.#faults.keys()) if (!keep(d)) this.#faults.delete(d);
+  }
+
   /** Tracked devices whose latest sample was refused, by id. */
   faulty(): DeviceFault[] {
     for (const d of this.#faults.keys()) if (!this.#d.tracks(d)) this.#faults.delete(d);

@@ -15,7 +15,7 @@ import { GatewayOutbox } from './gatewayOutbox.ts';
 import { HealthReporter } from './healthReporter.ts';
 import { devicesHealth, gatewayHealth, localHealth } from './healthModel.ts';
 import { HealthServer } from './healthServer.ts';
-import { Intake } from './intake.ts';
+import { DEFAULT_SNMP_REQUEST, Intake } from './intake.ts';
 import { InventoryStore } from './inventoryStore.ts';
 import { LanListener } from './lanListener.ts';
 import { LivenessStore } from './livenessStore.ts';
@@ -116,11 +116,16 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     { replyIntervalMs: config.lanErrorIntervalMs ?? 10_000 },
     { counters, now, tracks: (d): boolean => intake.liveness.tracks(d), reply: (e) => lan.sendError(e) },
   );
+  const snmpConfig = config.snmp ?? { ...DEFAULT_SNMP_REQUEST, secrets: {} };
   const intake: Intake = new Intake(
-    { maxTrackedDevices: config.maxTrackedDevices, heartbeatTimeouts: config.heartbeatTimeouts, ...(config.clockWindow ? { clockWindow: config.clockWindow } : {}) },
+    {
+      maxTrackedDevices: config.maxTrackedDevices,
+      heartbeatTimeouts: config.heartbeatTimeouts,
+      ...(config.clockWindow ? { clockWindow: config.clockWindow } : {}),
+      snmp: { timeoutMs: snmpConfig.timeoutMs, retries: snmpConfig.retries },
+    },
     { counters, now, rates: new CounterRates(), append: (r) => outbox.append(r), faults },
   );
-  const snmpConfig = config.snmp ?? { timeoutMs: 3000, retries: 1, secrets: {} };
   const poller = new SnmpPoller(
     { timeoutMs: snmpConfig.timeoutMs, retries: snmpConfig.retries },
     {
@@ -132,10 +137,17 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       accept: (sample, counter) => intake.acceptPolled(sample, counter),
     },
   );
+  /** Liveness learns each polled node's own timeout with the poller's targets. */
+  const setPolled = (nodes: readonly PolledNode[]): void => {
+    intake.setPolled(nodes);
+    poller.setTargets(nodes);
+  };
   const onInventory = (inv: GatewayInventory): void => {
     intake.setInventory(inv, now());
+    const ids = new Set(inv.devices.map((d) => d.id));
+    faults.retain((d) => ids.has(d));
     // The school's network nodes polled over SNMP come with the inventory too.
-    poller.setTargets(polledNodes(inv.devices));
+    setPolled(polledNodes(inv.devices));
   };
   const inventory = new InventoryStore({
     log: log.child({ module: 'inventory' }),
@@ -240,7 +252,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       return reporter.report();
     },
     setPolledNodes(nodes) {
-      poller.setTargets(nodes);
+      setPolled(nodes);
     },
     pollSnmp() {
       lifecycle.assertRunning('pollSnmp()');

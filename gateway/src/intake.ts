@@ -4,9 +4,10 @@ import type { DeviceKind } from '../../protocol/src/kinds.ts';
 import { checkClock, type ClockWindow } from './clockWindow.ts';
 import type { Refusal } from './deviceFaults.ts';
 import { LanSessions, type LanSessionsView } from './lanSessions.ts';
-import { Liveness, type LivenessSnapshot, type LivenessView } from './liveness.ts';
+import { HEARTBEAT_TIMEOUT_MS, Liveness, polledTimeoutMs, type LivenessSnapshot, type LivenessView } from './liveness.ts';
 import type { GatewayCounters } from './metrics.ts';
 import type { CounterRates, PolledCounter } from './rates.ts';
+import type { PolledNode, SnmpPollerConfig } from './snmpPoller.ts';
 
 /** Why a valid sample is still refused (counted in samples_rejected{reason}, and told the device on lan/v1/err). */
 export type IntakeRefusal = 'too_many_devices' | 'too_many_sessions' | 'unregistered' | 'kind_mismatch' | 'clock_ahead' | 'clock_behind';
@@ -14,12 +15,17 @@ export type IntakeRefusal = 'too_many_devices' | 'too_many_sessions' | 'unregist
 /** The hub's default window (HUB_MAX_FUTURE_MS, HUB_MAX_AGE_MS): 5 minutes ahead, 400 days behind. */
 export const DEFAULT_CLOCK_WINDOW: ClockWindow = Object.freeze({ maxFutureMs: 300_000, maxAgeMs: 400 * 86_400_000 });
 
+/** The gateway's SNMP request defaults (GW_SNMP_TIMEOUT_MS, GW_SNMP_RETRIES). */
+export const DEFAULT_SNMP_REQUEST: SnmpPollerConfig = Object.freeze({ timeoutMs: 3000, retries: 1 });
+
 export interface IntakeConfig {
   /** Devices tracked at most, and LAN sessions tracked at most. */
   maxTrackedDevices: number;
   heartbeatTimeouts?: Readonly<Record<DeviceKind, number>>;
   /** Device timestamps accepted around the gateway's clock (DEFAULT_CLOCK_WINDOW when absent). */
   clockWindow?: ClockWindow;
+  /** The SNMP poller's request timeout and retries: a polled node's liveness timeout counts them (`setPolled`). */
+  snmp?: SnmpPollerConfig;
 }
 
 export interface IntakeDeps {
@@ -123,9 +129,22 @@ export class Intake {
     this.#sessions.ended(clientId);
   }
 
-  /** The inventory in force at gateway time `at`: liveness tracks exactly its devices from now on. */
+  /** The inventory in force at gateway time `at`: liveness and the rate baselines hold exactly its devices from now on. */
   setInventory(inv: GatewayInventory, at: number): void {
-    this.#liveness.register(new Map(inv.devices.map((d) => [d.id, d.kind])), at);
+    const ids = new Map(inv.devices.map((d) => [d.id, d.kind]));
+    this.#liveness.register(ids, at);
+    // A device no longer registered keeps no rate baseline (it could only be refused now).
+    this.#deps.rates.retain((d) => ids.has(d));
+  }
+
+  /**
+   * The nodes the gateway polls from now on: each is down after its own timeout
+   * (`polledTimeoutMs`: its poll interval, the poller's waits, never less than its kind's).
+   */
+  setPolled(nodes: readonly PolledNode[]): void {
+    const kind = (this.#cfg.heartbeatTimeouts ?? HEARTBEAT_TIMEOUT_MS).network_node;
+    const request = this.#cfg.snmp ?? DEFAULT_SNMP_REQUEST;
+    this.#liveness.setOwnTimeouts(new Map(nodes.map((n) => [n.device, polledTimeoutMs(kind, n.snmp.pollIntervalMs, request)])));
   }
 
   /** Liveness saved before a restart (livenessStore.ts), at the new start `startedAt`. */

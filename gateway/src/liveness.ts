@@ -16,6 +16,17 @@ export const HEARTBEAT_TIMEOUT_MS: Readonly<Record<DeviceKind, number>> = Object
 
 export const MINUTE_MS = 60_000;
 
+/**
+ * A node the gateway polls (SNMP) is down after the longer of its kind's timeout and
+ * 2.5 × its poll interval + 2 × a poll's longest wait (`timeoutMs` × (`retries` + 1)). Each poll
+ * starts up to 1.1 intervals after the last one ended, so between two answers with one failed
+ * poll in between lie at most 2.2 intervals and two polls' waits: one failed poll and a slow
+ * answer never make it down. The one rule for every polled node (README, liveness).
+ */
+export function polledTimeoutMs(kindTimeoutMs: number, pollIntervalMs: number, request: { timeoutMs: number; retries: number }): number {
+  return Math.max(kindTimeoutMs, Math.ceil(2.5 * pollIntervalMs) + 2 * request.timeoutMs * (request.retries + 1));
+}
+
 interface Observed {
   kind: DeviceKind;
   /** Gateway time it was last heard, or since when it is watched (the gateway's start, a restart while it was up). */
@@ -29,11 +40,12 @@ interface Observed {
 /** Liveness kept beside the outbox across a restart (livenessStore.ts). */
 export interface LivenessSnapshot {
   savedAt: number;
-  devices: Array<{ device: string; kind: DeviceKind; lastHeard: number; off: boolean }>;
+  /** `timeoutMs`: the device's own timeout, when it has one (a polled node). */
+  devices: Array<{ device: string; kind: DeviceKind; lastHeard: number; off: boolean; timeoutMs?: number }>;
 }
 
 /** What the other modules may ask of liveness (Intake owns and writes it). */
-export type LivenessView = Pick<Liveness, 'knows' | 'tracks' | 'size' | 'stateAt' | 'minuteRecords' | 'snapshot' | 'registeredKind'>;
+export type LivenessView = Pick<Liveness, 'knows' | 'tracks' | 'size' | 'stateAt' | 'timeoutOf' | 'minuteRecords' | 'snapshot' | 'registeredKind'>;
 
 /**
  * Device liveness as the gateway sees it on the campus LAN, turned into one availability record
@@ -46,6 +58,8 @@ export class Liveness {
   readonly #timeouts: Readonly<Record<DeviceKind, number>>;
   readonly #devices = new Map<string, Observed>();
   #registered: ReadonlyMap<string, DeviceKind> | undefined;
+  /** Devices with a timeout of their own instead of their kind's (polled nodes: `polledTimeoutMs`). */
+  #own: ReadonlyMap<string, number> = new Map();
 
   constructor(timeouts: Readonly<Record<DeviceKind, number>> = HEARTBEAT_TIMEOUT_MS) {
     this.#timeouts = timeouts;
@@ -71,6 +85,16 @@ export class Liveness {
       if (cur) cur.kind = kind;
       else this.#devices.set(id, { kind, lastHeard: at, off: false, heard: false });
     }
+  }
+
+  /** The devices whose timeout is their own (id → ms), replacing the last such set. */
+  setOwnTimeouts(timeouts: ReadonlyMap<string, number>): void {
+    this.#own = timeouts;
+  }
+
+  /** How long the device may stay silent before it is `down`. */
+  timeoutOf(device: string, kind: DeviceKind): number {
+    return this.#own.get(device) ?? this.#timeouts[kind];
   }
 
   /**
@@ -100,7 +124,7 @@ export class Liveness {
     const d = this.#devices.get(device);
     if (!d) return undefined;
     if (d.off) return 'off';
-    return t - d.lastHeard <= this.#timeouts[d.kind] ? 'up' : 'down';
+    return t - d.lastHeard <= this.timeoutOf(device, d.kind) ? 'up' : 'down';
   }
 
   /** One record per tracked device for the minute starting at `minute` (a multiple of 60 s). */
@@ -113,7 +137,13 @@ export class Liveness {
   }
 
   snapshot(at: number): LivenessSnapshot {
-    return { savedAt: at, devices: [...this.#devices].map(([device, d]) => ({ device, kind: d.kind, lastHeard: d.lastHeard, off: d.off })) };
+    return {
+      savedAt: at,
+      devices: [...this.#devices].map(([device, d]) => {
+        const own = this.#own.get(device);
+        return { device, kind: d.kind, lastHeard: d.lastHeard, off: d.off, ...(own === undefined ? {} : { timeoutMs: own }) };
+      }),
+    };
   }
 
   /**
@@ -125,7 +155,8 @@ export class Liveness {
     for (const d of s.devices) {
       if (this.#devices.size >= max) break;
       if (this.#devices.has(d.device)) continue;
-      const wasDown = !d.off && s.savedAt - d.lastHeard > this.#timeouts[d.kind];
+      // Judged by the timeout in force when it was saved (the inventory giving a polled node its own comes later).
+      const wasDown = !d.off && s.savedAt - d.lastHeard > (d.timeoutMs ?? this.timeoutOf(d.device, d.kind));
       this.#devices.set(d.device, { kind: d.kind, lastHeard: wasDown || d.off ? d.lastHeard : Math.max(d.lastHeard, startedAt), off: d.off, heard: false });
     }
   }

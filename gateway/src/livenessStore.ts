@@ -7,7 +7,7 @@ import { readStateFile, writeStateFile } from './stateFile.ts';
 
 const snapshotSchema = z.strictObject({
   savedAt: z.number().int(),
-  devices: z.array(z.strictObject({ device: z.string().min(1).max(128), kind: deviceKindSchema, lastHeard: z.number().int(), off: z.boolean() })),
+  devices: z.array(z.strictObject({ device: z.string().min(1).max(128), kind: deviceKindSchema, lastHeard: z.number().int(), off: z.boolean(), timeoutMs: z.number().int().positive().optional() })),
 });
 
 export interface LivenessStoreDeps {

@@ -90,8 +90,8 @@ interface NodeState {
  * Polls the school's network nodes over SNMP (docs/design.md#bandwidth): per node one session
  * (v2c or v3), every `pollIntervalMs` jittered, reading the interface's octet counters (64-bit
  * HC ones, or the 32-bit ones only where the agent has none), its oper status and the agent's
- * sysUpTime. Each successful poll is a `network_node` sample stamped with the gateway's clock,
- * handed to Intake; a failed one is counted and logged (never its credentials) and not heard, so
+ * sysUpTime. Each successful poll is a `network_node` sample stamped with the gateway's clock
+ * when the answer arrived, handed to Intake; a failed one is counted and logged (never its credentials) and not heard, so
  * the node goes down after its kind's timeout.
  */
 export class SnmpPoller {
@@ -113,6 +113,8 @@ export class SnmpPoller {
     for (const [device, st] of this.#nodes) {
       const n = next.get(device);
       if (!n || JSON.stringify(n) !== st.key) this.#drop(st);
+      // A node no longer polled leaves /metrics (a changed target keeps its counts).
+      if (!n) for (const name of ['snmp_polls', 'snmp_poll_failures'] as const) this.#deps.counters.drop(name, (l) => l['device'] === device);
     }
     for (const n of next.values()) {
       if (this.#nodes.has(n.device)) continue;
@@ -176,9 +178,11 @@ export class SnmpPoller {
     const { counters } = this.#deps;
     const device = st.node.device;
     try {
-      const ts = this.#deps.now();
       const reading = await this.#read(st);
       if (st.gone) return;
+      // Stamped when the answer came, not when the poll began: a request sent again after a
+      // timeout reached the agent late, and the agent read its counters then.
+      const ts = this.#deps.now();
       const rebooted = st.last !== undefined && (reading.upTicks < st.last.upTicks || reading.upTicks * 10 + UPTIME_SLACK_MS < ts - st.last.ts);
       const sample = deviceSampleSchema.safeParse({
         device,
@@ -192,7 +196,8 @@ export class SnmpPoller {
       const refused = await this.#deps.accept(sample.data, { bits: reading.bits, rebooted });
       if (refused) throw new PollError('intake_refused', refused);
       st.last = { ts, upTicks: reading.upTicks };
-      counters.inc('snmp_polls', { device });
+      // A node dropped meanwhile has left /metrics: its last sample is not counted back in.
+      if (!st.gone) counters.inc('snmp_polls', { device });
     } catch (e) {
       if (st.gone) return;
       const reason = e instanceof PollError ? e.reason : classify(e);

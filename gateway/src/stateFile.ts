@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { formatIssues } from '../../runtime/src/errors.ts';
 import type { PayloadSchema } from './lanValidation.ts';
@@ -6,13 +6,22 @@ import type { PayloadSchema } from './lanValidation.ts';
 /**
  * A small JSON file beside the outbox (the inventory, liveness), replaced atomically: written to
  * a temporary name, flushed, then renamed over the old one, so a crash leaves the old file or
- * the new one, never half of either.
+ * the new one, never half of either. The inventory holds SNMP secrets: the file is mode 600 and
+ * its directory (the gateway's own, `GW_OUTBOX_DIR/<GW_ID>`) mode 700, whatever they were.
  */
 export async function writeStateFile(path: string, value: unknown): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode applies only to a directory it creates; the outbox creates this one first.
+  await chmod(dir, 0o700).catch((e: unknown) => {
+    // A directory another user owns stays as it is; the file's own mode still holds.
+    if ((e as { code?: unknown }).code !== 'EPERM') throw e;
+  });
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
+    // open's mode applies only to a file it creates: a temporary file left by a crash keeps its own.
+    await fh.chmod(0o600);
     await fh.writeFile(JSON.stringify(value));
     await fh.datasync();
   } finally {

@@ -9,6 +9,7 @@ import { createGatewayCounters } from '../src/metrics.ts';
 import { MemoryOutbox } from '../src/outbox.ts';
 import { CounterRates } from '../src/rates.ts';
 import { boardSample, lanOnlyConfig, nodeSample, publish, startLanOnly } from './lanRig.ts';
+import { DEFAULT_TIMETABLE } from '../../protocol/src/schedule.ts';
 
 const T0 = Date.UTC(2026, 2, 3, 1, 0); // a minute boundary
 const MINUTE = 60_000;
@@ -168,6 +169,19 @@ describe('intake: LAN sessions are forgotten when they end, and bounded', () => 
     expect(rig.counters.get('samples_accepted')).toBe(3);
     expect(rig.intake.sessions.reports('c', 'b1')).toBe(true);
     expect(rig.intake.sessions.size).toBe(2);
+  });
+
+  it('an inventory that drops a device drops its rate baseline too', async () => {
+    const rates = new CounterRates();
+    const intake = new Intake({ maxTrackedDevices: 10 }, { counters: createGatewayCounters(), now: () => T0, rates, append: async () => {} });
+    const link = { role: 'school_uplink', capacityBps: 1e9 } as const;
+    const inv = (ids: string[]) => ({ v: 1 as const, gateway: 'gw-test', revision: ids.length, timetable: DEFAULT_TIMETABLE, devices: ids.map((id) => ({ id, kind: 'network_node' as const, room: 'r', link })) });
+    intake.setInventory(inv(['n1', 'n2']), T0);
+    expect(await intake.accept(JSON.parse(nodeSample('n1', 1, T0 - 1000, 0n)), '')).toBeUndefined();
+    expect(await intake.accept(JSON.parse(nodeSample('n2', 1, T0 - 1000, 0n)), '')).toBeUndefined();
+    expect(rates.size).toBe(2);
+    intake.setInventory(inv(['n1']), T0);
+    expect(rates.size).toBe(1);
   });
 
   it('a session that ends while its sample is being appended is not tracked again afterwards', async () => {

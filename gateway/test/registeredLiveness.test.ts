@@ -105,6 +105,23 @@ describe('DeviceFaults', () => {
     expect(f.faulty().map((x) => x.device)).toEqual(['b1']);
   });
 
+  it('a device the inventory no longer holds loses its series and its fault; the untracked ids with labels keep theirs', () => {
+    const tracked = ['b1', 'b2'];
+    const counters = createGatewayCounters();
+    const f = new DeviceFaults({ replyIntervalMs: 0 }, { counters, now: () => T, tracks: (d) => tracked.includes(d), reply: () => {} });
+    f.refused({ device: 'b1', reason: 'clock_ahead', detail: '' });
+    f.refused({ device: 'b2', reason: 'clock_ahead', detail: '' });
+    f.refused({ device: 'b2', reason: 'kind_mismatch', detail: '' });
+    f.refused({ device: 'x1', reason: 'unregistered', detail: '' });
+    const series = () => Object.keys(counters.snapshot()).filter((k) => k.startsWith('device_samples_refused'));
+    expect(series()).toHaveLength(4);
+    // b2 leaves the inventory.
+    tracked.splice(1, 1);
+    f.retain((d) => tracked.includes(d));
+    expect(series().sort()).toEqual(['device_samples_refused{device="b1",reason="clock_ahead"}', 'device_samples_refused{device="x1",reason="unregistered"}']);
+    expect(f.faulty().map((x) => x.device)).toEqual(['b1']);
+  });
+
   it('answers each device at most once per interval, and forgets the fault once a sample is accepted', () => {
     const { f, counters, replies, at } = faults(['b1']);
     f.refused({ device: 'b1', reason: 'clock_ahead', detail: 'd1', seq: 7 });

@@ -1,3 +1,4 @@
+import { createSocket, type Socket } from 'node:dgram';
 import snmp from 'net-snmp';
 import { freeUdpPort } from '../../runtime/src/ports.ts';
 
@@ -83,5 +84,38 @@ export async function startSimAgent(opts: { community?: string; hc?: boolean } =
       if (hc) mib.deleteTableRow('ifXTable', [ifIndex]);
     },
     close: () => new Promise<void>((resolve) => agent.close(() => resolve())),
+  };
+}
+
+export interface UdpRelay {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A UDP relay on a free loopback port in front of an agent: each request waits for `onRequest`
+ * before it goes on, so a test can make the agent answer late (on the test's clock) and read
+ * its counters at the moment it chooses.
+ */
+export async function startUdpRelay(agentPort: number, onRequest: () => void | Promise<void>): Promise<UdpRelay> {
+  const front = createSocket('udp4');
+  await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', resolve));
+  const backs: Socket[] = [];
+  front.on('message', (msg, from) => {
+    void (async () => {
+      await onRequest();
+      // One socket per request: its answer goes back to the request's sender.
+      const back = createSocket('udp4');
+      backs.push(back);
+      back.on('message', (answer) => front.send(answer, from.port, from.address));
+      back.send(msg, agentPort, '127.0.0.1');
+    })();
+  });
+  return {
+    port: (front.address() as { port: number }).port,
+    close: async () => {
+      for (const b of backs.splice(0)) b.close();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+    },
   };
 }

@@ -6,8 +6,10 @@ import { Intake } from '../src/intake.ts';
 import { createGatewayCounters } from '../src/metrics.ts';
 import { CounterRates } from '../src/rates.ts';
 import snmp from 'net-snmp';
+import { metricsText } from '../../runtime/src/counters.ts';
 import { failureDetail, polledNodes, SnmpPoller, type PolledNode } from '../src/snmpPoller.ts';
-import { startSimAgent, type SimAgent } from './snmpAgent.ts';
+import { startSimAgent, startUdpRelay, type SimAgent, type UdpRelay } from './snmpAgent.ts';
+import { lanOnlyConfig, startLanOnly } from './lanRig.ts';
 
 /**
  * The poller against a simulated agent (net-snmp's Agent in process) whose counters the test
@@ -29,20 +31,22 @@ interface Rig {
 }
 
 const rigs: Rig[] = [];
-const agents: SimAgent[] = [];
+const agents: Array<SimAgent | UdpRelay> = [];
 afterEach(async () => {
   for (const r of rigs.splice(0)) await r.poller.stop();
   for (const a of agents.splice(0)) await a.close();
 });
 
 function rig(secrets: Record<string, string> = {}): Rig {
+  // The poller's own request timeout and retries, which a polled node's liveness timeout counts.
+  const request = { timeoutMs: 300, retries: 0 };
   const clock = { now: T0 };
   const counters = createGatewayCounters();
   const records: TelemetryRecord[] = [];
   const logs: string[] = [];
-  const intake = new Intake({ maxTrackedDevices: 10 }, { counters, now: () => clock.now, rates: new CounterRates(), append: async (rs: OutboxRecord[]) => void records.push(...(rs as TelemetryRecord[])) });
+  const intake = new Intake({ maxTrackedDevices: 10, snmp: request }, { counters, now: () => clock.now, rates: new CounterRates(), append: async (rs: OutboxRecord[]) => void records.push(...(rs as TelemetryRecord[])) });
   const poller = new SnmpPoller(
-    { timeoutMs: 300, retries: 0 },
+    request,
     { log: pino({ level: 'debug' }, { write: (s: string) => void logs.push(s) }), counters, now: () => clock.now, random: () => 0.5, secrets, accept: (s, c) => intake.acceptPolled(s, c) },
   );
   const r = { poller, records, counters, logs, clock, intake };
@@ -153,15 +157,100 @@ describe('SnmpPoller against a simulated agent', () => {
     expect(r.logs.join('\n')).not.toContain(a.community);
   });
 
-  it('a node dropped from the targets is no longer polled; stop() closes every session', async () => {
+  it('a sample is stamped when the answer came, not when the poll began: a late answer gets its own time and the rate its true interval', async () => {
+    const a = await agent();
+    const r = rig();
+    // The agent answers 10 s (on the test's clock) after the request was sent: the request went
+    // to the agent late, as a lost one sent again does, so the agent read its counters then.
+    let lateMs = 0;
+    const relay = await startUdpRelay(a.port, () => void (r.clock.now += lateMs));
+    agents.push(relay);
+    r.poller.setTargets([node(a, { port: relay.port, ifIndex: 3, ifName: undefined })]);
+    const first = await step(r, a, 0, 1000n, 0n);
+    expect(first).toMatchObject({ ts: T0, seq: T0 });
+    lateMs = 10_000;
+    const late = await step(r, a, 1, 5_001_000n, 0n);
+    // Polled at T0 + 30 s, answered at T0 + 40 s: 5,000,000 octets in 40 s = 40,000,000 bit / 40 s = 1,000,000 bit/s
+    // (stamped at the poll's start it would read 40,000,000 / 30 = 1,333,333.333 bit/s).
+    expect(late).toMatchObject({ ts: T0 + 40_000, seq: T0 + 40_000, rx: T0 + 40_000 });
+    expect(late!.rate).toEqual({ rxBps: 1_000_000, txBps: 0 });
+  });
+
+  it('a node polled every 60 s is up between its polls and through one failed poll, down only after its own timeout', async () => {
+    const a = await agent();
+    const r = rig();
+    const n = node(a, { ifIndex: 3, ifName: undefined, pollIntervalMs: 60_000 });
+    r.intake.setPolled([n]);
+    r.poller.setTargets([n]);
+    const fail = async (at: number) => {
+      a.removeInterface(3);
+      r.clock.now = at;
+      await r.poller.pollNow();
+    };
+    const state = (at: number) => r.intake.liveness.stateAt('yz-s01-core', at);
+    // Timeout: max(75 s for network nodes, 2.5 × 60 s + 2 × 300 ms × (0 + 1)) = 150,600 ms.
+    await step(r, a, 0, 0n, 0n);
+    // The next poll at most 66 s later (60 s + 10 % jitter) fails; the one after, 66 s on, answers.
+    await fail(T0 + 66_000);
+    for (let t = T0; t <= T0 + 132_000; t += 1000) expect(state(t)).toBe('up');
+    r.clock.now = T0 + 132_000;
+    a.setInterface({ ifIndex: 3, name: 'Gi0/1', operUp: true, inOctets: 1n, outOctets: 1n });
+    await r.poller.pollNow();
+    expect(r.counters.get('snmp_polls', { device: 'yz-s01-core' })).toBe(2);
+    // From then on every poll fails: up for 150,600 ms after T0 + 132 s, down after.
+    await fail(T0 + 198_000);
+    await fail(T0 + 264_000);
+    expect(r.counters.get('snmp_poll_failures', { device: 'yz-s01-core', reason: 'no_such_interface' })).toBe(3);
+    expect(state(T0 + 132_000 + 150_600)).toBe('up');
+    expect(state(T0 + 132_000 + 150_601)).toBe('down');
+  });
+
+  it('a node dropped from the targets is no longer polled and its series leave /metrics; stop() closes every session', async () => {
     const a = await agent();
     const r = rig();
     r.poller.setTargets([node(a)]);
     await step(r, a, 0, 1n, 1n);
+    a.removeInterface(3);
+    r.clock.now += STEP;
+    await r.poller.pollNow();
+    const series = () => Object.keys(r.counters.snapshot()).filter((k) => k.startsWith('snmp_poll'));
+    expect(series()).toEqual(['snmp_poll_failures{device="yz-s01-core",reason="no_such_interface"}', 'snmp_polls{device="yz-s01-core"}']);
+    // A changed target keeps the node's counts; a node no longer polled leaves /metrics.
+    r.poller.setTargets([node(a, { pollIntervalMs: 600_000 })]);
+    expect(series()).toHaveLength(2);
     r.poller.setTargets([]);
     expect(r.poller.size).toBe(0);
-    expect(await step(r, a, 1, 2n, 2n)).toBeUndefined();
-    expect(r.counters.get('snmp_polls', { device: 'yz-s01-core' })).toBe(1);
+    expect(await step(r, a, 2, 2n, 2n)).toBeUndefined();
+    expect(series()).toEqual([]);
+    expect((await metricsText(r.counters.registry)).body).not.toContain('yz-s01-core');
+  });
+});
+
+describe('a gateway polling a node', () => {
+  it('gives the node its own timeout from the poll interval and GW_SNMP_TIMEOUT_MS / GW_SNMP_RETRIES', async () => {
+    const a = await agent();
+    a.setUptime(100_000);
+    a.setInterface({ ifIndex: 3, name: 'Gi0/1', operUp: true, inOctets: 0n, outOctets: 0n });
+    const clock = { now: T0 - 161_000 };
+    const rig = await startLanOnly(await lanOnlyConfig({ GW_SNMP_TIMEOUT_MS: '1000', GW_SNMP_RETRIES: '2' }), { now: () => clock.now, random: () => 0.5 });
+    try {
+      rig.gw.setPolledNodes([node(a, { ifIndex: 3, ifName: undefined, pollIntervalMs: 60_000 })]);
+      await rig.gw.pollSnmp();
+      // Timeout: max(75 s, 2.5 × 60 s + 2 × 1000 ms × (2 + 1)) = 156,000 ms.
+      const state = async (minute: number) => {
+        clock.now = minute;
+        await rig.gw.sampleAvailability(minute);
+        const recs = [];
+        for (let b = rig.gw.outbox.take(1000); b; b = rig.gw.outbox.take(1000)) recs.push(...b.records);
+        return recs.filter((x) => x.kind === 'availability').map((x) => (x as { state: string }).state);
+      };
+      // Heard at T0 − 161 s: the minutes T0 − 120 s, T0 − 60 s and T0 are 41 s, 101 s and 161 s after it.
+      expect(await state(T0 - 120_000)).toEqual(['up']);
+      expect(await state(T0 - 60_000)).toEqual(['up']);
+      expect(await state(T0)).toEqual(['down']);
+    } finally {
+      await rig.stop();
+    }
   });
 });
 

@@ -18,6 +18,8 @@ export class Counters<C extends CounterCatalogue = CounterCatalogue> {
   readonly registry: Registry;
   readonly prefix: string;
   readonly #values = new Map<string, number>();
+  /** Each series' labels, by the same key as #values (for `drop`). */
+  readonly #labels = new Map<string, { name: string; labels: Record<string, string> }>();
   readonly #counters = new Map<string, Counter>();
 
   constructor(prefix: string, catalogue: C, registry: Registry = new Registry()) {
@@ -37,7 +39,27 @@ export class Counters<C extends CounterCatalogue = CounterCatalogue> {
     if (by <= 0) return;
     c.inc(labels, by);
     const key = counterKey(name, labels);
+    if (!this.#labels.has(key)) this.#labels.set(key, { name, labels: { ...labels } });
     this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+  }
+
+  /**
+   * Removes the series of one counter whose labels match (a device that left the inventory):
+   * they leave /metrics, so per-device labels stay bounded by the devices there are. Returns how
+   * many were removed.
+   */
+  drop(name: keyof C & string, match: (labels: Readonly<Record<string, string>>) => boolean): number {
+    const c = this.#counters.get(name);
+    if (!c) throw new Error(`counter ${name} is not in the ${this.prefix} catalogue`);
+    let n = 0;
+    for (const [key, series] of this.#labels) {
+      if (series.name !== name || !match(series.labels)) continue;
+      c.remove(series.labels);
+      this.#labels.delete(key);
+      this.#values.delete(key);
+      n++;
+    }
+    return n;
   }
 
   get(name: keyof C & string, labels: Record<string, string> = {}): number {

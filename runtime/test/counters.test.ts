@@ -13,6 +13,24 @@ const CATALOGUE = {
 const counters = () => new Counters('hub', CATALOGUE);
 
 describe('Counters', () => {
+  it('drop removes the matching series of one counter from its reads and from the exposition', async () => {
+    const c = counters();
+    c.inc('conn', { a: 'x', b: '1' });
+    c.inc('conn', { a: 'x', b: '2' }, 2);
+    c.inc('conn', { a: 'y', b: '1' }, 4);
+    c.inc('rejected', { reason: 'x' });
+    expect(c.drop('conn', (l) => l['a'] === 'x')).toBe(2);
+    expect(c.get('conn', { a: 'x', b: '1' })).toBe(0);
+    expect(c.total('conn')).toBe(4);
+    expect(c.get('rejected', { reason: 'x' })).toBe(1);
+    const text = (await metricsText(c.registry)).body;
+    const conn = (parsePrometheusTextFormat(text) as Array<{ name: string; metrics: Array<{ labels?: Record<string, string>; value: string }> }>).find((m) => m.name === 'hub_conn_total')!;
+    expect(conn.metrics).toEqual([{ labels: { a: 'y', b: '1' }, value: '4' }]);
+    // Counted again after a drop, a series starts from zero.
+    c.inc('conn', { a: 'x', b: '1' });
+    expect(c.get('conn', { a: 'x', b: '1' })).toBe(1);
+  });
+
   it('starts empty', () => {
     const c = counters();
     expect(c.get('rejected')).toBe(0);
