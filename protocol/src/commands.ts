@@ -37,6 +37,13 @@ export function actionAppliesTo(action: CommandAction, kind: DeviceKind): boolea
   return kinds === 'all' || kinds.includes(kind);
 }
 
+/** Why `action` is refused for a device of `kind`, naming the kinds that carry it out; undefined when it applies. */
+export function actionKindProblem(action: CommandAction, kind: DeviceKind): string | undefined {
+  const kinds = ACTION_KINDS[action];
+  if (kinds === 'all' || kinds.includes(kind)) return undefined;
+  return `${action} is not for a ${kind} (only ${kinds.join(', ')})`;
+}
+
 /**
  * Why a command's `input` does not fit its action, or undefined when it does: `switch_input`
  * needs one, every other action has none.
