@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionAppliesTo, COMMAND_ACTIONS, COMMAND_INPUTS, commandInputProblem, commandRequestSchema, commandResultSchema, lanCommandSchema } from '../src/commands.ts';
+import { actionAppliesTo, actionKindProblem, COMMAND_ACTIONS, COMMAND_INPUTS, commandInputProblem, commandRequestSchema, commandResultSchema, lanCommandSchema } from '../src/commands.ts';
 import { DEVICE_KINDS, interactiveBoardDataSchema } from '../src/kinds.ts';
 
 const ID = 'cmd-12345678';
@@ -63,5 +63,8 @@ describe('switch_input and its input', () => {
     const seen: Record<string, Record<string, boolean>> = {};
     for (const a of COMMAND_ACTIONS) for (const k of DEVICE_KINDS) (seen[a] ??= {})[k] = actionAppliesTo(a, k);
     expect(seen).toEqual(table);
+    expect(actionKindProblem('switch_input', 'vr_kit')).toBe('switch_input is not for a vr_kit (only interactive_board, classroom_av)');
+    expect(actionKindProblem('switch_input', 'classroom_av')).toBeUndefined();
+    expect(actionKindProblem('reboot', 'network_node')).toBeUndefined();
   });
 });
