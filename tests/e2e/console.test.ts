@@ -222,7 +222,7 @@ describe('the web console in a real browser', () => {
   it('switches the board\'s input to hdmi2 from its page and sees `done` without a reload; a VR kit\'s page has no such control', async () => {
     // Still on the board's page.
     const control = page.locator('[data-testid=switch-input]');
-    expect(await control.getByLabel('信号源').evaluate((el) => [...(el as HTMLSelectElement).options].map((o) => o.value))).toEqual(['hdmi1', 'hdmi2', 'ops', 'usb-c', 'vga']);
+    expect(await control.getByLabel('信号源').locator('option').evaluateAll((els) => els.map((e) => e.getAttribute('value')))).toEqual(['hdmi1', 'hdmi2', 'ops', 'usb-c', 'vga']);
     await mark(page);
     await control.getByLabel('信号源').selectOption('hdmi2');
     await control.getByRole('button', { name: '切换信号源' }).click();
