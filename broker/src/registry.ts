@@ -77,7 +77,8 @@ export interface ApiTokenRow { id: string; user: string; name: string; secretHas
 /** A console session: the cookie is `<id>_<secret>`, only the secret's SHA-256 kept (auth/sessions.ts). */
 export interface SessionRow { id: string; user: string; secretHash: string; csrfToken: string; createdAt: number; expiresAt: number; lastSeenAt: number; revokedAt: number | null }
 export type CommandStatus = 'sent' | 'rejected' | 'done' | 'failed' | 'expired' | 'no_result';
-export interface CommandRecord { id: string; device: string; district: string; school: string; gateway: string; action: string; ttlMs: number; actor: string; idempotencyKey: string | null; requestHash: string | null; status: CommandStatus; detail: string | null; issuedAt: number; updatedAt: number }
+/** `input`: switch_input's source; null for every other action. */
+export interface CommandRecord { id: string; device: string; district: string; school: string; gateway: string; action: string; input: string | null; ttlMs: number; actor: string; idempotencyKey: string | null; requestHash: string | null; status: CommandStatus; detail: string | null; issuedAt: number; updatedAt: number }
 export interface Page<T> { items: T[]; nextCursor: string | null }
 /** `limit` 1..1000; `cursor` the `nextCursor` of the page before. */
 export interface PageRequest { cursor?: string | undefined; limit: number }
@@ -138,7 +139,7 @@ const USER_SELECT = 'SELECT id, display_name, role, district, school, created_at
 const TOKEN_SELECT = 'SELECT id, user, name, secret_hash, created_at, expires_at, revoked_at, last_used_at FROM api_tokens';
 const SESSION_SELECT = 'SELECT id, user, secret_hash, csrf_token, created_at, expires_at, last_seen_at, revoked_at FROM sessions';
 const COMMAND_SELECT =
-  'SELECT id, device, district, school, gateway, action, ttl_ms, actor, idempotency_key, request_hash, status, detail, issued_at, updated_at FROM commands';
+  'SELECT id, device, district, school, gateway, action, input, ttl_ms, actor, idempotency_key, request_hash, status, detail, issued_at, updated_at FROM commands';
 
 /** A stored target; one that no longer passes the schema (written by hand) counts as none. */
 function parseSnmpTarget(raw: SQLInputValue | undefined): SnmpTarget | null {
@@ -232,6 +233,7 @@ const toCommand = (r: SqlRow): CommandRecord => ({
   school: String(r['school']),
   gateway: String(r['gateway']),
   action: String(r['action']),
+  input: strOrNull(r['input']!),
   ttlMs: num(r['ttl_ms']!),
   actor: String(r['actor']),
   idempotencyKey: strOrNull(r['idempotency_key']!),
@@ -374,7 +376,7 @@ export class Registry {
       commandByKey: p(`${COMMAND_SELECT} WHERE actor = ? AND idempotency_key = ?`),
       sentCommands: p(`${COMMAND_SELECT} WHERE status = 'sent' ORDER BY issued_at, id`),
       insertCommand: p(
-        'INSERT INTO commands (id, device, district, school, gateway, action, ttl_ms, actor, idempotency_key, request_hash, status, detail, issued_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO commands (id, device, district, school, gateway, action, input, ttl_ms, actor, idempotency_key, request_hash, status, detail, issued_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       // A late `sent` (the publish acknowledged after the result came back) never hides the outcome.
       // Only a command still `sent` changes: the first outcome stands (two hubs on one registry, a late stop).
@@ -911,7 +913,7 @@ export class Registry {
       const held = this.commandByKey(v.actor, v.idempotencyKey);
       if (held) throw new RegistryConflictError('command', v.id, 'exists', `idempotency key ${JSON.stringify(v.idempotencyKey)} of ${v.actor} is command ${JSON.stringify(held.id)}'s`);
     }
-    this.#stmts['insertCommand']!.run(v.id, v.device, v.district, v.school, v.gateway, v.action, v.ttlMs, v.actor, v.idempotencyKey, v.requestHash, v.status, v.detail, v.issuedAt, v.updatedAt);
+    this.#stmts['insertCommand']!.run(v.id, v.device, v.district, v.school, v.gateway, v.action, v.input, v.ttlMs, v.actor, v.idempotencyKey, v.requestHash, v.status, v.detail, v.issuedAt, v.updatedAt);
   }
 
   getCommand(id: string): CommandRecord | undefined {

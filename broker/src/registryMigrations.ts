@@ -173,11 +173,20 @@ const SNMP_TARGETS = `
 ALTER TABLE devices ADD COLUMN snmp_target TEXT;
 `;
 
+/**
+ * Commands with an argument (docs/design.md#protocol): the source a `switch_input` selects;
+ * NULL for every other action, and for every command recorded before.
+ */
+const COMMANDS_INPUT = `
+ALTER TABLE commands ADD COLUMN input TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: (db) => db.exec(INITIAL_SCHEMA) },
   { version: 2, name: 'management plane', up: (db) => db.exec(MANAGEMENT_PLANE) },
   { version: 3, name: 'console sessions', up: (db) => db.exec(CONSOLE_SESSIONS) },
   { version: 4, name: 'snmp targets', up: (db) => db.exec(SNMP_TARGETS) },
+  { version: 5, name: 'commands input', up: (db) => db.exec(COMMANDS_INPUT) },
 ];
 
 const LEDGER = 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)';

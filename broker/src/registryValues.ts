@@ -98,6 +98,7 @@ export const commandSchema = z.object({
   school: topicIdSchema,
   gateway: topicIdSchema,
   action: z.string().min(1).max(64),
+  input: z.string().min(1).max(64).nullable(),
   ttlMs: z.number().int().positive(),
   actor: z.string().min(1).max(200),
   idempotencyKey: z.string().min(1).max(200).nullable(),

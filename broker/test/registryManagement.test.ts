@@ -353,7 +353,7 @@ describe('Registry gateways of the management plane', () => {
 
 describe('Registry commands', () => {
   const cmd = (id: string, issuedAt: number, extra: Partial<CommandRecord> = {}): CommandRecord => ({
-    id, device: 'AV-1', district: '渝中区', school: 'S01', gateway: 'G1', action: 'reboot', ttlMs: 30_000, actor: 'user:alice',
+    id, device: 'AV-1', district: '渝中区', school: 'S01', gateway: 'G1', action: 'reboot', input: null, ttlMs: 30_000, actor: 'user:alice',
     idempotencyKey: null, requestHash: null, status: 'sent', detail: null, issuedAt, updatedAt: issuedAt, ...extra,
   });
 

@@ -194,7 +194,7 @@ describe('registry migrations: adoption of a file made before versions', () => {
         reg.close();
       }
       raw((db) => {
-        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }, { version: 4, name: 'snmp targets' }]);
+        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }, { version: 4, name: 'snmp targets' }, { version: 5, name: 'commands input' }]);
       });
     });
   }
@@ -313,7 +313,7 @@ describe('registry migrations: 2, the management plane, over a version-1 file', 
       reg.close();
     }
     raw((db) => {
-      expect(ledger(db).map((r) => r.version)).toEqual([1, 2, 3, 4]);
+      expect(ledger(db).map((r) => r.version)).toEqual([1, 2, 3, 4, 5]);
       expect(db.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
       expect(columns(db, 'schools').map((c) => c[0])).toEqual(['id', 'district', 'name_zh', 'timetable', 'name_en', 'uplink_capacity_bps', 'created_at']);
     });
@@ -326,7 +326,7 @@ describe('registry migrations: 3, console sessions', () => {
     raw((db) => db.exec("INSERT INTO users (id, role, created_at) VALUES ('admin', 'city_admin', 1)"));
     new Registry(file).close();
     raw((db) => {
-      expect(ledger(db).map((r) => [r.version, r.name])).toEqual([[1, 'initial'], [2, 'management plane'], [3, 'console sessions'], [4, 'snmp targets']]);
+      expect(ledger(db).map((r) => [r.version, r.name])).toEqual([[1, 'initial'], [2, 'management plane'], [3, 'console sessions'], [4, 'snmp targets'], [5, 'commands input']]);
       expect(columns(db, 'sessions')).toEqual([
         ['id', 'TEXT', 0, null, 1],
         ['user', 'TEXT', 1, null, 0],
@@ -360,8 +360,34 @@ describe('registry migrations: 4, SNMP targets', () => {
       reg.close();
     }
     raw((db) => {
-      expect(ledger(db).map((r) => [r.version, r.name]).at(-1)).toEqual([4, 'snmp targets']);
+      expect(ledger(db).map((r) => [r.version, r.name])[3]).toEqual([4, 'snmp targets']);
       expect(columns(db, 'devices').at(-1)).toEqual(['snmp_target', 'TEXT', 0, null, 0]);
+    });
+  });
+});
+
+describe('registry migrations: 5, commands input', () => {
+  it('adds commands.input (NULL for the commands of a version-4 file), and records a switch_input\'s', () => {
+    raw((db) => migrate(db, file, MIGRATIONS.slice(0, 4)));
+    raw((db) => {
+      db.exec("INSERT INTO districts (id, name_en) VALUES ('渝中区', 'Yuzhong')");
+      db.exec("INSERT INTO schools (id, district, name_zh) VALUES ('S01', '渝中区', '一中')");
+      db.exec(
+        "INSERT INTO commands (id, device, district, school, gateway, action, ttl_ms, actor, status, issued_at, updated_at) VALUES ('c-old', 'B-1', '渝中区', 'S01', 'G1', 'reboot', 60000, 'user:alice', 'done', 1000, 2000)",
+      );
+    });
+    const reg = new Registry(file);
+    try {
+      expect(reg.getCommand('c-old')).toEqual({ id: 'c-old', device: 'B-1', district: '渝中区', school: 'S01', gateway: 'G1', action: 'reboot', input: null, ttlMs: 60_000, actor: 'user:alice', idempotencyKey: null, requestHash: null, status: 'done', detail: null, issuedAt: 1000, updatedAt: 2000 });
+      reg.insertCommand({ id: 'c-new', device: 'B-1', district: '渝中区', school: 'S01', gateway: 'G1', action: 'switch_input', input: 'hdmi2', ttlMs: 60_000, actor: 'user:alice', idempotencyKey: null, requestHash: null, status: 'sent', detail: null, issuedAt: 3000, updatedAt: 3000 });
+      expect(reg.getCommand('c-new')?.input).toBe('hdmi2');
+    } finally {
+      reg.close();
+    }
+    raw((db) => {
+      expect(ledger(db).map((r) => [r.version, r.name]).at(-1)).toEqual([5, 'commands input']);
+      expect(columns(db, 'commands').at(-1)).toEqual(['input', 'TEXT', 0, null, 0]);
+      expect(db.prepare("SELECT id, input FROM commands ORDER BY id").all()).toEqual([{ id: 'c-new', input: 'hdmi2' }, { id: 'c-old', input: null }]);
     });
   });
 });

@@ -16,7 +16,7 @@ export interface GatewayStatus extends Gateway { connection: 'online' | 'offline
 export interface GatewayCredentials { gateway: Gateway; password: string; env: Record<string, string>; envBlock: string }
 export interface User { id: string; displayName: string; role: string; district: string | null; school: string | null; createdAt: number; disabledAt: number | null }
 export interface NewUser { user: User; token: string; tokenId: string; expiresAt: number | null }
-export interface CommandRecord { id: string; device: string; district: string; school: string; gateway: string; action: string; ttlMs: number; actor: string; status: string; detail: string | null; issuedAt: number; updatedAt: number }
+export interface CommandRecord { id: string; device: string; district: string; school: string; gateway: string; action: string; input: string | null; ttlMs: number; actor: string; status: string; detail: string | null; issuedAt: number; updatedAt: number }
 export interface ImportResult { dryRun: boolean; encoding: string; created: number; updated: number; unchanged: number; rows: number }
 export interface StateCounts { up: number; down: number; off: number; unknown: number }
 export interface StatusReport {

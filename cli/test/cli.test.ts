@@ -417,6 +417,27 @@ describe('campus CLI against a real hub', () => {
     expect(r.code).toBe(6);
   });
 
+  it('command send --input: switch_input with its source; without one, or to a kind without inputs, exits 6 with the hub\'s reason', async () => {
+    let r = await campus(['command', 'send', 'yz-bashu-301-board', 'switch_input', '--input', 'hdmi2', '--json']);
+    // No gateway is connected: rejected (exit 8), but recorded with its input.
+    expect(r.code).toBe(8);
+    const rec = JSON.parse(r.out) as { id: string; action: string; input: string | null; status: string };
+    expect(rec).toMatchObject({ action: 'switch_input', input: 'hdmi2', status: 'rejected' });
+    r = await campus(['command', 'show', rec.id]);
+    expect(r.out).toMatch(/^input: +hdmi2$/m);
+    r = await campus(['command', 'list', '--device', 'yz-bashu-301-board']);
+    expect(r.out.split('\n').find((l) => l.startsWith(rec.id))).toMatch(new RegExp(`^${rec.id} +yz-bashu-301-board +switch_input hdmi2 +rejected `));
+    r = await campus(['command', 'send', 'yz-bashu-301-board', 'switch_input']);
+    expect([r.code, r.err]).toEqual([6, expect.stringContaining('switch_input needs an input')]);
+    r = await campus(['command', 'send', 'yz-bashu-301-board', 'reboot', '--input', 'vga']);
+    expect([r.code, r.err]).toEqual([6, expect.stringContaining('reboot takes no input (only switch_input has one)')]);
+    r = await campus(['command', 'send', 'yz-bashu-uplink', 'switch_input', '--input', 'hdmi1']);
+    expect([r.code, r.err]).toEqual([6, expect.stringContaining('switch_input is not for a network_node (only interactive_board, classroom_av)')]);
+    r = await campus(['command', 'send', '--help']);
+    expect(r.out + r.err).toMatch(/\[--input <input>\]/);
+    expect(r.out + r.err).toMatch(/--input +with switch_input \(boards and classroom AV\): the source, hdmi1, hdmi2, ops, usb-c or vga/);
+  });
+
   it('command send: a reply lost on the way is retried with the same Idempotency-Key, and the hub commands once', async () => {
     // In front of the real hub: the first request goes through, its reply is dropped (the
     // connection reset); later ones pass. Every attempt's key is recorded.

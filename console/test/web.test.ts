@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { actionAppliesTo, COMMAND_ACTIONS as PROTOCOL_ACTIONS, COMMAND_INPUTS as PROTOCOL_INPUTS } from '../../protocol/src/commands.ts';
+import { DEVICE_KINDS as PROTOCOL_KINDS } from '../../protocol/src/kinds.ts';
+import { COMMAND_ACTIONS, COMMAND_INPUTS, INPUT_KINDS } from '../src/web/types.ts';
 import { bps, buckets, percent, telemetryValue } from '../src/web/format.ts';
 import { label, LABEL_KEYS, labelPair, nameOf, storedLang } from '../src/web/i18n.ts';
 import { pathOf, routeOf } from '../src/web/route.ts';
@@ -36,5 +39,16 @@ describe('console figures as shown', () => {
 
   it('asks the API for the order of a column: nothing for id ascending', () => {
     expect([sortQuery('id', 1), sortQuery('id', -1), sortQuery('state', 1), sortQuery('since', -1)]).toEqual([{}, { sort: 'id', order: 'desc' }, { sort: 'state' }, { sort: 'since', order: 'desc' }]);
+  });
+});
+
+describe('the console\'s copies of the protocol\'s lists', () => {
+  it('has the protocol\'s actions and inputs, and switch_input for the kinds the protocol gives it', () => {
+    expect(COMMAND_ACTIONS).toEqual(PROTOCOL_ACTIONS);
+    expect(COMMAND_INPUTS).toEqual(PROTOCOL_INPUTS);
+    expect([...INPUT_KINDS].sort()).toEqual(PROTOCOL_KINDS.filter((k) => actionAppliesTo('switch_input', k)).sort());
+    // Every action has a label in both languages.
+    for (const a of COMMAND_ACTIONS) expect(LABEL_KEYS).toContain(`action.${a}`);
+    expect([label('zh', 'action.switch_input'), label('en', 'action.switch_input')]).toEqual(['切换信号源', 'Switch input']);
   });
 });

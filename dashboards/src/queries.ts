@@ -132,6 +132,7 @@ export function recentCommands(filters: Cond[]): Select {
     .select(
       as(tagOf('command', 'device'), 'device'),
       as(tagOf('command', 'action'), 'action'),
+      as(fieldOf('command', 'input'), 'input'),
       as(fieldOf('command', 'status'), 'status'),
       as(fieldOf('command', 'detail'), 'detail'),
       as(fieldOf('command', 'id'), 'id'),

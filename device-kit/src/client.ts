@@ -22,7 +22,11 @@ export interface DeviceClientOptions {
   kind: DeviceKind;
   /** Stable across reconnects and unique on the LAN; the device id by default. */
   clientId?: string;
-  /** What to do with a command addressed to this device; `done` by default. */
+  /**
+   * What to do with a command addressed to this device; `done` by default. A `switch_input`
+   * carries `cmd.input` (`hdmi1`, `hdmi2`, `ops`, `usb-c`, `vga`): a board reports it as its
+   * `activeInput` from its next sample on.
+   */
   onCommand?: (cmd: LanCommand) => CommandAnswer | Promise<CommandAnswer>;
   /** A refusal the gateway sent about this device. */
   onRefusal?: (err: LanError) => void;
@@ -166,7 +170,9 @@ async function main(argv: string[]): Promise<number> {
     ...(a['client-id'] ? { clientId: a['client-id'] } : {}),
     onCommand: (cmd) => {
       const answer: CommandAnswer = a['fail-commands'] ? { status: 'failed', detail: 'refused by --fail-commands' } : { status: 'done' };
-      print({ event: 'command', id: cmd.id, action: cmd.action, ttlMs: cmd.ttlMs, answer: answer.status });
+      // A board carries out switch_input: its next samples report the input chosen.
+      if (answer.status === 'done' && cmd.action === 'switch_input' && kind.data === 'interactive_board') data = { ...data, activeInput: cmd.input } as DeviceSample['data'];
+      print({ event: 'command', id: cmd.id, action: cmd.action, ...(cmd.input === undefined ? {} : { input: cmd.input }), ttlMs: cmd.ttlMs, answer: answer.status });
       return answer;
     },
     onRefusal: (err) => print({ event: 'refused', reason: err.reason, detail: err.detail, seq: err.seq }),

@@ -102,7 +102,12 @@ describe('JSON Schema files and zod: the same verdict', () => {
 
   it('agree on command answers, commands and refusals', () => {
     const answer = fc.record({ v: fc.oneof(fc.constant(1), value), id: fc.oneof(fc.constant('cmd-12345678'), nasty), device: fc.oneof(fc.constant('d-1'), nasty), status: fc.oneof(fc.constantFrom('done', 'failed'), nasty), detail: fc.oneof(nasty, fc.string({ maxLength: 600 })) }, { requiredKeys: ['v', 'id', 'device', 'status'] });
-    const command = fc.record({ v: fc.constant(1), id: fc.constant('cmd-12345678'), device: fc.oneof(fc.constant('d-1'), nasty), action: fc.oneof(fc.constantFrom('reboot', 'power_on', 'power_off', 'standby'), nasty), ttlMs: fc.oneof(fc.integer(), value) });
+    // `input` present or not on every action: the files' if/then/else and the refinement agree.
+    const command = fc.record(
+      { v: fc.constant(1), id: fc.constant('cmd-12345678'), device: fc.oneof(fc.constant('d-1'), nasty), action: fc.oneof(fc.constantFrom('reboot', 'power_on', 'power_off', 'standby', 'switch_input'), nasty), input: fc.oneof(fc.constantFrom('hdmi1', 'hdmi2', 'ops', 'usb-c', 'vga', 'none'), nasty), ttlMs: fc.oneof(fc.integer({ min: 1 }), value) },
+      { requiredKeys: ['v', 'id', 'device', 'action', 'ttlMs'] },
+    );
+    const seen = { switchAccepted: 0, switchRefused: 0, otherAccepted: 0, otherRefused: 0 };
     const refusal = fc.record({ v: fc.constant(1), device: fc.oneof(fc.constant('d-1'), nasty), reason: fc.oneof(fc.constantFrom('invalid_sample', 'clock_ahead', ''), nasty), detail: fc.string({ maxLength: 600 }), seq: fc.oneof(fc.nat(), value), at: fc.oneof(fc.constant(TS), value) }, { requiredKeys: ['v', 'device', 'reason', 'detail', 'at'] });
     fc.assert(
       fc.property(answer, command, refusal, (a, c, r) => {
@@ -110,10 +115,22 @@ describe('JSON Schema files and zod: the same verdict', () => {
         expect(aj).toBe(az);
         const [cj, cz] = verdicts('lan-cmd.json', c);
         expect(cj).toBe(cz);
+        seen[`${c.action === 'switch_input' ? 'switch' : 'other'}${cz ? 'Accepted' : 'Refused'}` as keyof typeof seen]++;
         const [rj, rz] = verdicts('lan-err.json', r);
         expect(rj).toBe(rz);
       }),
-      { numRuns: 5000 },
+      { numRuns: 5000, seed: 7 },
     );
+    // Both verdicts on switch_input and on the other actions, not only refusals.
+    for (const n of Object.values(seen)) expect(n).toBeGreaterThan(50);
+  });
+
+  it('agree on switch_input written out: with an input, without, and an input on another action', () => {
+    const cmd = (patch: Record<string, unknown>) => ({ v: 1, id: 'cmd-12345678', device: 'd-1', action: 'switch_input', ttlMs: 5000, ...patch });
+    expect(verdicts('lan-cmd.json', cmd({ input: 'hdmi2' }))).toEqual([true, true]);
+    expect(verdicts('lan-cmd.json', cmd({}))).toEqual([false, false]);
+    expect(verdicts('lan-cmd.json', cmd({ input: 'none' }))).toEqual([false, false]);
+    expect(verdicts('lan-cmd.json', cmd({ action: 'reboot', input: 'hdmi2' }))).toEqual([false, false]);
+    expect(verdicts('lan-cmd.json', cmd({ action: 'reboot' }))).toEqual([true, true]);
   });
 });

@@ -34,7 +34,8 @@ interface SimDeviceRuntime {
 /**
  * The simulated fleet: one MQTT connection per device to its school's gateway, publishing
  * samples at each kind's cadence with QoS 1. Deterministic data for a seed; wall-clock times.
- * Each device carries out the commands addressed to it (lan/v1/cmd) and answers `done`.
+ * Each device carries out the commands addressed to it (lan/v1/cmd, `DeviceStream.carryOut`: a
+ * board's switch_input sets the input its next samples report) and answers.
  */
 export function createSimulator(
   fleet: Fleet,
@@ -109,8 +110,9 @@ export function createSimulator(
             if (!cmd.success || cmd.data.device !== device.id || done.has(cmd.data.id)) return; // not ours, or a redelivery
             done.add(cmd.data.id);
             if (done.size > 100) done.delete(done.values().next().value!);
-            log.debug({ device: device.id, action: cmd.data.action, id: cmd.data.id }, 'command carried out');
-            client.publish(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.data.id, device: device.id, status: 'done' }), { qos: 1 });
+            const answer = rt.stream.carryOut(cmd.data);
+            log.debug({ device: device.id, action: cmd.data.action, input: cmd.data.input, id: cmd.data.id, status: answer.status }, 'command carried out');
+            client.publish(LAN_COMMAND_RESULT_TOPIC, JSON.stringify({ v: 1, id: cmd.data.id, device: device.id, ...answer }), { qos: 1 });
           });
         }
       }

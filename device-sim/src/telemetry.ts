@@ -1,3 +1,4 @@
+import { actionKindProblem, type CommandInput, type LanCommand, type LanCommandResult } from '../../protocol/src/commands.ts';
 import { MAX_U64 } from '../../protocol/src/kinds.ts';
 import type { DeviceSample } from '../../protocol/src/telemetry.ts';
 import type { SimDevice } from './fleet.ts';
@@ -37,6 +38,8 @@ export class DeviceStream {
   #syncAgeS: number;
   #freeDiskMiB: number;
   readonly #syncBroken: boolean;
+  /** A board's input once a switch_input chose it; until then each sample draws one. */
+  #input: CommandInput | undefined;
 
   constructor(device: SimDevice, seed: number) {
     this.device = device;
@@ -54,6 +57,18 @@ export class DeviceStream {
 
   get produced(): number {
     return this.#seq;
+  }
+
+  /**
+   * Carries out a command on the device: a board's switch_input sets the input its next samples
+   * report; classroom AV has no input in its telemetry, and every other action changes nothing
+   * here: `done`. An action the kind does not carry out is `failed`, with the reason.
+   */
+  carryOut(cmd: Pick<LanCommand, 'action' | 'input'>): Pick<LanCommandResult, 'status' | 'detail'> {
+    const problem = actionKindProblem(cmd.action, this.device.kind);
+    if (problem !== undefined) return { status: 'failed', detail: problem };
+    if (cmd.action === 'switch_input' && this.device.kind === 'interactive_board') this.#input = cmd.input;
+    return { status: 'done' };
   }
 
   next(wallTs: number): DeviceSample {
@@ -83,17 +98,13 @@ export class DeviceStream {
           },
         };
       }
-      case 'interactive_board':
-        return {
-          ...base,
-          kind: 'interactive_board',
-          data: {
-            power: r.chance(0.9) ? 'on' : 'standby',
-            touchOk: r.chance(0.99),
-            activeInput: r.pick(['hdmi1', 'hdmi2', 'ops', 'usb-c'] as const),
-            firmware: this.#firmware,
-          },
-        };
+      case 'interactive_board': {
+        const power = r.chance(0.9) ? 'on' : 'standby';
+        const touchOk = r.chance(0.99);
+        // Drawn even when switched, so that the rest of the stream is the same with or without a switch.
+        const drawn = r.pick(['hdmi1', 'hdmi2', 'ops', 'usb-c'] as const);
+        return { ...base, kind: 'interactive_board', data: { power, touchOk, activeInput: this.#input ?? drawn, firmware: this.#firmware } };
+      }
       case 'vr_kit': {
         if (this.#battery < 20) this.#charging = true;
         if (this.#battery > 95) this.#charging = false;

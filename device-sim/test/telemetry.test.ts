@@ -264,3 +264,32 @@ describe('science kiosks', () => {
     for (const xs of kiosks.slice(0, 10).map(day)) for (const x of xs) if (x.power !== 'on') expect(x.screenOn).toBe(false);
   });
 });
+
+describe('DeviceStream.carryOut: commands on the simulated state', () => {
+  const of = (kind: SimDevice['kind']) => devices.find((d) => d.kind === kind)!;
+
+  it('a board switched to vga reports vga in every later sample; all else is the stream without the switch', () => {
+    const board = of('interactive_board');
+    const plain = run(board, 30);
+    const s = new DeviceStream(board, SEED);
+    const switched = Array.from({ length: 30 }, (_, i) => {
+      if (i === 10) expect(s.carryOut({ action: 'switch_input', input: 'vga' })).toEqual({ status: 'done' });
+      return s.next(T0 + i * CADENCE_MS[board.kind]);
+    });
+    // The simulator never draws vga by itself: only the switch can make it.
+    expect(plain.filter((x) => dataOf(x, 'interactive_board').activeInput === 'vga')).toEqual([]);
+    expect(switched.slice(0, 10)).toEqual(plain.slice(0, 10));
+    for (let i = 10; i < 30; i++) expect(switched[i]).toEqual({ ...plain[i], data: { ...dataOf(plain[i]!, 'interactive_board'), activeInput: 'vga' } });
+  });
+
+  it('classroom AV answers done with its telemetry unchanged; a VR kit fails switch_input with the reason, and takes reboot', () => {
+    const av = of('classroom_av');
+    const plain = run(av, 5);
+    const s = new DeviceStream(av, SEED);
+    expect(s.carryOut({ action: 'switch_input', input: 'hdmi2' })).toEqual({ status: 'done' });
+    expect(Array.from({ length: 5 }, (_, i) => s.next(T0 + i * CADENCE_MS[av.kind]))).toEqual(plain);
+    const vr = new DeviceStream(of('vr_kit'), SEED);
+    expect(vr.carryOut({ action: 'switch_input', input: 'hdmi2' })).toEqual({ status: 'failed', detail: 'switch_input is not for a vr_kit (only interactive_board, classroom_av)' });
+    expect(vr.carryOut({ action: 'reboot' })).toEqual({ status: 'done' });
+  });
+});

@@ -56,7 +56,8 @@ export class CommandRelay {
     // A gateway clock far behind the hub's would run the TTL late: refuse rather than act late.
     if (req.issuedAt > t + COMMAND_CLOCK_TOLERANCE_MS) return this.#answer(req, 'rejected', `gateway clock ${req.issuedAt - t} ms behind the hub's`);
     if (!this.#d.knows(req.device)) return this.#answer(req, 'rejected', 'device not heard on this campus LAN');
-    this.#d.sendToLan({ v: 1, id: req.id, device: req.device, action: req.action, ttlMs: expiresAt - t });
+    // switch_input's source goes with it; the device's answer is checked as for any action.
+    this.#d.sendToLan({ v: 1, id: req.id, device: req.device, action: req.action, ...(req.input === undefined ? {} : { input: req.input }), ttlMs: expiresAt - t });
     counters.inc('commands_forwarded');
     const r = req;
     const timer = setTimeout(() => {
@@ -98,7 +99,8 @@ export class CommandRelay {
     const t = this.#d.now();
     this.#answered.set(req.id, req.issuedAt + req.ttlMs);
     for (const [id, until] of this.#answered) if (until < t) this.#answered.delete(id);
-    const result: CommandResult = { v: 1, id: req.id, device: req.device, action: req.action, issuedAt: req.issuedAt, status, ...(detail ? { detail } : {}), at: t };
+    // The request's input goes back with its result: the hub matches it.
+    const result: CommandResult = { v: 1, id: req.id, device: req.device, action: req.action, ...(req.input === undefined ? {} : { input: req.input }), issuedAt: req.issuedAt, status, ...(detail ? { detail } : {}), at: t };
     this.#d.counters.inc('command_results', { status });
     if (!this.#d.publishResult(result)) {
       this.#d.counters.inc('command_results_unsent');

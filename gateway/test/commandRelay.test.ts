@@ -21,7 +21,7 @@ function relay() {
   });
   return { r, sent, results, counters };
 }
-const request = (id: string, ttlMs = 60_000) => Buffer.from(JSON.stringify({ v: 1, id, device: 'b1', action: 'reboot', issuedAt: T - 1000, ttlMs }));
+const request = (id: string, ttlMs = 60_000, patch: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({ v: 1, id, device: 'b1', action: 'reboot', issuedAt: T - 1000, ttlMs, ...patch }));
 
 describe('CommandRelay', () => {
   it('passes a live request to the LAN with the TTL that is left, once however often it is delivered', () => {
@@ -40,5 +40,27 @@ describe('CommandRelay', () => {
     expect(sent).toEqual([]);
     expect(results).toEqual([]);
     expect(counters.get('commands_received')).toBe(0);
+  });
+
+  it('passes switch_input with its input to the LAN, and sends the input back with the device\'s answer', () => {
+    const { r, sent, results } = relay();
+    r.onRequest(request('cmd-0003', 60_000, { action: 'switch_input', input: 'hdmi2' }));
+    expect(sent).toEqual([{ v: 1, id: 'cmd-0003', device: 'b1', action: 'switch_input', input: 'hdmi2', ttlMs: 59_000 }]);
+    r.onLanResult({ v: 1, id: 'cmd-0003', device: 'b1', status: 'done' }, 'b1');
+    expect(results).toEqual([{ v: 1, id: 'cmd-0003', device: 'b1', action: 'switch_input', input: 'hdmi2', issuedAt: T - 1000, status: 'done', at: T }]);
+    // Answered by the gateway itself (a device never heard): the input goes back too.
+    r.onRequest(Buffer.from(JSON.stringify({ v: 1, id: 'cmd-0004', device: 'b9', action: 'switch_input', input: 'vga', issuedAt: T - 1000, ttlMs: 60_000 })));
+    expect(results.at(-1)).toEqual({ v: 1, id: 'cmd-0004', device: 'b9', action: 'switch_input', input: 'vga', issuedAt: T - 1000, status: 'rejected', detail: 'device not heard on this campus LAN', at: T });
+    r.stop();
+  });
+
+  it('refuses switch_input without an input, and an input on another action, as invalid requests: nothing reaches the LAN', () => {
+    const { r, sent, results, counters } = relay();
+    r.onRequest(request('cmd-0005', 60_000, { action: 'switch_input' }));
+    r.onRequest(request('cmd-0006', 60_000, { input: 'hdmi1' }));
+    expect(sent).toEqual([]);
+    expect(results).toEqual([]);
+    expect(counters.get('commands_refused', { reason: 'invalid' })).toBe(2);
+    r.stop();
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { COMMAND_INPUTS } from './commands.ts';
 
 export const DEVICE_KINDS = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node', 'science_kiosk'] as const;
 export const deviceKindSchema = z.enum(DEVICE_KINDS);
@@ -53,7 +54,8 @@ export const classroomAvDataSchema = z.strictObject({
 export const interactiveBoardDataSchema = z.strictObject({
   power,
   touchOk: z.boolean(),
-  activeInput: z.enum(['hdmi1', 'hdmi2', 'ops', 'usb-c', 'vga', 'none']),
+  /** The inputs switch_input selects, or none. */
+  activeInput: z.enum([...COMMAND_INPUTS, 'none']),
   firmware: z.string().min(1).max(64).regex(/^[\x20-\x7e]+$/, 'must be printable ASCII'),
 }).meta({ examples: [{ power: 'on', touchOk: true, activeInput: 'hdmi1', firmware: 'v3.2.11' }] });
 

@@ -118,9 +118,10 @@ export const SCHEMA = {
   },
   command: {
     tags: [...GATEWAY_TAGS, 'device', 'action'],
-    fields: { id: 'string', status: 'string', detail: 'string', ttl_ms: 'integer', finished_at: 'integer' },
+    fields: { id: 'string', status: 'string', detail: 'string', ttl_ms: 'integer', finished_at: 'integer', input: 'string' },
     // A send writes ttl_ms (and detail when refused); a result rewrites status with detail and finished_at.
-    optionalFields: ['detail', 'ttl_ms', 'finished_at'],
+    // input: switch_input's source, on every point of such a command and on no other's.
+    optionalFields: ['detail', 'ttl_ms', 'finished_at', 'input'],
   },
   // Written by the continuous queries (storage/src/rollups.ts), never by a point.
   availability_1h: {

@@ -219,6 +219,32 @@ describe('the web console in a real browser', () => {
     await shot(page, '05-device');
   });
 
+  it('switches the board\'s input to hdmi2 from its page and sees `done` without a reload; a VR kit\'s page has no such control', async () => {
+    // Still on the board's page.
+    const control = page.locator('[data-testid=switch-input]');
+    expect(await control.getByLabel('信号源').locator('option').evaluateAll((els) => els.map((e) => e.getAttribute('value')))).toEqual(['hdmi1', 'hdmi2', 'ops', 'usb-c', 'vga']);
+    await mark(page);
+    await control.getByLabel('信号源').selectOption('hdmi2');
+    await control.getByRole('button', { name: '切换信号源' }).click();
+    const row = page.locator('tr[data-testid^=command-]').first();
+    await waitFor('a second command row', async () => ((await page.locator('tr[data-testid^=command-]').count()) === 2 ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+    const status = row.locator('[data-testid=command-status]');
+    await waitFor('done shown', async () => ((await status.getAttribute('data-status')) === 'done' ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+    expect(await row.locator('td').nth(1).innerText()).toBe('切换信号源 hdmi2');
+    expect(await marked(page)).toBe(true);
+    // The LAN message the board got, and the API's record.
+    expect(received.map((c) => [c.action, c.input])).toEqual([['reboot', undefined], ['switch_input', 'hdmi2']]);
+    const cmds = await call<{ items: Array<{ id: string; action: string; input: string | null; status: string }> }>(cityToken, 'GET', `/commands?device=${board.id}`);
+    expect(cmds.body.items[0]).toMatchObject({ id: received[1]!.id, action: 'switch_input', input: 'hdmi2', status: 'done' });
+    await shot(page, '05-device-switch-input');
+    // A VR kit has no inputs: the other commands, and no input control.
+    await page.goto(`${origin}/console/devices/${vr.id}`);
+    await page.locator('[data-testid=device-page]').waitFor();
+    await page.locator('[data-testid=cmd-reboot]').waitFor();
+    expect(await page.locator('[data-testid=switch-input]').count()).toBe(0);
+    expect(await page.locator('[data-testid=cmd-switch_input], select[name=input]').count()).toBe(0);
+  });
+
   it('sees a device switched off change state live on the school page', async () => {
     await page.locator('[data-testid=nav-overview]').click();
     await page.locator('[data-testid=school-card-yz-s01] h3 a').click();

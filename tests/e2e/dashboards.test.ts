@@ -205,6 +205,14 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
           return r[0]?.values[0]?.[1] === 'done' ? true : undefined;
         });
       }
+      if (minute === T0 + 50 * MIN) {
+        // And switches its input to hdmi2 at 09:50: the command point carries `input`.
+        const { id } = await stack.hub.sendCommand({ device: 'yz-s01-r1-board', action: 'switch_input', input: 'hdmi2' }, 'system:test');
+        await waitFor('the switch answered', async () => {
+          const r = await influxQL(influx.url, db, `SELECT status FROM command WHERE "id" = '${id}'`);
+          return r[0]?.values[0]?.[1] === 'done' ? true : undefined;
+        });
+      }
       // Health once a minute, stamped by the hub at this minute; the healthy gateways first
       // deliver what they hold, so their backlog reads 0.
       for (const s of [A, B, C, D]) {
@@ -450,7 +458,10 @@ describe('dashboards and alert rules, run as Grafana runs them, against a known 
     const boards = valuesByName(await panel(dash, 'Device states', { ...vars, kind: some(['interactive_board'], KINDS) }));
     expect(Object.keys(boards).sort()).toEqual(['yz-s01-r1-board', 'yz-s01-r2-board', 'yz-s01-r3-board', 'yz-s01-r4-board']);
     const commands = rowsOf((await panel(dash, 'Recent commands', vars)).tables[0]!);
-    expect(commands.map((x) => [x['time'] ?? x['Time'], x['device'], x['action'], x['status']])).toEqual([[T0 + 45 * MIN, 'yz-s01-r1-board', 'reboot', 'done']]);
+    expect(commands.map((x) => [x['time'] ?? x['Time'], x['device'], x['action'], x['input'], x['status']])).toEqual([
+      [T0 + 50 * MIN, 'yz-s01-r1-board', 'switch_input', 'hdmi2', 'done'],
+      [T0 + 45 * MIN, 'yz-s01-r1-board', 'reboot', null, 'done'],
+    ]);
     const up = valuesByName(await panel(dash, 'School uplink', vars));
     expect(up).toEqual({ in: minutes(60, 200e6), out: minutes(60, 0) });
   });

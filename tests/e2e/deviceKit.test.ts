@@ -20,6 +20,7 @@ import { influxQuery, startStack, type Stack } from '../harness/stack.ts';
 const KIOSK = 'yz-s01-lobby-kiosk';
 const CLI_KIOSK = 'yz-s01-library-kiosk';
 const SHELL_KIOSK = 'yz-s01-hall-kiosk';
+const CLI_BOARD = 'yz-s01-301-board';
 const fleet: Fleet = {
   districts: [{ id: '渝中区', nameEn: 'Yuzhong', code: 'yz' }],
   schools: [
@@ -28,7 +29,7 @@ const fleet: Fleet = {
       name: '一中',
       district: '渝中区',
       gateway: 'gw-yz-s01',
-      devices: [KIOSK, CLI_KIOSK, SHELL_KIOSK].map((id) => ({ id, kind: 'science_kiosk' as const, room: id.split('-')[2]! })),
+      devices: [...[KIOSK, CLI_KIOSK, SHELL_KIOSK].map((id) => ({ id, kind: 'science_kiosk' as const, room: id.split('-')[2]! })), { id: CLI_BOARD, kind: 'interactive_board' as const, room: '301' }],
     },
   ],
 };
@@ -130,6 +131,27 @@ describe('device kit: the reference client and the shell example against a real 
     // The kind's example data (protocol/src/kinds.ts), seq 0, 1, 2; then seq 3 saying power off.
     const rows = await points(CLI_KIOSK, 4);
     expect(rows.map((r) => [r['seq'], r['power'], r['content_sync_age_s'], r['free_disk_mib']])).toEqual([[0, 'on', 1800, 51_200], [1, 'on', 1800, 51_200], [2, 'on', 1800, 51_200], [3, 'off', 1800, 51_200]]);
+  });
+
+  it('the program as a board carries out switch_input: it prints the command with its input, and its later samples report the input', async () => {
+    const child = track(spawn(process.execPath, [join(PROJECT_ROOT, 'device-kit/src/client.ts'), '--url', lanUrl, '--device', CLI_BOARD, '--kind', 'interactive_board', '--count', '8', '--interval', '500'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Heard by the gateway first (a command to a device never heard is rejected).
+    await waitFor(`a point of ${CLI_BOARD}`, async () => ((await influxQuery(influx.url, db, `SELECT active_input FROM interactive_board WHERE device = '${CLI_BOARD}'`))[0]?.values.length ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+    const cmd = await stack.hub.sendCommand({ device: CLI_BOARD, action: 'switch_input', input: 'hdmi2', ttlMs: 30_000 }, 'system:test');
+    expect(await outcome(cmd.id)).toMatchObject({ status: 'done', input: 'hdmi2', action: 'switch_input' });
+    expect(await exited).toBe(0);
+    const printed = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(printed.filter((e) => e['event'] === 'command')).toMatchObject([{ id: cmd.id, action: 'switch_input', input: 'hdmi2', answer: 'done' }]);
+    // 8 samples and the one saying off: the example's hdmi1 until the switch, hdmi2 from then on.
+    const s = (await influxQuery(influx.url, db, `SELECT seq, active_input FROM interactive_board WHERE device = '${CLI_BOARD}'`))[0]!;
+    const inputs = s.values.map((v) => v[2]);
+    expect(inputs).toHaveLength(9);
+    const at = inputs.indexOf('hdmi2');
+    expect(at).toBeGreaterThan(0);
+    expect(inputs).toEqual([...Array<string>(at).fill('hdmi1'), ...Array<string>(9 - at).fill('hdmi2')]);
   });
 
   it('the mosquitto shell example: its samples land, and it prints the command and the refusal naming its kiosk', async () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COMMAND_ACTIONS } from '../../../protocol/src/commands.ts';
+import { COMMAND_ACTIONS, COMMAND_INPUTS } from '../../../protocol/src/commands.ts';
 import { deviceIdSchema, topicIdSchema } from '../../../protocol/src/ids.ts';
 import { deviceKindSchema, linkRoleSchema } from '../../../protocol/src/kinds.ts';
 import { snmpTargetViewSchema } from '../../../protocol/src/snmp.ts';
@@ -55,6 +55,7 @@ export const commandRecordSchema = z
     school: schoolIdSchema,
     gateway: gatewayIdSchema,
     action: z.enum(COMMAND_ACTIONS),
+    input: z.enum(COMMAND_INPUTS).nullable().meta({ description: 'The source switch_input selects; null for every other action' }),
     ttlMs: z.number().int(),
     actor: z.string(),
     idempotencyKey: z.string().nullable(),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { COMMAND_ACTIONS, commandRequestSchema, commandResultSchema, type CommandAction, type CommandRequest } from '../../../protocol/src/commands.ts';
+import { actionKindProblem, COMMAND_ACTIONS, COMMAND_INPUTS, commandInputProblem, commandRequestSchema, commandResultSchema, type CommandAction, type CommandInput, type CommandRequest } from '../../../protocol/src/commands.ts';
 import { commandRequestTopic, type GatewayAddress } from '../../../protocol/src/topics.ts';
 import { toError } from '../../../runtime/src/errors.ts';
 import { assertActor, type Actor } from '../actor.ts';
@@ -22,7 +22,9 @@ const COMMAND_RESULT_GRACE_MS = 2000;
 export interface CommandRequestInput {
   device: string;
   action: CommandAction;
-  ttlMs?: number;
+  /** switch_input's source; none for every other action. */
+  input?: CommandInput | undefined;
+  ttlMs?: number | undefined;
 }
 /** Options of a send: an idempotency key (per actor) and a hash of the request it stands for. */
 export interface SendOptions {
@@ -73,7 +75,7 @@ export class Commands implements Feature {
     const { registry, now } = this.#d;
     for (const r of registry().sentCommands()) {
       const gw = { district: r.district, school: r.school, gateway: r.gateway };
-      const req: CommandRequest = { v: 1, id: r.id, device: r.device, action: r.action as CommandAction, issuedAt: r.issuedAt, ttlMs: r.ttlMs };
+      const req: CommandRequest = { v: 1, id: r.id, device: r.device, action: r.action as CommandAction, ...(r.input === null ? {} : { input: r.input as CommandInput }), issuedAt: r.issuedAt, ttlMs: r.ttlMs };
       const left = r.issuedAt + r.ttlMs + COMMAND_RESULT_GRACE_MS - now();
       if (left <= 0) this.#noResult(gw, req, 'hub restarted');
       else this.#await(gw, req, left);
@@ -94,7 +96,9 @@ export class Commands implements Feature {
   }
 
   /**
-   * Refused (HUB_ERR_COMMAND_REFUSED) for an unknown device or action; `rejected` at once when
+   * Refused (HUB_ERR_COMMAND_REFUSED) for an unknown device or action, an input that does not
+   * fit the action (switch_input needs one, the others take none), and an action the device's
+   * kind does not carry out (`actionAppliesTo`); `rejected` at once when
    * the gateway does not take commands. Every command that gets as far as its gateway is a
    * registry record (`sent` as returned, then its outcomes). With an idempotency key the actor
    * has used before, the stored record is returned and nothing is sent (a different request
@@ -130,7 +134,8 @@ export class Commands implements Feature {
       audit('error', `id ${r.id}: ${toError(e).message}`, r);
       throw e;
     }
-    audit(r.status, r.detail === null ? `id ${r.id}` : `id ${r.id}: ${r.detail}`, r);
+    const named = r.input === null ? `id ${r.id}` : `id ${r.id}, input ${r.input}`;
+    audit(r.status, r.detail === null ? named : `${named}: ${r.detail}`, r);
     return r;
   }
 
@@ -138,14 +143,19 @@ export class Commands implements Feature {
   #send(c: CommandRequestInput, actor: Actor, opts: SendOptions): { record: CommandRecord; published: Promise<void> } {
     const { registry, counters, now } = this.#d;
     if (!(COMMAND_ACTIONS as readonly string[]).includes(c.action)) throw new HubError(HubErrorCode.COMMAND_REFUSED, `unknown action ${String(c.action)}`);
+    if (c.input !== undefined && !(COMMAND_INPUTS as readonly string[]).includes(c.input)) throw new HubError(HubErrorCode.COMMAND_REFUSED, `unknown input ${String(c.input)} (one of ${COMMAND_INPUTS.join(', ')})`);
+    const inputProblem = commandInputProblem(c);
+    if (inputProblem !== undefined) throw new HubError(HubErrorCode.COMMAND_REFUSED, inputProblem);
     const dev = registry().getDevice(c.device);
     if (!dev) throw new HubError(HubErrorCode.COMMAND_REFUSED, `device ${c.device} is not in the registry`);
+    const kindProblem = actionKindProblem(c.action, dev.kind);
+    if (kindProblem !== undefined) throw new HubError(HubErrorCode.COMMAND_REFUSED, `device ${c.device}: ${kindProblem}`);
     // A school may have several gateways (a spare, a replacement): the one connected takes it.
     const candidates = registry().activeGateways().filter((g) => g.school === dev.school);
     const gw = candidates.find((g) => this.#d.isCommandReady(g.gateway)) ?? candidates[0];
     if (!gw) throw new HubError(HubErrorCode.COMMAND_REFUSED, `school ${dev.school} has no active gateway`);
     // Hex, not base64url: an id is typed into shells and CLIs, where a leading `-` reads as an option.
-    const parsed = commandRequestSchema.safeParse({ v: 1, id: randomBytes(12).toString('hex'), device: c.device, action: c.action, issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 });
+    const parsed = commandRequestSchema.safeParse({ v: 1, id: randomBytes(12).toString('hex'), device: c.device, action: c.action, ...(c.input === undefined ? {} : { input: c.input }), issuedAt: now(), ttlMs: c.ttlMs ?? 60_000 });
     if (!parsed.success) throw new HubError(HubErrorCode.COMMAND_REFUSED, `invalid command: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const req = parsed.data;
     const point = (fields: FieldsOf<'command'>): string => commandPoint(gw, req, fields);
@@ -157,6 +167,7 @@ export class Commands implements Feature {
       school: gw.school,
       gateway: gw.gateway,
       action: req.action,
+      input: req.input ?? null,
       ttlMs: req.ttlMs,
       actor,
       idempotencyKey: opts.idempotencyKey ?? null,
@@ -198,7 +209,7 @@ export class Commands implements Feature {
 
   /**
    * A gateway's command result, written over its command's point. Only for a command this hub
-   * sent to that gateway and still waits for, and for its device and action: anything else
+   * sent to that gateway and still waits for, and for its device, action and input: anything else
    * (unknown or already final, another gateway's, altered) is refused and counted.
    */
   readonly handleResult: ChannelHandler = async ({ identity, payload }) => {
@@ -207,7 +218,7 @@ export class Commands implements Feature {
     const r = parseJsonPayload(commandResultSchema, payload);
     const p = r ? this.#pending.get(r.id) : undefined;
     // The gateway's whole identity: one deleted and re-created in another school is not the one asked.
-    if (!r || !p || p.gw.gateway !== identity.gateway || p.gw.school !== identity.school || p.gw.district !== identity.district || p.req.device !== r.device || p.req.action !== r.action || p.req.issuedAt !== r.issuedAt) {
+    if (!r || !p || p.gw.gateway !== identity.gateway || p.gw.school !== identity.school || p.gw.district !== identity.district || p.req.device !== r.device || p.req.action !== r.action || p.req.input !== r.input || p.req.issuedAt !== r.issuedAt) {
       counters.inc('messages_rejected', { reason: 'bad_command_result' });
       log.warn({ gateway: identity.gateway, id: r?.id }, 'command result refused: not a command this hub waits for from this gateway');
       return 'refuse';
@@ -286,7 +297,10 @@ export class Commands implements Feature {
   }
 }
 
-/** One point per command, at its issue time: the result rewrites its status in place. */
+/**
+ * One point per command, at its issue time: the result rewrites its status in place. Every one
+ * of a switch_input's points carries its input, so that a rewrite never loses it.
+ */
 function commandPoint(g: GatewayAddress, req: CommandRequest, fields: FieldsOf<'command'>): string {
-  return encodePoint(schemaPoint('command', { district: g.district, school: g.school, gateway: g.gateway, device: req.device, action: req.action }, fields, req.issuedAt));
+  return encodePoint(schemaPoint('command', { district: g.district, school: g.school, gateway: g.gateway, device: req.device, action: req.action }, { ...fields, ...(req.input === undefined ? {} : { input: req.input }) }, req.issuedAt));
 }

@@ -135,7 +135,7 @@ describe('fleet endpoints × every principal', () => {
     influx = await startInflux();
     rig = await startApiRig(influx.url, 'api_fleet_access');
     const at = Date.now();
-    rig.registry.insertCommand({ id: 'c-bashu', device: board, district: '渝中区', school: 'yz-bashu', gateway: 'gw-yz-bashu', action: 'reboot', ttlMs: 60_000, actor: 'system:test', idempotencyKey: null, requestHash: null, status: 'done', detail: null, issuedAt: at, updatedAt: at });
+    rig.registry.insertCommand({ id: 'c-bashu', device: board, district: '渝中区', school: 'yz-bashu', gateway: 'gw-yz-bashu', action: 'reboot', input: null, ttlMs: 60_000, actor: 'system:test', idempotencyKey: null, requestHash: null, status: 'done', detail: null, issuedAt: at, updatedAt: at });
   });
   afterAll(async () => {
     await rig?.stop();

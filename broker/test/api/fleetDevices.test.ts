@@ -85,7 +85,7 @@ describe('devices through the management API', () => {
   it('retires a device with history (a command, a point in InfluxDB, a reported state) and erases one without', async () => {
     for (const id of ['rt-cmd', 'rt-point', 'rt-seen', 'rt-none']) expect((await rig.call('bashuIt', 'POST', '/devices', vr(id, 'yz-bashu', '301'))).status).toBe(201);
     const at = Date.now();
-    rig.registry.insertCommand({ id: 'c-rt', device: 'rt-cmd', district: '渝中区', school: 'yz-bashu', gateway: 'gw-yz-bashu', action: 'reboot', ttlMs: 60_000, actor: 'system:test', idempotencyKey: null, requestHash: null, status: 'done', detail: null, issuedAt: at, updatedAt: at });
+    rig.registry.insertCommand({ id: 'c-rt', device: 'rt-cmd', district: '渝中区', school: 'yz-bashu', gateway: 'gw-yz-bashu', action: 'reboot', input: null, ttlMs: 60_000, actor: 'system:test', idempotencyKey: null, requestHash: null, status: 'done', detail: null, issuedAt: at, updatedAt: at });
     await rig.hub.writer.write([encodePoint(point('vr_kit', { district: '渝中区', school: 'yz-bashu', gateway: 'gw-yz-bashu', device: 'rt-point', kind: 'vr_kit', room: '301' }, { seq: 7, battery_pct: 81.5, charging: false, in_session: true }, at - 60_000))]);
     gatewayState(rig, 'gw-yz-bashu', 'online', 1, at);
     observe(rig, 'gw-yz-bashu', 'rt-seen', 'vr_kit', 'up', at);

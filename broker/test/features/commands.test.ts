@@ -10,7 +10,7 @@ import { Registry, type CommandRecord } from '../../src/registry.ts';
 import type { CommandOutcome } from '../../src/eventBus.ts';
 import { silentLogger } from '../../../runtime/src/logging.ts';
 import { startInflux, type InfluxInstance } from '../../../tests/harness/influx.ts';
-import { freePort } from '../../../tests/harness/ports.ts';
+import { freePort, waitFor } from '../../../tests/harness/ports.ts';
 import { gatewayPassword, hubConfig, influxQuery, TEST_SCRYPT } from '../../../tests/harness/stack.ts';
 
 /**
@@ -20,9 +20,21 @@ import { gatewayPassword, hubConfig, influxQuery, TEST_SCRYPT } from '../../../t
  */
 const fleet: Fleet = {
   districts: [{ id: '渝中区', nameEn: 'Yuzhong', code: 'yz' }],
-  schools: [{ id: 'yz-c01', name: '测试小学', district: '渝中区', gateway: 'gw-yz-c01', devices: [{ id: 'yz-c01-101-board', kind: 'interactive_board', room: '101' }] }],
+  schools: [
+    {
+      id: 'yz-c01',
+      name: '测试小学',
+      district: '渝中区',
+      gateway: 'gw-yz-c01',
+      devices: [
+        { id: 'yz-c01-101-board', kind: 'interactive_board', room: '101' },
+        { id: 'yz-c01-101-vr', kind: 'vr_kit', room: '101' },
+      ],
+    },
+  ],
 };
 const DEVICE = 'yz-c01-101-board';
+const VR = 'yz-c01-101-vr';
 const addr = (gateway: string): GatewayAddress => ({ district: '渝中区', school: 'yz-c01', gateway });
 const ACTOR = 'user:it-test';
 
@@ -32,7 +44,7 @@ async function playGateway(hub: Hub, gateway: string): Promise<{ client: MqttCli
   const requests: CommandRequest[] = [];
   client.on('message', (_t, p) => requests.push(JSON.parse(p.toString()) as CommandRequest));
   await client.subscribeAsync(commandFilter(addr(gateway)), { qos: 1 });
-  await expect.poll(() => hub.isCommandReady(gateway)).toBe(true);
+  await waitFor(`${gateway} takes commands`, async () => hub.isCommandReady(gateway) || undefined);
   return { client, requests };
 }
 
@@ -131,7 +143,7 @@ describe('commands on a real hub', () => {
     registry.createSchool({ id: 'yz-c02', district: '渝中区', nameZh: '另一小学', nameEn: 'Another Primary', timetable: null, uplinkCapacityBps: null }, Date.now());
     const issuedAt = Date.now() - 1_000;
     const id = 'c'.repeat(24);
-    registry.insertCommand({ id, device: DEVICE, district: '渝中区', school: 'yz-c01', gateway: 'gw-yz-c01', action: 'reboot', ttlMs: 600_000, actor: ACTOR, idempotencyKey: null, requestHash: null, status: 'sent', detail: null, issuedAt, updatedAt: issuedAt });
+    registry.insertCommand({ id, device: DEVICE, district: '渝中区', school: 'yz-c01', gateway: 'gw-yz-c01', action: 'reboot', input: null, ttlMs: 600_000, actor: ACTOR, idempotencyKey: null, requestHash: null, status: 'sent', detail: null, issuedAt, updatedAt: issuedAt });
     // While the hub was down, gw-yz-c01 was deleted and its id given to yz-c02's new gateway.
     expect(registry.deleteGateway('gw-yz-c01')).toBe(true);
     registry.createGateway('gw-yz-c01', 'yz-c02', await hashPassword(gatewayPassword('gw-yz-c01'), TEST_SCRYPT), Date.now());
@@ -151,7 +163,7 @@ describe('commands on a real hub', () => {
     await provisionFleet(registry, fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
     const now = Date.now();
     const left = (id: string, issuedAt: number, ttlMs: number): CommandRecord => ({
-      id, device: DEVICE, district: '渝中区', school: 'yz-c01', gateway: 'gw-yz-c01', action: 'reboot', ttlMs, actor: ACTOR,
+      id, device: DEVICE, district: '渝中区', school: 'yz-c01', gateway: 'gw-yz-c01', action: 'reboot', input: null, ttlMs, actor: ACTOR,
       idempotencyKey: null, requestHash: null, status: 'sent', detail: null, issuedAt, updatedAt: issuedAt,
     });
     // 60 s TTL + 2 s grace: 62 s after issue the result can no longer come.
@@ -165,5 +177,88 @@ describe('commands on a real hub', () => {
     clients.push(gw.client);
     await gw.client.publishAsync(commandResultTopic(addr('gw-yz-c01')), JSON.stringify({ v: 1, id: 'b'.repeat(24), device: DEVICE, action: 'reboot', issuedAt: now - 1_000, status: 'done', at: Date.now() }), { qos: 1 });
     expect(registry.getCommand('b'.repeat(24))?.status).toBe('done');
+  });
+});
+
+describe('switch_input on a real hub', () => {
+  let influx: InfluxInstance;
+  let registry: Registry;
+  let hub: Hub;
+  let gw: { client: MqttClient; requests: CommandRequest[] };
+  const db = 'hub_switch_input';
+
+  beforeAll(async () => {
+    influx = await startInflux();
+    registry = new Registry(':memory:');
+    await provisionFleet(registry, fleet, gatewayPassword, 'system:test', TEST_SCRYPT);
+    hub = createHub(hubConfig(influx.url, db), { log: silentLogger(), registry });
+    await hub.start();
+    gw = await playGateway(hub, 'gw-yz-c01');
+  });
+  afterAll(async () => {
+    await gw?.client.endAsync(true).catch(() => {});
+    await hub?.stop();
+    registry?.close();
+    await influx?.stop();
+  });
+
+  const auditOf = (device: string) => registry.listAudit({ target: `device:${device}`, order: 'asc' }).items;
+  const rejected = async () => Number((await hub.counters.registry.getSingleMetricAsString('hub_messages_rejected_total')).match(/reason="bad_command_result"} (\d+)/)?.[1] ?? '0');
+  const answer = (q: CommandRequest, patch: Record<string, unknown> = {}) =>
+    gw.client.publishAsync(commandResultTopic(addr('gw-yz-c01')), JSON.stringify({ v: 1, id: q.id, device: q.device, action: q.action, ...(q.input ? { input: q.input } : {}), issuedAt: q.issuedAt, status: 'done', at: Date.now(), ...patch }), { qos: 1 });
+
+  it('sends the input in the request, records it, names it in the audit, and writes it on every point of the command', async () => {
+    const r = await hub.sendCommand({ device: DEVICE, action: 'switch_input', input: 'hdmi2' }, ACTOR);
+    expect(r).toMatchObject({ device: DEVICE, action: 'switch_input', input: 'hdmi2', status: 'sent' });
+    await expect.poll(() => gw.requests.filter((q) => q.id === r.id).length).toBe(1);
+    const q = gw.requests.find((x) => x.id === r.id)!;
+    expect([q.action, q.input, q.device]).toEqual(['switch_input', 'hdmi2', DEVICE]);
+    expect(registry.getCommand(r.id)).toMatchObject({ input: 'hdmi2', status: 'sent' });
+    expect(auditOf(DEVICE).filter((e) => e.detail?.startsWith(`id ${r.id}`))).toMatchObject([{ actor: ACTOR, action: 'command.switch_input', outcome: 'sent', detail: `id ${r.id}, input hdmi2` }]);
+    await answer(q);
+    expect(registry.getCommand(r.id)).toMatchObject({ input: 'hdmi2', status: 'done' });
+    // The `done` rewrite keeps the input: the point holds both.
+    await expect.poll(async () => (await influxQuery(influx.url, db, `SELECT status, "input" FROM command WHERE "id" = '${r.id}'`)).flatMap((p) => p.values.map((v) => [v[1], v[2]]))).toEqual([['done', 'hdmi2']]);
+    // Another action's point has no input.
+    const other = await hub.sendCommand({ device: DEVICE, action: 'reboot' }, ACTOR);
+    expect(other.input).toBeNull();
+    await expect.poll(async () => (await influxQuery(influx.url, db, `SELECT status, "input" FROM command WHERE "id" = '${other.id}'`)).flatMap((p) => p.values.map((v) => [v[1], v[2]]))).toEqual([['sent', null]]);
+    expect(gw.requests.find((x) => x.id === other.id)).not.toHaveProperty('input');
+  });
+
+  it('refuses a result whose input is not the request\'s, or has none: counted, the command still waits', async () => {
+    const r = await hub.sendCommand({ device: DEVICE, action: 'switch_input', input: 'ops', ttlMs: 600_000 }, ACTOR);
+    await expect.poll(() => gw.requests.some((x) => x.id === r.id)).toBe(true);
+    const q = gw.requests.find((x) => x.id === r.id)!;
+    const before = await rejected();
+    await answer(q, { input: 'vga' });
+    await expect.poll(rejected).toBe(before + 1);
+    // Without an input: the result schema refuses switch_input alone.
+    const { input: _dropped, ...bare } = q;
+    await answer(bare as CommandRequest);
+    await expect.poll(rejected).toBe(before + 2);
+    expect(registry.getCommand(r.id)?.status).toBe('sent');
+    await answer(q);
+    expect(registry.getCommand(r.id)?.status).toBe('done');
+  });
+
+  it('refuses switch_input for a VR kit, without an input, and an input on reboot: nothing sent or recorded, each refusal audited', async () => {
+    const sentBefore = gw.requests.length;
+    const commandsBefore = registry.listCommands({ limit: 1000 }).items.length;
+    await expect(hub.sendCommand({ device: VR, action: 'switch_input', input: 'hdmi1' }, ACTOR)).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED', message: `device ${VR}: switch_input is not for a vr_kit (only interactive_board, classroom_av)` });
+    await expect(hub.sendCommand({ device: DEVICE, action: 'switch_input' }, ACTOR)).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED', message: 'switch_input needs an input' });
+    await expect(hub.sendCommand({ device: DEVICE, action: 'reboot', input: 'hdmi1' }, ACTOR)).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED', message: 'reboot takes no input (only switch_input has one)' });
+    await expect(hub.sendCommand({ device: DEVICE, action: 'switch_input', input: 'hdmi9' as 'hdmi1' }, ACTOR)).rejects.toMatchObject({ code: 'HUB_ERR_COMMAND_REFUSED', message: 'unknown input hdmi9 (one of hdmi1, hdmi2, ops, usb-c, vga)' });
+    expect(auditOf(VR)).toMatchObject([{ actor: ACTOR, action: 'command.switch_input', outcome: 'refused', detail: `device ${VR}: switch_input is not for a vr_kit (only interactive_board, classroom_av)`, school: 'yz-c01', district: '渝中区' }]);
+    expect(auditOf(DEVICE).filter((e) => e.outcome === 'refused').map((e) => [e.action, e.detail])).toEqual([
+      ['command.switch_input', 'switch_input needs an input'],
+      ['command.reboot', 'reboot takes no input (only switch_input has one)'],
+      ['command.switch_input', 'unknown input hdmi9 (one of hdmi1, hdmi2, ops, usb-c, vga)'],
+    ]);
+    // A VR kit still takes the actions every kind has.
+    const reboot = await hub.sendCommand({ device: VR, action: 'reboot' }, ACTOR);
+    await expect.poll(() => gw.requests.length).toBe(sentBefore + 1);
+    expect(gw.requests.at(-1)!.id).toBe(reboot.id);
+    expect(registry.listCommands({ limit: 1000 }).items.length).toBe(commandsBefore + 1);
   });
 });

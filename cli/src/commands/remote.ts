@@ -14,6 +14,7 @@ const recordLines = (c: CommandRecord): string[] =>
     ['command', c.id],
     ['device', `${c.device} (${c.school}, ${c.district})`],
     ['action', c.action],
+    ...(c.input === null ? [] : ([['input', c.input]] as const)),
     ['status', c.status],
     ['detail', c.detail],
     ['gateway', c.gateway],
@@ -32,17 +33,20 @@ export const remoteCommands = defineCommands(
     args: ['<device>', '<action>'],
     summary: 'send a command to a device (exit 8 when it ends other than done)',
     options: {
+      input: { type: 'string', value: '<input>', help: 'with switch_input (boards and classroom AV): the source, hdmi1, hdmi2, ops, usb-c or vga' },
       ttl: { type: 'string', value: '<duration>', help: 'how long it may wait to be carried out (default 60s)' },
       wait: { type: 'boolean', help: 'wait for its outcome and print it' },
       timeout: { type: 'string', value: '<duration>', help: 'with --wait: how long to wait (default 30s)' },
     },
     async run(ctx, a) {
       const ttl = a.str('ttl');
+      const input = a.str('input');
       const timeoutMs = parseDuration('timeout', a.str('timeout') ?? '30s');
       // One key per invocation: a retry after a lost reply finds the first request's command.
       const key = randomUUID();
       let c = await ctx.api.json<CommandRecord>('POST', `/devices/${seg(a.pos[0]!)}/commands`, {
-        json: { action: a.pos[1], ...(ttl === undefined ? {} : { ttlMs: parseDuration('ttl', ttl) }) },
+        // The hub checks the input against the action and the device's kind (400: exit 6).
+        json: { action: a.pos[1], ...(input === undefined ? {} : { input }), ...(ttl === undefined ? {} : { ttlMs: parseDuration('ttl', ttl) }) },
         headers: { 'idempotency-key': key },
         retries: SEND_RETRIES,
       });
@@ -77,7 +81,7 @@ export const remoteCommands = defineCommands(
     },
     async run(ctx, a) {
       const items = await ctx.api.all<CommandRecord>('/commands', { district: a.str('district'), school: a.str('school'), device: a.str('device') });
-      showList(ctx, items, (cs) => table(['ID', 'DEVICE', 'ACTION', 'STATUS', 'ISSUED', 'ACTOR'], cs.map((c) => [c.id, c.device, c.action, c.status, iso(c.issuedAt), c.actor])));
+      showList(ctx, items, (cs) => table(['ID', 'DEVICE', 'ACTION', 'STATUS', 'ISSUED', 'ACTOR'], cs.map((c) => [c.id, c.device, c.input === null ? c.action : `${c.action} ${c.input}`, c.status, iso(c.issuedAt), c.actor])));
     },
   },
   {

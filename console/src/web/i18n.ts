@@ -73,6 +73,8 @@ const LABELS = {
   'action.power_on': ['开机', 'Power on'],
   'action.power_off': ['关机', 'Power off'],
   'action.standby': ['待机', 'Standby'],
+  'action.switch_input': ['切换信号源', 'Switch input'],
+  input: ['信号源', 'Input'],
   'status.sent': ['已发送', 'sent'],
   'status.done': ['完成', 'done'],
   'status.failed': ['失败', 'failed'],

@@ -3,7 +3,11 @@
 export type LiveState = 'up' | 'down' | 'off' | 'unknown';
 export const LIVE_STATES: readonly LiveState[] = ['up', 'down', 'off', 'unknown'];
 export const DEVICE_KINDS = ['interactive_board', 'classroom_av', 'vr_kit', 'network_node'] as const;
-export const COMMAND_ACTIONS = ['reboot', 'power_on', 'power_off', 'standby'] as const;
+/** protocol/src/commands.ts's lists, copied (the console is bundled alone); console/test/web.test.ts checks the copies agree. */
+export const COMMAND_ACTIONS = ['reboot', 'power_on', 'power_off', 'standby', 'switch_input'] as const;
+export const COMMAND_INPUTS = ['hdmi1', 'hdmi2', 'ops', 'usb-c', 'vga'] as const;
+/** The kinds switch_input is for (protocol's actionAppliesTo). */
+export const INPUT_KINDS: readonly string[] = ['interactive_board', 'classroom_av'];
 export type StateCounts = Record<LiveState, number>;
 
 export interface School {
@@ -62,6 +66,8 @@ export interface CommandRecord {
   id: string;
   device: string;
   action: string;
+  /** switch_input's source; null for every other action. */
+  input: string | null;
   status: string;
   detail: string | null;
   actor: string;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { COMMAND_ACTIONS, commandRequestSchema } from '../../../../protocol/src/commands.ts';
+import { actionKindProblem, COMMAND_ACTIONS, COMMAND_INPUTS, commandInputProblem, commandRequestSchema } from '../../../../protocol/src/commands.ts';
 import { HubError, HubErrorCode } from '../../errors.ts';
-import { ApiError, notFound } from '../apiError.ts';
+import { ApiError, badRequest, notFound } from '../apiError.ts';
 import { auditOf } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { commandRecordSchema, deviceIdParam } from '../fleetSchemas.ts';
@@ -28,7 +28,11 @@ export function commandRoutes(table: RouteTable, deps: ApiDeps): void {
         .optional()
         .meta({ description: 'The same key from the same user with the same body answers the first command\'s record; the device is commanded once' }),
     }),
-    body: z.strictObject({ action: z.enum(COMMAND_ACTIONS), ttlMs: ttlSchema.optional().meta({ description: 'ms, 1000–3600000; 60000 unless given' }) }),
+    body: z.strictObject({
+      action: z.enum(COMMAND_ACTIONS).meta({ description: 'switch_input only for interactive boards and classroom AV (400 for another kind)' }),
+      input: z.enum(COMMAND_INPUTS).optional().meta({ description: 'switch_input\'s source: required for switch_input, refused (400) with any other action' }),
+      ttlMs: ttlSchema.optional().meta({ description: 'ms, 1000–3600000; 60000 unless given' }),
+    }),
     responses: {
       202: { description: 'Sent (or rejected at once: the gateway is not connected)', schema: commandRecordSchema },
       200: { description: 'A retried request: the record of the command its key was first used for', schema: commandRecordSchema },
@@ -40,19 +44,26 @@ export function commandRoutes(table: RouteTable, deps: ApiDeps): void {
       const auditor = auditOf(deps, ctx.principal);
       const change = { action: `command.${ctx.body.action}`, target: `device:${id}`, school: reg.getDeviceRecord(id)?.school };
       const key = ctx.headers['idempotency-key'];
-      const requestHash = createHash('sha256').update(JSON.stringify({ device: id, action: ctx.body.action, ttlMs: ctx.body.ttlMs ?? null })).digest('hex');
+      const input = ctx.body.input;
+      // The input joins the hash only when given, so keys of commands without one keep their hash.
+      const requestHash = createHash('sha256').update(JSON.stringify({ device: id, action: ctx.body.action, ttlMs: ctx.body.ttlMs ?? null, ...(input === undefined ? {} : { input }) })).digest('hex');
       // Everything up to the command's insertion is synchronous (Commands.send): a concurrent
       // request with the same key finds the record.
       const held = refusalAudited(auditor, change, () => {
+        // Audited 400s, not body issues: the refusal of a command is in the device's audit.
+        const problem = commandInputProblem(ctx.body);
+        if (problem !== undefined) throw badRequest(problem, { issues: [{ in: 'body', path: 'input', message: problem }] });
         const d = deviceIn(ctx, reg, id);
         ctx.allow('command.send', { district: d.district, school: d.school }, `device ${id}`);
+        const kindProblem = actionKindProblem(ctx.body.action, d.kind);
+        if (kindProblem !== undefined) throw badRequest(`device ${id}: ${kindProblem}`, { issues: [{ in: 'body', path: 'action', message: kindProblem }] });
         const h = key === undefined ? undefined : reg.commandByKey(actor, key);
         if (h && h.requestHash !== requestHash) throw mismatch(key!, h.id);
         return h;
       });
       if (held) return { status: 200, body: held };
       try {
-        const r = await deps.commands.send({ device: id, action: ctx.body.action, ttlMs: ctx.body.ttlMs }, actor, { idempotencyKey: key, requestHash });
+        const r = await deps.commands.send({ device: id, action: ctx.body.action, input, ttlMs: ctx.body.ttlMs }, actor, { idempotencyKey: key, requestHash });
         return { status: 202, body: r };
       } catch (e) {
         if (e instanceof HubError && e.code === HubErrorCode.COMMAND_REFUSED) throw new ApiError(409, HubErrorCode.COMMAND_REFUSED, e.message);

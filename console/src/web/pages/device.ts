@@ -4,7 +4,7 @@ import { useApp, useLoad } from '../context.ts';
 import { duration, percent, startOfDay, telemetryValue, time } from '../format.ts';
 import { html } from '../html.ts';
 import { useLive, type CommandOutcome } from '../live.ts';
-import { COMMAND_ACTIONS, type AuditRow, type CommandRecord, type DeviceAvailability, type DeviceDetail } from '../types.ts';
+import { COMMAND_ACTIONS, COMMAND_INPUTS, INPUT_KINDS, type AuditRow, type CommandRecord, type DeviceAvailability, type DeviceDetail } from '../types.ts';
 import { Show, StateBadge } from '../widgets.ts';
 
 interface DeviceView {
@@ -35,6 +35,7 @@ export function DevicePage(props: { device: string }) {
   // Outcomes may come before the POST's answer: kept by id and applied to whatever record shows.
   const [outcomes, setOutcomes] = useState(new Map<string, CommandOutcome>());
   const [error, setError] = useState<string | undefined>();
+  const [input, setInput] = useState<string>(COMMAND_INPUTS[0]);
   useLive('presence', (e) => {
     if (e.type === 'device_state' && e.device === props.device) {
       setChanges((c) => [{ ts: e.ts, from: e.from, to: e.to }, ...c]);
@@ -47,10 +48,11 @@ export function DevicePage(props: { device: string }) {
     if (o.device !== props.device) return;
     setOutcomes((m) => new Map(m).set(o.id, o));
   });
-  const send = async (action: string) => {
+  const send = async (action: string, withInput?: string) => {
     setError(undefined);
     try {
-      const r = await api<CommandRecord>('POST', `/devices/${encodeURIComponent(props.device)}/commands`, { body: { action }, headers: { 'idempotency-key': crypto.randomUUID() } });
+      const body = withInput === undefined ? { action } : { action, input: withInput };
+      const r = await api<CommandRecord>('POST', `/devices/${encodeURIComponent(props.device)}/commands`, { body, headers: { 'idempotency-key': crypto.randomUUID() } });
       update((v) => ({ ...v, commands: [r, ...v.commands.filter((c) => c.id !== r.id)] }));
       // The audit entry is written by the command path; read it once the command is recorded.
       get<Page<AuditRow>>(`/audit${qs({ target: `device:${props.device}`, limit: 20 })}`).then((a) => update((v) => ({ ...v, audit: a.items })), () => {});
@@ -90,14 +92,23 @@ export function DevicePage(props: { device: string }) {
       <section class="card">
         <h2>${t('commands')}</h2>
         <div class="actions" role="group" aria-label=${t('commands')}>
-          ${COMMAND_ACTIONS.map((a) => html`<button type="button" data-testid=${`cmd-${a}`} onClick=${() => send(a)}>${t(`action.${a}`)}</button>`)}
+          ${COMMAND_ACTIONS.filter((a) => a !== 'switch_input').map((a) => html`<button type="button" data-testid=${`cmd-${a}`} onClick=${() => send(a)}>${t(`action.${a}`)}</button>`)}
         </div>
+        ${INPUT_KINDS.includes(d.kind)
+          ? html`<div class="actions" role="group" aria-label=${t('action.switch_input')} data-testid="switch-input">
+              <label>${t('input')}
+                <select name="input" data-testid="cmd-input" onChange=${(e: Event) => setInput((e.target as HTMLSelectElement).value)}>
+                  ${COMMAND_INPUTS.map((i) => html`<option value=${i} selected=${input === i}>${i}</option>`)}
+                </select></label>
+              <button type="button" data-testid="cmd-switch_input" onClick=${() => send('switch_input', input)}>${t('action.switch_input')}</button>
+            </div>`
+          : null}
         ${error ? html`<p class="error" role="alert" data-testid="command-error">${error}</p>` : null}
         <table class="list" data-testid="commands"><thead><tr><th scope="col">${t('issuedAt')}</th><th scope="col">${t('action')}</th><th scope="col">${t('status')}</th><th scope="col">${t('detail')}</th><th scope="col">${t('actor')}</th></tr></thead>
           <tbody aria-live="polite">${v.commands.map((c) => {
             const o = outcomes.get(c.id);
             const status = o && o.status !== 'sent' ? o.status : c.status;
-            return html`<tr data-testid=${`command-${c.id}`}><td>${time(c.issuedAt)}</td><td>${t(`action.${c.action}`)}</td>
+            return html`<tr data-testid=${`command-${c.id}`}><td>${time(c.issuedAt)}</td><td>${t(`action.${c.action}`)}${c.input ? ` ${c.input}` : ''}</td>
               <td data-testid="command-status" data-status=${status}>${t(`status.${status}`)}</td><td>${o?.detail ?? c.detail ?? ''}</td><td>${c.actor}</td></tr>`;
           })}</tbody></table>
       </section>
