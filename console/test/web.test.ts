@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { actionAppliesTo, COMMAND_ACTIONS as PROTOCOL_ACTIONS, COMMAND_INPUTS as PROTOCOL_INPUTS } from '../../protocol/src/commands.ts';
 import { DEVICE_KINDS as PROTOCOL_KINDS } from '../../protocol/src/kinds.ts';
-import { COMMAND_ACTIONS, COMMAND_INPUTS, INPUT_KINDS } from '../src/web/types.ts';
+import { COMMAND_ACTIONS, COMMAND_INPUTS, DEVICE_KINDS, INPUT_KINDS } from '../src/web/types.ts';
 import { bps, buckets, percent, telemetryValue } from '../src/web/format.ts';
 import { label, LABEL_KEYS, labelPair, nameOf, storedLang } from '../src/web/i18n.ts';
 import { pathOf, routeOf } from '../src/web/route.ts';
@@ -50,5 +50,11 @@ describe('the console\'s copies of the protocol\'s lists', () => {
     // Every action has a label in both languages.
     for (const a of COMMAND_ACTIONS) expect(LABEL_KEYS).toContain(`action.${a}`);
     expect([label('zh', 'action.switch_input'), label('en', 'action.switch_input')]).toEqual(['切换信号源', 'Switch input']);
+  });
+
+  it('has every kind of the protocol, each with a label', () => {
+    expect([...DEVICE_KINDS].sort()).toEqual([...PROTOCOL_KINDS].sort());
+    for (const k of DEVICE_KINDS) expect(LABEL_KEYS).toContain(`kind.${k}`);
+    expect([label('zh', 'kind.science_kiosk'), label('en', 'kind.science_kiosk')]).toEqual(['科普终端', 'Science kiosk']);
   });
 });

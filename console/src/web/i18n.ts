@@ -48,6 +48,7 @@ const LABELS = {
   'kind.classroom_av': ['教室音视频', 'Classroom AV'],
   'kind.vr_kit': ['VR 套件', 'VR kit'],
   'kind.network_node': ['网络节点', 'Network node'],
+  'kind.science_kiosk': ['科普终端', 'Science kiosk'],
   availability24h: ['24 小时可用率', 'Availability, 24 h'],
   coverage: ['覆盖率', 'Coverage'],
   bandwidthNow: ['上行带宽（当前）', 'Uplink bandwidth now'],

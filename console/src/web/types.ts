@@ -2,7 +2,7 @@
 
 export type LiveState = 'up' | 'down' | 'off' | 'unknown';
 export const LIVE_STATES: readonly LiveState[] = ['up', 'down', 'off', 'unknown'];
-export const DEVICE_KINDS = ['interactive_board', 'classroom_av', 'vr_kit', 'network_node'] as const;
+export const DEVICE_KINDS = ['interactive_board', 'classroom_av', 'vr_kit', 'network_node', 'science_kiosk'] as const;
 /** protocol/src/commands.ts's lists, copied (the console is bundled alone); console/test/web.test.ts checks the copies agree. */
 export const COMMAND_ACTIONS = ['reboot', 'power_on', 'power_off', 'standby', 'switch_input'] as const;
 export const COMMAND_INPUTS = ['hdmi1', 'hdmi2', 'ops', 'usb-c', 'vga'] as const;
