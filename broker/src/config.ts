@@ -37,6 +37,7 @@ const schema = z.object({
   INFLUX_PASSWORD: z.string().optional(),
   HUB_INFLUX_BATCH_LINES: envInt(5000, 1, 100_000),
   HUB_INFLUX_LINGER_MS: envInt(20, 0, 10_000),
+  HUB_INFLUX_CONCURRENCY: envInt(2, 1, 16),
   HUB_INFLUX_ATTEMPTS: envInt(3, 1, 100),
   HUB_INFLUX_TIMEOUT_MS: envInt(10_000, 100, 600_000),
   /** The protocol's largest valid batch (10 000 records of the longest form) is about 7.2 MB. */
@@ -117,6 +118,7 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         password: e.INFLUX_PASSWORD,
         maxLines: e.HUB_INFLUX_BATCH_LINES,
         lingerMs: e.HUB_INFLUX_LINGER_MS,
+        concurrency: e.HUB_INFLUX_CONCURRENCY,
         attempts: e.HUB_INFLUX_ATTEMPTS,
         requestTimeoutMs: e.HUB_INFLUX_TIMEOUT_MS,
       },

@@ -31,6 +31,7 @@ describe('loadHubConfig', () => {
           password: undefined,
           maxLines: 5000,
           lingerMs: 20,
+          concurrency: 2,
           attempts: 3,
           requestTimeoutMs: 10_000,
         },

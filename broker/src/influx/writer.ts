@@ -11,6 +11,8 @@ export interface InfluxWriterConfig {
   maxLines: number;
   /** Flush at most this long after the first queued line. */
   lingerMs: number;
+  /** /write requests in flight at once while InfluxDB answers (1 when not given). */
+  concurrency?: number;
   /**
    * Failed attempts of a batch before the hub reports degraded and logs an error. The batch is
    * retried with back-off until it is written or the writer stops: its publishers wait, unacknowledged.
@@ -47,9 +49,9 @@ export const CAPACITY_REFUSAL = /max-values-per-tag limit exceeded|max-series-pe
 /**
  * Batches lines from many publishes into one /write and resolves each caller only once its lines
  * are durable in InfluxDB (a 204 from /write, which 1.x gives after the WAL write). Callers'
- * acknowledgements wait on it, so nothing is held only here (docs/design.md#reliability). One
- * batch is sent at a time, in the order flushed: while InfluxDB is down that batch is retried
- * with back-off and the others queue behind it (their callers wait); while the writer is held
+ * acknowledgements wait on it, so nothing is held only here (docs/design.md#reliability).
+ * Batches start in the order flushed, up to `concurrency` at once; while InfluxDB is down the
+ * failed batch is retried with back-off and the others queue behind it (their callers wait); while the writer is held
  * (the database is not set up yet) nothing is sent.
  */
 export class InfluxWriter {
@@ -58,8 +60,12 @@ export class InfluxWriter {
   #queue: Pending[] = [];
   #queuedLines = 0;
   #timer: NodeJS.Timeout | undefined;
-  /** Flushed batches waiting for the one under way: one is sent (and retried) at a time, in order. */
+  /** Flushed batches waiting to be sent, oldest first. */
   #ready: Pending[][] = [];
+  /** Requests being retried after a failure: while any is, no other batch starts. */
+  #failing = 0;
+  /** Wakes the drain loop waiting on its requests. */
+  #wake: (() => void) | undefined;
   #draining: Promise<void> | undefined;
   #stopped = false;
   /** A batch failed after stop(): the ones behind it fail without a request. */
@@ -118,13 +124,29 @@ export class InfluxWriter {
     this.#ready.push(this.#queue);
     this.#queue = [];
     this.#queuedLines = 0;
-    // One retry loop however long InfluxDB is down, not one per flush.
+    // One drain loop however long InfluxDB is down, not one per flush.
     this.#draining ??= this.#drain();
+    this.#wake?.();
   }
 
+  /**
+   * Sends the flushed batches, up to `concurrency` requests at once while InfluxDB answers; once
+   * a request fails, no other starts until it is written (an outage runs one retry loop).
+   */
   async #drain(): Promise<void> {
+    const max = Math.max(1, this.#cfg.concurrency ?? 1);
+    const inFlight = new Set<Promise<void>>();
     try {
-      while (this.#ready.length > 0) await this.#send(this.#nextBatch());
+      while (this.#ready.length > 0 || inFlight.size > 0) {
+        if (this.#ready.length > 0 && inFlight.size < max && (inFlight.size === 0 || this.#failing === 0)) {
+          const p: Promise<void> = this.#send(this.#nextBatch()).finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          continue;
+        }
+        // A batch flushed meanwhile wakes the loop as a finished request does.
+        await Promise.race([...inFlight, new Promise<void>((resolve) => (this.#wake = resolve))]);
+        this.#wake = undefined;
+      }
     } finally {
       this.#draining = undefined;
     }
@@ -144,6 +166,15 @@ export class InfluxWriter {
   }
 
   async #send(batch: Pending[]): Promise<void> {
+    const retrying = { now: false };
+    try {
+      await this.#sendUntilDone(batch, retrying);
+    } finally {
+      if (retrying.now) this.#failing--;
+    }
+  }
+
+  async #sendUntilDone(batch: Pending[], retrying: { now: boolean }): Promise<void> {
     if (this.#hold) await this.#hold.promise;
     const body = batch.map((b) => b.lines.join('\n')).join('\n');
     const count = batch.reduce((n, b) => n + b.lines.length, 0);
@@ -184,6 +215,10 @@ export class InfluxWriter {
         lastErr = toError(e);
       }
       this.stats.failedRequests++;
+      if (!retrying.now) {
+        retrying.now = true;
+        this.#failing++;
+      }
       failures++;
       if (failures === this.#cfg.attempts) {
         const err = new HubError(HubErrorCode.INFLUX_UNAVAILABLE, `InfluxDB write failed: ${lastErr.message}`, { cause: lastErr });

@@ -74,6 +74,41 @@ describe('InfluxWriter during an outage', () => {
     expect(influx.maxInFlight()).toBe(1);
     expect(influx.bodies).toEqual(['a v=1 1\na v=2 2\na v=3 3', 'a v=1 1\na v=2 2\na v=3 3', 'b v=1 1\nb v=2 2\nb v=3 3', 'b v=4 4']);
   });
+
+  it('with concurrency 3, three requests at once while InfluxDB answers; after a failure one retry loop, the others waiting behind it', async () => {
+    const healthy = await influxThatFails(0);
+    const writer = new InfluxWriter({ url: healthy.url, database: 'db', maxLines: 1, lingerMs: 0, attempts: 5, requestTimeoutMs: 5000, concurrency: 3 }, silentLogger());
+    const lines = Array.from({ length: 9 }, (_, i) => `m v=${i} ${i}`);
+    expect(await Promise.all(lines.map((l) => writer.write([l])))).toEqual(lines.map(() => ({ refused: 0 })));
+    await writer.stop();
+    expect(healthy.maxInFlight()).toBe(3);
+    // Written while requests are under way: they start as soon as there is room.
+    const again = await influxThatFails(0);
+    const w1 = new InfluxWriter({ url: again.url, database: 'db', maxLines: 1, lingerMs: 0, attempts: 5, requestTimeoutMs: 5000, concurrency: 3 }, silentLogger());
+    const one = w1.write(['y v=0 0']);
+    await new Promise((r) => setTimeout(r, 5));
+    await Promise.all([one, w1.write(['y v=1 1']), w1.write(['y v=2 2'])]);
+    await w1.stop();
+    expect(again.maxInFlight()).toBe(3);
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    expect([...healthy.bodies].sort()).toEqual([...lines].sort());
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    server = undefined;
+
+    // Two failures: the first request fails, is retried alone (the rest wait), then all flow.
+    const down = await influxThatFails(2);
+    const w2 = new InfluxWriter({ url: down.url, database: 'db', maxLines: 1, lingerMs: 0, attempts: 5, requestTimeoutMs: 5000, concurrency: 3 }, silentLogger());
+    const first = w2.write(['x v=0 0']);
+    // The others are written once the first request has failed.
+    while (w2.stats.failedRequests === 0) await new Promise((r) => setTimeout(r, 2));
+    const rest = ['x v=1 1', 'x v=2 2', 'x v=3 3'].map((l) => w2.write([l]));
+    await Promise.all([first, ...rest]);
+    await w2.stop();
+    // 500, 500 for the first (alone), then 204 for it and the three others.
+    expect(down.statuses).toEqual([500, 500, 204, 204, 204, 204]);
+    expect(down.bodies.slice(0, 3)).toEqual(['x v=0 0', 'x v=0 0', 'x v=0 0']);
+    expect(w2.stats).toMatchObject({ requests: 6, failedRequests: 2, linesWritten: 4 });
+  });
 });
 
 /**

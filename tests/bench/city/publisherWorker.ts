@@ -53,8 +53,8 @@ export interface WorkerReport {
   perDevice: Array<[string, number, number]>;
   generated: number;
   acked: number;
-  /** Latency histogram in 1 ms buckets (the last bucket holds everything above). */
-  latencyMs: number[];
+  /** Latency histograms in 1 ms buckets (the last bucket holds everything above): telemetry, and availability from the end of its minute. */
+  latencyMs: { telemetry: number[]; availability: number[] };
   cpuMs: number;
 }
 
@@ -75,7 +75,7 @@ class Publisher {
   readonly #g: PublisherGateway;
   readonly #in: WorkerInput;
   readonly #devices: DeviceState[];
-  readonly #queue: Array<{ rec: object; ts: number; dev: DeviceState }> = [];
+  readonly #queue: Array<{ rec: object; ts: number; dev: DeviceState; availability: boolean }> = [];
   #client: MqttClient | undefined;
   #inflight = 0;
   #batchCounter = 0;
@@ -154,7 +154,7 @@ class Publisher {
     for (const s of this.#devices) {
       while (s.next <= now) {
         const ts = s.next;
-        this.#queue.push({ rec: { device: s.d.id, kind: s.d.kind, seq: s.seq++, ts, data: s.data, rx: now }, ts, dev: s });
+        this.#queue.push({ rec: { device: s.d.id, kind: s.d.kind, seq: s.seq++, ts, data: s.data, rx: now }, ts, dev: s, availability: false });
         s.generated++;
         s.next += this.#in.cadenceMs[s.d.kind];
       }
@@ -163,7 +163,7 @@ class Publisher {
     while (this.#nextMinute <= now) {
       const minute = this.#nextMinute - MINUTE_MS;
       for (const s of this.#devices) {
-        this.#queue.push({ rec: { kind: 'availability', device: s.d.id, deviceKind: s.d.kind, seq: minute / MINUTE_MS, ts: minute, state: 'up', rx: now }, ts: minute + MINUTE_MS, dev: s });
+        this.#queue.push({ rec: { kind: 'availability', device: s.d.id, deviceKind: s.d.kind, seq: minute / MINUTE_MS, ts: minute, state: 'up', rx: now }, ts: minute + MINUTE_MS, dev: s, availability: true });
         s.generated++;
       }
       this.#nextMinute += MINUTE_MS;
@@ -189,7 +189,7 @@ class Publisher {
         const at = Date.now();
         for (const b of batch) {
           b.dev.acked++;
-          this.stats.latency(at - b.ts);
+          this.stats.latency(at - b.ts, b.availability);
         }
         this.stats.acked += batch.length;
         this.#pump();
@@ -208,9 +208,10 @@ class Publisher {
 
 class Stats {
   acked = 0;
-  readonly hist = new Uint32Array(LATENCY_BUCKETS);
-  latency(ms: number): void {
-    this.hist[Math.min(LATENCY_BUCKETS - 1, Math.max(0, Math.round(ms)))]!++;
+  readonly telemetry = new Uint32Array(LATENCY_BUCKETS);
+  readonly availability = new Uint32Array(LATENCY_BUCKETS);
+  latency(ms: number, availability: boolean): void {
+    (availability ? this.availability : this.telemetry)[Math.min(LATENCY_BUCKETS - 1, Math.max(0, Math.round(ms)))]!++;
   }
 }
 
@@ -261,7 +262,7 @@ port.on('message', (m: WorkerCommand) => {
         perDevice: publishers.flatMap((p) => p.perDevice()),
         generated: publishers.reduce((n, p) => n + p.generated(), 0),
         acked: stats.acked,
-        latencyMs: Array.from(stats.hist),
+        latencyMs: { telemetry: Array.from(stats.telemetry), availability: Array.from(stats.availability) },
         cpuMs: (cpu.user + cpu.system) / 1000,
       });
     });
