@@ -142,7 +142,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
   const registryWatch = new RegistryWatch({ registry: reg, bus, closeSession: (g, why) => sessions.close(g, why), counters, log: child('registry-watch') });
-  const inventories = new InventoryPublisher({ registry: reg, bus, publisher: mqtt, counters, log: child('inventory') });
+  const inventories = new InventoryPublisher({ registry: reg, bus, publisher: mqtt, counters, log: child('inventory'), retainedTopics: (f) => mqtt.retainedTopics(f) });
   const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), counters, log: child('minute'), now });
   const apiDeps: ApiDeps = {
     registry: reg,

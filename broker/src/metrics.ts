@@ -26,7 +26,7 @@ export const HUB_COUNTERS = {
   command_point_failures: { help: 'Command points (sent, outcome) that could not be written to InfluxDB.' },
   presence_publish_failures: { help: 'Presence events and documents that could not be published.' },
   inventories_published: { help: 'Gateway inventories published (retained), by kind: inventory, or cleared for a gateway gone.', labels: ['kind'] },
-  inventory_publish_failures: { help: 'Gateway inventories not published (invalid, or the broker refused); tried again.', labels: ['reason'] },
+  inventory_publish_failures: { help: 'Gateway inventories not published (invalid, the revision not recorded in the registry, or the broker refused); tried again.', labels: ['reason'] },
   bus_listener_errors: { help: 'Event-bus listeners that threw (the event still reached the others), by event.', labels: ['event'] },
   commands: { help: 'Commands by outcome (sent, rejected, done, failed, expired, no_result).', labels: ['status'] },
   api_requests: { help: 'Management API requests answered, by route and status.', labels: ['method', 'route', 'status'] },

@@ -85,6 +85,8 @@ export class MqttServer implements HubPublisher {
   readonly #accepted = new Map<string, Client>();
   readonly #now: () => number;
   #broker: Aedes | undefined;
+  /** What Aedes stores retained messages in (the hub lists the inventories an earlier run left). */
+  #persistence: AedesPersistence | undefined;
   #listeners: Listeners | undefined;
   port = -1;
   tlsPort = -1;
@@ -107,8 +109,10 @@ export class MqttServer implements HubPublisher {
 
   async start(): Promise<void> {
     const { mq } = this.#d;
+    const persistence = redeliveryMarksDup(this.#d.persistence);
+    this.#persistence = persistence;
     const broker = await Aedes.createBroker({
-      persistence: redeliveryMarksDup(this.#d.persistence),
+      persistence,
       ...(mq ? { mq } : {}),
       connectTimeout: this.#limits.connectTimeoutMs,
       queueLimit: this.#limits.maxQueuedBeforeConnack,
@@ -155,6 +159,16 @@ export class MqttServer implements HubPublisher {
     const broker = this.#broker;
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
     await serverClosed;
+  }
+
+  /** The topics holding a retained message that match `filter`, read from Aedes' persistence. */
+  async *retainedTopics(filter: string): AsyncGenerator<string> {
+    const persistence = this.#persistence;
+    if (!this.#broker || !persistence) throw new HubError(HubErrorCode.NOT_STARTED, 'MQTT server not started');
+    for await (const packet of persistence.createRetainedStream(filter) as AsyncIterable<{ topic: string; payload?: Buffer }>) {
+      // An empty retained payload is a deletion; a persistence may still list it.
+      if (packet.payload && packet.payload.length > 0) yield packet.topic;
+    }
   }
 
   publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain: boolean }): Promise<void> {

@@ -351,6 +351,10 @@ export class Registry {
       countDevices: p('SELECT COUNT(*) AS n FROM devices WHERE retired_at IS NULL'),
       devicesBySchool: p('SELECT s.district AS district, d.school AS school, d.kind AS kind, COUNT(*) AS n FROM devices d JOIN schools s ON s.id = d.school WHERE d.retired_at IS NULL GROUP BY s.district, d.school, d.kind'),
       schoolDevices: p(`${DEVICE_SELECT} WHERE d.school = ? AND d.retired_at IS NULL ORDER BY d.id`),
+      nextInventoryRevision: p(
+        'INSERT INTO inventory_revisions (gateway, revision) VALUES (?, ?) ON CONFLICT (gateway) DO UPDATE SET revision = MAX(revision + 1, excluded.revision) RETURNING revision',
+      ),
+      inventoryRevisionOf: p('SELECT revision FROM inventory_revisions WHERE gateway = ?'),
       activeGateways: p('SELECT g.id AS gateway, g.school AS school, s.district AS district FROM gateways g JOIN schools s ON s.id = g.school WHERE g.revoked = 0 ORDER BY g.id'),
 
       getUser: p(`${USER_SELECT} WHERE id = ?`),
@@ -976,6 +980,23 @@ export class Registry {
   /** Every gateway whose credentials are not revoked, with its school and district. */
   activeGateways(): Array<{ gateway: string; school: string; district: string }> {
     return this.#stmts['activeGateways']!.all() as Array<{ gateway: string; school: string; district: string }>;
+  }
+
+  /**
+   * Takes the next inventory revision for a gateway: `atLeast` (the hub's clock) or one above the
+   * last taken, whichever is higher, recorded in the same statement so that two hubs on one file
+   * never take the same one. The revision is taken before it is published: one lost to a failed
+   * publish is only a gap.
+   */
+  nextInventoryRevision(gateway: string, atLeast: number): number {
+    const row = this.#stmts['nextInventoryRevision']!.get(gateway, Math.max(0, Math.trunc(atLeast))) as { revision: number | bigint };
+    return Number(row.revision);
+  }
+
+  /** The last inventory revision taken for a gateway; undefined when none was. */
+  inventoryRevisionOf(gateway: string): number | undefined {
+    const row = this.#stmts['inventoryRevisionOf']!.get(gateway) as { revision: number | bigint } | undefined;
+    return row === undefined ? undefined : Number(row.revision);
   }
 
   deviceCount(): number {

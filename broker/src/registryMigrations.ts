@@ -181,12 +181,27 @@ const COMMANDS_INPUT = `
 ALTER TABLE commands ADD COLUMN input TEXT;
 `;
 
+/**
+ * The last inventory revision the hub gave each gateway (broker/README.md, Inventories): a new
+ * one is always above it, so a hub restarted with its clock set back, or the registry moved to
+ * a hub with a slower clock, still publishes revisions the gateways take. Keyed by gateway id
+ * without a foreign key: a gateway deleted and created again keeps counting up from where its
+ * predecessor's inventory (perhaps still held by the device) stopped.
+ */
+const INVENTORY_REVISIONS = `
+CREATE TABLE inventory_revisions (
+  gateway TEXT PRIMARY KEY,
+  revision INTEGER NOT NULL
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: (db) => db.exec(INITIAL_SCHEMA) },
   { version: 2, name: 'management plane', up: (db) => db.exec(MANAGEMENT_PLANE) },
   { version: 3, name: 'console sessions', up: (db) => db.exec(CONSOLE_SESSIONS) },
   { version: 4, name: 'snmp targets', up: (db) => db.exec(SNMP_TARGETS) },
   { version: 5, name: 'commands input', up: (db) => db.exec(COMMANDS_INPUT) },
+  { version: 6, name: 'inventory revisions', up: (db) => db.exec(INVENTORY_REVISIONS) },
 ];
 
 const LEDGER = 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)';

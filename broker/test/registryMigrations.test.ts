@@ -154,8 +154,10 @@ describe('registry migrations: a new file', () => {
     });
   });
 
-  it('lists its migrations as versions 1, 2, … in order', () => {
-    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  it('lists its migrations in order, versions 1, 2, … with none missing', () => {
+    // `migrate` runs what is above the recorded version: a gap filled later would never run.
+    const versions = MIGRATIONS.map((m) => m.version);
+    expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => i + 1));
   });
 });
 
@@ -194,7 +196,7 @@ describe('registry migrations: adoption of a file made before versions', () => {
         reg.close();
       }
       raw((db) => {
-        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }, { version: 4, name: 'snmp targets' }, { version: 5, name: 'commands input' }]);
+        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }, { version: 4, name: 'snmp targets' }, { version: 5, name: 'commands input' }, { version: 6, name: 'inventory revisions' }]);
       });
     });
   }
@@ -313,7 +315,7 @@ describe('registry migrations: 2, the management plane, over a version-1 file', 
       reg.close();
     }
     raw((db) => {
-      expect(ledger(db).map((r) => r.version)).toEqual([1, 2, 3, 4, 5]);
+      expect(ledger(db).map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(db.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
       expect(columns(db, 'schools').map((c) => c[0])).toEqual(['id', 'district', 'name_zh', 'timetable', 'name_en', 'uplink_capacity_bps', 'created_at']);
     });
@@ -326,7 +328,7 @@ describe('registry migrations: 3, console sessions', () => {
     raw((db) => db.exec("INSERT INTO users (id, role, created_at) VALUES ('admin', 'city_admin', 1)"));
     new Registry(file).close();
     raw((db) => {
-      expect(ledger(db).map((r) => [r.version, r.name])).toEqual([[1, 'initial'], [2, 'management plane'], [3, 'console sessions'], [4, 'snmp targets'], [5, 'commands input']]);
+      expect(ledger(db).map((r) => [r.version, r.name])).toEqual([[1, 'initial'], [2, 'management plane'], [3, 'console sessions'], [4, 'snmp targets'], [5, 'commands input'], [6, 'inventory revisions']]);
       expect(columns(db, 'sessions')).toEqual([
         ['id', 'TEXT', 0, null, 1],
         ['user', 'TEXT', 1, null, 0],
@@ -385,9 +387,58 @@ describe('registry migrations: 5, commands input', () => {
       reg.close();
     }
     raw((db) => {
-      expect(ledger(db).map((r) => [r.version, r.name]).at(-1)).toEqual([5, 'commands input']);
+      expect(ledger(db).map((r) => [r.version, r.name]).find((r) => r[0] === 5)).toEqual([5, 'commands input']);
       expect(columns(db, 'commands').at(-1)).toEqual(['input', 'TEXT', 0, null, 0]);
       expect(db.prepare("SELECT id, input FROM commands ORDER BY id").all()).toEqual([{ id: 'c-new', input: 'hdmi2' }, { id: 'c-old', input: null }]);
     });
+  });
+});
+
+describe('registry migrations: 6, inventory revisions', () => {
+  it('adds the inventory_revisions table, written out by hand, to a version-4 file, keeping its gateways', () => {
+    raw((db) => migrate(db, file, MIGRATIONS.filter((m) => m.version <= 4)));
+    raw((db) => {
+      db.exec("INSERT INTO districts (id, name_en) VALUES ('渝中区', 'Yuzhong')");
+      db.exec("INSERT INTO schools (id, district, name_zh) VALUES ('S01', '渝中区', '一中')");
+      db.exec("INSERT INTO gateways (id, school, password_hash) VALUES ('G01', 'S01', 'hash-1')");
+    });
+    const reg = new Registry(file);
+    try {
+      expect(reg.getGateway('G01')).toEqual({ id: 'G01', school: 'S01', district: '渝中区', passwordHash: 'hash-1', revoked: false });
+      expect(reg.inventoryRevisionOf('G01')).toBeUndefined();
+    } finally {
+      reg.close();
+    }
+    raw((db) => {
+      expect(ledger(db).map((r) => [r.version, r.name]).at(-1)).toEqual([6, 'inventory revisions']);
+      expect(columns(db, 'inventory_revisions')).toEqual([
+        ['gateway', 'TEXT', 0, null, 1],
+        ['revision', 'INTEGER', 1, null, 0],
+      ]);
+    });
+  });
+
+  it('gives each gateway revisions above the last it took, whatever the clock, across reopening and deletion', () => {
+    const reg = new Registry(file);
+    try {
+      expect(reg.nextInventoryRevision('G01', 1_000_000)).toBe(1_000_000);
+      // The clock set back an hour: one above the last.
+      expect(reg.nextInventoryRevision('G01', 1_000_000 - 3_600_000)).toBe(1_000_001);
+      expect(reg.nextInventoryRevision('G01', 1_000_001)).toBe(1_000_002);
+      // The clock ahead again: the clock.
+      expect(reg.nextInventoryRevision('G01', 2_000_000)).toBe(2_000_000);
+      // Each gateway its own.
+      expect(reg.nextInventoryRevision('G02', 5)).toBe(5);
+      expect(reg.nextInventoryRevision('G02', -7)).toBe(6);
+    } finally {
+      reg.close();
+    }
+    const again = new Registry(file);
+    try {
+      expect([again.inventoryRevisionOf('G01'), again.inventoryRevisionOf('G02')]).toEqual([2_000_000, 6]);
+      expect(again.nextInventoryRevision('G01', 0)).toBe(2_000_001);
+    } finally {
+      again.close();
+    }
   });
 });

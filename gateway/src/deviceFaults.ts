@@ -1,10 +1,10 @@
-import type { LanError } from '../../protocol/src/telemetry.ts';
+import type { LanError, LanRefusalReason } from '../../protocol/src/telemetry.ts';
 import type { GatewayCounters } from './metrics.ts';
 
 /** A device's sample refused at the edge, with the reason the device is told (lanErrorSchema). */
 export interface Refusal {
   device: string;
-  reason: string;
+  reason: LanRefusalReason;
   detail: string;
   seq?: number | undefined;
 }
@@ -37,7 +37,7 @@ export const OTHER_DEVICE_LABELS = 100;
 /** Replies remembered for the rate limit (a client inventing ids cannot grow it). */
 const REPLY_MEMORY = 10_000;
 /** Replies on lan/v1/err per second at most, across devices. */
-const REPLIES_PER_SECOND = 100;
+export const REPLIES_PER_SECOND = 100;
 
 /**
  * Every refusal of a device's sample: counted per device (bounded label cardinality), kept as

@@ -20,6 +20,8 @@ export const GatewayErrorCode = {
   LISTEN: 'GW_ERR_LISTEN',
   /** A TLS file of the uplink (GW_CA_FILE, GW_CERT_FILE, GW_KEY_FILE) is missing or unreadable, or a certificate lacks its key. */
   TLS_FILES: 'GW_ERR_TLS_FILES',
+  /** A state file beside the outbox (inventory.json, liveness.json) unreadable, not JSON, failing its schema or another gateway's: ignored at start. */
+  STATE_FILE: 'GW_ERR_STATE_FILE',
   STARTED_TWICE: 'GW_ERR_STARTED_TWICE',
   NOT_STARTED: 'GW_ERR_NOT_STARTED',
   /** Used after stop: the gateway's accessors, or a file outbox appended to after `close()`. */
@@ -52,4 +54,19 @@ export function gatewayLifecycle(name: string): Lifecycle {
 /** A listener of the gateway that cannot bind (a port taken). */
 export function listenError(what: string, host: string, port: number, cause: unknown): GatewayError {
   return new GatewayError(GatewayErrorCode.LISTEN, `${what} cannot listen on ${host}:${port}`, { cause });
+}
+
+/** Why a state file was ignored (the `reason` of `state_files_ignored`). */
+export type StateFileFault = 'unreadable' | 'not_json' | 'invalid' | 'other_gateway';
+
+/**
+ * A state file ignored at start. Its message never quotes the file: the inventory holds SNMP
+ * secrets, and JSON.parse's message quotes a fragment of its input.
+ */
+export class StateFileError extends GatewayError {
+  readonly reason: StateFileFault;
+  constructor(reason: StateFileFault, message: string) {
+    super(GatewayErrorCode.STATE_FILE, message);
+    this.reason = reason;
+  }
 }

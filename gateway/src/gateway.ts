@@ -158,6 +158,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
   const livenessStore = new LivenessStore({
     log: log.child({ module: 'liveness' }),
+    counters,
+    gateway: config.gateway,
     now,
     file: stateDir === undefined ? undefined : join(stateDir, LIVENESS_FILE),
     snapshot: (at) => intake.liveness.snapshot(at),
@@ -170,7 +172,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     onDelivered: deps.onDelivered,
     random: deps.random,
     onCommand: (payload) => relay.onRequest(payload),
-    onInventory: (payload) => inventory.offer(payload, now()),
+    onInventory: (payload, delivery) => inventory.offer(payload, now(), delivery),
   });
   const lan = new LanListener(
     { host: config.lanHost, port: config.lanPort, maxSampleBytes: config.maxSampleBytes },

@@ -1,5 +1,5 @@
 import type { GatewayInventory } from '../../protocol/src/inventory.ts';
-import { reportsPowerOff, type DeviceSample, type OutboxRecord } from '../../protocol/src/telemetry.ts';
+import { reportsPowerOff, type DeviceSample, type LanRefusalReason, type OutboxRecord } from '../../protocol/src/telemetry.ts';
 import type { DeviceKind } from '../../protocol/src/kinds.ts';
 import { checkClock, type ClockWindow } from './clockWindow.ts';
 import type { Refusal } from './deviceFaults.ts';
@@ -10,7 +10,7 @@ import type { CounterRates, PolledCounter } from './rates.ts';
 import type { PolledNode, SnmpPollerConfig } from './snmpPoller.ts';
 
 /** Why a valid sample is still refused (counted in samples_rejected{reason}, and told the device on lan/v1/err). */
-export type IntakeRefusal = 'too_many_devices' | 'too_many_sessions' | 'unregistered' | 'kind_mismatch' | 'clock_ahead' | 'clock_behind';
+export type IntakeRefusal = Extract<LanRefusalReason, 'too_many_devices' | 'too_many_sessions' | 'unregistered' | 'kind_mismatch' | 'clock_ahead' | 'clock_behind'>;
 
 /** The hub's default window (HUB_MAX_FUTURE_MS, HUB_MAX_AGE_MS): 5 minutes ahead, 400 days behind. */
 export const DEFAULT_CLOCK_WINDOW: ClockWindow = Object.freeze({ maxFutureMs: 300_000, maxAgeMs: 400 * 86_400_000 });

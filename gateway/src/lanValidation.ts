@@ -1,9 +1,9 @@
 import { formatIssues, toError } from '../../runtime/src/errors.ts';
 import { lanCommandResultSchema, type LanCommandResult } from '../../protocol/src/commands.ts';
-import { deviceSampleSchema, type DeviceSample } from '../../protocol/src/telemetry.ts';
+import { deviceSampleSchema, type DeviceSample, type LanRefusalReason } from '../../protocol/src/telemetry.ts';
 
 /** Why a LAN payload is refused (counted in samples_rejected{reason} for samples). */
-export type PayloadRejection = 'oversize_payload' | 'malformed_json' | 'invalid_sample';
+export type PayloadRejection = Extract<LanRefusalReason, 'oversize_payload' | 'malformed_json' | 'invalid_sample'>;
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; reason: PayloadRejection; detail: string };
 

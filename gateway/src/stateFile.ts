@@ -1,6 +1,7 @@
 import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { formatIssues } from '../../runtime/src/errors.ts';
+import { StateFileError } from './errors.ts';
 import type { PayloadSchema } from './lanValidation.ts';
 
 /**
@@ -30,16 +31,29 @@ export async function writeStateFile(path: string, value: unknown): Promise<void
   await rename(tmp, path);
 }
 
-/** The file's value, undefined when there is none; throws (with the reason) when it is unreadable or fails the schema. */
+/**
+ * The file's value, undefined when there is none; throws StateFileError (GW_ERR_STATE_FILE) when
+ * it is unreadable, not JSON or fails the schema. The error names the file and what is wrong,
+ * never what it holds.
+ */
 export async function readStateFile<T>(path: string, schema: PayloadSchema<T>): Promise<T | undefined> {
   let raw: string;
   try {
     raw = await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as { code?: unknown }).code === 'ENOENT') return undefined;
-    throw e;
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOENT') return undefined;
+    throw new StateFileError('unreadable', `${path} cannot be read${typeof code === 'string' ? ` (${code})` : ''}`);
   }
-  const parsed = schema.safeParse(JSON.parse(raw));
-  if (!parsed.success) throw new Error(`${path}: ${formatIssues(parsed.error.issues)}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    // Not the parser's message: it quotes the text around the fault.
+    throw new StateFileError('not_json', `${path} is not JSON (${Buffer.byteLength(raw)} bytes)`);
+  }
+  const parsed = schema.safeParse(json);
+  // Issue paths and messages name fields and types, not values.
+  if (!parsed.success) throw new StateFileError('invalid', `${path} fails its schema: ${formatIssues(parsed.error.issues)}`);
   return parsed.data;
 }

@@ -28,6 +28,13 @@ export interface ReplayStatus {
   sent: number;
 }
 
+/** How an inventory message came: the retained copy a subscription brings, or a live publish; in which session. */
+export interface InventoryDelivery {
+  retained: boolean;
+  /** Grows with every connection. */
+  session: number;
+}
+
 /**
  * The gateway's QoS 1 connection to the hub with its own credentials: the MQTT I/O around
  * UplinkScheduler, which decides when each lane sends (live at once, the backlog replayed
@@ -42,7 +49,7 @@ export class Uplink {
   readonly #counters: GatewayCounters;
   readonly #onDelivered: ((records: OutboxRecord[], at: number) => void) | undefined;
   readonly #onCommand: ((payload: Buffer) => void) | undefined;
-  readonly #onInventory: ((payload: Buffer) => void) | undefined;
+  readonly #onInventory: ((payload: Buffer, delivery: InventoryDelivery) => void) | undefined;
   readonly #random: () => number;
   /** The wall clock: pacing and bdSeq follow real time even when the gateway's clock is a test's. */
   readonly #clock: () => number;
@@ -54,6 +61,8 @@ export class Uplink {
   /** Backlog records acknowledged since the last connect that found a backlog. */
   #replaySent = 0;
   #bdSeq = 0;
+  /** Counts connections: each is a new session (clean), with its own retained deliveries. */
+  #session = 0;
   #batchCounter = 0;
   #stopping = false;
   /**
@@ -82,7 +91,7 @@ export class Uplink {
       /** A command request from the hub (the raw payload, validated by the command relay). */
       onCommand?: ((payload: Buffer) => void) | undefined;
       /** A message on the gateway's inventory topic (retained: one at every connect), validated by the inventory store. */
-      onInventory?: ((payload: Buffer) => void) | undefined;
+      onInventory?: ((payload: Buffer, delivery: InventoryDelivery) => void) | undefined;
       /** The first bdSeq; it grows with every connection. Defaults to the wall clock at start. */
       initialBdSeq?: number;
       random?: (() => number) | undefined;
@@ -154,6 +163,7 @@ export class Uplink {
     });
     client.on('connect', () => {
       client.options.reconnectPeriod = this.#backoff.connected(this.#random());
+      this.#session += 1;
       this.#broken = false;
       this.lastError = undefined;
       this.#counters.inc('uplink_connects');
@@ -175,9 +185,10 @@ export class Uplink {
       this.pump();
     });
     const ownInventory = inventoryTopic(this.#cfg);
-    client.on('message', (t, payload) => {
+    client.on('message', (t, payload, packet) => {
       if (t.startsWith(`${gatewayPrefix(this.#cfg)}/cmd/`)) this.#onCommand?.(payload);
-      else if (t === ownInventory) this.#onInventory?.(payload);
+      // RETAIN 1 only on what a new subscription brings [MQTT-3.3.1-8], 0 on live forwards [MQTT-3.3.1-9].
+      else if (t === ownInventory) this.#onInventory?.(payload, { retained: packet.retain, session: this.#session });
     });
     client.on('close', () => {
       const wasUp = this.#up;

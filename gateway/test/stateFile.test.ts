@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createGatewayCounters } from '../src/metrics.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -66,10 +67,11 @@ describe('LivenessStore', () => {
     saved.heard('sw', 'network_node', T, false);
     saved.setOwnTimeouts(new Map([['sw', 162_000]]));
     const log = silentLogger();
-    await new LivenessStore({ log, now: () => T + 100_000, file, snapshot: (at) => saved.snapshot(at), restore: () => {} }).save();
+    const counters = createGatewayCounters();
+    await new LivenessStore({ log, counters, gateway: 'gw-test', now: () => T + 100_000, file, snapshot: (at) => saved.snapshot(at), restore: () => {} }).save();
     expect(mode(file)).toBe(0o600);
     let got: LivenessSnapshot | undefined;
-    await new LivenessStore({ log, now: () => T + 200_000, file, snapshot: () => ({ savedAt: 0, devices: [] }), restore: (s) => (got = s) }).start();
+    await new LivenessStore({ log, counters, gateway: 'gw-test', now: () => T + 200_000, file, snapshot: () => ({ savedAt: 0, devices: [] }), restore: (s) => (got = s) }).start();
     expect(got).toEqual({ savedAt: T + 100_000, devices: [{ device: 'sw', kind: 'network_node', lastHeard: T, off: false, timeoutMs: 162_000 }] });
   });
 });

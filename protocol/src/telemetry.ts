@@ -109,13 +109,30 @@ export interface TelemetryBatch {
 }
 
 /**
+ * Every reason the gateway gives on `lan/v1/err`. docs/devices.md (Refusals) has a row for each,
+ * checked by a test; a device treats a reason it does not know like `invalid_sample`.
+ */
+export const LAN_REFUSAL_REASONS = [
+  'oversize_payload',
+  'malformed_json',
+  'invalid_sample',
+  'too_many_devices',
+  'too_many_sessions',
+  'unregistered',
+  'kind_mismatch',
+  'clock_ahead',
+  'clock_behind',
+] as const;
+export type LanRefusalReason = (typeof LAN_REFUSAL_REASONS)[number];
+
+/**
  * Gateway → devices on `lan/v1/err` (LAN_ERROR_TOPIC): why a message of the named device was
  * refused at the edge, so the device (and its vendor) can see it, not only a counter.
  */
 export const lanErrorSchema = z.strictObject({
   v: z.literal(1),
   device: z.string().max(128),
-  /** A stable code: `invalid_sample`, `clock_ahead`, `clock_behind`, `unregistered`, … */
+  /** A stable code, one of LAN_REFUSAL_REASONS (a string: more may be added). */
   reason: z.string().min(1).max(64),
   detail: z.string().max(500),
   /** The refused sample's sequence number, when it had one. */

@@ -51,6 +51,9 @@ export function inventoryTopic(a: GatewayAddress): string {
   return `${gatewayPrefix(a)}/inventory`;
 }
 
+/** Every gateway's inventory topic: what the hub finds retained at start (it clears those of gateways gone). */
+export const ALL_INVENTORIES_FILTER = `${HUB_ROOT}/+/+/+/inventory`;
+
 /** The filter a gateway subscribes to for its commands. */
 export function commandFilter(a: GatewayAddress): string {
   return `${gatewayPrefix(a)}/cmd/#`;

@@ -75,7 +75,11 @@ await provisionFleet(registry, fleet, passwordOf, 'system:bench');
 registry.close();
 log(`provisioned ${fleet.schools.length} gateways, ${devices} devices in ${Date.now() - t0Provision} ms`);
 
-const hub = await startHubProcess({ HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: 'city', LOG_LEVEL: 'warn' }, join(dir, 'hub.log'));
+// HUB_* settings of the bench's own environment go to the hub (HUB_INFLUX_CONCURRENCY=1, say).
+const hubOverrides = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('HUB_') && e[1] !== undefined));
+// BENCH_HUB_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=prof`) profiles the hub alone.
+const hubNodeOptions = process.env['BENCH_HUB_NODE_OPTIONS'];
+const hub = await startHubProcess({ ...hubOverrides, ...(hubNodeOptions ? { NODE_OPTIONS: hubNodeOptions } : {}), HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: 'city', LOG_LEVEL: 'warn' }, join(dir, 'hub.log'));
 
 // ── publishers ───────────────────────────────────────────────────────────────────────────────
 const gateways: PublisherGateway[] = fleet.schools.map((s) => ({
@@ -254,6 +258,7 @@ const landedPerS = Math.round([...stored.values()].reduce((a, b) => a + b, 0) / 
 const report = {
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
   fleet: { districts: fleet.districts.length, gateways: fleet.schools.length, devices, cadenceScale: cfg.BENCH_CADENCE_SCALE },
+  hubSettings: hubOverrides,
   connect: { ms: connectMs, perSecond: Math.round(gateways.length / (connectMs / 1000)), refusals: connected.reduce((n, c) => n + c.refusals, 0) },
   load: {
     seconds: loadSecs,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { gatewayInventorySchema, type GatewayInventory, type InventoryDevice } from '../../../protocol/src/inventory.ts';
 import type { SnmpTarget } from '../../../protocol/src/snmp.ts';
-import { inventoryTopic, type GatewayAddress } from '../../../protocol/src/topics.ts';
+import { ALL_INVENTORIES_FILTER, inventoryTopic, type GatewayAddress } from '../../../protocol/src/topics.ts';
 import { formatIssues, toError } from '../../../runtime/src/errors.ts';
 import type { EventBus } from '../eventBus.ts';
 import type { HubCounters } from '../metrics.ts';
@@ -15,10 +15,15 @@ export interface InventoryPublisherDeps {
   publisher: HubPublisher;
   counters: HubCounters;
   log: Logger;
-  /** The wall clock: revisions must grow across hub restarts whatever clock a test drives. */
+  /** The wall clock, the revision's floor (the registry keeps it growing when the clock goes back). */
   clock?: () => number;
   /** Wait before trying a failed publish again. */
   retryMs?: number;
+  /**
+   * The topics the broker holds a retained message on, matching a filter (Aedes' persistence);
+   * absent: no clearing at start of what an earlier run left.
+   */
+  retainedTopics?: (filter: string) => AsyncIterable<string>;
 }
 
 interface Published {
@@ -64,6 +69,36 @@ export class InventoryPublisher implements Feature {
     this.#stopped = false;
     this.#d.bus.onRegistryChanged(this, () => void this.refresh());
     await this.refresh();
+    await this.clearStale();
+  }
+
+  /**
+   * Clears the retained inventories an earlier run left for gateways no longer active (deleted or
+   * revoked while the hub was down), or at an address a gateway has left; this run clears only what
+   * it published itself. The registry is read after the broker is listed: an inventory found was
+   * published after its gateway was written, so a gateway created meanwhile (by another hub on the
+   * same file) is seen and its inventory kept. Returns how many were cleared.
+   */
+  async clearStale(): Promise<number> {
+    const { retainedTopics, counters, log } = this.#d;
+    if (!retainedTopics || this.#stopped) return 0;
+    const found: string[] = [];
+    try {
+      for await (const topic of retainedTopics(ALL_INVENTORIES_FILTER)) found.push(topic);
+    } catch (e) {
+      counters.inc('inventory_publish_failures', { reason: 'stale_scan' });
+      log.warn({ err: toError(e) }, 'retained inventories not listed; those of gateways gone are left');
+      return 0;
+    }
+    const live = new Set(this.#d.registry().activeGateways().map((g) => inventoryTopic({ district: g.district, school: g.school, gateway: g.gateway })));
+    const stale = found.filter((t) => !live.has(t));
+    let cleared = 0;
+    for (const topic of stale) {
+      if (this.#stopped) break;
+      if (await this.#send(topic, Buffer.alloc(0), 'cleared', topic)) cleared += 1;
+    }
+    if (stale.length > 0) log.info({ found: found.length, cleared, stale: stale.length }, 'retained inventories of gateways gone cleared');
+    return cleared;
   }
 
   stop(): void {
@@ -108,11 +143,21 @@ export class InventoryPublisher implements Feature {
       const content = JSON.stringify({ address, timetable, devices: items });
       const prev = this.#published.get(g.gateway);
       if (prev && prev.content === content) continue;
-      const doc: GatewayInventory = { v: 1, gateway: g.gateway, revision: Math.max((prev?.revision ?? -1) + 1, clock()), timetable, devices: items };
+      const doc: GatewayInventory = { v: 1, gateway: g.gateway, revision: 0, timetable, devices: items };
       const valid = gatewayInventorySchema.safeParse(doc);
       if (!valid.success) {
         counters.inc('inventory_publish_failures', { reason: 'invalid' });
         log.error({ gateway: g.gateway, detail: formatIssues(valid.error.issues) }, 'inventory not published: the registry holds what a gateway would refuse');
+        continue;
+      }
+      // Above every revision given to this gateway before, by this run or an earlier one, whatever the clock says.
+      try {
+        doc.revision = reg.nextInventoryRevision(g.gateway, clock());
+      } catch (e) {
+        // The registry busy or read-only: nothing published without a recorded revision; tried again.
+        counters.inc('inventory_publish_failures', { reason: 'registry' });
+        log.warn({ err: toError(e), gateway: g.gateway }, 'inventory revision not recorded; trying again');
+        sends.push(Promise.resolve(false));
         continue;
       }
       if (prev && inventoryTopic(prev.address) !== inventoryTopic(address)) sends.push(this.#clear(g.gateway, prev.address));
