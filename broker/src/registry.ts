@@ -27,7 +27,7 @@ import { snmpTargetSchema, snmpTargetView, type SnmpTarget, type SnmpTargetView 
  * The registry of districts, schools, rooms, gateways (with hashed credentials), devices, users,
  * API tokens, commands and the audit log, in an embedded SQLite database (node:sqlite).
  * Provisioning may write it from another process (WAL mode); the hub reads gateways on every
- * login and caches devices for DEVICE_CACHE_TTL_MS. Opening migrates the file
+ * login and caches devices (dropped on a write, or by `dropCaches`). Opening migrates the file
  * (registryMigrations.ts); every write checks its values first (registryValues.ts) and refuses
  * a state conflict (RegistryConflictError) before writing anything.
  */
@@ -282,7 +282,13 @@ export class Registry {
   readonly #deviceCache = new Map<string, { row: Readonly<DeviceRow>; at: number }>();
   readonly #timetableCache = new Map<string, { t: Timetable; at: number }>();
   /** Another process (provisioning) may change a device: a cached row lives this long. */
-  static readonly DEVICE_CACHE_TTL_MS = 30_000;
+  /**
+   * A backstop: writes through this Registry drop their device at once, and the hub drops every
+   * cached row when another process writes the file (RegistryWatch, within a poll). At 30 s, the
+   * telemetry cadence, nearly every lookup missed: the SQLite read per record was the hub's
+   * largest cost at city load (tests/README.md, the whole city).
+   */
+  static readonly DEVICE_CACHE_TTL_MS = 600_000;
 
   /** HUB_ERR_REGISTRY_OPEN when the file cannot be opened or set up (a missing directory, not a database). */
   constructor(path: string) {
@@ -1044,6 +1050,12 @@ export class Registry {
       },
       { cursor: q.cursor, limit: q.limit ?? 1000 },
     );
+  }
+
+  /** Forgets every cached device and timetable (another process wrote the file). */
+  dropCaches(): void {
+    this.#deviceCache.clear();
+    this.#timetableCache.clear();
   }
 
   /** Runs `fn` in one transaction (bulk loads). */

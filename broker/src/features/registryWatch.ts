@@ -68,7 +68,11 @@ export class RegistryWatch implements Feature {
     if (!external && c === this.#changes) return;
     this.#version = v;
     this.#changes = c;
-    if (external) this.#checkSessions(reg);
+    if (external) {
+      // Devices moved, retired or deleted elsewhere: ingest reads them again from the next record.
+      reg.dropCaches();
+      this.#checkSessions(reg);
+    }
     this.#d.bus.emitRegistryChanged({ external });
   }
 

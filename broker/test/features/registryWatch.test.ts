@@ -5,6 +5,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/passwords.ts';
 import { Registry } from '../../src/registry.ts';
+import { exampleData } from '../../../protocol/src/kinds.ts';
+import { telemetryTopic } from '../../../protocol/src/topics.ts';
 import { startApiRig, type ApiRig } from '../../../tests/harness/api.ts';
 import { startInflux, type InfluxInstance } from '../../../tests/harness/influx.ts';
 import { rawConnect } from '../../../tests/harness/rawMqtt.ts';
@@ -61,6 +63,27 @@ describe('registry changes made by another process', () => {
     expect(dropped('rotated')).toBe(1);
     expect(await login('gw-yz-s02')).toBe(4);
     expect(await login('gw-yz-s02', 'pw-new-s02')).toBe(0);
+  });
+
+  it('refuses the telemetry of a device retired elsewhere from the next poll on, though the hub had it cached', async () => {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${rig.hub.mqttPort}`, { clientId: 'gw-jb-s01', username: 'gw-jb-s01', password: gatewayPassword('gw-jb-s01'), reconnectPeriod: 0, clean: true });
+    await new Promise<void>((resolve, reject) => (c.once('connect', () => resolve()), c.once('error', reject)));
+    const topic = telemetryTopic({ district: '江北区', school: 'jb-s01', gateway: 'gw-jb-s01' });
+    const send = (seq: number): Promise<unknown> => {
+      const ts = Date.now();
+      const records = [{ device: 'jb-s01-201-vr', kind: 'vr_kit', seq, ts, rx: ts, data: exampleData('vr_kit') }];
+      return c.publishAsync(topic, JSON.stringify({ v: 1, gateway: 'gw-jb-s01', batch: `b${seq}`, records }), { qos: 1 });
+    };
+    const unknown = () => rig.hub.counters.get('records_rejected', { reason: 'unknown_device' });
+    const before = unknown();
+    await send(1);
+    expect(unknown()).toBe(before);
+    other.retireDevice('jb-s01-201-vr', Date.now());
+    // The registry is polled every 300 ms; a second is plenty, and far short of any cache's lifetime.
+    await new Promise((r) => setTimeout(r, 1000));
+    await send(2);
+    expect(unknown()).toBe(before + 1);
+    await c.endAsync();
   });
 
   it('drops a gateway removed elsewhere, and leaves the others connected', async () => {
