@@ -237,7 +237,8 @@ describe('hub operations: actors and audit, revocation, lifecycle, metrics, inje
       await gw.endAsync(true);
       await hub.stop();
     }
-    // The command's `sent` point was still held at stop: it failed then, counted.
-    expect(hub.counters.get('command_point_failures')).toBe(1);
+    // Both of the command's points fail, counted: its `sent` point, still held at stop, and the
+    // `no_result` the stop records after it (the writer has stopped by then).
+    await expect.poll(() => hub.counters.get('command_point_failures')).toBe(2);
   });
 });
