@@ -1,10 +1,49 @@
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { RUNTIME_ERR, RuntimeError } from './errors.ts';
 
-/** A free TCP port on 127.0.0.1 (the kernel picks it; the socket is closed before returning). */
+/**
+ * A free TCP port on 127.0.0.1 (the socket is closed before returning), for a child process to
+ * listen on. Taken below the kernel's ephemeral range when there is room there: a port the
+ * kernel picks (port 0) comes from the range every outgoing connection takes its local port
+ * from, so between this check and the child's listen another process's connection could take it
+ * (seen: a hub refused to start with EADDRINUSE under a loaded test run).
+ */
 export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
+  const low = ephemeralLow();
+  if (low !== undefined && low > LISTEN_BASE + 1000) {
+    for (let i = 0; i < 64; i++) {
+      const port = LISTEN_BASE + Math.floor(Math.random() * (low - LISTEN_BASE));
+      if (await canListen(port)) return port;
+    }
+  }
+  return await kernelPort();
+}
+
+/** The lowest port of ours: above the registered services most machines run. */
+const LISTEN_BASE = 20_000;
+
+function ephemeralLow(): number | undefined {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+function kernelPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on('error', reject);
