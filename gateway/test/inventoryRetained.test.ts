@@ -1,9 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Aedes } from 'aedes';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startTestBroker } from './testBroker.ts';
 import type { GatewayInventory } from '../../protocol/src/inventory.ts';
 import { DEFAULT_TIMETABLE } from '../../protocol/src/schedule.ts';
 import { inventoryTopic } from '../../protocol/src/topics.ts';
@@ -56,14 +55,7 @@ describe('the hub\'s retained inventory is authoritative at a new session', () =
   });
 
   it('a gateway whose hub now holds an older inventory takes it when it connects again, and saves it; an older live one is still refused', async () => {
-    const broker = await Aedes.createBroker();
-    const server = createServer(broker.handle);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    cleanups.push(async () => {
-      await new Promise<void>((r) => broker.close(() => r()));
-      await new Promise<void>((r) => server.close(() => r()));
-    });
-    const port = (server.address() as { port: number }).port;
+    const { broker, port } = await startTestBroker(cleanups);
     const dir = mkdtempSync(join(tmpdir(), 'gw-retained-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const address = { district: 'd1', school: 's1', gateway: 'gw-test' };

@@ -1,10 +1,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Aedes } from 'aedes';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startTestBroker } from './testBroker.ts';
 import type { GatewayInventory } from '../../protocol/src/inventory.ts';
 import { DEFAULT_TIMETABLE } from '../../protocol/src/schedule.ts';
 import { inventoryTopic } from '../../protocol/src/topics.ts';
@@ -55,16 +54,10 @@ describe('a corrupt inventory.json at start', () => {
     ['failing the schema', invalid, 'invalid'],
   ])('%s: the gateway starts without it, counts it, and its log quotes no part of the file; the hub\'s inventory is taken when it comes', async (_what, content, reason) => {
     expect(content).toContain(SECRET);
-    const broker = await Aedes.createBroker();
-    const server = createServer(broker.handle);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    cleanups.push(async () => {
-      await new Promise<void>((r) => broker.close(() => r()));
-      await new Promise<void>((r) => server.close(() => r()));
-    });
+    const { broker, port } = await startTestBroker(cleanups);
     const dir = stateDir();
     writeFileSync(join(dir, 'gw-test', INVENTORY_FILE), content, { mode: 0o600 });
-    const { gw, logs } = await gatewayIn(dir, `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`);
+    const { gw, logs } = await gatewayIn(dir, `mqtt://127.0.0.1:${port}`);
     expect((await health(gw)).inventory).toBeNull();
     expect(gw.counters.get('state_files_ignored', { file: 'inventory', reason })).toBe(1);
     const text = logs.join('');

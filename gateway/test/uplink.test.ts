@@ -1,6 +1,5 @@
-import { createServer } from 'node:net';
-import { Aedes } from 'aedes';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startTestBroker } from './testBroker.ts';
 import { silentLogger } from '../../runtime/src/logging.ts';
 import { createGatewayCounters } from '../src/metrics.ts';
 import { MemoryOutbox } from '../src/outbox.ts';
@@ -14,14 +13,7 @@ afterEach(async () => {
 
 /** An in-process MQTT broker standing in for the hub (accepts every client). */
 async function hub(): Promise<number> {
-  const broker = await Aedes.createBroker();
-  const server = createServer(broker.handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  cleanups.push(async () => {
-    await new Promise<void>((r) => broker.close(() => r()));
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  return (server.address() as { port: number }).port;
+  return (await startTestBroker(cleanups)).port;
 }
 
 /** Records every timer set while `run` runs and whether it was cleared or fired (the clock edge). */
