@@ -141,7 +141,7 @@ const sampler = setInterval(() => {
   const s = procStats(hub.pid);
   hubPeakRss = Math.max(hubPeakRss, s.rssMiB);
   const p = [...progress.values()];
-  log(`t=${Math.round((Date.now() - startAt) / 1000)}s generated ${p.reduce((n, x) => n + x.generated, 0)} acked ${p.reduce((n, x) => n + x.acked, 0)} backlog ${p.reduce((n, x) => n + x.queued, 0)} hub rss ${s.rssMiB.toFixed(0)} MiB`);
+  log(`t=${Math.round((Date.now() - startAt) / 1000)}s generated ${p.reduce((n, x) => n + x.generated, 0)} acked ${p.reduce((n, x) => n + x.acked, 0)} backlog ${p.reduce((n, x) => n + x.backlog, 0)} hub rss ${s.rssMiB.toFixed(0)} MiB`);
 }, 10_000);
 await new Promise((r) => setTimeout(r, startAt - Date.now() + seconds * 1000));
 const stopAt = Date.now();
@@ -192,6 +192,7 @@ const histOf = (which: 'telemetry' | 'availability'): number[] => {
 };
 const pct = (hist: number[], p: number): number => {
   const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return Number.NaN; // none of that kind in the run
   let seen = 0;
   for (let i = 0; i < hist.length; i++) {
     seen += hist[i]!;

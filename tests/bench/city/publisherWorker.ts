@@ -9,7 +9,7 @@
  *
  * What it measures is its own: records generated (offered) and acknowledged per device, the
  * latency from each record's device timestamp to the hub's PUBACK (which the hub sends only after
- * InfluxDB answered the write, docs/design.md#reliability), and its own CPU time.
+ * InfluxDB answered the write, docs/design.md#reliability). The main thread reads the CPU of all.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -44,7 +44,8 @@ export type WorkerCommand = { type: 'start'; at: number } | { type: 'stop' } | {
 /** worker → main */
 export type WorkerMessage =
   | { type: 'connected'; gateways: number; ms: number; refusals: number }
-  | { type: 'progress'; generated: number; acked: number; queued: number; inflight: number }
+  /** `backlog`: records generated and not yet acknowledged (queued or in flight). */
+  | { type: 'progress'; generated: number; acked: number; backlog: number }
   | { type: 'drained'; backlog: number }
   | WorkerReport;
 export interface WorkerReport {
@@ -55,7 +56,6 @@ export interface WorkerReport {
   acked: number;
   /** Latency histograms in 1 ms buckets (the last bucket holds everything above): telemetry, and availability from the end of its minute. */
   latencyMs: { telemetry: number[]; availability: number[] };
-  cpuMs: number;
 }
 
 const LATENCY_BUCKETS = 120_000;
@@ -78,6 +78,7 @@ class Publisher {
   readonly #queue: Array<{ rec: object; ts: number; dev: DeviceState; availability: boolean }> = [];
   #client: MqttClient | undefined;
   #inflight = 0;
+  #inflightRecords = 0;
   #batchCounter = 0;
   #bdSeq = Date.now();
   #timer: NodeJS.Timeout | undefined;
@@ -120,7 +121,6 @@ class Publisher {
       client.once('connect', () => resolve(refusals));
       client.on('connect', () => {
         client.publish(stateTopic(address), state('online'), { qos: 1, retain: true });
-        this.#inflight = 0;
         this.#pump();
       });
     });
@@ -140,8 +140,9 @@ class Publisher {
     clearTimeout(this.#timer);
   }
 
+  /** Records generated and not yet acknowledged. */
   get backlog(): number {
-    return this.#queue.length + this.#inflight;
+    return this.#queue.length + this.#inflightRecords;
   }
 
   close(): Promise<void> {
@@ -179,8 +180,10 @@ class Publisher {
       const batch = this.#queue.splice(0, this.#in.batchMaxRecords);
       const body = JSON.stringify({ v: 1, gateway: this.#g.gateway, batch: `${this.#bdSeq}-${++this.#batchCounter}`, records: batch.map((b) => b.rec) });
       this.#inflight++;
+      this.#inflightRecords += batch.length;
       client.publish(telemetryTopic({ district: this.#g.district, school: this.#g.school, gateway: this.#g.gateway }), body, { qos: 1 }, (err) => {
         this.#inflight--;
+        this.#inflightRecords -= batch.length;
         if (err) {
           // Resent after the reconnect, ahead of newer records, as the gateway's outbox does.
           this.#queue.unshift(...batch);
@@ -240,8 +243,8 @@ port.on('message', (m: WorkerCommand) => {
     for (const p of publishers) p.start(m.at);
     progress = setInterval(() => {
       const generated = publishers.reduce((n, p) => n + p.generated(), 0);
-      const queued = publishers.reduce((n, p) => n + p.backlog, 0);
-      send({ type: 'progress', generated, acked: stats.acked, queued, inflight: 0 });
+      const backlog = publishers.reduce((n, p) => n + p.backlog, 0);
+      send({ type: 'progress', generated, acked: stats.acked, backlog });
     }, 1000);
   } else if (m.type === 'stop') {
     for (const p of publishers) p.stop();
@@ -255,7 +258,6 @@ port.on('message', (m: WorkerCommand) => {
     }, 200);
   } else if (m.type === 'report') {
     clearInterval(progress);
-    const cpu = process.cpuUsage();
     void Promise.all(publishers.map((p) => p.close())).then(() => {
       send({
         type: 'report',
@@ -263,7 +265,6 @@ port.on('message', (m: WorkerCommand) => {
         generated: publishers.reduce((n, p) => n + p.generated(), 0),
         acked: stats.acked,
         latencyMs: { telemetry: Array.from(stats.telemetry), availability: Array.from(stats.availability) },
-        cpuMs: (cpu.user + cpu.system) / 1000,
       });
     });
   }
