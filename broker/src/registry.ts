@@ -280,6 +280,8 @@ export class Registry {
   readonly #dynamic = new Map<string, StatementSync>();
   /** Device lookups sit on the ingest hot path; writes through this object invalidate it. */
   readonly #deviceCache = new Map<string, { row: Readonly<DeviceRow>; at: number }>();
+  /** Rows changed by nextInventoryRevision, left out of changeCount. */
+  #bookkeeping = 0;
   readonly #timetableCache = new Map<string, { t: Timetable; at: number }>();
   /** Another process (provisioning) may change a device: a cached row lives this long. */
   /**
@@ -996,6 +998,8 @@ export class Registry {
    */
   nextInventoryRevision(gateway: string, atLeast: number): number {
     const row = this.#stmts['nextInventoryRevision']!.get(gateway, Math.max(0, Math.trunc(atLeast))) as { revision: number | bigint };
+    // Bookkeeping of the publisher's own, not a change of what inventories say (changeCount).
+    this.#bookkeeping += 1;
     return Number(row.revision);
   }
 
@@ -1017,11 +1021,13 @@ export class Registry {
   }
 
   /**
-   * Rows this connection has changed since it opened (SQLite's total_changes()): with
-   * `dataVersion()`, which moves only on other connections' commits, any write is noticed.
+   * Rows this connection has changed since it opened (SQLite's total_changes()), less the
+   * inventory revisions it recorded (one row each): with `dataVersion()`, which moves only on
+   * other connections' commits, any write is noticed, but the inventory publisher's own
+   * revisions do not set off another inventory pass.
    */
   changeCount(): number {
-    return num(this.#db.prepare('SELECT total_changes() AS n').get()!['n']!);
+    return num(this.#db.prepare('SELECT total_changes() AS n').get()!['n']!) - this.#bookkeeping;
   }
 
   // ---- audit

@@ -430,12 +430,17 @@ describe('registry migrations: 6, inventory revisions', () => {
       // Each gateway its own.
       expect(reg.nextInventoryRevision('G02', 5)).toBe(5);
       expect(reg.nextInventoryRevision('G02', -7)).toBe(6);
+      // The publisher's own bookkeeping: no change for the registry's watchers to act on.
+      const changes = reg.changeCount();
+      reg.nextInventoryRevision('G02', 0);
+      expect(reg.changeCount()).toBe(changes);
+      expect(reg.inventoryRevisionOf('G02')).toBe(7);
     } finally {
       reg.close();
     }
     const again = new Registry(file);
     try {
-      expect([again.inventoryRevisionOf('G01'), again.inventoryRevisionOf('G02')]).toEqual([2_000_000, 6]);
+      expect([again.inventoryRevisionOf('G01'), again.inventoryRevisionOf('G02')]).toEqual([2_000_000, 7]);
       expect(again.nextInventoryRevision('G01', 0)).toBe(2_000_001);
     } finally {
       again.close();
