@@ -33,8 +33,7 @@ const ACTION_KINDS: Record<CommandAction, readonly DeviceKind[] | 'all'> = {
 };
 
 export function actionAppliesTo(action: CommandAction, kind: DeviceKind): boolean {
-  const kinds = ACTION_KINDS[action];
-  return kinds === 'all' || kinds.includes(kind);
+  return actionKindProblem(action, kind) === undefined;
 }
 
 /** Why `action` is refused for a device of `kind`, naming the kinds that carry it out; undefined when it applies. */
