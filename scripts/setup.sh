@@ -28,6 +28,10 @@ if ! fc-list :lang=zh 2>/dev/null | grep -q .; then missing="$missing fonts-wqy-
 # The gateway's SNMP tests poll Debian's snmpd and check it with snmpget.
 if ! command -v snmpd >/dev/null 2>&1 && [ ! -x /usr/sbin/snmpd ]; then missing="$missing snmpd"; fi
 if ! command -v snmpget >/dev/null 2>&1; then missing="$missing snmp"; fi
+# Clustering tests start a real redis-server and HAProxy; the benchmark measures Mosquitto beside the hub.
+if ! command -v redis-server >/dev/null 2>&1; then missing="$missing redis-server"; fi
+if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then missing="$missing haproxy"; fi
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then missing="$missing mosquitto"; fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages:$missing"
