@@ -56,6 +56,8 @@ const schema = z.object({
   GW_HEALTH_INTERVAL_MS: envInt(30_000, 1000, 3_600_000),
   /** Record each device's availability every minute. */
   GW_AVAILABILITY: envBool(true),
+  /** When in each minute to sample (ms after its start, ≤ 50 000); -1: spread by the gateway's id (availabilitySampler.ts). */
+  GW_AVAILABILITY_PHASE_MS: envInt(-1, -1, 50_000),
   /**
    * Devices tracked for liveness and availability at most, and LAN sessions tracked at most. A
    * school has a few hundred; the cap keeps a LAN client inventing ids from filling the outbox
@@ -126,6 +128,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       healthPort: e.GW_HEALTH_PORT,
       healthIntervalMs: e.GW_HEALTH_INTERVAL_MS,
       availabilitySampling: e.GW_AVAILABILITY,
+      availabilityPhaseMs: e.GW_AVAILABILITY_PHASE_MS >= 0 ? e.GW_AVAILABILITY_PHASE_MS : undefined,
       maxTrackedDevices: e.GW_MAX_TRACKED_DEVICES,
       clockWindow: { maxFutureMs: e.GW_MAX_FUTURE_MS, maxAgeMs: e.GW_MAX_AGE_MS },
       lanErrorIntervalMs: e.GW_LAN_ERROR_INTERVAL_MS,

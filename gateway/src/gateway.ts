@@ -5,7 +5,7 @@ import type { OutboxRecord } from '../../protocol/src/telemetry.ts';
 import { metricsText } from '../../runtime/src/counters.ts';
 import { join } from 'node:path';
 import type { GatewayInventory } from '../../protocol/src/inventory.ts';
-import { AvailabilitySampler } from './availabilitySampler.ts';
+import { AvailabilitySampler, samplingPhaseMs } from './availabilitySampler.ts';
 import type { ClockWindow } from './clockWindow.ts';
 import { CommandRelay } from './commandRelay.ts';
 import { DeviceFaults } from './deviceFaults.ts';
@@ -42,6 +42,8 @@ export interface GatewayConfig extends UplinkConfig {
   healthIntervalMs: number;
   /** Record every device's availability each minute (tests drive it by hand instead). */
   availabilitySampling: boolean;
+  /** When in each minute the timer samples (ms after its start); absent: `samplingPhaseMs(gateway)`. */
+  availabilityPhaseMs?: number | undefined;
   heartbeatTimeouts: Readonly<Record<DeviceKind, number>>;
   /** Devices tracked for liveness at most; a new one beyond is refused (`too_many_devices`). */
   maxTrackedDevices: number;
@@ -198,7 +200,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     },
   );
   const sampler = new AvailabilitySampler(
-    { enabled: config.availabilitySampling },
+    { enabled: config.availabilitySampling, phaseMs: config.availabilityPhaseMs ?? samplingPhaseMs(config.gateway) },
     { log, now, liveness: intake.liveness, append: (r) => outbox.append(r), saved: () => livenessStore.save() },
   );
   const reporter = new HealthReporter({ intervalMs: config.healthIntervalMs }, { health, uplink });

@@ -127,11 +127,14 @@ export class Liveness {
     return t - d.lastHeard <= this.timeoutOf(device, d.kind) ? 'up' : 'down';
   }
 
-  /** One record per tracked device for the minute starting at `minute` (a multiple of 60 s). */
-  minuteRecords(minute: number, rx: number): AvailabilityRecord[] {
+  /**
+   * One record per tracked device for the minute starting at `minute` (a multiple of 60 s), each
+   * with its state at `at` (the moment of sampling, within that minute; default its start).
+   */
+  minuteRecords(minute: number, rx: number, at: number = minute): AvailabilityRecord[] {
     const out: AvailabilityRecord[] = [];
     for (const [device, d] of this.#devices) {
-      out.push({ kind: 'availability', device, deviceKind: d.kind, seq: minute / MINUTE_MS, ts: minute, state: this.stateAt(device, minute)!, rx });
+      out.push({ kind: 'availability', device, deviceKind: d.kind, seq: minute / MINUTE_MS, ts: minute, state: this.stateAt(device, at)!, rx });
     }
     return out;
   }
