@@ -6,7 +6,11 @@
  *
  *   BENCH_DISTRICTS (6) × BENCH_SCHOOLS (334) schools × BENCH_ROOMS (72) rooms: 148 devices per
  *   school, 296,592 in all, about 9.9k telemetry + 4.9k availability records/s;
- *   BENCH_SECONDS (180; BENCH_LONG=1 for 600) of load, then the publishers drain what they hold;
+ *   BENCH_SECONDS (180; BENCH_LONG=1 for 600) of the whole city's load, then the publishers drain
+ *   what they hold; then (BENCH_CEILING=1, default) the ceiling search: steps of
+ *   BENCH_CEILING_SECONDS (120) at ever shorter telemetry cadences (×0.7, 0.5, 0.4, 0.33, 0.28,
+ *   0.25), each drained and counted, until one is not held (lost > 0, or more than 1 % of its
+ *   records unacknowledged at its end); the ceiling is the highest landed rate held;
  *   BENCH_WORKERS (2) worker threads; BENCH_CADENCE_SCALE (1) scales every device's cadence
  *   (0.5 offers twice the telemetry); BENCH_RAW_SECONDS (20) for the raw InfluxDB ceiling.
  *
@@ -14,7 +18,7 @@
  * holds, per device. Latency is device time → the hub's PUBACK, which the hub sends only after
  * InfluxDB answered the write (so the point is queryable by then).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -46,6 +50,8 @@ const cfg = loadConfigOrExit(() =>
       BENCH_CADENCE_SCALE: z.coerce.number().positive().max(10).default(1),
       BENCH_RAW_SECONDS: envInt(20, 0, 600),
       BENCH_DRAIN_S: envInt(180, 10, 3600),
+      BENCH_CEILING: z.enum(['0', '1']).default('1'),
+      BENCH_CEILING_SECONDS: envInt(120, 10, 3600),
     }),
     process.env,
   ),
@@ -130,69 +136,12 @@ const connected = await waitAll('connected');
 const connectMs = Date.now() - t0Connect;
 log(`${gateways.length} gateways connected in ${connectMs} ms`);
 
-// ── the sustained load ─────────────────────────────────────────────────────────────────────
-const startAt = Date.now() + 500;
-for (const w of workers) w.postMessage({ type: 'start', at: startAt } satisfies WorkerCommand);
-const hubBefore = procStats(hub.pid);
-const influxBefore = influx.pid ? procStats(influx.pid) : undefined;
-const selfBefore = process.cpuUsage();
-let hubPeakRss = 0;
-const sampler = setInterval(() => {
-  const s = procStats(hub.pid);
-  hubPeakRss = Math.max(hubPeakRss, s.rssMiB);
-  const p = [...progress.values()];
-  log(`t=${Math.round((Date.now() - startAt) / 1000)}s generated ${p.reduce((n, x) => n + x.generated, 0)} acked ${p.reduce((n, x) => n + x.acked, 0)} backlog ${p.reduce((n, x) => n + x.backlog, 0)} hub rss ${s.rssMiB.toFixed(0)} MiB`);
-}, 10_000);
-await new Promise((r) => setTimeout(r, startAt - Date.now() + seconds * 1000));
-const stopAt = Date.now();
-const hubAtStop = procStats(hub.pid);
-const influxAtStop = influx.pid ? procStats(influx.pid) : undefined;
-const selfAtStop = process.cpuUsage(selfBefore);
-for (const w of workers) w.postMessage({ type: 'stop' } satisfies WorkerCommand);
-const drained = await Promise.race([waitAll('drained').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), cfg.BENCH_DRAIN_S * 1000))]);
-const drainMs = Date.now() - stopAt;
-clearInterval(sampler);
-const reportsP = waitAll('report');
-for (const w of workers) w.postMessage({ type: 'report' } satisfies WorkerCommand);
-const reports: WorkerReport[] = await reportsP;
-for (const w of workers) await w.terminate();
-
-// ── counted in InfluxDB, per device ────────────────────────────────────────────────────────
-const stored = new Map<string, number>();
-const telemetryMeasurements = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node', 'science_kiosk'];
-for (const d of fleet.districts) {
-  const where = `district = '${d.id}' AND time >= ${startAt - 60_000}ms`;
-  for (const q of [`SELECT count(seq) FROM ${telemetryMeasurements.join(', ')} WHERE ${where} GROUP BY device`, `SELECT count(up) FROM availability WHERE ${where} GROUP BY device`]) {
-    for (const s of await influxQL(influx.url, 'city', q)) {
-      const dev = s.tags?.['device'];
-      if (dev !== undefined) stored.set(dev, (stored.get(dev) ?? 0) + Number(s.values[0]![1]));
-    }
-  }
-}
-let generated = 0;
-let acked = 0;
-let lost = 0;
-let extra = 0;
-let devicesWithLoss = 0;
-for (const r of reports) {
-  for (const [dev, gen, ack] of r.perDevice) {
-    generated += gen;
-    acked += ack;
-    const have = stored.get(dev) ?? 0;
-    if (have < gen) {
-      lost += gen - have;
-      devicesWithLoss++;
-    } else extra += have - gen;
-  }
-}
-const histOf = (which: 'telemetry' | 'availability'): number[] => {
-  const h = new Array<number>(reports[0]!.latencyMs[which].length).fill(0);
-  for (const r of reports) r.latencyMs[which].forEach((n, i) => (h[i]! += n));
-  return h;
-};
-const pct = (hist: number[], p: number): number => {
+// ── steps: the sustained load, then the ceiling search ───────────────────────────────────────
+const cadenceAt = (scale: number): Record<DeviceKind, number> =>
+  Object.fromEntries(Object.entries(CADENCE_MS).map(([k, v]) => [k, Math.round(v * scale)])) as Record<DeviceKind, number>;
+const histPct = (hist: number[], p: number): number => {
   const total = hist.reduce((a, b) => a + b, 0);
-  if (total === 0) return Number.NaN; // none of that kind in the run
+  if (total === 0) return Number.NaN; // none of that kind in the step
   let seen = 0;
   for (let i = 0; i < hist.length; i++) {
     seen += hist[i]!;
@@ -200,11 +149,144 @@ const pct = (hist: number[], p: number): number => {
   }
   return Number.NaN;
 };
-const latency = (which: 'telemetry' | 'availability'): { p50: number; p99: number; max: number } => {
-  const h = histOf(which);
-  return { p50: pct(h, 0.5), p99: pct(h, 0.99), max: h.findLastIndex((n) => n > 0) };
+const latencyOf = (reports: WorkerReport[], which: 'telemetry' | 'availability'): { p50: number; p99: number; max: number } => {
+  const h = new Array<number>(reports[0]!.latencyMs[which].length).fill(0);
+  for (const r of reports) r.latencyMs[which].forEach((n, i) => (h[i]! += n));
+  return { p50: histPct(h, 0.5), p99: histPct(h, 0.99), max: h.findLastIndex((n) => n > 0) };
 };
-const loadSecs = (stopAt - startAt) / 1000;
+
+/** Every device's points in InfluxDB since the load began (counted per district, grouped by device). */
+const t0Load = Date.now();
+async function countStored(): Promise<Map<string, number>> {
+  const stored = new Map<string, number>();
+  const telemetryMeasurements = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node', 'science_kiosk'];
+  for (const d of fleet.districts) {
+    const where = `district = '${d.id}' AND time >= ${t0Load - 120_000}ms`;
+    for (const q of [`SELECT count(seq) FROM ${telemetryMeasurements.join(', ')} WHERE ${where} GROUP BY device`, `SELECT count(up) FROM availability WHERE ${where} GROUP BY device`]) {
+      for (const s of await influxQL(influx.url, 'city', q)) {
+        const dev = s.tags?.['device'];
+        if (dev !== undefined) stored.set(dev, (stored.get(dev) ?? 0) + Number(s.values[0]![1]));
+      }
+    }
+  }
+  return stored;
+}
+
+interface StepResult {
+  cadenceScale: number;
+  seconds: number;
+  offeredPerS: number;
+  /** Acknowledged (so written) during the step, per second. */
+  landedPerS: number;
+  generated: number;
+  stored: number;
+  /** Generated − stored, per device, over the whole run so far, minus what earlier steps lost. */
+  lost: number;
+  devicesWithLoss: number;
+  extra: number;
+  /** Records generated and not yet acknowledged when the step's load stopped. */
+  backlogAtStop: number;
+  drained: boolean;
+  drainMs: number;
+  latencyMs: { telemetry: { p50: number; p99: number; max: number }; availability: { p50: number; p99: number; max: number } };
+  hub: { cpuPercentOfOneCore: number; rssMiBAtStop: number; peakRssMiB: number };
+  influxd?: { cpuPercentOfOneCore: number };
+  /** Zero loss, drained, and no more than 1 % of the step's records still unacknowledged at its end. */
+  held: boolean;
+}
+let lostBefore = 0;
+let generatedBefore = 0;
+
+async function runStep(scale: number, secs: number, last: boolean): Promise<StepResult> {
+  const startAt = Date.now() + 500;
+  for (const w of workers) w.postMessage({ type: 'start', at: startAt, cadenceMs: cadenceAt(scale) } satisfies WorkerCommand);
+  const hubBefore = procStats(hub.pid);
+  const influxBefore = influx.pid ? procStats(influx.pid) : undefined;
+  let hubPeakRss = 0;
+  const sampler = setInterval(() => {
+    const st = procStats(hub.pid);
+    hubPeakRss = Math.max(hubPeakRss, st.rssMiB);
+    const p = [...progress.values()];
+    log(`scale ${scale} t=${Math.round((Date.now() - startAt) / 1000)}s generated ${p.reduce((n, x) => n + x.generated, 0)} acked ${p.reduce((n, x) => n + x.acked, 0)} backlog ${p.reduce((n, x) => n + x.backlog, 0)} hub rss ${st.rssMiB.toFixed(0)} MiB`);
+  }, 10_000);
+  await new Promise((r) => setTimeout(r, startAt - Date.now() + secs * 1000));
+  const stopAt = Date.now();
+  const hubAtStop = procStats(hub.pid);
+  const influxAtStop = influx.pid ? procStats(influx.pid) : undefined;
+  await new Promise((r) => setTimeout(r, 1100)); // one progress message after the stop moment
+  const backlogAtStop = [...progress.values()].reduce((n, x) => n + x.backlog, 0);
+  for (const w of workers) w.postMessage({ type: 'stop' } satisfies WorkerCommand);
+  const drained = await Promise.race([waitAll('drained').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), cfg.BENCH_DRAIN_S * 1000))]);
+  const drainMs = Date.now() - stopAt;
+  clearInterval(sampler);
+  const reportsP = waitAll('report');
+  for (const w of workers) w.postMessage({ type: 'report', close: last } satisfies WorkerCommand);
+  const reports: WorkerReport[] = await reportsP;
+  const stored = await countStored();
+  let generated = 0;
+  let acked = 0;
+  let lost = 0;
+  let extra = 0;
+  let devicesWithLoss = 0;
+  for (const r of reports) {
+    for (const [dev, gen, ack] of r.perDevice) {
+      generated += gen;
+      acked += ack;
+      const have = stored.get(dev) ?? 0;
+      if (have < gen) {
+        lost += gen - have;
+        devicesWithLoss++;
+      } else extra += have - gen;
+    }
+  }
+  const loadSecs = (stopAt - startAt) / 1000;
+  const cpuPct = (a: { cpuSec: number }, b: { cpuSec: number }): number => Math.round(((b.cpuSec - a.cpuSec) / loadSecs) * 1000) / 10;
+  const stepGenerated = generated - generatedBefore;
+  const stepLost = lost - lostBefore;
+  const result: StepResult = {
+    cadenceScale: scale,
+    seconds: loadSecs,
+    offeredPerS: Math.round(stepGenerated / loadSecs),
+    landedPerS: Math.round((stepGenerated - backlogAtStop) / loadSecs),
+    generated: stepGenerated,
+    stored: [...stored.values()].reduce((a, b) => a + b, 0),
+    lost: stepLost,
+    devicesWithLoss,
+    extra,
+    backlogAtStop,
+    drained,
+    drainMs,
+    latencyMs: { telemetry: latencyOf(reports, 'telemetry'), availability: latencyOf(reports, 'availability') },
+    hub: { cpuPercentOfOneCore: cpuPct(hubBefore, hubAtStop), rssMiBAtStop: Math.round(hubAtStop.rssMiB), peakRssMiB: Math.round(Math.max(hubPeakRss, hubAtStop.peakRssMiB)) },
+    ...(influxBefore && influxAtStop ? { influxd: { cpuPercentOfOneCore: cpuPct(influxBefore, influxAtStop) } } : {}),
+    held: stepLost === 0 && drained && backlogAtStop <= stepGenerated * 0.01,
+  };
+  generatedBefore = generated;
+  lostBefore = lost;
+  log(`scale ${scale}: offered ${result.offeredPerS}/s landed ${result.landedPerS}/s lost ${result.lost} backlog at stop ${backlogAtStop} p99 ${result.latencyMs.telemetry.p99}/${result.latencyMs.availability.p99} ms → ${result.held ? 'held' : 'not held'}`);
+  return result;
+}
+const sustained = await runStep(cfg.BENCH_CADENCE_SCALE, seconds, cfg.BENCH_CEILING === '0');
+// The ceiling: ever higher telemetry rates (shorter cadences; availability stays a record per
+// device a minute), BENCH_CEILING_SECONDS each, until one is not held.
+const ceilingSteps: StepResult[] = [];
+if (cfg.BENCH_CEILING === '1') {
+  const scales = [0.7, 0.5, 0.4, 0.33, 0.28, 0.25].filter((x) => x < cfg.BENCH_CADENCE_SCALE);
+  for (const [i, scale] of scales.entries()) {
+    const r = await runStep(scale, cfg.BENCH_CEILING_SECONDS, i === scales.length - 1);
+    ceilingSteps.push(r);
+    if (!r.held) break;
+  }
+  // A search that stopped early has not closed its connections yet.
+  if (ceilingSteps.length < scales.length) {
+    const reportsP = waitAll('report');
+    for (const w of workers) w.postMessage({ type: 'report', close: true } satisfies WorkerCommand);
+    await reportsP;
+  }
+}
+for (const w of workers) await w.terminate();
+const heldSteps = [sustained, ...ceilingSteps].filter((r) => r.held);
+const ceiling = heldSteps.reduce<StepResult | undefined>((best, r) => (best === undefined || r.landedPerS > best.landedPerS ? r : best), undefined);
 
 // ── raw InfluxDB ceiling: the hub's batch size, the hub's encoder, straight to /write ───────────
 async function rawCeiling(concurrency: number): Promise<number> {
@@ -254,51 +336,43 @@ await hub.stop();
 await influx.stop();
 rmSync(dir, { recursive: true, force: true });
 
-const cpuPct = (a: { cpuSec: number }, b: { cpuSec: number }): number => Math.round(((b.cpuSec - a.cpuSec) / loadSecs) * 1000) / 10;
-const landedPerS = Math.round([...stored.values()].reduce((a, b) => a + b, 0) / loadSecs);
+const rawBest = Math.max(raw1, raw4);
 const report = {
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
-  fleet: { districts: fleet.districts.length, gateways: fleet.schools.length, devices, cadenceScale: cfg.BENCH_CADENCE_SCALE },
+  fleet: { districts: fleet.districts.length, gateways: fleet.schools.length, devices },
   hubSettings: hubOverrides,
   connect: { ms: connectMs, perSecond: Math.round(gateways.length / (connectMs / 1000)), refusals: connected.reduce((n, c) => n + c.refusals, 0) },
-  load: {
-    seconds: loadSecs,
-    offeredPerS: Math.round(generated / loadSecs),
-    landedPerS,
-    generated,
-    acked,
-    stored: [...stored.values()].reduce((a, b) => a + b, 0),
-    lost,
-    devicesWithLoss,
-    extra,
-    drained,
-    drainMs,
-    latencyMs: { telemetry: latency('telemetry'), availability: latency('availability') },
-  },
-  hub: { cpuPercentOfOneCore: cpuPct(hubBefore, hubAtStop), rssMiBAtStop: Math.round(hubAtStop.rssMiB), peakRssMiB: Math.round(Math.max(hubPeakRss, hubAtStop.peakRssMiB)) },
-  ...(influxBefore && influxAtStop ? { influxd: { cpuPercentOfOneCore: cpuPct(influxBefore, influxAtStop) } } : {}),
-  generator: { cpuPercentOfOneCore: Math.round(((selfAtStop.user + selfAtStop.system) / 1e6 / loadSecs) * 1000) / 10, workers: cfg.BENCH_WORKERS },
+  sustained,
+  ceilingSteps,
+  // `reached`: a step above it was not held; otherwise the search ran out of steps (or was off) and the hub's ceiling is higher.
+  ceiling: ceiling ? { landedPerS: ceiling.landedPerS, cadenceScale: ceiling.cadenceScale, seconds: ceiling.seconds, reached: ceilingSteps.at(-1)?.held === false, ratioToRawInflux: Math.round((ceiling.landedPerS / rawBest) * 100) / 100 } : null,
   rawInflux: { pointsPerS1: Math.round(raw1), pointsPerS4: Math.round(raw4), seconds: cfg.BENCH_RAW_SECONDS },
 };
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+if (process.env['BENCH_REPORT_FILE']) writeFileSync(process.env['BENCH_REPORT_FILE'], JSON.stringify(report));
 const row = (a: string, b: string | number): string => `| ${a} | ${b} |`;
+const stepRow = (r: StepResult): string =>
+  `| ${r.cadenceScale} | ${r.seconds.toFixed(0)} | ${r.offeredPerS} | ${r.landedPerS} | ${r.lost} | ${r.backlogAtStop} | ${r.latencyMs.telemetry.p50} / ${r.latencyMs.telemetry.p99} | ${r.latencyMs.availability.p50} / ${r.latencyMs.availability.p99} | ${r.hub.cpuPercentOfOneCore} % / ${r.hub.rssMiBAtStop} MiB | ${r.influxd?.cpuPercentOfOneCore ?? '–'} % | ${r.held ? 'held' : 'not held'} |`;
 process.stdout.write(
   [
     '',
     '| measure | value |',
     '|---|---|',
     row('fleet', `${report.fleet.gateways} gateways, ${devices} devices`),
-    row('connect (all gateways)', `${connectMs} ms (${report.connect.perSecond}/s)`),
-    row('offered records/s (measured)', report.load.offeredPerS),
-    row('landed records/s (in InfluxDB)', landedPerS),
-    row('lost (per device, generated − stored)', `${lost} on ${devicesWithLoss} devices`),
-    row('telemetry latency device → PUBACK p50 / p99', `${report.load.latencyMs.telemetry.p50} / ${report.load.latencyMs.telemetry.p99} ms`),
-    row('availability latency minute end → PUBACK p50 / p99', `${report.load.latencyMs.availability.p50} / ${report.load.latencyMs.availability.p99} ms`),
-    row('hub CPU / RSS', `${report.hub.cpuPercentOfOneCore} % of a core / ${report.hub.rssMiBAtStop} MiB`),
-    row('generator CPU', `${report.generator.cpuPercentOfOneCore} % of a core`),
+    row('connect (all gateways, password logins)', `${connectMs} ms (${report.connect.perSecond}/s)`),
+    row('whole-city load: offered / landed records/s', `${sustained.offeredPerS} / ${sustained.landedPerS}`),
+    row('whole-city load: lost (per device, generated − stored)', `${sustained.lost} of ${sustained.generated} on ${sustained.devicesWithLoss} devices`),
+    row('whole-city load: telemetry latency device → PUBACK p50 / p99', `${sustained.latencyMs.telemetry.p50} / ${sustained.latencyMs.telemetry.p99} ms`),
+    row('whole-city load: availability latency sampling → PUBACK p50 / p99', `${sustained.latencyMs.availability.p50} / ${sustained.latencyMs.availability.p99} ms`),
+    row('whole-city load: hub CPU / RSS', `${sustained.hub.cpuPercentOfOneCore} % of a core / ${sustained.hub.rssMiBAtStop} MiB`),
+    row('hub ceiling (highest rate held with zero loss)', report.ceiling ? `${report.ceiling.landedPerS} records/s for ${report.ceiling.seconds.toFixed(0)} s${report.ceiling.reached ? '' : ' (not reached: every step held)'}` : 'none held'),
     row('raw InfluxDB /write, 1 / 4 at once', `${report.rawInflux.pointsPerS1} / ${report.rawInflux.pointsPerS4} points/s`),
-    row('hub landed ÷ raw InfluxDB ceiling (not the hub ceiling: the offer)', (landedPerS / Math.max(raw1, raw4)).toFixed(2)),
+    row('hub ceiling ÷ raw InfluxDB ceiling', report.ceiling ? report.ceiling.ratioToRawInflux.toFixed(2) : '–'),
     row('load average at the end', report.machine.loadAvgAtEnd.join(' ')),
+    '',
+    '| cadence scale | s | offered/s | landed/s | lost | backlog at stop | telemetry p50 / p99 ms | availability p50 / p99 ms | hub CPU / RSS | influxd CPU | |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...[sustained, ...ceilingSteps].map(stepRow),
     '',
   ].join('\n'),
 );

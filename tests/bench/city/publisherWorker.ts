@@ -2,13 +2,14 @@
  * One worker thread of the city load generator: gateway-protocol publishers, each a real gateway
  * identity (its own MQTT session, username and password, retained birth and will), sending what a
  * gateway sends (docs/design.md#protocol): telemetry records at each device's cadence and one
- * availability record per device at each minute boundary of its clock, in batches of at most
+ * availability record per device each minute, at the gateway's sampling phase (its id's
+ * `samplingPhaseMs`, as the gateway's sampler), in batches of at most
  * `batchMaxRecords` records gathered for `lingerMs`, at QoS 1, with at most `maxInflightBatches`
  * batches unacknowledged per gateway (the gateway's GW_* defaults). Records that cannot go out
  * wait in a queue, as in the gateway's outbox: nothing is dropped, the backlog is reported.
  *
  * What it measures is its own: records generated (offered) and acknowledged per device, the
- * latency from each record's device timestamp to the hub's PUBACK (which the hub sends only after
+ * latency from each record's device timestamp (an availability record's: its sampling moment) to the hub's PUBACK (which the hub sends only after
  * InfluxDB answered the write, docs/design.md#reliability). The main thread reads the CPU of all.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -16,6 +17,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { exampleData } from '../../../protocol/src/kinds.ts';
 import type { DeviceKind } from '../../../protocol/src/kinds.ts';
 import { stateTopic, telemetryTopic } from '../../../protocol/src/topics.ts';
+import { samplingPhaseMs } from '../../../gateway/src/availabilitySampler.ts';
 
 export interface PublisherDevice {
   id: string;
@@ -40,7 +42,11 @@ export interface WorkerInput {
   connectConcurrency: number;
 }
 /** main → worker */
-export type WorkerCommand = { type: 'start'; at: number } | { type: 'stop' } | { type: 'report' };
+/**
+ * `start` may carry new cadences (a step of a ceiling search); `report` answers with the counts so
+ * far and the latencies since the last report (then cleared), and closes the connections when `close`.
+ */
+export type WorkerCommand = { type: 'start'; at: number; cadenceMs?: Record<DeviceKind, number> } | { type: 'stop' } | { type: 'report'; close?: boolean };
 /** worker → main */
 export type WorkerMessage =
   | { type: 'connected'; gateways: number; ms: number; refusals: number }
@@ -54,7 +60,7 @@ export interface WorkerReport {
   perDevice: Array<[string, number, number]>;
   generated: number;
   acked: number;
-  /** Latency histograms in 1 ms buckets (the last bucket holds everything above): telemetry, and availability from the end of its minute. */
+  /** Since the last report: latency histograms in 1 ms buckets (the last bucket holds everything above): telemetry, and availability from its sampling moment. */
   latencyMs: { telemetry: number[]; availability: number[] };
 }
 
@@ -82,7 +88,9 @@ class Publisher {
   #batchCounter = 0;
   #bdSeq = Date.now();
   #timer: NodeJS.Timeout | undefined;
+  /** The start of the next minute to sample; sampled at `#nextMinute + #phaseMs`. */
   #nextMinute = 0;
+  readonly #phaseMs: number;
   #running = false;
 
   readonly stats: Stats;
@@ -91,6 +99,7 @@ class Publisher {
     this.stats = stats;
     this.#g = g;
     this.#in = input;
+    this.#phaseMs = samplingPhaseMs(g.gateway);
     this.#devices = g.devices.map((d) => {
       const data = exampleData(d.kind) as Record<string, unknown>;
       if (d.kind === 'network_node' && d.link) Object.assign(data, { role: d.link.role, capacityBps: d.link.capacityBps });
@@ -131,7 +140,8 @@ class Publisher {
     this.#running = true;
     const n = this.#devices.length;
     this.#devices.forEach((s, i) => (s.next = at + Math.floor(((i + Math.random()) / n) * this.#in.cadenceMs[s.d.kind])));
-    this.#nextMinute = at - (at % MINUTE_MS) + MINUTE_MS;
+    this.#nextMinute = at - (at % MINUTE_MS);
+    if (this.#nextMinute + this.#phaseMs <= at) this.#nextMinute += MINUTE_MS;
     this.#tick();
   }
 
@@ -160,11 +170,11 @@ class Publisher {
         s.next += this.#in.cadenceMs[s.d.kind];
       }
     }
-    // At each minute boundary, as the gateway's sampler: one record per device for the minute that ended.
-    while (this.#nextMinute <= now) {
-      const minute = this.#nextMinute - MINUTE_MS;
+    // At the gateway's moment of each minute, as its sampler: one record per device for that minute.
+    while (this.#nextMinute + this.#phaseMs <= now) {
+      const minute = this.#nextMinute;
       for (const s of this.#devices) {
-        this.#queue.push({ rec: { kind: 'availability', device: s.d.id, deviceKind: s.d.kind, seq: minute / MINUTE_MS, ts: minute, state: 'up', rx: now }, ts: minute + MINUTE_MS, dev: s, availability: true });
+        this.#queue.push({ rec: { kind: 'availability', device: s.d.id, deviceKind: s.d.kind, seq: minute / MINUTE_MS, ts: minute, state: 'up', rx: now }, ts: minute + this.#phaseMs, dev: s, availability: true });
         s.generated++;
       }
       this.#nextMinute += MINUTE_MS;
@@ -213,6 +223,10 @@ class Stats {
   acked = 0;
   readonly telemetry = new Uint32Array(LATENCY_BUCKETS);
   readonly availability = new Uint32Array(LATENCY_BUCKETS);
+  clearLatency(): void {
+    this.telemetry.fill(0);
+    this.availability.fill(0);
+  }
   latency(ms: number, availability: boolean): void {
     (availability ? this.availability : this.telemetry)[Math.min(LATENCY_BUCKETS - 1, Math.max(0, Math.round(ms)))]!++;
   }
@@ -240,6 +254,8 @@ const send = (m: WorkerMessage): void => port.postMessage(m);
 let progress: NodeJS.Timeout | undefined;
 port.on('message', (m: WorkerCommand) => {
   if (m.type === 'start') {
+    if (m.cadenceMs) input.cadenceMs = m.cadenceMs;
+    clearInterval(progress);
     for (const p of publishers) p.start(m.at);
     progress = setInterval(() => {
       const generated = publishers.reduce((n, p) => n + p.generated(), 0);
@@ -258,7 +274,7 @@ port.on('message', (m: WorkerCommand) => {
     }, 200);
   } else if (m.type === 'report') {
     clearInterval(progress);
-    void Promise.all(publishers.map((p) => p.close())).then(() => {
+    void Promise.all(m.close === false ? [] : publishers.map((p) => p.close())).then(() => {
       send({
         type: 'report',
         perDevice: publishers.flatMap((p) => p.perDevice()),
@@ -266,6 +282,7 @@ port.on('message', (m: WorkerCommand) => {
         acked: stats.acked,
         latencyMs: { telemetry: Array.from(stats.telemetry), availability: Array.from(stats.availability) },
       });
+      stats.clearLatency();
     });
   }
 });
