@@ -1,0 +1,87 @@
+/**
+ * `npm run bench`: every benchmark of the hub at city scale, each peer measured beside the
+ * project on the same load in the same run, one after another on this machine (never two at
+ * once: they would share the 2 cores), then one table. Each part is its own script run as a
+ * child process that writes its JSON report to BENCH_REPORT_FILE; the table is built from those.
+ *
+ *   BENCH_ONLY=city,peers,broker,connections,storm   run only these parts (default: all)
+ *
+ * Every part's own BENCH_* settings pass through (BENCH_LONG=1 makes the whole-city load 10 min).
+ * The JSON reports are kept in BENCH_OUT_DIR (default: a temporary directory, printed).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+interface Part {
+  name: string;
+  script: string;
+  title: string;
+}
+const PARTS: Part[] = [
+  { name: 'city', script: 'cityBench.ts', title: 'whole-city load and the hub ceiling' },
+  { name: 'peers', script: 'peerStackBench.ts', title: 'peer 1: Mosquitto + Node-RED → InfluxDB' },
+  { name: 'broker', script: 'brokerPeerBench.ts', title: 'peer 2: the broker at QoS 1 against Mosquitto' },
+  { name: 'connections', script: 'connectionsBench.ts', title: 'idle authenticated gateway connections' },
+  { name: 'storm', script: 'stormBench.ts', title: 'reconnect storm after a hub restart' },
+];
+const only = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter(Boolean);
+const out = process.env['BENCH_OUT_DIR'] ?? mkdtempSync(join(tmpdir(), 'campus-bench-'));
+const log = (m: string): void => void process.stderr.write(`[bench] ${m}\n`);
+const here = new URL('.', import.meta.url).pathname;
+
+async function runPart(p: Part): Promise<unknown> {
+  const file = join(out, `${p.name}.json`);
+  const started = Date.now();
+  log(`${p.name}: ${p.title}…`);
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [join(here, p.script)], { env: { ...process.env, BENCH_REPORT_FILE: file }, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', (c) => resolve(c ?? 1));
+  });
+  log(`${p.name}: exit ${code} after ${Math.round((Date.now() - started) / 1000)} s`);
+  if (code !== 0 || !existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+}
+
+const reports: Record<string, any> = {};
+for (const p of PARTS) {
+  if (only && !only.includes(p.name)) continue;
+  if (!existsSync(join(here, p.script))) {
+    log(`${p.name}: ${p.script} not found, skipped`);
+    continue;
+  }
+  reports[p.name] = await runPart(p);
+}
+
+const rows: Array<[string, string, string]> = [];
+const add = (what: string, value: string, peer = ''): void => void rows.push([what, value, peer]);
+const n = (x: unknown, digits = 0): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–');
+const ratio = (a: unknown, b: unknown): string => (typeof a === 'number' && typeof b === 'number' && b > 0 ? (a / b).toFixed(2) : '–');
+
+const city = reports['city'];
+if (city) {
+  const s = city.sustained;
+  add('whole city: fleet', `${city.fleet.gateways} gateways, ${city.fleet.devices} devices`);
+  add('whole city: offered / landed records/s', `${s.offeredPerS} / ${s.landedPerS} for ${n(s.seconds)} s`);
+  add('whole city: lost (per device in InfluxDB)', `${s.lost} of ${s.generated}`);
+  add('whole city: telemetry latency p50 / p99', `${s.latencyMs.telemetry.p50} / ${s.latencyMs.telemetry.p99} ms`);
+  add('whole city: availability latency p50 / p99', `${s.latencyMs.availability.p50} / ${s.latencyMs.availability.p99} ms`);
+  add('whole city: hub CPU / RSS', `${s.hub.cpuPercentOfOneCore} % of a core / ${s.hub.rssMiBAtStop} MiB`);
+  const c = city.ceiling;
+  const raw = Math.max(city.rawInflux.pointsPerS1, city.rawInflux.pointsPerS4);
+  add('hub ceiling (held 2 min, zero loss)', c ? `${c.landedPerS} records/s${c.reached ? '' : ' (not reached)'}` : 'none held', `raw InfluxDB /write: ${raw} points/s; ratio ${c ? ratio(c.landedPerS, raw) : '–'}`);
+}
+const peers = reports['peers'];
+if (peers) {
+  for (const [k, v] of Object.entries<any>(peers.zeroLossPerS ?? {})) add(`peer stack ${k}: zero-loss rate`, `${n(v)} records/s`, `hub ÷ it: ${ratio(peers.hubZeroLossPerS, v)}`);
+}
+const broker = reports['broker'];
+if (broker) add('broker at QoS 1 (auth + ACL): messages/s', `hub ${n(broker.hub?.messagesPerS)}`, `Mosquitto ${n(broker.mosquitto?.messagesPerS)}; hub ÷ Mosquitto ${ratio(broker.hub?.messagesPerS, broker.mosquitto?.messagesPerS)}`);
+const conns = reports['connections'];
+if (conns) add('idle gateway connections', `${conns.connections}: ${n(conns.rssKiBPerConnection, 1)} KiB each`, `connect rate ${n(conns.passwordConnectsPerS)}/s with passwords, ${n(conns.ticketConnectsPerS)}/s with tickets`);
+const storm = reports['storm'];
+if (storm) add('reconnect storm', `${storm.gateways} gateways back in ${n(storm.allBackMs / 1000, 1)} s, replayed in ${n(storm.allReplayedMs / 1000, 1)} s`, `hub peak RSS ${n(storm.hubPeakRssMiB)} MiB; lost ${n(storm.lost)}`);
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+process.stdout.write(['', `machine: ${machine}`, `reports: ${out}`, '', '| measure | project | peer / ratio |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`), ''].join('\n'));
