@@ -20,7 +20,8 @@ export interface HaproxyOptions {
 /** The configuration: TCP mode, one frontend, the hubs' MQTT ports as backends (also the template of deploy/haproxy/haproxy.cfg). */
 export function haproxyConfig(frontendPort: number, backends: number[], interMs: number): string {
   return `global
-  maxconn 20000
+  # Two descriptors per connection: within the test process's open-file limit.
+  maxconn 4096
 
 defaults
   mode tcp
