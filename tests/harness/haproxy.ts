@@ -17,7 +17,7 @@ export interface HaproxyOptions {
   interMs?: number;
 }
 
-/** The configuration: TCP mode, one frontend, the hubs' MQTT ports as backends (also the template of deploy/haproxy/haproxy.cfg). */
+/** The configuration: TCP mode, one frontend, the hubs' MQTT ports as backends (the settings of deploy/haproxy/haproxy.cfg, with shorter checks). */
 export function haproxyConfig(frontendPort: number, backends: number[], interMs: number): string {
   return `global
   # Two descriptors per connection: within the test process's open-file limit.
