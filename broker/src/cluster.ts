@@ -43,6 +43,13 @@ export interface ClusterTiming {
   resyncMs: number;
 }
 
+/**
+ * Aedes' heartbeat between the nodes' brokers in a cluster (its own default is 60 s): a node not
+ * heard from for three is dead, and a survivor publishes its clients' wills (their gateways'
+ * deaths) within four more.
+ */
+export const AEDES_HEARTBEAT_MS = 5000;
+
 export const DEFAULT_CLUSTER_TIMING: ClusterTiming = { heartbeatMs: 1000, nodeTtlMs: 3500, resyncMs: 2000 };
 
 // Deletes a gateway's session entry only while it is still this node's (another node may have taken it over).

@@ -6,7 +6,7 @@ import { Lifecycle } from '../../runtime/src/lifecycle.ts';
 import type { Actor } from './actor.ts';
 import type { DispatchTable } from './dispatch.ts';
 import { toError } from '../../runtime/src/errors.ts';
-import { Cluster, type ClusterConfig } from './cluster.ts';
+import { AEDES_HEARTBEAT_MS, Cluster, type ClusterConfig } from './cluster.ts';
 import { hubLifecycleFault } from './errors.ts';
 import { EventBus } from './eventBus.ts';
 import { Commands, type CommandRequestInput, type SendOptions } from './features/commands.ts';
@@ -150,7 +150,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now, cluster });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
-  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence ?? cluster?.persistence, mq: deps.mq ?? cluster?.mq, limits: config.mqttLimits, loginBackoff: config.loginBackoff, takeoverDamping: config.takeoverDamping, now });
+  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence ?? cluster?.persistence, mq: deps.mq ?? cluster?.mq, heartbeatMs: cluster && AEDES_HEARTBEAT_MS, limits: config.mqttLimits, loginBackoff: config.loginBackoff, takeoverDamping: config.takeoverDamping, now });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   // A credential changed here drops its session on every node (the others' RegistryWatch would too, within a poll).
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.closeEverywhere(g, why), now });

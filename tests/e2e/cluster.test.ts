@@ -309,6 +309,7 @@ describe('cluster: two hub nodes on Redis behind HAProxy', () => {
     const placed = await sessions();
     // The node of school 4's gateway is killed (round robin puts the two on different nodes).
     const victim = placed[s4.gateway] === 'hub-a' ? hubA : hubB;
+    const survivor = victim === hubA ? hubB : hubA;
     const survivorId = victim === hubA ? 'hub-b' : 'hub-a';
     const sim = simulate([s4, s5], new Map([[s4.id, g4.lanPort], [s5.id, g5.lanPort]]));
     await sim.start();
@@ -329,6 +330,12 @@ describe('cluster: two hub nodes on Redis behind HAProxy', () => {
       return p[s4.gateway] === survivorId && p[s5.gateway] === survivorId;
     }, { timeoutMs: 15_000 });
     expect((await g4.gateway.health()).outbox).toMatchObject({ records: 0, dropped: 0 });
+    // The gateway connected straight to the dead node cannot come back: its Last Will, left in
+    // Redis by the dead node, is published by the survivor as that gateway's death.
+    const stranded = victim === hubA ? school(0) : school(1);
+    const presence = async () => ((await api(survivor, 'GET', '/presence')).body as Array<Record<string, unknown>>).find((d) => d['gateway'] === stranded.gateway);
+    await waitFor(`${stranded.gateway} offline on the survivor`, async () => (await presence())?.['state'] === 'offline', { timeoutMs: 60_000, intervalMs: 1000 });
+    expect((await fetch(`http://127.0.0.1:${survivor.httpPort}/health`)).ok).toBe(true);
 
     // The next minute is written by the survivor alone.
     const next = Math.ceil(Date.now() / MINUTE) * MINUTE;
