@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import type { AedesPersistence } from 'aedes-persistence';
 import type mqemitter from 'mqemitter';
 import type { Logger } from 'pino';
+import { ALL_PRESENCE_FILTER } from '../../protocol/src/topics.ts';
 import { Lifecycle } from '../../runtime/src/lifecycle.ts';
 import type { Actor } from './actor.ts';
 import type { DispatchTable } from './dispatch.ts';
@@ -202,7 +203,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const presenceSnapshot: Feature = {
     start: async () => {
       if (!cluster) return;
-      for await (const p of cluster.persistence.createRetainedStream('presence/v1/+/+/+') as AsyncIterable<{ payload?: Buffer }>) {
+      for await (const p of cluster.persistence.createRetainedStream(ALL_PRESENCE_FILTER) as AsyncIterable<{ payload?: Buffer }>) {
         if (!p.payload || p.payload.length === 0) continue;
         try {
           tracker.loadDocument(JSON.parse(p.payload.toString('utf8')));
