@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { AvailabilityRecord } from '../../protocol/src/telemetry.ts';
 import type { GatewayAddress } from '../../protocol/src/topics.ts';
 import { toError } from '../../runtime/src/errors.ts';
+import type { HealthSummary } from './features/healthReports.ts';
 import type { PresenceEntry } from './presence.ts';
 
 /** Every key and channel of the hub's own in Redis starts with this (Aedes' own keys are its library's). */
@@ -25,7 +26,8 @@ export type ClusterMessage =
   | { t: 'close'; gateway: string; why: string }
   | { t: 'cmdres'; id: string; status: string; detail: string; at: number }
   | { t: 'state'; gateway: GatewayAddress; entry: PresenceEntry }
-  | { t: 'availability'; gateway: GatewayAddress; observations: AvailabilityRecord[] };
+  | { t: 'availability'; gateway: GatewayAddress; observations: AvailabilityRecord[] }
+  | { t: 'health'; gateway: string; summary: HealthSummary };
 
 type Handler = (m: ClusterMessage, from: string) => void;
 

@@ -147,7 +147,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   const storage = new StorageSetup({ writer, schema: admin, log: child('storage') });
   const sessions = new GatewaySessions({ writer, isStaleDeath: (e) => tracker.isStaleDeath(e), bus, counters, log: child('sessions'), now, cluster });
   const ingest = new TelemetryIngest({ limits: config.limits, registry: reg, writer, bus, counters, log: child('ingest'), now });
-  const health = new HealthReports({ writer, counters, now });
+  const health = new HealthReports({ writer, counters, now, cluster });
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now, cluster });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };

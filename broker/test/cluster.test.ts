@@ -2,6 +2,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, CLUSTER_PREFIX, type ClusterMessage } from '../src/cluster.ts';
 import { silentLogger } from '../../runtime/src/logging.ts';
+import { EventBus, type PresenceChanged } from '../src/eventBus.ts';
+import { PresencePublisher } from '../src/features/presencePublisher.ts';
+import { PresenceTracker } from '../src/features/presenceTracker.ts';
+import { createHubCounters } from '../src/metrics.ts';
 import { startRedis, type RedisServer } from '../../tests/harness/redis.ts';
 import { waitFor } from '../../tests/harness/ports.ts';
 
@@ -102,5 +106,28 @@ describe('Cluster', () => {
     expect(await probe.hexists(`${CLUSTER_PREFIX}:nodes`, 'a6')).toBe(0);
     const clients = (await probe.client('LIST')) as string;
     expect(clients.split('\n').filter((l) => l.trim() !== '')).toHaveLength(nodes.filter((n) => n !== a).length * 5 + 1);
+  });
+
+  it('announces another node\'s presence changes as remote, and does not publish them again', async () => {
+    const a = await node('a7');
+    const b = await node('b7');
+    const busA = new EventBus();
+    const busB = new EventBus();
+    const trackerA = new PresenceTracker({ bus: busA, cluster: a });
+    const trackerB = new PresenceTracker({ bus: busB, cluster: b });
+    const publishedA: string[] = [];
+    const publisherA = new PresencePublisher({ bus: busA, presence: trackerA.presence, publisher: { publish: async (topic) => void publishedA.push(topic) }, counters: createHubCounters(), log: silentLogger() });
+    for (const f of [trackerA, trackerB, publisherA]) f.start();
+    const seenA: PresenceChanged[] = [];
+    busA.onPresenceChanged({}, (c) => seenA.push(c));
+    const gateway = { district: 'd', school: 's', gateway: 'gw-7' };
+    busB.emitGatewayStateAccepted({ gateway, state: { ...gateway, state: 'online', bdSeq: 3, ts: 1000 }, written: Promise.resolve() });
+    await waitFor('a announces it', async () => seenA.length === 1);
+    expect(seenA[0]).toEqual({ gateway, events: [{ type: 'gateway_online', ...gateway, bdSeq: 3, ts: 1000 }], remote: true });
+    expect(trackerA.presence.get('gw-7')).toMatchObject({ state: 'online', bdSeq: 3 });
+    // A death older than that birth is now stale on node A too.
+    expect(trackerA.isStaleDeath({ ...gateway, state: 'offline', bdSeq: 2, ts: 1500 })).toBe(true);
+    expect(publishedA).toEqual([]);
+    for (const f of [trackerA, trackerB, publisherA]) f.stop();
   });
 });

@@ -241,6 +241,11 @@ describe('cluster: two hub nodes on Redis behind HAProxy', () => {
     const g1 = await realGateway(s1, hubB.mqttPort);
     await waitFor('both gateways connected', async () => (await g0.gateway.health()).connected && (await g1.gateway.health()).connected, { timeoutMs: 15_000 });
     expect(await sessions()).toMatchObject({ [s0.gateway]: 'hub-a', [s1.gateway]: 'hub-b' });
+    // Each node's API shows the other node's gateway as it shows its own: connected, and its last health report.
+    const status = async (hub: HubProcess, gw: string) => (await api(hub, 'GET', `/gateways/${gw}`)).body as { connection: string; health: unknown };
+    await waitFor('health reports seen through the other node', async () => (await status(hubA, s1.gateway)).health !== null && (await status(hubB, s0.gateway)).health !== null, { timeoutMs: 10_000 });
+    expect((await status(hubA, s1.gateway)).connection).toBe('online');
+    expect((await status(hubB, s0.gateway)).connection).toBe('online');
     const sim = simulate([s0, s1], new Map([[s0.id, g0.lanPort], [s1.id, g1.lanPort]]));
     await sim.start();
     await sim.finished;

@@ -10,13 +10,14 @@ import type { Feature } from './feature.ts';
  * The owner of presence: the only feature that changes it, from what the bus reports (a gateway
  * state accepted, live availability observed), and the one that announces its changes
  * (`presenceChanged`). Others read it through `presence` and `isStaleDeath`. In a cluster it
- * sends what it applies to the other nodes and applies theirs, unannounced: the node that
- * received a gateway's message publishes its presence (retained, so every node serves it).
+ * sends what it applies to the other nodes and applies theirs, announced as `remote`: only the
+ * node that received a gateway's message publishes its presence (retained: every node serves it).
  */
 export class PresenceTracker implements Feature {
   readonly #bus: EventBus;
   readonly #cluster: Cluster | undefined;
   readonly presence = new Presence();
+  #stopped = false;
 
   constructor(deps: { bus: EventBus; cluster?: Cluster | undefined }) {
     this.#bus = deps.bus;
@@ -26,10 +27,13 @@ export class PresenceTracker implements Feature {
   start(): void {
     const bus = this.#bus;
     const cluster = this.#cluster;
+    // Another node's changes are announced here as remote: the event stream and `hub.events`
+    // see the whole cluster's, and only the node that received them publishes them.
     cluster?.onMessage((m) => {
-      if (m.t === 'state') this.presence.applyGateway(m.entry);
-      if (m.t === 'availability') for (const a of m.observations) this.presence.applyDevice(m.gateway, a.device, a.deviceKind, a.state, a.ts);
+      const events = m.t === 'state' ? this.presence.applyGateway(m.entry) : m.t === 'availability' ? m.observations.flatMap((a) => this.presence.applyDevice(m.gateway, a.device, a.deviceKind, a.state, a.ts)) : null;
+      if ((m.t === 'state' || m.t === 'availability') && events && events.length > 0 && !this.#stopped) bus.emitPresenceChanged({ gateway: m.gateway, events, remote: true });
     });
+    this.#stopped = false;
     // Applied as the state is accepted, so that the next state of the gateway (a stale death
     // that came meanwhile) is judged against it; announced once its point is written.
     bus.onGatewayStateAccepted(this, ({ gateway, state, written }) => {
@@ -46,12 +50,13 @@ export class PresenceTracker implements Feature {
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#bus.removeListeners(this);
   }
 
   /**
    * A gateway's retained presence document (`presence/v1/…`, as another node published it),
-   * applied unannounced: a node joining a cluster starts from what the others know. Returns
+   * applied unannounced (at start, before anyone listens): a node joining a cluster starts from what the others know. Returns
    * false for a document that is not one (ignored).
    */
   loadDocument(doc: unknown): boolean {
