@@ -57,11 +57,11 @@ async function config(): Promise<Record<string, Service>> {
 describe('docker-compose.yml', () => {
   it('is valid for docker-compose (no daemon needed): the full stack, pinned images, health checks, loopback ports', async () => {
     const s = await config();
-    expect(Object.keys(s).sort()).toEqual(['campuses', 'grafana', 'hub', 'influxdb', 'node-red']);
+    expect(Object.keys(s).sort()).toEqual(['campuses', 'grafana', 'haproxy', 'hub', 'hub-b', 'influxdb', 'node-red', 'redis']);
     expect([s['influxdb']!.image, s['grafana']!.image, s['node-red']!.image]).toEqual(['influxdb:1.8.10', 'grafana/grafana:12.2.0', 'nodered/node-red:5.0.7']);
-    for (const name of ['influxdb', 'hub', 'grafana', 'node-red']) expect(s[name]!.healthcheck?.test.length, name).toBeGreaterThan(0);
+    for (const name of ['influxdb', 'redis', 'hub', 'hub-b', 'grafana', 'node-red']) expect(s[name]!.healthcheck?.test.length, name).toBeGreaterThan(0);
     for (const [name, svc] of Object.entries(s)) for (const p of svc.ports ?? []) expect(p.split(':')[0], name).toBe('127.0.0.1');
-    expect(s['campuses']!.depends_on).toEqual({ hub: { condition: 'service_healthy' } });
+    expect(s['campuses']!.depends_on).toEqual({ haproxy: { condition: 'service_started' }, hub: { condition: 'service_healthy' } });
     expect(s['grafana']!.depends_on).toEqual({ influxdb: { condition: 'service_healthy' } });
   });
 
@@ -72,7 +72,7 @@ describe('docker-compose.yml', () => {
     expect(hub.hub.influx.url).toBe('http://influxdb:8086');
     expect(s['campuses']!.command).toEqual(['node', 'device-sim/src/campusesMain.ts']);
     const sim = loadCampusesConfig(s['campuses']!.environment);
-    expect([sim.SIM_HUB_URL, sim.SIM_API_URL, sim.SIM_OUTBOX_DIR]).toEqual(['mqtt://hub:1883', 'http://hub:8080', '/outbox']);
+    expect([sim.SIM_HUB_URL, sim.SIM_API_URL, sim.SIM_OUTBOX_DIR]).toEqual(['mqtt://haproxy:1883', 'http://hub:8080', '/outbox']);
     expect(hub.hub.publicMqttUrl).toBe(sim.SIM_HUB_URL);
     // The campuses read the hub's bootstrap token (admin-token beside its registry) from the
     // hub's own volume, mounted read-only.
@@ -81,6 +81,27 @@ describe('docker-compose.yml', () => {
       ['volume', 'outboxes', '/outbox', false],
     ]);
     expect([hub.hub.registryPath, sim.SIM_API_TOKEN_FILE]).toEqual(['/data/registry.sqlite', '/hub-data/admin-token']);
+  });
+
+  it('runs the hub as two nodes of one cluster on Redis, behind HAProxy, sharing one registry volume', async () => {
+    const s = await config();
+    const a = loadHubConfig(s['hub']!.environment).hub;
+    const b = loadHubConfig(s['hub-b']!.environment).hub;
+    expect([a.cluster, b.cluster]).toEqual([{ redisUrl: 'redis://redis:6379', nodeId: 'hub-a' }, { redisUrl: 'redis://redis:6379', nodeId: 'hub-b' }]);
+    // One registry file on one volume: the nodes share one Docker host's disk.
+    expect(s['hub-b']!.volumes).toEqual(s['hub']!.volumes);
+    expect(b.registryPath).toBe(a.registryPath);
+    // The second node starts once the first has bootstrapped the registry.
+    expect(s['hub-b']!.depends_on?.['hub']).toEqual({ condition: 'service_healthy' });
+    // Gateways reach the cluster through HAProxy only: no node's MQTT port is published.
+    expect(s['haproxy']!.ports).toEqual(['127.0.0.1:1883:1883/tcp']);
+    expect([s['hub']!.ports, s['hub-b']!.ports]).toEqual([['127.0.0.1:8080:8080/tcp'], ['127.0.0.1:8081:8080/tcp']]);
+    const cfg = s['haproxy']!.volumes!.map(volume).find((v) => v.target === '/usr/local/etc/haproxy/haproxy.cfg')!;
+    expect([cfg.type, cfg.source, cfg.readOnly]).toEqual(['bind', join(PROJECT_ROOT, 'deploy', 'haproxy', 'haproxy.cfg'), true]);
+    const text = readFileSync(cfg.source, 'utf8');
+    expect(text).toMatch(/^\s*mode tcp$/m);
+    expect(text).toContain('on-marked-down shutdown-sessions');
+    expect([...text.matchAll(/^\s*server \S+ (\S+)$/gm)].map((m) => m[1])).toEqual(['hub:1883', 'hub-b:1883']);
   });
 
   it('mounts the provisioning tree where its dashboard provider looks, and gives Grafana every variable the files use', async () => {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_LOGIN_BACKOFF } from './loginBackoff.ts';
 import { deepFreeze, envBool, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
@@ -79,11 +80,20 @@ const schema = z.object({
   HUB_MAX_AGE_MS: envInt(400 * DAY, 60_000),
   /** Inventory and gateway states written every minute (coverage and gateway dashboards need them). */
   HUB_MINUTE_REPORTS: envBool(true),
+  /** Turns clustering on: this hub is one node of a cluster sharing this Redis (broker/README.md#clustering). */
+  HUB_REDIS_URL: urlWithScheme('redis', 'rediss').optional(),
+  /** Names this node in logs, metrics and Redis keys; default hostname-pid. */
+  HUB_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-", at most 64').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((e, ctx) => {
   // HTTPS serves with the hub's certificate: asking for it without one is a mistake, not "off".
   if (e.HUB_HTTPS_PORT >= 0 && e.HUB_TLS_CERT_FILE === undefined) ctx.addIssue({ code: 'custom', path: ['HUB_HTTPS_PORT'], message: 'HTTPS needs the hub\'s certificate: set HUB_TLS_CERT_FILE and HUB_TLS_KEY_FILE' });
 });
+
+/** hostname-pid, with any character a node id may not hold replaced. */
+export function defaultNodeId(): string {
+  return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+}
 
 export interface HubMainConfig {
   hub: HubConfig;
@@ -152,6 +162,7 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         baseMs: e.HUB_LOGIN_BACKOFF_BASE_MS,
         maxMs: Math.max(e.HUB_LOGIN_BACKOFF_MAX_MS, e.HUB_LOGIN_BACKOFF_BASE_MS),
       },
+      cluster: e.HUB_REDIS_URL === undefined ? undefined : { redisUrl: e.HUB_REDIS_URL, nodeId: e.HUB_NODE_ID ?? defaultNodeId() },
       consoleSessions: { ttlMs: e.HUB_SESSION_TTL_MS, idleMs: Math.min(e.HUB_SESSION_IDLE_MS, e.HUB_SESSION_TTL_MS) },
     },
   });

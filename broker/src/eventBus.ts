@@ -11,6 +11,8 @@ export type Session = Pick<Client, 'id' | 'close'>;
 export interface PresenceChanged {
   gateway: GatewayAddress;
   events: PresenceEvent[];
+  /** In a cluster: applied from another node, which publishes it (this node's publisher does not). */
+  remote?: boolean;
 }
 
 export interface CommandOutcome {

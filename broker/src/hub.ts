@@ -2,10 +2,12 @@ import { dirname, join } from 'node:path';
 import type { AedesPersistence } from 'aedes-persistence';
 import type mqemitter from 'mqemitter';
 import type { Logger } from 'pino';
+import { ALL_PRESENCE_FILTER } from '../../protocol/src/topics.ts';
 import { Lifecycle } from '../../runtime/src/lifecycle.ts';
 import type { Actor } from './actor.ts';
 import type { DispatchTable } from './dispatch.ts';
 import { toError } from '../../runtime/src/errors.ts';
+import { AEDES_HEARTBEAT_MS, Cluster, type ClusterConfig } from './cluster.ts';
 import { hubLifecycleFault } from './errors.ts';
 import { EventBus } from './eventBus.ts';
 import { Commands, type CommandRequestInput, type SendOptions } from './features/commands.ts';
@@ -70,6 +72,12 @@ export interface HubConfig {
   loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
   /** Console sessions' lifetime and idle limit; the defaults of broker/src/auth/sessions.ts where absent. Sign-in backs off by `loginBackoff`. */
   consoleSessions?: Partial<SessionPolicy> | undefined;
+  /**
+   * One node of a cluster on Redis (broker/README.md#clustering): Aedes' emitter and persistence
+   * in Redis (unless `deps` gives them), sessions, command results, presence and the minute lock
+   * shared. Absent: a hub on its own.
+   */
+  cluster?: ClusterConfig | undefined;
 }
 
 export interface HubDeps {
@@ -112,38 +120,44 @@ export interface Hub {
 
 /** The composition root: builds the hub's features, wires them, starts them in order and stops them in reverse. */
 export function createHub(config: HubConfig, deps: HubDeps): Hub {
-  const log = deps.log.child({ module: 'hub' });
+  // In a cluster every line names its node.
+  const root = config.cluster ? deps.log.child({ node: config.cluster.nodeId }) : deps.log;
+  const log = root.child({ module: 'hub' });
   const now = deps.now ?? Date.now;
   const life = new Lifecycle('hub', hubLifecycleFault);
   const counters = createHubCounters();
+  // …and every metric.
+  if (config.cluster) counters.registry.setDefaultLabels({ node: config.cluster.nodeId });
   const histograms = createHubHistograms(counters.registry);
   const bus = new EventBus((event, err) => {
     counters.inc('bus_listener_errors', { event });
     log.error({ err: toError(err), event }, 'an event-bus listener threw');
   });
-  const tracker = new PresenceTracker({ bus });
+  const child = (module: string): Logger => root.child({ module });
+  const cluster = config.cluster ? new Cluster(config.cluster, child('cluster')) : undefined;
+  const tracker = new PresenceTracker({ bus, cluster });
   const presence = tracker.presence;
   let registry = deps.registry;
   const reg = (): Registry => registry ?? (life.assertRunning('registry', true) as never);
-  // A feature's logger names its own module (a child of `log` would name two).
-  const child = (module: string): Logger => deps.log.child({ module });
+  // A feature's logger names its own module (a child of `log` would name two): `child` above.
   const writer = new InfluxWriter(config.influx, child('influx'), { observeWrite: (s) => histograms.influxWrite.observe(s) });
 
   const i = config.influx;
   const admin = new InfluxAdmin({ url: i.url, database: i.database, username: i.username, password: i.password, requestTimeoutMs: i.requestTimeoutMs }, child('influx-admin'));
   const storage = new StorageSetup({ writer, schema: admin, log: child('storage') });
-  const sessions = new GatewaySessions({ writer, isStaleDeath: (e) => tracker.isStaleDeath(e), bus, counters, log: child('sessions'), now });
+  const sessions = new GatewaySessions({ writer, isStaleDeath: (e) => tracker.isStaleDeath(e), bus, counters, log: child('sessions'), now, cluster });
   const ingest = new TelemetryIngest({ limits: config.limits, registry: reg, writer, bus, counters, log: child('ingest'), now });
-  const health = new HealthReports({ writer, counters, now });
+  const health = new HealthReports({ writer, counters, now, cluster });
   let mqtt: MqttServer;
-  const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now });
+  const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now, cluster });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
-  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq, limits: config.mqttLimits, loginBackoff: config.loginBackoff, takeoverDamping: config.takeoverDamping, now });
+  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence ?? cluster?.persistence, mq: deps.mq ?? cluster?.mq, heartbeatMs: cluster && AEDES_HEARTBEAT_MS, limits: config.mqttLimits, loginBackoff: config.loginBackoff, takeoverDamping: config.takeoverDamping, now });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
-  const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
+  // A credential changed here drops its session on every node (the others' RegistryWatch would too, within a poll).
+  const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.closeEverywhere(g, why), now });
   const registryWatch = new RegistryWatch({ registry: reg, bus, closeSession: (g, why) => sessions.close(g, why), counters, log: child('registry-watch') });
   const inventories = new InventoryPublisher({ registry: reg, bus, publisher: mqtt, counters, log: child('inventory'), retainedTopics: (f) => mqtt.retainedTopics(f) });
-  const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), counters, log: child('minute'), now });
+  const minutes = new MinuteReports({ timer: config.minuteReports, registry: reg, writer, isLive: (g) => sessions.isLive(g), claim: cluster && ((ts) => cluster.claimMinute(ts)), counters, log: child('minute'), now });
   const apiDeps: ApiDeps = {
     registry: reg,
     counters,
@@ -184,9 +198,25 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
     stop: () => (deps.registry ? undefined : registry?.close()),
   };
   const writerResource: Feature = { start: () => {}, stop: () => writer.stop() };
+  const clusterResource: Feature = { start: async () => cluster?.start(), stop: async () => cluster?.stop() };
+  // A node joining a cluster starts from the presence the others published (retained).
+  const presenceSnapshot: Feature = {
+    start: async () => {
+      if (!cluster) return;
+      for await (const p of cluster.persistence.createRetainedStream(ALL_PRESENCE_FILTER) as AsyncIterable<{ payload?: Buffer }>) {
+        if (!p.payload || p.payload.length === 0) continue;
+        try {
+          tracker.loadDocument(JSON.parse(p.payload.toString('utf8')));
+        } catch {
+          log.warn('a retained presence document is not JSON: ignored');
+        }
+      }
+    },
+    stop: () => {},
+  };
   // Stopped in reverse: timers and listeners first, then the broker (no more publishes), then
   // the writer (flushes what is queued), then the registry.
-  const features: Feature[] = [registryResource, writerResource, storage, tracker, sessions, ingest, health, commands, publisher, credentials, registryWatch, mqtt, inventories, http, minutes];
+  const features: Feature[] = [registryResource, writerResource, clusterResource, storage, tracker, presenceSnapshot, sessions, ingest, health, commands, publisher, credentials, registryWatch, mqtt, inventories, http, minutes];
   const started: Feature[] = [];
   const running = (operation: string): void => life.assertRunning(operation);
 

@@ -22,6 +22,7 @@ export const HUB_COUNTERS = {
   sessions_damped: { help: 'Times a gateway was held after repeated takeovers (two devices sharing its credentials), by gateway.', labels: ['gateway'] },
   stale_deaths_ignored: { help: 'Gateway deaths older than the birth in force, ignored.' },
   presence_events: { help: 'Presence events published, by type.', labels: ['type'] },
+  minute_reports: { help: "Minute reports (inventory, gateway_up) by outcome: written by this hub, or other_node (in a cluster, another node took the minute's lock).", labels: ['outcome'] },
   minute_report_failures: { help: 'Minute reports (inventory, gateway_up) that could not be written.' },
   command_point_failures: { help: 'Command points (sent, outcome) that could not be written to InfluxDB.' },
   presence_publish_failures: { help: 'Presence events and documents that could not be published.' },

@@ -54,6 +54,11 @@ export interface MqttServerDeps {
   loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
   /** When repeated takeovers of one identity are damped (takeoverDamper.ts defaults where absent). */
   takeoverDamping?: Partial<TakeoverDamping> | undefined;
+  /**
+   * Aedes' heartbeat between brokers sharing an emitter (its default, 60 s, when absent): a
+   * broker not heard from for three of them is dead, and the others publish its clients' wills.
+   */
+  heartbeatMs?: number | undefined;
   now?: () => number;
 }
 
@@ -117,6 +122,7 @@ export class MqttServer implements HubPublisher {
       connectTimeout: this.#limits.connectTimeoutMs,
       queueLimit: this.#limits.maxQueuedBeforeConnack,
       maxInflightInbound: this.#limits.maxInflightQos2,
+      ...(this.#d.heartbeatMs === undefined ? {} : { heartbeatInterval: this.#d.heartbeatMs }),
       preConnect: (client, packet, done) => void (this.#connectRequests.set(client, { clientId: packet.clientId, clean: packet.clean !== false }), done(null, true)),
       authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, done),
@@ -138,6 +144,8 @@ export class MqttServer implements HubPublisher {
       this.#aedesLimit(client, err);
     });
     broker.on('connectionError', (client, err) => this.#aedesLimit(client, err));
+    // Aedes' own failures (a dead node's wills not published, the persistence unreachable): logged, never a crash.
+    (broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => this.#warn.warn('broker-error', { err }, 'broker error'));
     this.#checkOpenFiles();
     const secure = this.#d.secure ?? { tlsPort: -1, wssPort: -1, wssPath: '/mqtt', reloadCheckMs: 1000 };
     const listeners = new Listeners({ host: this.#d.host, tcpPort: this.#d.port, ...secure }, { counters: this.#d.counters, log: this.#d.log });
@@ -274,8 +282,9 @@ export class MqttServer implements HubPublisher {
    * (InfluxDB down: until it is back), and the session stays up.
    */
   #authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    const identity = client ? this.#identities.get(client) : undefined;
-    if (!client || !identity) return done(new HubError(HubErrorCode.PUBLISH_DENIED, 'not authenticated'));
+    if (!client) return this.#orphanWill(packet, done);
+    const identity = this.#identities.get(client);
+    if (!identity) return done(new HubError(HubErrorCode.PUBLISH_DENIED, 'not authenticated'));
     const d = authorizePublish(identity, packet.topic);
     if (!d.ok) {
       this.#d.counters.inc('publishes_denied', { code: d.code });
@@ -285,6 +294,28 @@ export class MqttServer implements HubPublisher {
     const wait = this.#throttle(client);
     if (wait > 0) return void setTimeout(() => this.#handlePublish(client, identity, packet, done), wait);
     this.#handlePublish(client, identity, packet, done);
+  }
+
+  /**
+   * A publish without a client is Aedes' own: in a cluster, the Last Will of a client of a node
+   * found dead, published by a survivor (aedes.js, _clearWills). A gateway's death is handled as
+   * that gateway's state (recorded once, at the node that publishes it; a stale one ignored), if
+   * the registry still has the gateway at that address; any other will is published as an
+   * anonymous client's would be; what is not allowed is acknowledged, not forwarded or retained.
+   */
+  #orphanWill(packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const refuse = (): void => {
+      this.#refused.add(packet);
+      packet.retain = false;
+      done(null);
+    };
+    const topic = parseGatewayTopic(packet.topic);
+    if (!topic) return authorizePublish({ kind: 'anonymous' }, packet.topic).ok ? done(null) : refuse();
+    const row = this.#d.registry().getGateway(topic.gateway);
+    if (topic.channel !== 'state' || !row || row.school !== topic.school || row.district !== topic.district) return refuse();
+    const identity = { kind: 'gateway' as const, district: topic.district, school: topic.school, gateway: topic.gateway };
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    void dispatch(this.#d.dispatch, { identity, topic, payload }).then((o) => (o.ok && o.verdict === 'accept' ? done(null) : refuse()));
   }
 
   #handlePublish(client: Client, identity: Identity, packet: PublishPacket, done: (err?: Error | null) => void): void {

@@ -114,6 +114,10 @@ describe('loadHubConfig', () => {
     // HTTPS without the hub's certificate.
     ['HUB_HTTPS_PORT', '8443'],
     ['LOG_LEVEL', 'verbose'],
+    // Clustering: a Redis URL, and a node id that fits in a Redis key and a metric label.
+    ['HUB_REDIS_URL', 'http://127.0.0.1:6379'],
+    ['HUB_REDIS_URL', 'localhost:6379'],
+    ['HUB_NODE_ID', 'node 1'],
   ])('refuses %s=%s with a ConfigError naming the variable', (name, value) => {
     const e = configError({ [name]: value });
     expect(e.name).toBe('ConfigError');
@@ -155,5 +159,13 @@ describe('loadHubConfig', () => {
   it('reports every problem at once, one line per variable', () => {
     const e = configError({ HUB_MQTT_PORT: 'abc', INFLUX_URL: 'nope' });
     expect(e.problems.split('\n').map((l) => l.slice(0, l.indexOf(':')))).toEqual(['HUB_MQTT_PORT', 'INFLUX_URL']);
+  });
+
+  it('turns clustering on with HUB_REDIS_URL, the node named by HUB_NODE_ID or hostname-pid', () => {
+    expect(loadHubConfig({}).hub.cluster).toBeUndefined();
+    expect(loadHubConfig({ HUB_REDIS_URL: 'redis://127.0.0.1:6379', HUB_NODE_ID: 'hub-a' }).hub.cluster).toEqual({ redisUrl: 'redis://127.0.0.1:6379', nodeId: 'hub-a' });
+    const nodeId = loadHubConfig({ HUB_REDIS_URL: 'redis://127.0.0.1:6379' }).hub.cluster?.nodeId;
+    expect(nodeId).toMatch(new RegExp(`-${process.pid}$`));
+    expect(nodeId).toMatch(/^[A-Za-z0-9._-]+$/);
   });
 });

@@ -54,6 +54,9 @@ export function inventoryTopic(a: GatewayAddress): string {
 /** Every gateway's inventory topic: what the hub finds retained at start (it clears those of gateways gone). */
 export const ALL_INVENTORIES_FILTER = `${HUB_ROOT}/+/+/+/inventory`;
 
+/** Every gateway's retained presence document: what a hub node joining a cluster starts from. */
+export const ALL_PRESENCE_FILTER = 'presence/v1/+/+/+';
+
 /** The filter a gateway subscribes to for its commands. */
 export function commandFilter(a: GatewayAddress): string {
   return `${gatewayPrefix(a)}/cmd/#`;

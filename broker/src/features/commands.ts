@@ -4,6 +4,7 @@ import { actionKindProblem, COMMAND_ACTIONS, COMMAND_INPUTS, commandInputProblem
 import { commandRequestTopic, type GatewayAddress } from '../../../protocol/src/topics.ts';
 import { toError } from '../../../runtime/src/errors.ts';
 import { assertActor, type Actor } from '../actor.ts';
+import type { Cluster } from '../cluster.ts';
 import type { ChannelHandler } from '../dispatch.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
 import type { CommandOutcome, EventBus } from '../eventBus.ts';
@@ -41,6 +42,11 @@ export interface CommandsDeps {
   counters: HubCounters;
   log: Logger;
   now: () => number;
+  /**
+   * A node of a cluster: a result may come through any node (the gateway's), the registry's
+   * first final status decides, and the node that issued the command hears of it.
+   */
+  cluster?: Cluster | undefined;
 }
 
 interface PendingCommand {
@@ -73,6 +79,9 @@ export class Commands implements Feature {
    */
   start(): void {
     const { registry, now } = this.#d;
+    this.#d.cluster?.onMessage((m) => {
+      if (m.t === 'cmdres') this.#settledElsewhere(m.id, m.status as CommandOutcome['status'], m.detail, m.at);
+    });
     for (const r of registry().sentCommands()) {
       const gw = { district: r.district, school: r.school, gateway: r.gateway };
       const req: CommandRequest = { v: 1, id: r.id, device: r.device, action: r.action as CommandAction, ...(r.input === null ? {} : { input: r.input as CommandInput }), issuedAt: r.issuedAt, ttlMs: r.ttlMs };
@@ -216,23 +225,56 @@ export class Commands implements Feature {
     const { counters, log } = this.#d;
     counters.inc('messages_received', { channel: 'cmdres' });
     const r = parseJsonPayload(commandResultSchema, payload);
-    const p = r ? this.#pending.get(r.id) : undefined;
+    // In a cluster, a command issued through another node is waited for in the shared registry.
+    const p = r ? (this.#pending.get(r.id) ?? this.#issuedElsewhere(r.id)) : undefined;
     // The gateway's whole identity: one deleted and re-created in another school is not the one asked.
     if (!r || !p || p.gw.gateway !== identity.gateway || p.gw.school !== identity.school || p.gw.district !== identity.district || p.req.device !== r.device || p.req.action !== r.action || p.req.input !== r.input || p.req.issuedAt !== r.issuedAt) {
       counters.inc('messages_rejected', { reason: 'bad_command_result' });
       log.warn({ gateway: identity.gateway, id: r?.id }, 'command result refused: not a command this hub waits for from this gateway');
       return 'refuse';
     }
-    clearTimeout(p.timer);
+    if (p.timer) clearTimeout(p.timer);
     this.#pending.delete(r.id);
+    // The registry's first final status stands (another node, or a no_result, may have been first).
+    if (this.#record(r.id, r.status, r.detail) === false) {
+      counters.inc('messages_rejected', { reason: 'late_command_result' });
+      log.warn({ gateway: identity.gateway, id: r.id }, 'command result refused: an outcome was already recorded');
+      return 'refuse';
+    }
     // Recorded and announced at once, whether InfluxDB is up or not.
     counters.inc('commands', { status: r.status });
-    this.#outcome(p.gw, p.req, r.status, r.detail);
+    this.#announce(p.gw, p.req, r.status, r.detail);
     log.info({ id: r.id, device: r.device, status: r.status }, 'command result');
+    const detail = r.detail ?? '';
+    this.#d.cluster?.broadcast({ t: 'cmdres', id: r.id, status: r.status, detail, at: r.at });
     // The gateway's publish waits for its point, as telemetry does; after the `sent` one.
-    await this.#write(r.id, commandPoint(p.gw, p.req, { id: r.id, status: r.status, detail: r.detail ?? '', finished_at: r.at }));
+    await this.#write(r.id, commandPoint(p.gw, p.req, { id: r.id, status: r.status, detail, finished_at: r.at }));
     return 'accept';
   };
+
+  /** A command still `sent` in the shared registry, issued through another node of the cluster. */
+  #issuedElsewhere(id: string): (Omit<PendingCommand, 'timer'> & { timer?: undefined }) | undefined {
+    if (!this.#d.cluster) return undefined;
+    const c = this.#d.registry().getCommand(id);
+    if (!c || c.status !== 'sent') return undefined;
+    const req: CommandRequest = { v: 1, id: c.id, device: c.device, action: c.action as CommandAction, ...(c.input === null ? {} : { input: c.input as CommandInput }), issuedAt: c.issuedAt, ttlMs: c.ttlMs };
+    return { gw: { district: c.district, school: c.school, gateway: c.gateway }, req };
+  }
+
+  /**
+   * Another node recorded this command's result: the no_result timer here stops, the outcome is
+   * announced on this node's bus (API waiters, the event stream), and its point is written again
+   * after this node's own `sent` one, so that a late `sent` never overwrites it.
+   */
+  #settledElsewhere(id: string, status: CommandOutcome['status'], detail: string, at: number): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.#pending.delete(id);
+    if (status === 'sent' || status === 'no_result') return;
+    this.#announce(p.gw, p.req, status, detail === '' ? undefined : detail);
+    this.#writeLater(id, commandPoint(p.gw, p.req, { id, status, detail, finished_at: at }));
+  }
 
   /**
    * Writes one of a command's points after its earlier ones, so that its outcome is never
@@ -273,8 +315,10 @@ export class Commands implements Feature {
   #noResult(gw: GatewayAddress, req: CommandRequest, detail: string): void {
     // An outcome recorded meanwhile by another run (or node) of the hub stands.
     if (this.#d.registry().getCommand(req.id)?.status !== 'sent') return;
+    // Recorded first: of two nodes whose timers fire together, only the one that changed the record goes on.
+    if (this.#record(req.id, 'no_result', detail) === false) return;
     this.#d.counters.inc('commands', { status: 'no_result' });
-    this.#outcome(gw, req, 'no_result', detail);
+    this.#announce(gw, req, 'no_result', detail);
     this.#writeLater(req.id, commandPoint(gw, req, { id: req.id, status: 'no_result', detail }));
   }
 
@@ -285,14 +329,20 @@ export class Commands implements Feature {
   /** Recorded (the registry never lets `sent` overwrite a final status), then announced. */
   #outcome(gw: GatewayAddress, req: CommandRequest, status: CommandOutcome['status'], detail?: string): void {
     if (status !== 'sent') this.#record(req.id, status, detail);
+    this.#announce(gw, req, status, detail);
+  }
+
+  #announce(gw: GatewayAddress, req: CommandRequest, status: CommandOutcome['status'], detail?: string): void {
     this.#d.bus.emitCommandOutcome({ id: req.id, district: gw.district, school: gw.school, gateway: gw.gateway, device: req.device, action: req.action, status, ...(detail === undefined ? {} : { detail }) });
   }
 
-  #record(id: string, status: Exclude<CommandOutcome['status'], 'sent'>, detail: string | undefined): void {
+  /** True when recorded, false when a final status was already there (it stands), undefined when the registry failed (logged). */
+  #record(id: string, status: Exclude<CommandOutcome['status'], 'sent'>, detail: string | undefined): boolean | undefined {
     try {
-      this.#d.registry().updateCommand(id, status, detail ?? null, this.#d.now());
+      return this.#d.registry().updateCommand(id, status, detail ?? null, this.#d.now());
     } catch (e) {
       this.#d.log.warn({ err: toError(e), id }, 'command outcome not recorded in the registry');
+      return undefined;
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { gatewayStateSchema } from '../../../protocol/src/gatewayState.ts';
 import { commandFilter } from '../../../protocol/src/topics.ts';
+import type { Cluster } from '../cluster.ts';
 import type { ChannelHandler } from '../dispatch.ts';
 import type { EventBus, Session } from '../eventBus.ts';
 import { encodePoint } from '../../../storage/src/lineProtocol.ts';
@@ -19,19 +20,23 @@ export interface GatewaySessionsDeps {
   counters: HubCounters;
   log: Logger;
   now: () => number;
+  /** A node of a cluster: sessions are recorded in Redis, and those of other nodes count. */
+  cluster?: Cluster | undefined;
 }
 
 /**
  * Gateways' sessions and states: which session of each gateway is live on this hub, whether it
  * takes commands (it has subscribed to them), and its births and deaths (`state`, with the
  * session's `bdSeq`), written as `gateway_state` and announced on the bus for the presence
- * tracker.
+ * tracker. In a cluster each change is recorded in Redis too (cluster.ts), and `isLive` and
+ * `isCommandReady` answer for the whole cluster: a session on another live node counts.
  */
 export class GatewaySessions implements Feature {
   readonly #d: GatewaySessionsDeps;
   readonly #live = new Map<string, Session>();
   /** Gateways subscribed to their command topic on their current session. */
   readonly #commandReady = new Set<string>();
+  #stopped = false;
 
   constructor(deps: GatewaySessionsDeps) {
     this.#d = deps;
@@ -48,12 +53,14 @@ export class GatewaySessions implements Feature {
         this.#d.log.warn({ gateway: gateway.gateway }, 'session taken over by a new connection of the same gateway');
       }
       this.#live.set(gateway.gateway, session);
+      this.#d.cluster?.sessionChanged(gateway.gateway, true, this.#commandReady.has(gateway.gateway));
     });
     // A replaced session's disconnect comes after its successor's connect: only the live one counts.
     bus.onGatewayDisconnected(this, ({ gateway, session }) => {
       if (this.#live.get(gateway.gateway) !== session) return;
       this.#live.delete(gateway.gateway);
       this.#commandReady.delete(gateway.gateway);
+      this.#d.cluster?.sessionChanged(gateway.gateway, false, false);
     });
     // For the shared-credentials alert (dashboards/src/alerts.ts); written, not awaited: a login does not wait for InfluxDB.
     bus.onSessionConflict(this, ({ gateway, outcome, damped }) => {
@@ -64,25 +71,42 @@ export class GatewaySessions implements Feature {
         .catch((err: unknown) => this.#d.log.warn({ err, gateway: gateway.gateway }, 'gateway_conflict point not written'));
     });
     bus.onGatewaySubscribed(this, ({ gateway, session, filters }) => {
-      if (this.#live.get(gateway.gateway) === session && filters.includes(commandFilter(gateway))) this.#commandReady.add(gateway.gateway);
+      if (this.#live.get(gateway.gateway) === session && filters.includes(commandFilter(gateway))) {
+        this.#commandReady.add(gateway.gateway);
+        this.#d.cluster?.sessionChanged(gateway.gateway, true, true);
+      }
     });
+    // A credential changed through another node: its live session here is dropped too.
+    this.#d.cluster?.onMessage((m) => {
+      if (m.t === 'close' && !this.#stopped) this.close(m.gateway, `${m.why} through another node`);
+    });
+    this.#stopped = false;
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#d.bus.removeListeners(this);
     this.#live.clear();
     this.#commandReady.clear();
   }
 
+  /** Connected to this hub, or (in a cluster) to another live node. */
   isLive(gateway: string): boolean {
-    return this.#live.has(gateway);
+    return this.#live.has(gateway) || this.#d.cluster?.remoteSession(gateway) !== undefined;
   }
 
+  /** Subscribed to its commands on this hub, or (in a cluster) on another live node. */
   isCommandReady(gateway: string): boolean {
-    return this.#commandReady.has(gateway);
+    return this.#commandReady.has(gateway) || this.#d.cluster?.remoteSession(gateway)?.ready === true;
   }
 
-  /** Closes the gateway's live session, if any; it must log in again. */
+  /** Closes the gateway's live session wherever it is: here, and (in a cluster) on every other node. */
+  closeEverywhere(gateway: string, why: string): boolean {
+    this.#d.cluster?.broadcast({ t: 'close', gateway, why });
+    return this.close(gateway, why);
+  }
+
+  /** Closes the gateway's live session on this hub, if any; it must log in again. */
   close(gateway: string, why: string): boolean {
     const session = this.#live.get(gateway);
     if (!session) return false;

@@ -1,4 +1,5 @@
 import { gatewayHealthSchema } from '../../../protocol/src/gatewayHealth.ts';
+import type { Cluster } from '../cluster.ts';
 import type { ChannelHandler } from '../dispatch.ts';
 import { encodePoint } from '../../../storage/src/lineProtocol.ts';
 import { point } from '../../../storage/src/point.ts';
@@ -19,17 +20,32 @@ export interface HealthSummary {
   lastUplinkOkAt: number;
 }
 
-/** Gateways' health reports, each written as one `gateway_health` point; the last of each gateway kept for the API. */
-export class HealthReports implements Feature {
-  readonly #d: { writer: InfluxWriter; counters: HubCounters; now: () => number };
-  readonly #last = new Map<string, HealthSummary>();
+export interface HealthReportsDeps {
+  writer: InfluxWriter;
+  counters: HubCounters;
+  now: () => number;
+  /** A node of a cluster: the last report of each gateway is shared with the other nodes. */
+  cluster?: Cluster | undefined;
+}
 
-  constructor(deps: { writer: InfluxWriter; counters: HubCounters; now: () => number }) {
+/** Gateways' health reports, each written as one `gateway_health` point; the last of each gateway kept for the API (in a cluster, every node's). */
+export class HealthReports implements Feature {
+  readonly #d: HealthReportsDeps;
+  readonly #last = new Map<string, HealthSummary>();
+  #stopped = false;
+
+  constructor(deps: HealthReportsDeps) {
     this.#d = deps;
   }
 
-  start(): void {}
+  start(): void {
+    this.#stopped = false;
+    this.#d.cluster?.onMessage((m) => {
+      if (m.t === 'health' && !this.#stopped) this.#last.set(m.gateway, m.summary);
+    });
+  }
   stop(): void {
+    this.#stopped = true;
     this.#last.clear();
   }
 
@@ -48,7 +64,7 @@ export class HealthReports implements Feature {
       return 'refuse';
     }
     const at = this.#d.now();
-    this.#last.set(identity.gateway, {
+    const summary: HealthSummary = {
       at,
       outboxRecords: h.outbox.records,
       outboxBytes: h.outbox.bytes,
@@ -57,7 +73,9 @@ export class HealthReports implements Feature {
       replayActive: h.replay.active,
       replayRemaining: h.replay.remaining,
       lastUplinkOkAt: h.lastUplinkOkAt,
-    });
+    };
+    this.#last.set(identity.gateway, summary);
+    this.#d.cluster?.broadcast({ t: 'health', gateway: identity.gateway, summary });
     const line = encodePoint(
       point(
         'gateway_health',

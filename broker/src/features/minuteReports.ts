@@ -16,6 +16,11 @@ export interface MinuteReportsDeps {
   registry: () => Registry;
   writer: InfluxWriter;
   isLive: (gateway: string) => boolean;
+  /**
+   * In a cluster: true for the one node that writes the minute stamped `ts` (cluster.ts, a
+   * per-minute Redis lock). Absent: this hub writes every minute.
+   */
+  claim?: ((ts: number) => Promise<boolean>) | undefined;
   counters: HubCounters;
   log: Logger;
   now: () => number;
@@ -23,7 +28,10 @@ export interface MinuteReportsDeps {
 
 /**
  * Every minute: the registered devices per district, school and kind (`inventory`, the
- * denominator of coverage) and whether each active gateway is connected to this hub (`gateway_up`).
+ * denominator of coverage) and whether each active gateway is connected to this hub (`gateway_up`;
+ * in a cluster, to any live node). In a cluster every node tries each minute and the one that
+ * takes the minute's lock writes it, so a minute is written once, and still written when the node
+ * that usually takes it is gone.
  */
 export class MinuteReports implements Feature {
   readonly #d: MinuteReportsDeps;
@@ -70,7 +78,14 @@ export class MinuteReports implements Feature {
   }
 
   #tick(): void {
-    this.record().catch((e: unknown) => {
+    const ts = Math.floor(this.#d.now() / MINUTE_MS) * MINUTE_MS;
+    const claim = this.#d.claim;
+    const mine = claim ? claim(ts) : Promise.resolve(true);
+    mine.then(async (won) => {
+      if (!won) return void this.#d.counters.inc('minute_reports', { outcome: 'other_node' });
+      await this.record(ts);
+      this.#d.counters.inc('minute_reports', { outcome: 'written' });
+    }).catch((e: unknown) => {
       this.#d.counters.inc('minute_report_failures');
       this.#d.log.warn({ err: toError(e) }, 'inventory and gateway states not written');
     });

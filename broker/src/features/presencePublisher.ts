@@ -42,7 +42,9 @@ export class PresencePublisher implements Feature {
         counters.inc('presence_publish_failures');
         this.#warn.warn('publish', { err: toError(e), topic }, 'presence not published');
       });
-    bus.onPresenceChanged(this, ({ gateway, events }) => {
+    bus.onPresenceChanged(this, ({ gateway, events, remote }) => {
+      // Another node's change: that node publishes it (once for the cluster).
+      if (remote) return;
       for (const ev of events) {
         counters.inc('presence_events', { type: ev.type });
         send(eventsTopic(gateway), ev, false);
