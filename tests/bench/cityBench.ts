@@ -11,6 +11,7 @@
  *   BENCH_CEILING_SECONDS (120) at ever shorter telemetry cadences (×0.7, 0.5, 0.4, 0.33, 0.28,
  *   0.25), each drained and counted, until one is not held (lost > 0, or more than 1 % of its
  *   records unacknowledged at its end); the ceiling is the highest landed rate held;
+ *   BENCH_HUB_NODES (1): 2 runs the hub as two processes, a cluster on Redis behind HAProxy;
  *   BENCH_WORKERS (2) worker threads; BENCH_CADENCE_SCALE (1) scales every device's cadence
  *   (0.5 offers twice the telemetry); BENCH_RAW_SECONDS (20) for the raw InfluxDB ceiling.
  *
@@ -33,7 +34,9 @@ import { DEFAULT_TIMETABLE } from '../../protocol/src/schedule.ts';
 import type { TelemetryRecord } from '../../protocol/src/telemetry.ts';
 import { envInt, loadConfigOrExit, parseEnvConfig } from '../../runtime/src/envConfig.ts';
 import { encodePoint } from '../../storage/src/lineProtocol.ts';
-import { startHubProcess } from '../harness/hubProcess.ts';
+import { startHaproxy } from '../harness/haproxy.ts';
+import { startHubProcess, type HubProcess } from '../harness/hubProcess.ts';
+import { startRedis } from '../harness/redis.ts';
 import { influxQL, startInflux } from '../harness/influx.ts';
 import type { PublisherGateway, WorkerCommand, WorkerInput, WorkerMessage, WorkerReport } from './city/publisherWorker.ts';
 import { procStats } from './procStats.ts';
@@ -51,6 +54,7 @@ const cfg = loadConfigOrExit(() =>
       BENCH_RAW_SECONDS: envInt(20, 0, 600),
       BENCH_DRAIN_S: envInt(180, 10, 3600),
       BENCH_CEILING: z.enum(['0', '1']).default('1'),
+      BENCH_HUB_NODES: envInt(1, 1, 4),
       BENCH_CEILING_SECONDS: envInt(120, 10, 3600),
     }),
     process.env,
@@ -85,7 +89,18 @@ log(`provisioned ${fleet.schools.length} gateways, ${devices} devices in ${Date.
 const hubOverrides = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('HUB_') && e[1] !== undefined));
 // BENCH_HUB_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=prof`) profiles the hub alone.
 const hubNodeOptions = process.env['BENCH_HUB_NODE_OPTIONS'];
-const hub = await startHubProcess({ ...hubOverrides, ...(hubNodeOptions ? { NODE_OPTIONS: hubNodeOptions } : {}), HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: 'city', LOG_LEVEL: 'warn' }, join(dir, 'hub.log'));
+// BENCH_HUB_NODES=2: two hub processes, a cluster on Redis behind HAProxy (both cores for the hub).
+const hubEnv = { ...hubOverrides, ...(hubNodeOptions ? { NODE_OPTIONS: hubNodeOptions } : {}), HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: 'city', LOG_LEVEL: 'warn' };
+const redis = cfg.BENCH_HUB_NODES > 1 ? await startRedis() : undefined;
+const hubs: HubProcess[] = [];
+for (let i = 0; i < cfg.BENCH_HUB_NODES; i++) {
+  hubs.push(await startHubProcess({ ...hubEnv, ...(redis ? { HUB_REDIS_URL: redis.url, HUB_NODE_ID: `bench-${i + 1}` } : {}) }, join(dir, `hub${i + 1}.log`)));
+}
+const haproxy = hubs.length > 1 ? await startHaproxy(hubs.map((h) => h.mqttPort)) : undefined;
+const hubMqttPort = haproxy?.port ?? hubs[0]!.mqttPort;
+/** The hub processes' CPU and memory, summed. */
+const hubStats = (): { cpuSec: number; rssMiB: number; peakRssMiB: number } =>
+  hubs.map((h) => procStats(h.pid)).reduce((a, b) => ({ cpuSec: a.cpuSec + b.cpuSec, rssMiB: a.rssMiB + b.rssMiB, peakRssMiB: a.peakRssMiB + b.peakRssMiB }));
 
 // ── publishers ───────────────────────────────────────────────────────────────────────────────
 const gateways: PublisherGateway[] = fleet.schools.map((s) => ({
@@ -114,7 +129,7 @@ const progress = new Map<Worker, Extract<WorkerMessage, { type: 'progress' }>>()
 const t0Connect = Date.now();
 for (let i = 0; i < cfg.BENCH_WORKERS; i++) {
   const input: WorkerInput = {
-    hubUrl: `mqtt://127.0.0.1:${hub.mqttPort}`,
+    hubUrl: `mqtt://127.0.0.1:${hubMqttPort}`,
     gateways: gateways.filter((_, j) => j % cfg.BENCH_WORKERS === i),
     cadenceMs,
     batchMaxRecords: 500,
@@ -200,18 +215,18 @@ let generatedBefore = 0;
 async function runStep(scale: number, secs: number, last: boolean): Promise<StepResult> {
   const startAt = Date.now() + 500;
   for (const w of workers) w.postMessage({ type: 'start', at: startAt, cadenceMs: cadenceAt(scale) } satisfies WorkerCommand);
-  const hubBefore = procStats(hub.pid);
+  const hubBefore = hubStats();
   const influxBefore = influx.pid ? procStats(influx.pid) : undefined;
   let hubPeakRss = 0;
   const sampler = setInterval(() => {
-    const st = procStats(hub.pid);
+    const st = hubStats();
     hubPeakRss = Math.max(hubPeakRss, st.rssMiB);
     const p = [...progress.values()];
     log(`scale ${scale} t=${Math.round((Date.now() - startAt) / 1000)}s generated ${p.reduce((n, x) => n + x.generated, 0)} acked ${p.reduce((n, x) => n + x.acked, 0)} backlog ${p.reduce((n, x) => n + x.backlog, 0)} hub rss ${st.rssMiB.toFixed(0)} MiB`);
   }, 10_000);
   await new Promise((r) => setTimeout(r, startAt - Date.now() + secs * 1000));
   const stopAt = Date.now();
-  const hubAtStop = procStats(hub.pid);
+  const hubAtStop = hubStats();
   const influxAtStop = influx.pid ? procStats(influx.pid) : undefined;
   await new Promise((r) => setTimeout(r, 1100)); // one progress message after the stop moment
   const backlogAtStop = [...progress.values()].reduce((n, x) => n + x.backlog, 0);
@@ -332,7 +347,9 @@ log('raw InfluxDB ceiling…');
 const raw1 = await rawCeiling(1);
 const raw4 = await rawCeiling(4);
 
-await hub.stop();
+await haproxy?.stop();
+for (const h of hubs) await h.stop();
+await redis?.stop();
 await influx.stop();
 rmSync(dir, { recursive: true, force: true });
 
@@ -341,6 +358,7 @@ const report = {
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
   fleet: { districts: fleet.districts.length, gateways: fleet.schools.length, devices },
   hubSettings: hubOverrides,
+  hubNodes: hubs.length,
   connect: { ms: connectMs, perSecond: Math.round(gateways.length / (connectMs / 1000)), refusals: connected.reduce((n, c) => n + c.refusals, 0) },
   sustained,
   ceilingSteps,
