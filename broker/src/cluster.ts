@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { AvailabilityRecord } from '../../protocol/src/telemetry.ts';
 import type { GatewayAddress } from '../../protocol/src/topics.ts';
 import { toError } from '../../runtime/src/errors.ts';
+import { WarnThrottle } from '../../runtime/src/logThrottle.ts';
+import { HubError, HubErrorCode } from './errors.ts';
 import type { HealthSummary } from './features/healthReports.ts';
 import type { PresenceEntry } from './presence.ts';
 
@@ -70,6 +72,8 @@ export class Cluster {
   readonly mq: mqemitter.MQEmitter;
   readonly persistence: AedesPersistence;
   readonly #log: Logger;
+  /** Redis down: one line per interval, however many connections retry. */
+  readonly #warn: WarnThrottle;
   readonly #timing: ClusterTiming;
   readonly #cmd: Redis;
   readonly #sub: Redis;
@@ -85,12 +89,13 @@ export class Cluster {
   constructor(config: ClusterConfig, log: Logger, timing: Partial<ClusterTiming> = {}) {
     this.nodeId = config.nodeId;
     this.#log = log;
+    this.#warn = new WarnThrottle(log);
     this.#timing = { ...DEFAULT_CLUSTER_TIMING, ...timing };
     // lazyConnect: nothing is opened until start() (a hub built and never started holds no socket).
     const conn = (): Redis => {
       const r = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
       // Reconnects are ioredis' own; each failure is logged, never thrown.
-      r.on('error', (e: unknown) => this.#log.warn({ err: toError(e) }, 'redis connection error'));
+      r.on('error', (e: unknown) => this.#warn.warn('redis', { err: toError(e) }, 'redis connection error'));
       return r;
     };
     this.#cmd = conn();
@@ -98,18 +103,30 @@ export class Cluster {
     this.#mqConns = [conn(), conn()];
     this.#persistenceConn = conn();
     this.#keys = { sessions: `${CLUSTER_PREFIX}:sessions`, nodes: `${CLUSTER_PREFIX}:nodes`, channel: `${CLUSTER_PREFIX}:events` };
-    this.mq = mqemitterRedis({ subConn: this.#mqConns[0], pubConn: this.#mqConns[1] }) as unknown as mqemitter.MQEmitter;
+    const mq = mqemitterRedis({ subConn: this.#mqConns[0], pubConn: this.#mqConns[1] });
+    // mqemitter-redis re-emits its connections' errors on `state`: unheard, one would throw (a Redis restart would stop the hub).
+    (mq as unknown as { state: NodeJS.EventEmitter }).state.on('error', (e: unknown) => this.#warn.warn('redis', { err: toError(e) }, 'redis connection error'));
+    this.mq = mq as unknown as mqemitter.MQEmitter;
     this.persistence = aedesPersistenceRedis({ conn: this.#persistenceConn }) as unknown as AedesPersistence;
   }
 
+  /** Connects and joins; HUB_ERR_REDIS_UNAVAILABLE (every connection closed again) when Redis does not answer. */
   async start(): Promise<void> {
-    await Promise.all([this.#cmd, this.#sub, this.#persistenceConn, ...this.#mqConns].map((c) => c.connect()));
-    this.#sub.on('message', (_channel: string, raw: string) => this.#receive(raw));
-    await this.#sub.subscribe(this.#keys.channel);
-    await this.#heartbeat();
-    await this.#resync();
+    const all = [this.#cmd, this.#sub, this.#persistenceConn, ...this.#mqConns];
+    try {
+      await Promise.all(all.map((c) => c.connect()));
+      this.#sub.on('message', (_channel: string, raw: string) => this.#receive(raw));
+      await this.#sub.subscribe(this.#keys.channel);
+      await this.#heartbeat();
+      await this.#resync();
+    } catch (e) {
+      // Not started, so not stopped: nothing may stay reconnecting in the background.
+      for (const c of all) c.disconnect();
+      this.#stopped = true;
+      throw new HubError(HubErrorCode.REDIS_UNAVAILABLE, `cluster node ${this.nodeId}: Redis did not answer: ${toError(e).message}`, { cause: e });
+    }
     const every = (ms: number, f: () => Promise<void>): void => {
-      const t = setInterval(() => void f().catch((e: unknown) => this.#log.warn({ err: toError(e) }, 'cluster upkeep failed')), ms);
+      const t = setInterval(() => void f().catch((e: unknown) => this.#warn.warn('upkeep', { err: toError(e) }, 'cluster upkeep failed')), ms);
       t.unref();
       this.#timers.push(t);
     };
@@ -141,7 +158,7 @@ export class Cluster {
   /** Sends a message to every other node; a failure is logged (Redis down), never thrown. */
   broadcast(m: ClusterMessage): void {
     if (this.#stopped) return;
-    this.#cmd.publish(this.#keys.channel, JSON.stringify({ from: this.nodeId, m })).catch((e: unknown) => this.#log.warn({ err: toError(e), t: m.t }, 'cluster message not sent'));
+    this.#cmd.publish(this.#keys.channel, JSON.stringify({ from: this.nodeId, m })).catch((e: unknown) => this.#warn.warn('send', { err: toError(e), t: m.t }, 'cluster message not sent'));
   }
 
   /** This node's session of a gateway: live (and ready for commands) or gone; written to the shared hash and announced. */
@@ -149,7 +166,7 @@ export class Cluster {
     if (this.#stopped) return;
     const k = this.#keys.sessions;
     const write = live ? this.#cmd.hset(k, gateway, JSON.stringify({ node: this.nodeId, ready })) : this.#cmd.eval(DEL_IF_MINE, 1, k, gateway, this.nodeId);
-    write.catch((e: unknown) => this.#log.warn({ err: toError(e), gateway }, 'cluster session not recorded'));
+    write.catch((e: unknown) => this.#warn.warn('session', { err: toError(e), gateway }, 'cluster session not recorded'));
     this.#sessions.delete(gateway);
     this.broadcast({ t: 'session', gateway, live, ready });
   }

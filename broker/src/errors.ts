@@ -43,6 +43,8 @@ export const HubErrorCode = {
   TLS_KEY_PERMISSIONS: 'HUB_ERR_TLS_KEY_PERMISSIONS',
   TLS_FILES: 'HUB_ERR_TLS_FILES',
   CLIENT_CERT_MISMATCH: 'HUB_ERR_CLIENT_CERT_MISMATCH',
+  /** A cluster node's start: Redis (HUB_REDIS_URL) did not answer. */
+  REDIS_UNAVAILABLE: 'HUB_ERR_REDIS_UNAVAILABLE',
 } as const;
 export type HubErrorCode = (typeof HubErrorCode)[keyof typeof HubErrorCode];
 

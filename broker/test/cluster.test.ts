@@ -6,8 +6,10 @@ import { EventBus, type PresenceChanged } from '../src/eventBus.ts';
 import { PresencePublisher } from '../src/features/presencePublisher.ts';
 import { PresenceTracker } from '../src/features/presenceTracker.ts';
 import { createHubCounters } from '../src/metrics.ts';
+import { createHub } from '../src/hub.ts';
+import { hubConfig } from '../../tests/harness/stack.ts';
 import { startRedis, type RedisServer } from '../../tests/harness/redis.ts';
-import { waitFor } from '../../tests/harness/ports.ts';
+import { freePort, waitFor } from '../../tests/harness/ports.ts';
 
 /** Cluster (one node's share of the shared state) against a real redis-server, nodes in one process. */
 describe('Cluster', () => {
@@ -129,5 +131,56 @@ describe('Cluster', () => {
     expect(trackerA.isStaleDeath({ ...gateway, state: 'offline', bdSeq: 2, ts: 1500 })).toBe(true);
     expect(publishedA).toEqual([]);
     for (const f of [trackerA, trackerB, publisherA]) f.stop();
+  });
+
+  it('a hub started as a cluster node and stopped leaves no connection to Redis and no entry of its own', async () => {
+    const before = ((await probe.client('LIST')) as string).split('\n').filter((l) => l.trim() !== '').length;
+    // InfluxDB is not needed to start and stop (its setup is retried in the background).
+    const hub = createHub(hubConfig('http://127.0.0.1:9', 'none', { httpPort: -1, cluster: { redisUrl: redis.url, nodeId: 'hub-8' } }), { log: silentLogger() });
+    await hub.start();
+    expect(await probe.hexists(`${CLUSTER_PREFIX}:nodes`, 'hub-8')).toBe(1);
+    expect(await hub.counters.registry.metrics()).toContain('node="hub-8"');
+    await hub.stop();
+    expect(await probe.hexists(`${CLUSTER_PREFIX}:nodes`, 'hub-8')).toBe(0);
+    await waitFor('its connections closed', async () => ((await probe.client('LIST')) as string).split('\n').filter((l) => l.trim() !== '').length === before);
+  });
+
+  it('refuses to start with HUB_ERR_REDIS_UNAVAILABLE when Redis does not answer, leaving nothing reconnecting', async () => {
+    const dead = `redis://127.0.0.1:${await freePort()}`;
+    const hub = createHub(hubConfig('http://127.0.0.1:9', 'none', { httpPort: -1, cluster: { redisUrl: dead, nodeId: 'hub-9' } }), { log: silentLogger() });
+    await expect(hub.start()).rejects.toMatchObject({ code: 'HUB_ERR_REDIS_UNAVAILABLE' });
+  });
+
+  it('rides out a Redis restart: no crash, and sessions are shared again once it is back', async () => {
+    const own = await startRedis();
+    const mk = async (id: string) => {
+      const c = new Cluster({ redisUrl: own.url, nodeId: id }, silentLogger(), timing);
+      await c.start();
+      return c;
+    };
+    const a = await mk('a10');
+    const b = await mk('b10');
+    try {
+      await own.stop();
+      // Down: writes and messages fail quietly (logged), nothing throws.
+      b.sessionChanged('gw-10', true, true);
+      await new Promise((r) => setTimeout(r, 500));
+      const again = await startRedis({ port: own.port });
+      try {
+        // ioredis reconnects and subscribes again by itself.
+        await waitFor('sessions shared again', async () => {
+          b.sessionChanged('gw-10', true, true);
+          await new Promise((r) => setTimeout(r, 100));
+          return a.remoteSession('gw-10')?.node === 'b10';
+        }, { timeoutMs: 15_000, intervalMs: 200 });
+      } finally {
+        await a.stop();
+        await b.stop();
+        await again.stop();
+      }
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
   });
 });

@@ -33,11 +33,12 @@ async function redisLine(port: number, command: string): Promise<string> {
 
 /**
  * Debian's redis-server on a free loopback port, in its own temporary directory, with no
- * persistence of its own (`--save "" --appendonly no`): the clustering tests' shared Redis.
+ * persistence of its own (`--save "" --appendonly no`): the clustering tests' shared Redis. A
+ * given `port` starts it again where an earlier one was (a Redis restart).
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(opts: { port?: number } = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'campus-redis-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   let stderr = '';
   const child: ChildProcess = track(
     spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'pipe'] }),
