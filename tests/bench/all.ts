@@ -4,7 +4,7 @@
  * once: they would share the 2 cores), then one table. Each part is its own script run as a
  * child process that writes its JSON report to BENCH_REPORT_FILE; the table is built from those.
  *
- *   BENCH_ONLY=city,peers,broker,connections,storm   run only these parts (default: all)
+ *   BENCH_ONLY=city,city2,peers,broker,connections,storm   run only these parts (default: all)
  *
  * Every part's own BENCH_* settings pass through (BENCH_LONG=1 makes the whole-city load 10 min).
  * The JSON reports are kept in BENCH_OUT_DIR (default: a temporary directory, printed).
@@ -18,9 +18,12 @@ interface Part {
   name: string;
   script: string;
   title: string;
+  /** Settings of this part's own, over the environment's. */
+  env?: Record<string, string>;
 }
 const PARTS: Part[] = [
   { name: 'city', script: 'cityBench.ts', title: 'whole-city load and the hub ceiling' },
+  { name: 'city2', script: 'cityBench.ts', title: 'the whole-city load on a two-node hub cluster (Redis, HAProxy): both cores', env: { BENCH_HUB_NODES: '2', BENCH_CEILING: '0', BENCH_RAW_SECONDS: '0', BENCH_SECONDS: process.env['BENCH_CITY2_SECONDS'] ?? '120' } },
   { name: 'peers', script: 'peerStackBench.ts', title: 'peer 1: Mosquitto + Node-RED → InfluxDB' },
   { name: 'broker', script: 'brokerPeerBench.ts', title: 'peer 2: the broker at QoS 1 against Mosquitto' },
   { name: 'connections', script: 'connectionsBench.ts', title: 'idle authenticated gateway connections' },
@@ -36,7 +39,7 @@ async function runPart(p: Part): Promise<unknown> {
   const started = Date.now();
   log(`${p.name}: ${p.title}…`);
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, [join(here, p.script)], { env: { ...process.env, BENCH_REPORT_FILE: file }, stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(process.execPath, [join(here, p.script)], { env: { ...process.env, ...p.env, BENCH_REPORT_FILE: file }, stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('exit', (c) => resolve(c ?? 1));
   });
   log(`${p.name}: exit ${code} after ${Math.round((Date.now() - started) / 1000)} s`);
@@ -71,6 +74,16 @@ if (city) {
   const c = city.ceiling;
   const raw = Math.max(city.rawInflux.pointsPerS1, city.rawInflux.pointsPerS4);
   add('hub ceiling (held 2 min, zero loss)', c ? `${c.landedPerS} records/s${c.reached ? '' : ' (not reached)'}` : 'none held', `raw InfluxDB /write: ${raw} points/s; ratio ${c ? ratio(c.landedPerS, raw) : '–'}`);
+}
+const city2 = reports['city2'];
+if (city2) {
+  const s = city2.sustained;
+  const one = city?.sustained;
+  add(
+    'whole city on 2 hub nodes: landed / lost / p99 telemetry',
+    `${s.landedPerS}/s, ${s.lost} lost, ${s.latencyMs.telemetry.p99} ms; hubs ${s.hub.cpuPercentOfOneCore} % of a core, ${s.hub.rssMiBAtStop} MiB`,
+    one ? `1 node: ${one.landedPerS}/s, p99 ${one.latencyMs.telemetry.p99} ms, ${one.hub.cpuPercentOfOneCore} % of a core` : '',
+  );
 }
 const peers = reports['peers'];
 if (peers) {
