@@ -1,7 +1,7 @@
 /**
  * `npm run bench:peer-stack`: peer 1 of issue 14, the stack a school would assemble by hand —
  * Debian's Mosquitto + Node-RED `mqtt in` → function → `influxdb out` (node-red-contrib-influxdb),
- * and its batched variant with `influx batch` (peers/nodeRedPeer.ts) — against the hub (its own
+ * and its batched variant with `influxdb batch` (peers/nodeRedPeer.ts) — against the hub (its own
  * process), on the same load: the city bench's gateway-protocol publishers (city/publisherWorker.ts,
  * real gateway identities, QoS 1 batches, bounded in-flight) offering telemetry and availability
  * at increasing rates. A step is held when, after the publishers drained and InfluxDB's counts
@@ -9,7 +9,7 @@
  * bench does). Zero-loss rate: the highest measured offered rate of a held step; the ramp of a
  * target stops at its first step with loss.
  *
- *   BENCH_PEER_SCHOOLS (20) gateways of BENCH_PEER_ROOMS (20) rooms (45 devices each);
+ *   BENCH_PEER_SCHOOLS (200) gateways of BENCH_PEER_ROOMS (6) rooms (16 devices each: 5 records/s per gateway at 1,000 records/s, the city's 7 at 1,500: a batch holds a few records, as in the city);
  *   BENCH_PEER_START (250) records/s, ×BENCH_PEER_FACTOR (2) per step up to BENCH_PEER_MAX (32000);
  *   BENCH_PEER_STEP_S (30) s per step; BENCH_PEER_DRAIN_S (60) at most for the drain;
  *   BENCH_PEER_TARGETS (hub,node-red,node-red-batch); the hub's ramp starts at the best rate
@@ -73,6 +73,8 @@ export interface PeerTargetResult {
   /** Highest offered rate of a step with zero loss; 0 if none. */
   zeroLossPerS: number;
   steps: PeerStep[];
+  /** Node-RED's logged errors over the whole ramp, by message (the stacks only). */
+  errors?: Record<string, number>;
 }
 
 export interface PeerStackResult {
@@ -84,7 +86,7 @@ export interface PeerStackResult {
   machine: { cpus: number; model: string | undefined; loadAvgAtEnd: number[]; node: string };
 }
 
-const DEFAULTS: PeerStackOptions = { schools: 20, rooms: 20, start: 250, factor: 2, max: 32_000, stepS: 30, drainS: 60, targets: ['node-red', 'node-red-batch', 'hub'], workers: 2 };
+const DEFAULTS: PeerStackOptions = { schools: 200, rooms: 6, start: 250, factor: 2, max: 32_000, stepS: 30, drainS: 60, targets: ['node-red', 'node-red-batch', 'hub'], workers: 2 };
 const TELEMETRY_MEASUREMENTS = ['classroom_av', 'interactive_board', 'vr_kit', 'network_node', 'science_kiosk'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -244,9 +246,13 @@ export async function runPeerStackBench(given: Partial<PeerStackOptions> = {}, i
         await sleep(500);
         const r = await influxQL(influx.url, db, `SELECT count(seq) FROM vr_kit WHERE device = 'probe-dev'`);
         return r.length > 0 && Number(r[0]!.values[0]![1]) > 0;
-      }, { timeoutMs: 60_000, intervalMs: 1000 });
+      }, { timeoutMs: 60_000, intervalMs: 1000 }).catch((e: unknown) => {
+        throw new Error(`${e instanceof Error ? e.message : String(e)}; Node-RED's log ends:\n${nr.logTail()}`);
+      });
       await probe.endAsync();
-      return await ramp(target, mosq.url, db, o.start, { mosquitto: mosq.pid, nodeRed: nr.pid });
+      const r = await ramp(target, mosq.url, db, o.start, { mosquitto: mosq.pid, nodeRed: nr.pid });
+      r.errors = await nr.stop();
+      return r;
     } finally {
       await nr.stop();
       await mosq.stop();
@@ -322,7 +328,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     workers: cfg.BENCH_WORKERS,
   });
   process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-  const label: Record<PeerTarget, string> = { 'node-red': 'Mosquitto + Node-RED, `influxdb out`', 'node-red-batch': 'Mosquitto + Node-RED, `influx batch`', hub: 'hub' };
+  const label: Record<PeerTarget, string> = { 'node-red': 'Mosquitto + Node-RED, `influxdb out`', 'node-red-batch': 'Mosquitto + Node-RED, `influxdb batch`', hub: 'hub' };
   process.stdout.write(
     [
       '',

@@ -2,11 +2,11 @@
  * Peer 1's Node-RED: the stack a school would wire by hand, `mqtt in` (QoS 1, on Mosquitto) →
  * a function node turning one gateway telemetry batch (protocol/src/telemetry.ts) into points →
  * `influxdb out` (node-red-contrib-influxdb, one write per measurement of the message: a batch
- * nearly always holds one kind) or, batched, `influx batch` (one write per message, every point
+ * nearly always holds one kind) or, batched, `influxdb batch` (one write per message, every point
  * of the batch). Its own minimal settings, flow and userDir (not the project's flows), in its own
  * process (the project's Node-RED, red.js), on a free loopback port.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMainProcess } from '../../harness/mainProcess.ts';
@@ -22,7 +22,22 @@ export interface NodeRedPeerOptions {
 
 export interface NodeRedPeer {
   pid: number;
-  stop(): Promise<void>;
+  /** The last 2,000 characters of its log. */
+  logTail(): string;
+  /** Stops it; returns the errors its log holds: each distinct message (ids and numbers masked) with its count. */
+  stop(): Promise<Record<string, number>>;
+}
+
+/** Node-RED's `[error]` lines, grouped by message with ids and numbers masked. */
+export function errorSummary(logText: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of logText.split('\n')) {
+    const m = /\[error\]\s*(.*)$/.exec(line);
+    if (!m) continue;
+    const key = m[1]!.replace(/:[0-9a-f]{8,}/g, ':…').replace(/\d+/g, 'N').slice(0, 200);
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
 }
 
 /** The function node's body: the same measurements, tags district/school/gateway/device and fields seq (telemetry) and up (availability) as the hub writes. */
@@ -70,7 +85,7 @@ export function peerFlow(o: NodeRedPeerOptions): object[] {
     { id: 'peer-fn', type: 'function', z: 'peer-tab', name: 'batch to points', func: BODY(o.variant), outputs: 1, x: 300, y: 100, wires: [['peer-out']] },
     { id: 'peer-influx', type: 'influxdb', hostname: influx.hostname, port: influx.port, protocol: 'http', database: o.influx.database, name: 'influx', usetls: false, influxdbVersion: '1.x' },
     o.variant === 'batched'
-      ? { id: 'peer-out', type: 'influx batch', z: 'peer-tab', influxdb: 'peer-influx', precision: 'ms', retentionPolicy: '', name: '', x: 500, y: 100, wires: [] }
+      ? { id: 'peer-out', type: 'influxdb batch', z: 'peer-tab', influxdb: 'peer-influx', precision: 'ms', retentionPolicy: '', name: '', x: 500, y: 100, wires: [] }
       : { id: 'peer-out', type: 'influxdb out', z: 'peer-tab', influxdb: 'peer-influx', name: '', measurement: '', precision: 'ms', retentionPolicy: '', x: 500, y: 100, wires: [] },
   ];
 }
@@ -96,9 +111,23 @@ export async function startNodeRedPeer(o: NodeRedPeerOptions): Promise<NodeRedPe
   ]);
   return {
     pid: proc.child.pid!,
+    logTail: () => {
+      try {
+        return readFileSync(join(dir, 'node-red.log'), 'utf8').slice(-2000);
+      } catch {
+        return '';
+      }
+    },
     async stop() {
       await proc.stop();
+      let errors: Record<string, number> = {};
+      try {
+        errors = errorSummary(readFileSync(join(dir, 'node-red.log'), 'utf8'));
+      } catch {
+        // no log
+      }
       rmSync(dir, { recursive: true, force: true });
+      return errors;
     },
   };
 }
