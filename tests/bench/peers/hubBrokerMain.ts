@@ -37,6 +37,7 @@ Aedes.createBroker = (opts?: Partial<AedesOptions>) => {
   const own = opts?.authorizeSubscribe;
   return createBroker({
     ...opts,
+    ...(process.env['PEER_AEDES_CONCURRENCY'] ? { concurrency: Number(process.env['PEER_AEDES_CONCURRENCY']) } : {}),
     authorizeSubscribe: (client, sub, done) => (client?.id.startsWith(BENCH_SUBSCRIBER_PREFIX) ? done(null, sub) : own ? own(client, sub, done) : done(null, sub)),
   });
 };
