@@ -256,6 +256,8 @@ export async function runBrokerPeerBench(given: Partial<BrokerPeerOptions> = {})
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // An interrupted run exits through 'exit', where the tracked children (influxd, brokers, Node-RED) are killed.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   const cfg = loadConfigOrExit(() =>
     parseEnvConfig(
       z.object({
