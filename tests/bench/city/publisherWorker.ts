@@ -41,18 +41,20 @@ export interface WorkerInput {
   /** Connections being set up at once by this worker (the hub queues password checks). */
   connectConcurrency: number;
 }
-/** main → worker */
 /**
- * `start` may carry new cadences (a step of a ceiling search); `report` answers with the counts so
- * far and the latencies since the last report (then cleared), and closes the connections when `close`.
+ * main → worker. `start` may be sent again after `stop` has drained, with new cadences (a load
+ * step at another rate: the ceiling search, peers/…); `counts` answers with the per-device counts
+ * so far and keeps the connections; `report` answers with the counts and the latencies since the
+ * last report (then cleared), and closes the connections unless `close` is false.
  */
-export type WorkerCommand = { type: 'start'; at: number; cadenceMs?: Record<DeviceKind, number> } | { type: 'stop' } | { type: 'report'; close?: boolean };
+export type WorkerCommand = { type: 'start'; at: number; cadenceMs?: Record<DeviceKind, number> } | { type: 'stop' } | { type: 'report'; close?: boolean } | { type: 'counts' };
 /** worker → main */
 export type WorkerMessage =
   | { type: 'connected'; gateways: number; ms: number; refusals: number }
   /** `backlog`: records generated and not yet acknowledged (queued or in flight). */
   | { type: 'progress'; generated: number; acked: number; backlog: number }
   | { type: 'drained'; backlog: number }
+  | { type: 'counts'; perDevice: Array<[string, number, number]>; generated: number; acked: number }
   | WorkerReport;
 export interface WorkerReport {
   type: 'report';
@@ -254,9 +256,10 @@ const send = (m: WorkerMessage): void => port.postMessage(m);
 let progress: NodeJS.Timeout | undefined;
 port.on('message', (m: WorkerCommand) => {
   if (m.type === 'start') {
+    // Publishers read their cadences from `input` at every tick.
     if (m.cadenceMs) input.cadenceMs = m.cadenceMs;
-    clearInterval(progress);
     for (const p of publishers) p.start(m.at);
+    clearInterval(progress);
     progress = setInterval(() => {
       const generated = publishers.reduce((n, p) => n + p.generated(), 0);
       const backlog = publishers.reduce((n, p) => n + p.backlog, 0);
@@ -272,6 +275,8 @@ port.on('message', (m: WorkerCommand) => {
         send({ type: 'drained', backlog });
       }
     }, 200);
+  } else if (m.type === 'counts') {
+    send({ type: 'counts', perDevice: publishers.flatMap((p) => p.perDevice()), generated: publishers.reduce((n, p) => n + p.generated(), 0), acked: stats.acked });
   } else if (m.type === 'report') {
     clearInterval(progress);
     void Promise.all(m.close === false ? [] : publishers.map((p) => p.close())).then(() => {
