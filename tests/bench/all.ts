@@ -87,10 +87,15 @@ if (city2) {
 }
 const peers = reports['peers'];
 if (peers) {
-  for (const [k, v] of Object.entries<any>(peers.zeroLossPerS ?? {})) add(`peer stack ${k}: zero-loss rate`, `${n(v)} records/s`, `hub ÷ it: ${ratio(peers.hubZeroLossPerS, v)}`);
+  const hub = peers.targets?.hub?.zeroLossPerS;
+  add('peer stack: the hub\'s zero-loss rate', `${n(hub)} records/s (${peers.fleet.gateways} gateways, ${peers.stepS} s steps)`);
+  for (const k of ['node-red', 'node-red-batch']) {
+    const v = peers.targets?.[k]?.zeroLossPerS;
+    if (v !== undefined) add(`peer stack: Mosquitto + Node-RED ${k === 'node-red' ? '`influxdb out`' : '`influxdb batch`'}`, `${n(v)} records/s zero-loss`, `hub ÷ it: ${ratio(hub, v)}`);
+  }
 }
 const broker = reports['broker'];
-if (broker) add('broker at QoS 1 (auth + ACL): messages/s', `hub ${n(broker.hub?.messagesPerS)}`, `Mosquitto ${n(broker.mosquitto?.messagesPerS)}; hub ÷ Mosquitto ${ratio(broker.hub?.messagesPerS, broker.mosquitto?.messagesPerS)}`);
+if (broker) add('broker alone at QoS 1 (auth + ACL): delivered messages/s', `hub ${n(broker.hub?.deliveredPerS)} (${n(broker.hub?.cpuUsPerMessage)} µs CPU each)`, `Mosquitto ${n(broker.mosquitto?.deliveredPerS)} (${n(broker.mosquitto?.cpuUsPerMessage)} µs); hub ÷ Mosquitto ${ratio(broker.hub?.deliveredPerS, broker.mosquitto?.deliveredPerS)}`);
 const conns = reports['connections'];
 if (conns) add('idle gateway connections', `${conns.connections}: ${n(conns.rssKiBPerConnection, 1)} KiB each`, `connect rate ${n(conns.passwordConnectsPerS)}/s with passwords, ${n(conns.ticketConnectsPerS)}/s with tickets`);
 const storm = reports['storm'];

@@ -12,7 +12,7 @@
  *   (3) rounds alternating hub / Mosquitto (medians reported); BENCH_BROKER_WORKERS (2);
  *   BENCH_HUB_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=prof`) for the hub broker's process.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -286,6 +286,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     hubNodeOptions: cfg.BENCH_HUB_NODE_OPTIONS,
   });
   process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  if (process.env['BENCH_REPORT_FILE']) writeFileSync(process.env['BENCH_REPORT_FILE'], JSON.stringify(r));
   process.stdout.write(
     [
       '',

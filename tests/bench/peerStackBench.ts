@@ -15,7 +15,7 @@
  *   BENCH_PEER_TARGETS (hub,node-red,node-red-batch); the hub's ramp starts at the best rate
  *   the stack held (or BENCH_PEER_START without a stack); BENCH_WORKERS (2) publisher threads.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -330,6 +330,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     workers: cfg.BENCH_WORKERS,
   });
   process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  if (process.env['BENCH_REPORT_FILE']) writeFileSync(process.env['BENCH_REPORT_FILE'], JSON.stringify(r));
   const label: Record<PeerTarget, string> = { 'node-red': 'Mosquitto + Node-RED, `influxdb out`', 'node-red-batch': 'Mosquitto + Node-RED, `influxdb batch`', hub: 'hub' };
   process.stdout.write(
     [
