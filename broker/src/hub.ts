@@ -68,6 +68,8 @@ export interface HubConfig {
   bootstrapTokenFile?: string | undefined;
   /** Back-off after failed MQTT logins; the defaults of broker/src/loginBackoff.ts where absent. */
   loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
+  /** How long gateways' login tickets are good (loginTickets.ts; 24 h when absent); 0: tickets off. */
+  loginTicketTtlSec?: number | undefined;
   /** Console sessions' lifetime and idle limit; the defaults of broker/src/auth/sessions.ts where absent. Sign-in backs off by `loginBackoff`. */
   consoleSessions?: Partial<SessionPolicy> | undefined;
 }
@@ -138,7 +140,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
-  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq, limits: config.mqttLimits, loginBackoff: config.loginBackoff, takeoverDamping: config.takeoverDamping, now });
+  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence, mq: deps.mq, limits: config.mqttLimits, loginBackoff: config.loginBackoff, takeoverDamping: config.takeoverDamping, ticketTtlSec: config.loginTicketTtlSec, now });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.close(g, why), now });
   const registryWatch = new RegistryWatch({ registry: reg, bus, closeSession: (g, why) => sessions.close(g, why), counters, log: child('registry-watch') });

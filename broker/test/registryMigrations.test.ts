@@ -196,7 +196,7 @@ describe('registry migrations: adoption of a file made before versions', () => {
         reg.close();
       }
       raw((db) => {
-        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }, { version: 4, name: 'snmp targets' }, { version: 5, name: 'commands input' }, { version: 6, name: 'inventory revisions' }]);
+        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }, { version: 4, name: 'snmp targets' }, { version: 5, name: 'commands input' }, { version: 6, name: 'inventory revisions' }, { version: 7, name: 'hub secrets' }]);
       });
     });
   }
