@@ -171,7 +171,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     log: log.child({ module: 'ticket' }),
     counters,
     gateway: config.gateway,
-    now,
+    // The hub's clock set the expiry: the wall clock, even under a test's clock.
+    now: Date.now,
     file: stateDir === undefined ? undefined : join(stateDir, TICKET_FILE),
   });
   const uplink = new Uplink(config, {
