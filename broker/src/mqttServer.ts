@@ -223,9 +223,11 @@ export class MqttServer implements HubPublisher {
       { clientId: req.clientId, cleanSession: req.clean, username, password },
       {
         lookupGateway: (id) => this.#passwords.seen(this.#d.registry().getGateway(id)),
-        verifyPassword: (pw, hash) => {
+        verifyPassword: async (pw, hash) => {
+          const matched = await this.#passwords.verify(pw, hash);
+          // Counted once it ran: a login refused by a full check queue cost no hash.
           counters.inc('password_checks');
-          return this.#passwords.verify(pw, hash);
+          return matched;
         },
         dummyHash: this.#passwords.dummyHash,
         allowAnonymous: this.#d.allowAnonymous,

@@ -23,6 +23,8 @@ export interface LeanWorkerInput {
 export type LeanCommand =
   /** Starts every gateway (at most `concurrency` connecting at once; all at once without). */
   | { type: 'start'; useTickets: boolean; concurrency?: number }
+  /** Whether the gateways' next logins present their tickets (kept either way). */
+  | { type: 'mode'; useTickets: boolean }
   /** From now, say when all are connected (again) and their backlogs acknowledged. */
   | { type: 'arm' }
   /** Gives every gateway `records` backlog records per device, device times from `from`, `stepMs` apart. */
@@ -99,6 +101,9 @@ port.on('message', (m: LeanCommand) => {
       for (let i = 0; i < Math.min(limit, list.length); i++) startNext();
       return;
     }
+    case 'mode':
+      for (const x of gateways) x.c.setUseTickets(m.useTickets);
+      return;
     case 'arm':
       for (const x of gateways) x.c.connectedAt = undefined;
       armed = { connected: true, replayed: true, tickets: false };
