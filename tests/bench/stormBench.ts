@@ -11,6 +11,11 @@
  * counted in InfluxDB (must be 0). The storm runs twice: with the tickets, then
  * (BENCH_STORM_PASSWORDS=1, the default) with passwords only, as before tickets existed.
  *
+ * The gateways retry as the gateway does (gateway/src/reconnectBackoff.ts: full jitter, the
+ * ceiling doubling from 1 s to BENCH_STORM_RECONNECT_MAX_MS, 60 s as GW_RECONNECT_MAX_MS): after
+ * an outage of 10 s some gateways have drawn waits of up to a minute, which is then the tail of
+ * the storm whatever the hub does. A lower ceiling shows what the hub itself takes.
+ *
  * Prints one JSON report. `runStormBench(opts)` returns the same figures.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,7 +29,7 @@ import { influxQL, startInflux } from '../harness/influx.ts';
 import { freePort } from '../harness/ports.ts';
 import { hubCounters, LOGIN_COUNTERS } from './connectionsBench.ts';
 import { checkOpenFiles, GATEWAY_CLIENT_DEFAULTS, lastAt, LeanWorkers, provisionGateways } from './lean/rig.ts';
-import { procStats } from './procStats.ts';
+import { percentile, procStats } from './procStats.ts';
 
 export interface StormBenchOptions {
   gateways: number;
@@ -36,6 +41,8 @@ export interface StormBenchOptions {
   passwords: boolean;
   /** The gateways' replay jitter (GW_REPLAY_JITTER_MS). */
   replayJitterMs: number;
+  /** The ceiling of the gateways' reconnect back-off (GW_RECONNECT_MAX_MS). */
+  reconnectMaxMs: number;
   timeoutSec: number;
   log?: (m: string) => void;
 }
@@ -48,6 +55,9 @@ export interface StormFigures {
   allBackSec: number;
   /** From the spawn until every backlog record was acknowledged. */
   allReplayedSec: number;
+  /** Gateways back, and backlogs acknowledged, by these many seconds after the spawn: p50, p90, p99. */
+  backPercentilesSec: [number, number, number];
+  replayedPercentilesSec: [number, number, number];
   backlogRecords: number;
   hubPeakRssMiB: number;
   hubRssAfterMiB: number;
@@ -62,6 +72,7 @@ export interface StormBenchReport {
   provisionSec: number;
   downSec: number;
   replayJitterMs: number;
+  reconnectMaxMs: number;
   storms: StormFigures[];
   /** Per device in InfluxDB, over every storm: records produced and not stored. */
   loss: { devices: number; generated: number; stored: number; lost: number; devicesWithLoss: number };
@@ -85,7 +96,7 @@ export async function runStormBench(opts: StormBenchOptions): Promise<StormBench
     const startHub = (n: number): Promise<HubProcess> =>
       startHubProcess({ HUB_REGISTRY_PATH: registryPath, INFLUX_URL: influx.url, INFLUX_DB: 'storm', LOG_LEVEL: 'warn' }, join(dir, `hub-${n}.log`), ports);
     hub = await startHub(0);
-    workers = new LeanWorkers(ports.mqttPort, gateways, opts.workers, { ...GATEWAY_CLIENT_DEFAULTS, replayJitterMs: opts.replayJitterMs });
+    workers = new LeanWorkers(ports.mqttPort, gateways, opts.workers, { ...GATEWAY_CLIENT_DEFAULTS, replayJitterMs: opts.replayJitterMs, reconnectMaxMs: opts.reconnectMaxMs });
     const timeout = opts.timeoutSec * 1000;
     // Every gateway in once with its password (32 at a time, the hub's check queue), handed its ticket.
     const first = workers.all('allConnected', timeout);
@@ -114,9 +125,15 @@ export async function runStormBench(opts: StormBenchOptions): Promise<StormBench
       const spawnAt = Date.now();
       hub = await startHub(i + 1);
       const readyAt = Date.now();
-      const backAt = lastAt(await back);
+      const backMsgs = await back;
+      const backAt = lastAt(backMsgs);
       log(`${login} storm: all ${gateways.length} back ${(backAt - spawnAt) / 1000} s after the hub's start`);
-      const replayedAt = lastAt(await replayed);
+      const replayedMsgs = await replayed;
+      const replayedAt = lastAt(replayedMsgs);
+      const pcts = (ms: Array<{ times: number[] }>): [number, number, number] => {
+        const sorted = ms.flatMap((m) => m.times.map((t) => (t - spawnAt) / 1000)).sort((a, b) => a - b);
+        return [percentile(sorted, 50), percentile(sorted, 90), percentile(sorted, 99)].map(round) as [number, number, number];
+      };
       log(`${login} storm: ${records} backlog records acknowledged ${(replayedAt - spawnAt) / 1000} s after the hub's start`);
       const stats = procStats(hub.pid);
       storms.push({
@@ -124,6 +141,8 @@ export async function runStormBench(opts: StormBenchOptions): Promise<StormBench
         hubStartSec: (readyAt - spawnAt) / 1000,
         allBackSec: (backAt - spawnAt) / 1000,
         allReplayedSec: (replayedAt - spawnAt) / 1000,
+        backPercentilesSec: pcts(backMsgs),
+        replayedPercentilesSec: pcts(replayedMsgs),
         backlogRecords: records,
         hubPeakRssMiB: round(stats.peakRssMiB),
         hubRssAfterMiB: round(stats.rssMiB),
@@ -160,6 +179,7 @@ export async function runStormBench(opts: StormBenchOptions): Promise<StormBench
       provisionSec: round(provisionMs / 1000),
       downSec: opts.downSec,
       replayJitterMs: opts.replayJitterMs,
+      reconnectMaxMs: opts.reconnectMaxMs,
       storms,
       loss: { devices: generated.size, generated: backlogRecords, stored: storedTotal, lost, devicesWithLoss },
     };
@@ -181,6 +201,7 @@ if (import.meta.main) {
         BENCH_STORM_DOWN_S: envInt(10, 1, 3600),
         BENCH_STORM_PASSWORDS: z.enum(['0', '1']).default('1'),
         BENCH_STORM_REPLAY_JITTER_MS: envInt(GATEWAY_CLIENT_DEFAULTS.replayJitterMs, 0, 3_600_000),
+        BENCH_STORM_RECONNECT_MAX_MS: envInt(GATEWAY_CLIENT_DEFAULTS.reconnectMaxMs, 1000, 3_600_000),
         BENCH_STORM_TIMEOUT_S: envInt(1200, 10, 7200),
       }),
       process.env,
@@ -193,6 +214,7 @@ if (import.meta.main) {
     downSec: cfg.BENCH_STORM_DOWN_S,
     passwords: cfg.BENCH_STORM_PASSWORDS === '1',
     replayJitterMs: cfg.BENCH_STORM_REPLAY_JITTER_MS,
+    reconnectMaxMs: cfg.BENCH_STORM_RECONNECT_MAX_MS,
     timeoutSec: cfg.BENCH_STORM_TIMEOUT_S,
   });
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

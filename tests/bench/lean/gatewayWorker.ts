@@ -33,9 +33,10 @@ export type LeanCommand =
   | { type: 'report' };
 /** worker → main */
 export type LeanMessage =
-  | { type: 'allConnected'; at: number }
+  /** `times`: when each gateway got there. */
+  | { type: 'allConnected'; at: number; times: number[] }
   | { type: 'allTickets'; at: number }
-  | { type: 'allReplayed'; at: number }
+  | { type: 'allReplayed'; at: number; times: number[] }
   | { type: 'backlogged'; records: number }
   | { type: 'stopped' }
   | { type: 'report'; counters: LeanCounters; perDevice: Array<[string, number]>; connected: number; backlog: number };
@@ -54,7 +55,8 @@ let armed = { connected: false, replayed: false, tickets: false };
 function check(): void {
   if (armed.connected && gateways.every((x) => x.c.connectedAt !== undefined)) {
     armed.connected = false;
-    send({ type: 'allConnected', at: Math.max(...gateways.map((x) => x.c.connectedAt!)) });
+    const times = gateways.map((x) => x.c.connectedAt!);
+    send({ type: 'allConnected', at: Math.max(...times), times });
   }
   if (armed.tickets && gateways.every((x) => x.c.ticket !== undefined)) {
     armed.tickets = false;
@@ -62,7 +64,8 @@ function check(): void {
   }
   if (armed.replayed && gateways.every((x) => x.c.backlog === 0 && x.c.replayedAt !== undefined)) {
     armed.replayed = false;
-    send({ type: 'allReplayed', at: Math.max(...gateways.map((x) => x.c.replayedAt!)) });
+    const times = gateways.map((x) => x.c.replayedAt!);
+    send({ type: 'allReplayed', at: Math.max(...times), times });
   }
 }
 let checkTimer: NodeJS.Timeout | undefined;
