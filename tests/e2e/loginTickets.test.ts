@@ -11,6 +11,9 @@ import { startGatewayProcess, type GatewayProcess } from '../harness/gatewayProc
 import { startInflux, type InfluxInstance } from '../harness/influx.ts';
 import { freePort, waitFor } from '../harness/ports.ts';
 import { rawConnect } from '../harness/rawMqtt.ts';
+import mqtt from 'mqtt';
+import { loginTicketSchema } from '../../protocol/src/loginTicket.ts';
+import { ticketTopic } from '../../protocol/src/topics.ts';
 
 const A = { id: 'gw-tk-a', school: 'tk-s01', password: 'password-A-0001-xyz' };
 const B = { id: 'gw-tk-b', school: 'tk-s02', password: 'password-B-0002-xyz' };
@@ -155,6 +158,27 @@ describe('login tickets: no scrypt on reconnect, refused after rotation, revocat
     // B's own ticket is good for B (the refusal above was about who presented it).
     expect(await rawConnect(ports.mqttPort, { clientId: B.id, clean: true, username: B.id, password: ofB })).toBe(0);
     expect(await hubCounter('hub_gateway_logins_total{method="ticket"}')).toBe(2);
+  });
+
+  it('renews a ticket in the last quarter of its life: a ticket login handed a new one, no password checked', async () => {
+    const secret = withRegistry((r) => r.hubSecret('login_ticket_key')!);
+    const bRow = withRegistry((r) => r.getGateway(B.id)!);
+    // Issued 19 h ago: 5 h of 24 left, under a quarter.
+    const old = new LoginTickets(secret, { now: () => Date.now() - 19 * 3_600_000 }).issue(bRow).ticket;
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqttPort}`, { clientId: B.id, username: B.id, password: old, clean: true, reconnectPeriod: 0, protocolVersion: 4 });
+    try {
+      const got = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
+      await client.subscribeAsync(ticketTopic({ district: 'tk-d1', school: B.school, gateway: B.id }), { qos: 1 });
+      const fresh = loginTicketSchema.parse(JSON.parse((await got).toString()));
+      expect(fresh.ticket).not.toBe(old);
+      // 24 h from now, to the second the hub rounds its issue time to.
+      expect(Math.abs(fresh.expiresAt - (Date.now() + 86_400_000))).toBeLessThan(10_000);
+      expect(new LoginTickets(secret).check(fresh.ticket, B.id, () => bRow)).toMatchObject({ ok: true, renew: false });
+    } finally {
+      await client.endAsync();
+    }
+    expect(await hubCounter('hub_tickets_issued_total{on="ticket"}')).toBe(1);
+    expect(await hubCounter('hub_password_checks_total')).toBe(0);
   });
 
   it('refuses the ticket after a password rotation: the gateway drops it, logs in with its new password at once and gets a new ticket', async () => {
