@@ -23,6 +23,7 @@ import { authenticate, authorizePublish, authorizeSubscribe, type Identity } fro
 import type { Registry } from './registry.ts';
 import { DEFAULT_TAKEOVER_DAMPING, TakeoverDamper, type TakeoverDamping } from './takeoverDamper.ts';
 import { redeliveryMarksDup } from './redelivery.ts';
+import { indexRetained, memoryPersistence } from './retainedIndex.ts';
 import { filterRefused } from './subscriptionFilters.ts';
 
 /**
@@ -122,7 +123,9 @@ export class MqttServer implements HubPublisher {
 
   async start(): Promise<void> {
     const { mq } = this.#d;
-    const persistence = redeliveryMarksDup(this.#d.persistence);
+    // The memory persistence (this process's alone) gets its retained messages indexed by topic
+    // level: a subscription no longer scans every retained topic (retainedIndex.ts).
+    const persistence = redeliveryMarksDup(this.#d.persistence ?? indexRetained(memoryPersistence()));
     this.#persistence = persistence;
     const broker = await Aedes.createBroker({
       persistence,

@@ -1,5 +1,9 @@
 import { Readable } from 'node:stream';
 import type { AedesPersistence } from 'aedes-persistence';
+import persistenceModule from 'aedes-persistence';
+
+/** Aedes' own default, its memory persistence (the CommonJS module is the factory). */
+export const memoryPersistence = persistenceModule as unknown as () => AedesPersistence;
 
 interface RetainedPacket {
   topic: string;
