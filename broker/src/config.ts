@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_LOGIN_BACKOFF } from './loginBackoff.ts';
+import { DEFAULT_TICKET_TTL_SEC } from './loginTickets.ts';
 import { deepFreeze, envBool, envInt, parseEnvConfig, urlWithScheme } from '../../runtime/src/envConfig.ts';
 import type { HubConfig } from './hub.ts';
 import { DEFAULT_MQTT_LIMITS } from './limits.ts';
@@ -53,6 +54,8 @@ const schema = z.object({
   /** The first back-off wait (doubling per further failure) and its cap. */
   HUB_LOGIN_BACKOFF_BASE_MS: envInt(DEFAULT_LOGIN_BACKOFF.baseMs, 1, 3_600_000),
   HUB_LOGIN_BACKOFF_MAX_MS: envInt(DEFAULT_LOGIN_BACKOFF.maxMs, 1, 86_400_000),
+  /** Gateways' login tickets (loginTickets.ts): how long each is good; 0 turns them off. */
+  HUB_LOGIN_TICKET_TTL_SEC: envInt(DEFAULT_TICKET_TTL_SEC, 0, 30 * 86_400),
   /** Console sessions (auth/sessions.ts): absolute lifetime from sign-in, and the idle limit. */
   HUB_SESSION_TTL_MS: envInt(DEFAULT_SESSION_POLICY.ttlMs, 60_000, 30 * DAY),
   HUB_SESSION_IDLE_MS: envInt(DEFAULT_SESSION_POLICY.idleMs, 60_000, 30 * DAY),
@@ -163,6 +166,7 @@ export function loadHubConfig(env: Record<string, string | undefined> = process.
         maxMs: Math.max(e.HUB_LOGIN_BACKOFF_MAX_MS, e.HUB_LOGIN_BACKOFF_BASE_MS),
       },
       cluster: e.HUB_REDIS_URL === undefined ? undefined : { redisUrl: e.HUB_REDIS_URL, nodeId: e.HUB_NODE_ID ?? defaultNodeId() },
+      loginTicketTtlSec: e.HUB_LOGIN_TICKET_TTL_SEC,
       consoleSessions: { ttlMs: e.HUB_SESSION_TTL_MS, idleMs: Math.min(e.HUB_SESSION_IDLE_MS, e.HUB_SESSION_TTL_MS) },
     },
   });

@@ -5,8 +5,8 @@ import type { Identity } from './policy.ts';
 export type GatewayIdentity = Identity & { kind: 'gateway' };
 
 /** The channels a gateway publishes on (it only subscribes to `cmd`). */
-/** What a gateway publishes: not its commands, nor its inventory (both the hub's). */
-export type PublishChannel = Exclude<GatewayChannel, 'cmd' | 'inventory'>;
+/** What a gateway publishes: not its commands, its inventory nor its login ticket (the hub's). */
+export type PublishChannel = Exclude<GatewayChannel, 'cmd' | 'inventory' | 'ticket'>;
 
 /**
  * What becomes of a gateway's publish once its handler is done. MQTT 3.1.1 has no negative

@@ -5,6 +5,8 @@ import type { LifecycleFault } from '../../runtime/src/lifecycle.ts';
 export const HubErrorCode = {
   AUTH_DENIED: 'HUB_ERR_AUTH_DENIED',
   AUTH_UNAVAILABLE: 'HUB_ERR_AUTH_UNAVAILABLE',
+  /** A login ticket presented as the password that the hub refuses (forged, expired, the credential changed since, …). */
+  TICKET_REFUSED: 'HUB_ERR_TICKET_REFUSED',
   LOGIN_BACKOFF: 'HUB_ERR_LOGIN_BACKOFF',
   /** A gateway login refused while another connection of it is live and its takeovers are damped. */
   SESSION_CONFLICT: 'HUB_ERR_SESSION_CONFLICT',

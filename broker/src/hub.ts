@@ -70,6 +70,8 @@ export interface HubConfig {
   bootstrapTokenFile?: string | undefined;
   /** Back-off after failed MQTT logins; the defaults of broker/src/loginBackoff.ts where absent. */
   loginBackoff?: Partial<LoginBackoffPolicy> | undefined;
+  /** How long gateways' login tickets are good (loginTickets.ts; 24 h when absent); 0: tickets off. */
+  loginTicketTtlSec?: number | undefined;
   /** Console sessions' lifetime and idle limit; the defaults of broker/src/auth/sessions.ts where absent. Sign-in backs off by `loginBackoff`. */
   consoleSessions?: Partial<SessionPolicy> | undefined;
   /**
@@ -151,7 +153,7 @@ export function createHub(config: HubConfig, deps: HubDeps): Hub {
   let mqtt: MqttServer;
   const commands = new Commands({ registry: reg, writer, publisher: { publish: (...a) => mqtt.publish(...a) }, isCommandReady: (g) => sessions.isCommandReady(g), bus, counters, log: child('commands'), now, cluster });
   const table: DispatchTable = { telemetry: ingest.handle, state: sessions.handleState, health: health.handle, cmdres: commands.handleResult };
-  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence ?? cluster?.persistence, mq: deps.mq ?? cluster?.mq, heartbeatMs: cluster && AEDES_HEARTBEAT_MS, limits: config.mqttLimits, loginBackoff: config.loginBackoff, takeoverDamping: config.takeoverDamping, now });
+  mqtt = new MqttServer({ host: config.mqttHost, port: config.mqttPort, secure: config.mqttSecure, allowAnonymous: config.allowAnonymous, registry: reg, dispatch: table, bus, counters, histograms, log, persistence: deps.persistence ?? cluster?.persistence, mq: deps.mq ?? cluster?.mq, heartbeatMs: cluster && AEDES_HEARTBEAT_MS, limits: config.mqttLimits, loginBackoff: config.loginBackoff, takeoverDamping: config.takeoverDamping, ticketTtlSec: config.loginTicketTtlSec, now });
   const publisher = new PresencePublisher({ bus, presence, publisher: mqtt, counters, log: child('presence') });
   // A credential changed here drops its session on every node (the others' RegistryWatch would too, within a poll).
   const credentials = new Credentials({ registry: reg, closeSession: (g, why) => sessions.closeEverywhere(g, why), now });

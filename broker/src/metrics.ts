@@ -8,6 +8,11 @@ import { Counters, histogram } from '../../runtime/src/counters.ts';
 export const HUB_COUNTERS = {
   connections_accepted: { help: 'MQTT connections accepted, by identity kind.', labels: ['kind'] },
   connections_refused: { help: 'MQTT connections refused, by error code.', labels: ['code'] },
+  gateway_logins: { help: 'Gateway logins accepted, by method: password (one scrypt check) or ticket (a login ticket, no hash checked).', labels: ['method'] },
+  password_checks: { help: 'Password hashes checked for MQTT logins (scrypt; a dummy hash for unknown gateways included).' },
+  tickets_issued: { help: 'Login tickets handed to gateways, by the login of the session they were handed in (password; ticket: renewed near its expiry).', labels: ['on'] },
+  tickets_refused: { help: 'Login tickets refused, by reason (malformed, bad_mac, other_gateway, expired, not_yet_valid, unknown_gateway, revoked, credential_changed).', labels: ['reason'] },
+  ticket_issue_failures: { help: 'Login tickets that could not be published to their gateway.' },
   publishes_denied: { help: 'Publishes refused by the ACL, by error code.', labels: ['code'] },
   subscriptions_denied: { help: 'Subscriptions refused (SUBACK 0x80), by reason: acl, or a filter refused by configuration.', labels: ['reason'] },
   connections_cut: { help: 'MQTT connections closed by a limit, by reason (packet_too_large, malformed_length, invalid_topic, connect_timeout, pending_cap, queue_limit, inflight_limit).', labels: ['reason'] },

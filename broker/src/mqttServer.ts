@@ -5,7 +5,8 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Su
 import type { AedesPersistence } from 'aedes-persistence';
 import type mqemitter from 'mqemitter';
 import type { Logger } from 'pino';
-import { parseGatewayTopic } from '../../protocol/src/topics.ts';
+import type { LoginTicket } from '../../protocol/src/loginTicket.ts';
+import { parseGatewayTopic, ticketTopic } from '../../protocol/src/topics.ts';
 import { certAllows, clientCertOf } from './clientCert.ts';
 import { dispatch, type DispatchTable } from './dispatch.ts';
 import { HubError, HubErrorCode } from './errors.ts';
@@ -16,11 +17,13 @@ import { WarnThrottle } from '../../runtime/src/logThrottle.ts';
 import { connectionsAllowed, DEFAULT_MQTT_LIMITS, guardStream, readOpenFileLimit, RetainedQuota, TokenBucket, type MqttLimits } from './limits.ts';
 import type { HubCounters, HubHistograms } from './metrics.ts';
 import { LoginBackoff, type LoginBackoffPolicy } from './loginBackoff.ts';
+import { DEFAULT_TICKET_TTL_SEC, isTicket, LoginTickets, type TicketCheck } from './loginTickets.ts';
 import { PasswordCheck } from './passwordCheck.ts';
 import { authenticate, authorizePublish, authorizeSubscribe, type Identity } from './policy.ts';
 import type { Registry } from './registry.ts';
 import { DEFAULT_TAKEOVER_DAMPING, TakeoverDamper, type TakeoverDamping } from './takeoverDamper.ts';
 import { redeliveryMarksDup } from './redelivery.ts';
+import { indexRetained, memoryPersistence } from './retainedIndex.ts';
 import { filterRefused } from './subscriptionFilters.ts';
 
 /**
@@ -59,7 +62,15 @@ export interface MqttServerDeps {
    * broker not heard from for three of them is dead, and the others publish its clients' wills.
    */
   heartbeatMs?: number | undefined;
+  /** How long the login tickets the hub issues are good (loginTickets.ts; 24 h when absent); 0: no tickets issued nor accepted. */
+  ticketTtlSec?: number | undefined;
   now?: () => number;
+}
+
+/** How a gateway's session logged in, and whether it is to be handed a (new) ticket. */
+interface Login {
+  method: 'password' | 'ticket';
+  wantsTicket: boolean;
 }
 
 /**
@@ -88,6 +99,9 @@ export class MqttServer implements HubPublisher {
   readonly #damper: TakeoverDamper;
   /** Per gateway id, its last accepted connection (one entry per gateway at most). */
   readonly #accepted = new Map<string, Client>();
+  readonly #logins = new WeakMap<Client, Login>();
+  /** Per registry (tests give a hub a new one), the tickets under its secret. */
+  readonly #tickets = new WeakMap<Registry, LoginTickets>();
   readonly #now: () => number;
   #broker: Aedes | undefined;
   /** What Aedes stores retained messages in (the hub lists the inventories an earlier run left). */
@@ -114,7 +128,9 @@ export class MqttServer implements HubPublisher {
 
   async start(): Promise<void> {
     const { mq } = this.#d;
-    const persistence = redeliveryMarksDup(this.#d.persistence);
+    // The memory persistence (this process's alone) gets its retained messages indexed by topic
+    // level: a subscription no longer scans every retained topic (retainedIndex.ts).
+    const persistence = redeliveryMarksDup(this.#d.persistence ?? indexRetained(memoryPersistence()));
     this.#persistence = persistence;
     const broker = await Aedes.createBroker({
       persistence,
@@ -138,6 +154,7 @@ export class MqttServer implements HubPublisher {
     broker.on('subscribe', (subscriptions, client) => {
       const id = client ? this.#identities.get(client) : undefined;
       if (id?.kind === 'gateway') this.#d.bus.emitGatewaySubscribed({ gateway: id, session: client, filters: subscriptions.map((s) => s.topic) });
+      if (id?.kind === 'gateway' && client && subscriptions.some((s) => s.topic === ticketTopic(id))) this.#handTicket(client, id);
     });
     broker.on('clientError', (client, err) => {
       this.#d.log.debug({ clientId: client.id, err }, 'client error');
@@ -199,7 +216,11 @@ export class MqttServer implements HubPublisher {
     // The peer's address as read at accept (a secure WebSocket stream has none of its own).
     const address = this.#remotes.get(client.conn)?.replace(/:\d+$/, '') ?? (client.conn as { remoteAddress?: string }).remoteAddress;
     const keys = { address, id: username || undefined };
-    const waitMs = this.#backoff.waitMs(keys);
+    // A ticket costs no hash and cannot be guessed: it is not held back by the failures of
+    // password guesses (which would otherwise let a guesser lock the real gateway out), and a
+    // refused one is no guess either.
+    const ticketLogin = this.#ticketsOn() && password !== undefined && isTicket(password.toString('utf8'));
+    const waitMs = ticketLogin ? 0 : this.#backoff.waitMs(keys);
     if (waitMs > 0) {
       // Refused before any hash is checked: a guesser costs the hub no scrypt while it waits.
       counters.inc('connections_refused', { code: HubErrorCode.LOGIN_BACKOFF });
@@ -207,24 +228,37 @@ export class MqttServer implements HubPublisher {
       return done(Object.assign(new HubError(HubErrorCode.LOGIN_BACKOFF, 'too many failed logins'), { returnCode: 3 }) as HubError & AuthenticateError, false);
     }
     // Counted as a failure until it is known: CONNECTs sent all at once get no more checks than in turn.
-    const release = this.#backoff.begin(keys);
+    const release = ticketLogin ? () => {} : this.#backoff.begin(keys);
+    let ticket: TicketCheck | undefined;
     authenticate(
       { clientId: req.clientId, cleanSession: req.clean, username, password },
       {
         lookupGateway: (id) => this.#passwords.seen(this.#d.registry().getGateway(id)),
-        verifyPassword: this.#passwords.verify,
+        verifyPassword: async (pw, hash) => {
+          const matched = await this.#passwords.verify(pw, hash);
+          // Counted once it ran: a login refused by a full check queue cost no hash.
+          counters.inc('password_checks');
+          return matched;
+        },
         dummyHash: this.#passwords.dummyHash,
         allowAnonymous: this.#d.allowAnonymous,
+        checkTicket: this.#ticketsOn() ? (t, user) => (ticket = this.#loginTickets().check(t, user, (id) => this.#d.registry().getGateway(id))) : undefined,
       },
     ).then((d) => {
       release();
+      if (ticket && !ticket.ok) counters.inc('tickets_refused', { reason: ticket.reason });
       if (d.ok && d.value.kind === 'gateway' && this.#refusedTakeover(req.clientId, d.value)) {
         return done(Object.assign(new HubError(HubErrorCode.SESSION_CONFLICT, 'another connection of this gateway is live'), { returnCode: 2 }) as HubError & AuthenticateError, false);
       }
       if (d.ok) {
         this.#leavePending.get(client)?.();
         this.#identities.set(client, d.value);
-        if (d.value.kind === 'gateway') this.#accepted.set(req.clientId, client);
+        if (d.value.kind === 'gateway') {
+          this.#accepted.set(req.clientId, client);
+          const method = ticket?.ok ? 'ticket' : 'password';
+          this.#logins.set(client, { method, wantsTicket: this.#ticketsOn() && (method === 'password' || (ticket?.ok === true && ticket.renew)) });
+          counters.inc('gateway_logins', { method });
+        }
         if (d.value.kind === 'gateway') this.#d.bus.emitGatewayConnected({ gateway: d.value, session: client });
         counters.inc('connections_accepted', { kind: d.value.kind });
         this.#backoff.succeeded(keys);
@@ -245,6 +279,47 @@ export class MqttServer implements HubPublisher {
       else log.error({ err }, 'authentication failed');
       done(Object.assign(err, { returnCode: 3 }) as HubError & AuthenticateError, false);
     });
+  }
+
+  #ticketsOn(): boolean {
+    return this.#ticketTtlSec() > 0;
+  }
+
+  #ticketTtlSec(): number {
+    return this.#d.ticketTtlSec ?? DEFAULT_TICKET_TTL_SEC;
+  }
+
+  #loginTickets(): LoginTickets {
+    const reg = this.#d.registry();
+    let t = this.#tickets.get(reg);
+    if (!t) {
+      const secret = reg.hubSecret('login_ticket_key');
+      if (!secret) throw new HubError(HubErrorCode.REGISTRY_INVALID, 'the registry holds no login_ticket_key (migration 7)');
+      this.#tickets.set(reg, (t = new LoginTickets(secret, { ttlSec: this.#ticketTtlSec(), now: this.#now })));
+    }
+    return t;
+  }
+
+  /**
+   * Once a gateway that logged in with its password (or with a ticket near its expiry) subscribes
+   * to its ticket topic: a new ticket for it, as the registry holds it now, QoS 1, not retained.
+   * At most one per session. The ticket never goes in a log line.
+   */
+  #handTicket(client: Client, gateway: Identity & { kind: 'gateway' }): void {
+    const login = this.#logins.get(client);
+    if (!login?.wantsTicket || client.closed) return;
+    login.wantsTicket = false;
+    const gw = this.#d.registry().getGateway(gateway.gateway);
+    if (!gw || gw.revoked) return;
+    const { ticket, expiresAt } = this.#loginTickets().issue(gw);
+    const body: LoginTicket = { v: 1, ticket, expiresAt };
+    this.publish(ticketTopic(gateway), Buffer.from(JSON.stringify(body)), { qos: 1, retain: false }).then(
+      () => this.#d.counters.inc('tickets_issued', { on: login.method }),
+      (err: unknown) => {
+        this.#d.counters.inc('ticket_issue_failures');
+        this.#d.log.warn({ gateway: gateway.gateway, err: { message: err instanceof Error ? err.message : String(err) } }, 'login ticket not handed to the gateway');
+      },
+    );
   }
 
   /**

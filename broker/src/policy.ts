@@ -1,5 +1,6 @@
-import { commandFilter, gatewayPrefix, HUB_ROOT, inventoryTopic, parseGatewayTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
+import { commandFilter, gatewayPrefix, HUB_ROOT, inventoryTopic, parseGatewayTopic, ticketTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import { HubErrorCode } from './errors.ts';
+import { isTicket, type TicketCheck } from './loginTickets.ts';
 import type { GatewayRow } from './registry.ts';
 
 /**
@@ -28,6 +29,11 @@ export interface AuthenticateDeps {
   /** Checked instead of a missing gateway's hash, at the same cost (passwords.ts dummyHash). */
   dummyHash: string;
   allowAnonymous: boolean;
+  /**
+   * Checks a login ticket (loginTickets.ts) presented as the password; absent: tickets are off and
+   * a ticket-shaped password is refused like a wrong one, with no hash checked.
+   */
+  checkTicket?: ((ticket: string, username: string) => TicketCheck) | undefined;
 }
 
 /** Ids the fleet gives gateways (`gw-<school>`), refused to anonymous clients even when not registered yet. */
@@ -52,9 +58,17 @@ export async function authenticate(req: ConnectRequest, deps: AuthenticateDeps):
   if (req.clientId !== req.username) {
     return { ok: false, code: HubErrorCode.CLIENT_ID_MISMATCH, reason: 'client id must equal the gateway id', returnCode: 2 };
   }
-  const gw = deps.lookupGateway(req.username);
   // Unknown, revoked and wrong password answer alike, so ids cannot be probed.
   const denied = { ok: false, code: HubErrorCode.AUTH_DENIED, reason: 'bad username or password', returnCode: 4 } as const;
+  const password = req.password?.toString('utf8');
+  if (password !== undefined && isTicket(password)) {
+    // A ticket stands for a password check already done: no hash here, and nothing awaited, so
+    // the registry read in the check is the one in force when the login is accepted.
+    const t = deps.checkTicket?.(password, req.username) ?? { ok: false, reason: 'malformed' };
+    if (!t.ok) return { ok: false, code: HubErrorCode.TICKET_REFUSED, reason: `login ticket refused (${t.reason})`, returnCode: 4 };
+    return { ok: true, value: { kind: 'gateway', district: t.gateway.district, school: t.gateway.school, gateway: t.gateway.id } };
+  }
+  const gw = deps.lookupGateway(req.username);
   // One hash check whatever the case, so the time taken does not tell them apart either.
   const matched = await deps.verifyPassword(req.password?.toString('utf8') ?? '', gw?.passwordHash ?? deps.dummyHash);
   if (!gw || gw.revoked || req.password === undefined || !matched) return denied;
@@ -85,7 +99,8 @@ export function authorizePublish(identity: Identity, topic: string): Decision {
     t.school === identity.school &&
     t.gateway === identity.gateway &&
     t.channel !== 'cmd' &&
-    t.channel !== 'inventory';
+    t.channel !== 'inventory' &&
+    t.channel !== 'ticket';
   return own ? { ok: true } : { ok: false, code: HubErrorCode.PUBLISH_DENIED, reason: `may not publish to ${topic}` };
 }
 
@@ -100,8 +115,8 @@ export function authorizeSubscribe(identity: Identity, filter: string): Decision
       : { ok: true };
   }
   const cmdRoot = `${gatewayPrefix(identity)}/cmd/`;
-  // Its commands, and its own inventory (which may carry its SNMP secrets: never another's).
-  const own = filter === commandFilter(identity) || filter.startsWith(cmdRoot) || filter === inventoryTopic(identity);
+  // Its commands, its own inventory (which may carry its SNMP secrets: never another's), its own login tickets.
+  const own = filter === commandFilter(identity) || filter.startsWith(cmdRoot) || filter === inventoryTopic(identity) || filter === ticketTopic(identity);
   return own ? { ok: true } : { ok: false, code: HubErrorCode.SUBSCRIBE_DENIED, reason: `may not subscribe to ${filter}` };
 }
 

@@ -803,6 +803,12 @@ export class Registry {
     return num(this.#db.prepare('PRAGMA data_version').get()!['data_version']!);
   }
 
+  /** A secret the hub nodes sharing this registry hold in common (`login_ticket_key`: registryMigrations.ts, migration 7). */
+  hubSecret(name: string): Buffer | undefined {
+    const row = this.#db.prepare('SELECT value FROM hub_secrets WHERE name = ?').get(name) as { value: Uint8Array } | undefined;
+    return row && Buffer.from(row.value);
+  }
+
   getGateway(id: string): GatewayRow | undefined {
     const row = this.#stmts['getGateway']!.get(id) as
       | { id: string; school: string; district: string; passwordHash: string; revoked: number }

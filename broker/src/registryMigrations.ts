@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { HubError, HubErrorCode } from './errors.ts';
 
@@ -195,6 +196,24 @@ CREATE TABLE inventory_revisions (
 );
 `;
 
+/**
+ * Secrets the hub nodes sharing this registry hold in common, made once when the migration runs:
+ * `login_ticket_key`, the 32 random bytes login tickets are signed with (loginTickets.ts), so
+ * every node checks the tickets any node issued, and a restarted hub still accepts them.
+ */
+const HUB_SECRETS = `
+CREATE TABLE hub_secrets (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
+function hubSecrets(db: DatabaseSync): void {
+  db.exec(HUB_SECRETS);
+  db.prepare('INSERT INTO hub_secrets (name, value, created_at) VALUES (?, ?, ?)').run('login_ticket_key', randomBytes(32), Date.now());
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: (db) => db.exec(INITIAL_SCHEMA) },
   { version: 2, name: 'management plane', up: (db) => db.exec(MANAGEMENT_PLANE) },
@@ -202,6 +221,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'snmp targets', up: (db) => db.exec(SNMP_TARGETS) },
   { version: 5, name: 'commands input', up: (db) => db.exec(COMMANDS_INPUT) },
   { version: 6, name: 'inventory revisions', up: (db) => db.exec(INVENTORY_REVISIONS) },
+  { version: 7, name: 'hub secrets', up: hubSecrets },
 ];
 
 const LEDGER = 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)';

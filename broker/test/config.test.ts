@@ -43,6 +43,8 @@ describe('loadHubConfig', () => {
         mqttLimits: { maxPacketBytes: 8_454_144, connectTimeoutMs: 10_000, maxPendingConnections: 256, publishRate: 50, publishBurst: 200, maxRetainedPerClient: 16, maxRetainedBytesPerClient: 1_048_576, maxRetainedAnonymous: 64, maxRetainedBytesAnonymous: 4_194_304, maxStateBytes: 16_384, maxHealthBytes: 16_384, maxCmdresBytes: 16_384, maxQueuedBeforeConnack: 16, maxInflightQos2: 100, refusedSubscriptions: [] },
         takeoverDamping: { maxTakeovers: 3, windowMs: 60_000, holdMs: 300_000 },
         loginBackoff: { freeFailuresPerId: 5, freeFailuresPerAddress: 30, baseMs: 1000, maxMs: 60_000 },
+        // 24 h = 86 400 s
+        loginTicketTtlSec: 86_400,
         // 8 h and 1 h
         consoleSessions: { ttlMs: 28_800_000, idleMs: 3_600_000 },
       },

@@ -94,6 +94,23 @@ describe('authenticate', () => {
     expect(verified).toEqual([['pw-G01', 'hash:pw-G01']]);
   });
 
+  it('takes a ticket-shaped password to the ticket check, never to a hash: its gateway from the check, refusals as HUB_ERR_TICKET_REFUSED with CONNACK 4', async () => {
+    const seen: Array<[string, string]> = [];
+    const { d, verified } = deps();
+    d.checkTicket = (t, user) => {
+      seen.push([t, user]);
+      return t === 't1.good' ? { ok: true, gateway: ROWS['G01']!, expiresAt: 1, renew: false } : { ok: false, reason: 'bad_mac' };
+    };
+    expect(await authenticate(req({ password: Buffer.from('t1.good') }), d)).toEqual({ ok: true, value: { kind: 'gateway', district: '渝中区', school: 'S01', gateway: 'G01' } });
+    expect(await authenticate(req({ password: Buffer.from('t1.forged') }), d)).toEqual({ ok: false, code: 'HUB_ERR_TICKET_REFUSED', reason: 'login ticket refused (bad_mac)', returnCode: 4 });
+    expect(seen).toEqual([['t1.good', 'G01'], ['t1.forged', 'G01']]);
+    expect(verified).toEqual([]);
+    // Tickets off (no check given): refused, and still no hash.
+    const off = deps();
+    expect(await authenticate(req({ password: Buffer.from('t1.good') }), off.d)).toMatchObject({ ok: false, code: 'HUB_ERR_TICKET_REFUSED', returnCode: 4 });
+    expect(off.verified).toEqual([]);
+  });
+
   it('decodes the password as UTF-8', async () => {
     const rows: Record<string, GatewayRow> = { G03: { id: 'G03', school: 'S02', district: '江北区', passwordHash: 'hash:密码-1', revoked: false } };
     const r = await authenticate(
@@ -167,6 +184,9 @@ describe('authorizePublish', () => {
     ['its bare prefix', 'campus/v1/D1/S01/G01'],
     ['the prefix with a trailing slash', 'campus/v1/D1/S01/G01/'],
     ['a wildcard level', 'campus/v1/D1/S01/+/telemetry'],
+    // Tickets are the hub's to hand out: a gateway publishing one would offer it to nobody but itself, still refused.
+    ['own ticket topic', 'campus/v1/D1/S01/G01/ticket'],
+    ["another gateway's ticket topic", 'campus/v1/D1/S01/G02/ticket'],
   ])('denies %s', (_what, topic) => {
     expect(authorizePublish(ME, topic)).toEqual({ ok: false, code: 'HUB_ERR_PUBLISH_DENIED', reason: `may not publish to ${topic}` });
   });
@@ -181,7 +201,7 @@ describe('authorizePublish', () => {
 });
 
 describe('authorizeSubscribe', () => {
-  it.each(['campus/v1/D1/S01/G01/cmd/#', 'campus/v1/D1/S01/G01/cmd/reboot', 'campus/v1/D1/S01/G01/cmd/+', 'campus/v1/D1/S01/G01/inventory'])('allows own %s', (filter) => {
+  it.each(['campus/v1/D1/S01/G01/cmd/#', 'campus/v1/D1/S01/G01/cmd/reboot', 'campus/v1/D1/S01/G01/cmd/+', 'campus/v1/D1/S01/G01/inventory', 'campus/v1/D1/S01/G01/ticket'])('allows own %s', (filter) => {
     expect(authorizeSubscribe(ME, filter)).toEqual({ ok: true });
   });
 
@@ -200,6 +220,11 @@ describe('authorizeSubscribe', () => {
     ["every gateway's inventory in its school", 'campus/v1/D1/S01/+/inventory'],
     ['its inventory under another school', 'campus/v1/D1/S02/G01/inventory'],
     ['below its inventory', 'campus/v1/D1/S01/G01/inventory/#'],
+    // A ticket is a credential: only a gateway's own, by its exact topic.
+    ["another gateway's ticket", 'campus/v1/D1/S01/G02/ticket'],
+    ["every gateway's ticket in its school", 'campus/v1/D1/S01/+/ticket'],
+    ['its ticket under another school', 'campus/v1/D1/S02/G01/ticket'],
+    ['below its ticket', 'campus/v1/D1/S01/G01/ticket/#'],
   ])('denies %s', (_what, filter) => {
     expect(authorizeSubscribe(ME, filter)).toEqual({ ok: false, code: 'HUB_ERR_SUBSCRIBE_DENIED', reason: `may not subscribe to ${filter}` });
   });
@@ -209,7 +234,7 @@ describe('authorizeSubscribe', () => {
   });
 
   // Each could match some topic under campus/v1 (telemetry, states, commands), or is $SYS.
-  it.each(['#', '+/#', 'campus/#', 'campus/v1/#', '+/v1/#', 'campus/+/D1/S01/G01/cmd/#', 'campus/v1/+/+/+/cmd/#', 'campus/v1/D1/S01/G01/telemetry', 'campus/v1/D1/S01/G01/inventory', '$SYS/#', '$SYS/broker/clients'])(
+  it.each(['#', '+/#', 'campus/#', 'campus/v1/#', '+/v1/#', 'campus/+/D1/S01/G01/cmd/#', 'campus/v1/+/+/+/cmd/#', 'campus/v1/D1/S01/G01/telemetry', 'campus/v1/D1/S01/G01/inventory', 'campus/v1/D1/S01/G01/ticket', 'campus/v1/+/+/+/ticket', '$SYS/#', '$SYS/broker/clients'])(
     'refuses anonymous clients %s',
     (filter) => {
       expect(authorizeSubscribe(ANON, filter)).toEqual({ ok: false, code: 'HUB_ERR_SUBSCRIBE_DENIED', reason: `anonymous clients may not subscribe to ${filter}` });

@@ -196,7 +196,7 @@ describe('registry migrations: adoption of a file made before versions', () => {
         reg.close();
       }
       raw((db) => {
-        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }, { version: 4, name: 'snmp targets' }, { version: 5, name: 'commands input' }, { version: 6, name: 'inventory revisions' }]);
+        expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial (adopted)' }, { version: 2, name: 'management plane' }, { version: 3, name: 'console sessions' }, { version: 4, name: 'snmp targets' }, { version: 5, name: 'commands input' }, { version: 6, name: 'inventory revisions' }, { version: 7, name: 'hub secrets' }]);
       });
     });
   }
@@ -283,6 +283,8 @@ describe('registry migrations: two processes opening one new file at once', () =
     raw((db) => {
       expect(ledger(db).map(({ version, name }) => ({ version, name }))).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
       expectShapeOf(db, MIGRATIONS);
+      // One hub secret, made by whichever opener migrated: every node signs with the same one.
+      expect(db.prepare('SELECT name, length(value) AS n FROM hub_secrets').all().map((r) => ({ ...r }))).toEqual([{ name: 'login_ticket_key', n: 32 }]);
     });
   });
 });
@@ -315,7 +317,7 @@ describe('registry migrations: 2, the management plane, over a version-1 file', 
       reg.close();
     }
     raw((db) => {
-      expect(ledger(db).map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(ledger(db).map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
       expect(db.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
       expect(columns(db, 'schools').map((c) => c[0])).toEqual(['id', 'district', 'name_zh', 'timetable', 'name_en', 'uplink_capacity_bps', 'created_at']);
     });
@@ -328,7 +330,7 @@ describe('registry migrations: 3, console sessions', () => {
     raw((db) => db.exec("INSERT INTO users (id, role, created_at) VALUES ('admin', 'city_admin', 1)"));
     new Registry(file).close();
     raw((db) => {
-      expect(ledger(db).map((r) => [r.version, r.name])).toEqual([[1, 'initial'], [2, 'management plane'], [3, 'console sessions'], [4, 'snmp targets'], [5, 'commands input'], [6, 'inventory revisions']]);
+      expect(ledger(db).map((r) => [r.version, r.name])).toEqual([[1, 'initial'], [2, 'management plane'], [3, 'console sessions'], [4, 'snmp targets'], [5, 'commands input'], [6, 'inventory revisions'], [7, 'hub secrets']]);
       expect(columns(db, 'sessions')).toEqual([
         ['id', 'TEXT', 0, null, 1],
         ['user', 'TEXT', 1, null, 0],
@@ -410,7 +412,7 @@ describe('registry migrations: 6, inventory revisions', () => {
       reg.close();
     }
     raw((db) => {
-      expect(ledger(db).map((r) => [r.version, r.name]).at(-1)).toEqual([6, 'inventory revisions']);
+      expect(ledger(db).map((r) => [r.version, r.name]).slice(-2)).toEqual([[6, 'inventory revisions'], [7, 'hub secrets']]);
       expect(columns(db, 'inventory_revisions')).toEqual([
         ['gateway', 'TEXT', 0, null, 1],
         ['revision', 'INTEGER', 1, null, 0],
@@ -444,6 +446,39 @@ describe('registry migrations: 6, inventory revisions', () => {
       expect(again.nextInventoryRevision('G01', 0)).toBe(2_000_001);
     } finally {
       again.close();
+    }
+  });
+});
+
+describe('registry migrations: 7, hub secrets', () => {
+  it('makes the login ticket key once (32 random bytes), keeps it across reopening, and makes another one in another file', () => {
+    raw((db) => migrate(db, file, MIGRATIONS.filter((m) => m.version <= 6)));
+    raw((db) => expect(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'hub_secrets'").get()).toBeUndefined());
+    const reg = new Registry(file);
+    const key = reg.hubSecret('login_ticket_key');
+    reg.close();
+    expect(key?.length).toBe(32);
+    expect(key!.equals(Buffer.alloc(32))).toBe(false);
+    raw((db) => {
+      expect(columns(db, 'hub_secrets')).toEqual([
+        ['name', 'TEXT', 0, null, 1],
+        ['value', 'BLOB', 1, null, 0],
+        ['created_at', 'INTEGER', 1, null, 0],
+      ]);
+      expect(ledger(db).map((r) => [r.version, r.name]).at(-1)).toEqual([7, 'hub secrets']);
+    });
+    const again = new Registry(file);
+    try {
+      expect(again.hubSecret('login_ticket_key')!.equals(key!)).toBe(true);
+      expect(again.hubSecret('no such secret')).toBeUndefined();
+    } finally {
+      again.close();
+    }
+    const other = new Registry(join(dir, 'other.sqlite'));
+    try {
+      expect(other.hubSecret('login_ticket_key')!.equals(key!)).toBe(false);
+    } finally {
+      other.close();
     }
   });
 });

@@ -19,6 +19,7 @@ import { DEFAULT_SNMP_REQUEST, Intake } from './intake.ts';
 import { InventoryStore } from './inventoryStore.ts';
 import { LanListener } from './lanListener.ts';
 import { LivenessStore } from './livenessStore.ts';
+import { TicketStore } from './ticketStore.ts';
 import { createGatewayCounters, registerGatewayGauges, type GatewayCounters } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
 import { CounterRates } from './rates.ts';
@@ -58,6 +59,7 @@ export interface GatewayConfig extends UplinkConfig {
 /** Files kept beside the durable outbox (none with a memory outbox). */
 export const INVENTORY_FILE = 'inventory.json';
 export const LIVENESS_FILE = 'liveness.json';
+export const TICKET_FILE = 'ticket.json';
 
 export interface GatewayDeps {
   log: Logger;
@@ -167,6 +169,14 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     snapshot: (at) => intake.liveness.snapshot(at),
     restore: (s, at) => intake.restore(s, at),
   });
+  const tickets = new TicketStore({
+    log: log.child({ module: 'ticket' }),
+    counters,
+    gateway: config.gateway,
+    // The hub's clock set the expiry: the wall clock, even under a test's clock.
+    now: Date.now,
+    file: stateDir === undefined ? undefined : join(stateDir, TICKET_FILE),
+  });
   const uplink = new Uplink(config, {
     log: log.child({ module: 'uplink' }),
     outbox: () => outbox.current,
@@ -175,6 +185,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     random: deps.random,
     onCommand: (payload) => relay.onRequest(payload),
     onInventory: (payload, delivery) => inventory.offer(payload, now(), delivery),
+    tickets,
   });
   const lan = new LanListener(
     { host: config.lanHost, port: config.lanPort, maxSampleBytes: config.maxSampleBytes },
@@ -215,7 +226,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   // The poller starts after the outbox and stops before it: a poll under way finishes its append.
   // Liveness is restored before the saved inventory is applied (which only adds the devices it
   // lacks), and saved at stop once the LAN is closed.
-  const parts: Array<{ start?: () => Promise<void> | void; stop: () => Promise<void> | void }> = [outbox, livenessStore, inventory, uplink, relay, lan, poller, healthServer, sampler, reporter];
+  const parts: Array<{ start?: () => Promise<void> | void; stop: () => Promise<void> | void }> = [outbox, livenessStore, inventory, tickets, uplink, relay, lan, poller, healthServer, sampler, reporter];
   let started = 0;
   // Every started part is stopped, even when one of them fails to stop.
   const stopStarted = async () => {

@@ -5,7 +5,7 @@ import type { GatewayCounters } from './metrics.ts';
 import type { GatewayState } from '../../protocol/src/gatewayState.ts';
 import type { OutboxRecord, TelemetryBatch } from '../../protocol/src/telemetry.ts';
 import type { GatewayHealth } from '../../protocol/src/gatewayHealth.ts';
-import { commandFilter, commandResultTopic, gatewayPrefix, healthTopic, inventoryTopic, stateTopic, telemetryTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
+import { commandFilter, commandResultTopic, gatewayPrefix, healthTopic, inventoryTopic, stateTopic, telemetryTopic, ticketTopic, type GatewayAddress } from '../../protocol/src/topics.ts';
 import type { Lane, Outbox } from './outbox.ts';
 import { uplinkTlsOptions, type UplinkTlsFiles } from './uplinkTls.ts';
 import { retrySize, UplinkScheduler, type UplinkSchedulerConfig } from './uplinkScheduler.ts';
@@ -27,6 +27,17 @@ export interface ReplayStatus {
   /** Backlog records acknowledged since the current replay started. */
   sent: number;
 }
+
+/** The login ticket the hub hands out (ticketStore.ts): presented instead of the password while it holds. */
+export interface UplinkTickets {
+  current(): string | undefined;
+  offer(payload: Buffer): void;
+  /** The hub refused the ticket presented. */
+  refused(): void;
+}
+
+/** A ticket refused: the password is tried after this short pause, not after the back-off. */
+const TICKET_FALLBACK_MS = 50;
 
 /** How an inventory message came: the retained copy a subscription brings, or a live publish; in which session. */
 export interface InventoryDelivery {
@@ -50,6 +61,9 @@ export class Uplink {
   readonly #onDelivered: ((records: OutboxRecord[], at: number) => void) | undefined;
   readonly #onCommand: ((payload: Buffer) => void) | undefined;
   readonly #onInventory: ((payload: Buffer, delivery: InventoryDelivery) => void) | undefined;
+  readonly #tickets: UplinkTickets | undefined;
+  /** The current connection attempt presents a ticket (not the password). */
+  #withTicket = false;
   readonly #random: () => number;
   /** The wall clock: pacing and bdSeq follow real time even when the gateway's clock is a test's. */
   readonly #clock: () => number;
@@ -92,6 +106,8 @@ export class Uplink {
       onCommand?: ((payload: Buffer) => void) | undefined;
       /** A message on the gateway's inventory topic (retained: one at every connect), validated by the inventory store. */
       onInventory?: ((payload: Buffer, delivery: InventoryDelivery) => void) | undefined;
+      /** Login tickets from the hub; without: always the password. */
+      tickets?: UplinkTickets | undefined;
       /** The first bdSeq; it grows with every connection. Defaults to the wall clock at start. */
       initialBdSeq?: number;
       random?: (() => number) | undefined;
@@ -105,6 +121,7 @@ export class Uplink {
     this.#onDelivered = deps.onDelivered;
     this.#onCommand = deps.onCommand;
     this.#onInventory = deps.onInventory;
+    this.#tickets = deps.tickets;
     this.#random = deps.random ?? Math.random;
     this.#clock = deps.clock ?? Date.now;
     this.#initialBdSeq = deps.initialBdSeq;
@@ -136,6 +153,13 @@ export class Uplink {
     return Buffer.from(JSON.stringify({ state, bdSeq: this.#bdSeq, ts: this.#clock() } satisfies GatewayState));
   }
 
+  /** The ticket if there is one to present, else the password; notes which. */
+  #credential(): string {
+    const ticket = this.#tickets?.current();
+    this.#withTicket = ticket !== undefined;
+    return ticket ?? this.#cfg.password;
+  }
+
   start(): void {
     this.#bdSeq = this.#initialBdSeq ?? this.#clock();
     const topic = stateTopic(this.#cfg);
@@ -143,7 +167,7 @@ export class Uplink {
     const client = mqtt.connect(this.#cfg.hubUrl, {
       clientId: this.#cfg.gateway,
       username: this.#cfg.gateway,
-      password: this.#cfg.password,
+      password: this.#credential(),
       protocolVersion: 4,
       clean: true,
       keepalive: this.#cfg.keepaliveSec,
@@ -160,6 +184,8 @@ export class Uplink {
     this.#client = client;
     client.on('reconnect', () => {
       client.options.reconnectPeriod = this.#backoff.attempt(this.#random());
+      // mqtt.js builds each CONNECT from its options: a ticket kept or dropped since counts.
+      client.options.password = this.#credential();
     });
     client.on('connect', () => {
       client.options.reconnectPeriod = this.#backoff.connected(this.#random());
@@ -167,6 +193,7 @@ export class Uplink {
       this.#broken = false;
       this.lastError = undefined;
       this.#counters.inc('uplink_connects');
+      this.#counters.inc('uplink_logins', { method: this.#withTicket ? 'ticket' : 'password' });
       const outbox = this.#outbox();
       // What waits now is backlog: replayed beside the live records that arrive from here on.
       outbox.markBoundary();
@@ -182,13 +209,16 @@ export class Uplink {
       client.publish(topic, this.#state('online'), { qos: 1, retain: true });
       if (this.#onCommand) client.subscribe(commandFilter(this.#cfg), { qos: 1 });
       if (this.#onInventory) client.subscribe(inventoryTopic(this.#cfg), { qos: 1 });
+      if (this.#tickets) client.subscribe(ticketTopic(this.#cfg), { qos: 1 });
       this.pump();
     });
     const ownInventory = inventoryTopic(this.#cfg);
+    const ownTicket = ticketTopic(this.#cfg);
     client.on('message', (t, payload, packet) => {
       if (t.startsWith(`${gatewayPrefix(this.#cfg)}/cmd/`)) this.#onCommand?.(payload);
       // RETAIN 1 only on what a new subscription brings [MQTT-3.3.1-8], 0 on live forwards [MQTT-3.3.1-9].
       else if (t === ownInventory) this.#onInventory?.(payload, { retained: packet.retain, session: this.#session });
+      else if (t === ownTicket) this.#tickets?.offer(payload);
     });
     client.on('close', () => {
       const wasUp = this.#up;
@@ -211,6 +241,15 @@ export class Uplink {
       }
       const f = failureReason({ message: err.message, code });
       if (f.connack !== undefined) this.#counters.inc('uplink_refused', { code: String(f.connack) });
+      // Refused as bad credentials while presenting a ticket: the ticket goes, and the password is
+      // tried at once (mqtt.js reads the period when it sets up the reconnect, after this event).
+      if (this.#withTicket && (f.connack === 4 || f.connack === 5)) {
+        this.#tickets?.refused();
+        this.#withTicket = false;
+        client.options.password = this.#cfg.password;
+        client.options.reconnectPeriod = TICKET_FALLBACK_MS;
+        return;
+      }
       this.#attemptEnded(f.reason, f.connack, { message: err.message, code });
     });
   }

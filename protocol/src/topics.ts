@@ -8,6 +8,7 @@
  *   campus/v1/{district}/{school}/{gateway}/cmd/{...}    hub → gateway, commands
  *   campus/v1/{district}/{school}/{gateway}/cmdres/{...} gateway → hub, command responses
  *   campus/v1/{district}/{school}/{gateway}/inventory    hub → gateway, retained: its school's registered devices
+ *   campus/v1/{district}/{school}/{gateway}/ticket       hub → gateway, QoS 1, not retained: its login ticket
  *   lan/v1/telemetry                                     device → gateway on the campus LAN
  *   lan/v1/err                                           gateway → devices: why a device's message was refused (the one named reads it)
  *   presence/v1/{district}/{school}/{gateway}            hub → observers, retained: the gateway and its devices now
@@ -24,8 +25,8 @@ export interface GatewayAddress {
   gateway: string;
 }
 
-export type GatewayChannel = 'telemetry' | 'state' | 'health' | 'cmd' | 'cmdres' | 'inventory';
-const CHANNELS: ReadonlySet<string> = new Set<GatewayChannel>(['telemetry', 'state', 'health', 'cmd', 'cmdres', 'inventory']);
+export type GatewayChannel = 'telemetry' | 'state' | 'health' | 'cmd' | 'cmdres' | 'inventory' | 'ticket';
+const CHANNELS: ReadonlySet<string> = new Set<GatewayChannel>(['telemetry', 'state', 'health', 'cmd', 'cmdres', 'inventory', 'ticket']);
 
 export function gatewayPrefix(a: GatewayAddress): string {
   return `${HUB_ROOT}/${a.district}/${a.school}/${a.gateway}`;
@@ -49,6 +50,15 @@ export function eventsTopic(a: GatewayAddress): string {
 /** Where the hub keeps a gateway's inventory (retained); the gateway subscribes to it. */
 export function inventoryTopic(a: GatewayAddress): string {
   return `${gatewayPrefix(a)}/inventory`;
+}
+
+/**
+ * Where the hub hands a gateway its login ticket (protocol/src/loginTicket.ts), once the gateway
+ * subscribes to it after a login with its password (or with a ticket near its expiry). Never
+ * retained: a ticket is a credential and stays out of the broker's persistence.
+ */
+export function ticketTopic(a: GatewayAddress): string {
+  return `${gatewayPrefix(a)}/ticket`;
 }
 
 /** Every gateway's inventory topic: what the hub finds retained at start (it clears those of gateways gone). */
@@ -85,6 +95,6 @@ export function parseGatewayTopic(topic: string): ParsedGatewayTopic | null {
   const [, , district, school, gateway, channel, ...rest] = levels as [string, string, string, string, string, string, ...string[]];
   if (!district || !school || !gateway || !CHANNELS.has(channel)) return null;
   if (levels.some((l) => l === '+' || l === '#')) return null;
-  if ((channel === 'telemetry' || channel === 'state' || channel === 'health' || channel === 'inventory') && rest.length > 0) return null;
+  if ((channel === 'telemetry' || channel === 'state' || channel === 'health' || channel === 'inventory' || channel === 'ticket') && rest.length > 0) return null;
   return { district, school, gateway, channel: channel as GatewayChannel, rest };
 }

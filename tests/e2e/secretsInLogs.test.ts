@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,7 +76,7 @@ describe('secrets are never logged', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the admin token, the InfluxDB password, gateway passwords (right and wrong) and SNMP secrets (in the registry, in the gateway\'s environment) appear in no log line', async () => {
+  it('the admin token, the InfluxDB password, gateway passwords (right and wrong), login tickets (real and forged) and SNMP secrets (in the registry, in the gateway\'s environment) appear in no log line', async () => {
     const adminToken = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
     expect((await campus(['district', 'add', '渝中区', '--code', 'yz', '--name-zh', '渝中区', '--name-en', 'Yuzhong'], adminToken)).code).toBe(0);
     expect((await campus(['school', 'add', 'yz-s01', '--district', '渝中区', '--name-zh', '一小', '--name-en', 'No. 1 Primary', '--rooms', '101'], adminToken)).code).toBe(0);
@@ -94,9 +94,21 @@ describe('secrets are never logged', () => {
     const wrongToken = `${adminToken.slice(0, -4)}XXXX`;
     expect((await campus(['district', 'list'], wrongToken)).code).not.toBe(0);
 
-    const good = await gateway({ ...env, GW_SNMP_SECRET_CORE: SNMP_ENV_SECRET }, 'good');
-    const bad = await gateway({ ...env, GW_PASSWORD: WRONG_PASSWORD }, 'bad');
+    let good = await gateway({ ...env, GW_SNMP_SECRET_CORE: SNMP_ENV_SECRET }, 'good');
     await waitFor('the registered gateway connected', async () => (await good.health()).connected);
+    // Its login ticket, then a restart that logs in with it (the ticket in a CONNECT at debug level).
+    const ticketFile = join(dir, 'outbox-good', env['GW_ID']!, 'ticket.json');
+    const ticket = await waitFor('the login ticket saved', async () => (existsSync(ticketFile) ? (JSON.parse(readFileSync(ticketFile, 'utf8')) as { ticket: string; expiresAt: number }) : undefined));
+    await good.stop();
+    gateways.splice(gateways.indexOf(good), 1);
+    good = await gateway({ ...env, GW_SNMP_SECRET_CORE: SNMP_ENV_SECRET }, 'good');
+    await waitFor('the gateway back with its ticket', async () => (await good.health()).connected);
+    expect(readFileSync(join(dir, 'gateway-good.log'), 'utf8')).toMatch(/"method":"ticket"|login ticket kept/);
+    // The wrong-password gateway starts with a forged ticket beside its outbox: refused, then its password.
+    const forgedTicket = `${ticket.ticket.slice(0, -6)}AAAAAA`;
+    mkdirSync(join(dir, 'outbox-bad', env['GW_ID']!), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'outbox-bad', env['GW_ID']!, 'ticket.json'), JSON.stringify({ gateway: env['GW_ID'], ticket: forgedTicket, expiresAt: ticket.expiresAt }), { mode: 0o600 });
+    const bad = await gateway({ ...env, GW_PASSWORD: WRONG_PASSWORD }, 'bad');
     await waitFor('the wrong password refused twice', async () => {
       const log = readFileSync(join(dir, 'gateway-bad.log'), 'utf8');
       return (log.match(/uplink refused by the hub; retrying/g)?.length ?? 0) >= 2;
@@ -112,8 +124,11 @@ describe('secrets are never logged', () => {
     // Debug lines were written (the test would prove nothing against empty logs).
     expect(logs.hub).toMatch(/"level":20/);
     expect(logs['gateway good']).toMatch(/uplink connected/);
+    expect(logs['gateway bad']).toMatch(/refused the login ticket/);
+    // A ticket's MAC alone is a secret's worth: neither whole tickets nor their last part.
+    const ticketMac = ticket.ticket.slice(ticket.ticket.lastIndexOf('.') + 1);
     for (const [name, text] of Object.entries(logs)) {
-      for (const [what, secret] of Object.entries({ adminToken, wrongToken, INFLUX_PASSWORD, gwPassword, WRONG_PASSWORD, SNMP_COMMUNITY, SNMP_ENV_SECRET })) {
+      for (const [what, secret] of Object.entries({ adminToken, wrongToken, INFLUX_PASSWORD, gwPassword, WRONG_PASSWORD, SNMP_COMMUNITY, SNMP_ENV_SECRET, ticket: ticket.ticket, ticketMac, forgedTicket })) {
         expect(text.includes(secret), `${what} in the ${name} log`).toBe(false);
       }
     }
