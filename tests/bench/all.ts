@@ -24,10 +24,12 @@ interface Part {
 const PARTS: Part[] = [
   { name: 'city', script: 'cityBench.ts', title: 'whole-city load and the hub ceiling' },
   { name: 'city2', script: 'cityBench.ts', title: 'the whole-city load on a two-node hub cluster (Redis, HAProxy): both cores', env: { BENCH_HUB_NODES: '2', BENCH_CEILING: '0', BENCH_RAW_SECONDS: '0', BENCH_SECONDS: process.env['BENCH_CITY2_SECONDS'] ?? '120' } },
-  { name: 'peers', script: 'peerStackBench.ts', title: 'peer 1: Mosquitto + Node-RED → InfluxDB' },
+  // Steps from 1,000 records/s doubling to 32,000, 30 s each (`npm run bench:peer-stack` alone ramps from 250 to 64,000).
+  { name: 'peers', script: 'peerStackBench.ts', title: 'peer 1: Mosquitto + Node-RED → InfluxDB', env: { BENCH_PEER_START: process.env['BENCH_PEER_START'] ?? '1000', BENCH_PEER_MAX: process.env['BENCH_PEER_MAX'] ?? '32000', BENCH_PEER_STEP_S: process.env['BENCH_PEER_STEP_S'] ?? '30' } },
   { name: 'broker', script: 'brokerPeerBench.ts', title: 'peer 2: the broker at QoS 1 against Mosquitto' },
   { name: 'connections', script: 'connectionsBench.ts', title: 'idle authenticated gateway connections' },
-  { name: 'storm', script: 'stormBench.ts', title: 'reconnect storm after a hub restart' },
+  // With login tickets only: the password storm (5 minutes more) is `npm run bench:storm`.
+  { name: 'storm', script: 'stormBench.ts', title: 'reconnect storm after a hub restart', env: { BENCH_STORM_PASSWORDS: process.env['BENCH_STORM_PASSWORDS'] ?? '0' } },
 ];
 const only = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter(Boolean);
 const out = process.env['BENCH_OUT_DIR'] ?? mkdtempSync(join(tmpdir(), 'campus-bench-'));
@@ -97,9 +99,14 @@ if (peers) {
 const broker = reports['broker'];
 if (broker) add('broker alone at QoS 1 (auth + ACL): delivered messages/s', `hub ${n(broker.hub?.deliveredPerS)} (${n(broker.hub?.cpuUsPerMessage)} µs CPU each)`, `Mosquitto ${n(broker.mosquitto?.deliveredPerS)} (${n(broker.mosquitto?.cpuUsPerMessage)} µs); hub ÷ Mosquitto ${ratio(broker.hub?.deliveredPerS, broker.mosquitto?.deliveredPerS)}`);
 const conns = reports['connections'];
-if (conns) add('idle gateway connections', `${conns.connections}: ${n(conns.rssKiBPerConnection, 1)} KiB each`, `connect rate ${n(conns.passwordConnectsPerS)}/s with passwords, ${n(conns.ticketConnectsPerS)}/s with tickets`);
+if (conns) add('idle authenticated gateway connections', `${conns.connections}: ${n(conns.ticket.rssPerConnectionKiB, 1)} KiB each (hub peak ${n(conns.hubPeakRssMiB)} MiB)`, `connect rate ${n(conns.password.perSec)}/s with passwords, ${n(conns.ticket.perSec)}/s with tickets`);
 const storm = reports['storm'];
-if (storm) add('reconnect storm', `${storm.gateways} gateways back in ${n(storm.allBackMs / 1000, 1)} s, replayed in ${n(storm.allReplayedMs / 1000, 1)} s`, `hub peak RSS ${n(storm.hubPeakRssMiB)} MiB; lost ${n(storm.lost)}`);
+if (storm) {
+  for (const f of storm.storms ?? []) {
+    add(`reconnect storm (${f.login} logins)`, `${storm.gateways} gateways all back in ${n(f.allBackSec, 1)} s (p50/p90/p99 ${f.backPercentilesSec.map((x: number) => n(x, 1)).join('/')}), backlogs replayed in ${n(f.allReplayedSec, 1)} s`, `hub peak RSS ${n(f.hubPeakRssMiB)} MiB`);
+  }
+  add('reconnect storm: lost (per device in InfluxDB)', `${storm.loss.lost} of ${storm.loss.generated}`);
+}
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
 process.stdout.write(['', `machine: ${machine}`, `reports: ${out}`, '', '| measure | project | peer / ratio |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`), ''].join('\n'));

@@ -12,7 +12,7 @@
  *
  * Prints one JSON report. `runConnectionsBench(opts)` returns the same figures.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -147,4 +147,5 @@ if (import.meta.main) {
   );
   const report = await runConnectionsBench({ connections: cfg.BENCH_CONNECTIONS, workers: cfg.BENCH_WORKERS, passwordConcurrency: cfg.BENCH_PASSWORD_CONCURRENCY, ticketConcurrency: cfg.BENCH_TICKET_CONCURRENCY, idleSec: cfg.BENCH_IDLE_S });
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (process.env['BENCH_REPORT_FILE']) writeFileSync(process.env['BENCH_REPORT_FILE'], JSON.stringify(report));
 }

@@ -18,7 +18,7 @@
  *
  * Prints one JSON report. `runStormBench(opts)` returns the same figures.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -218,4 +218,5 @@ if (import.meta.main) {
     timeoutSec: cfg.BENCH_STORM_TIMEOUT_S,
   });
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (process.env['BENCH_REPORT_FILE']) writeFileSync(process.env['BENCH_REPORT_FILE'], JSON.stringify(report));
 }
