@@ -52,7 +52,12 @@ export class AvailabilitySampler {
   }
 
   start(): void {
-    if (this.#enabled) this.#schedule();
+    // The first minute sampled is the first to start after the gateway did, as when sampling was
+    // at the boundary: the hub's count of registered devices for the minute the gateway started
+    // in (coverage's denominator, written at that minute's start) may predate the devices this
+    // gateway was just given.
+    const t = this.#d.now();
+    if (this.#enabled) this.#schedule(t - (t % MINUTE_MS) + MINUTE_MS);
   }
 
   stop(): void {
@@ -71,10 +76,10 @@ export class AvailabilitySampler {
     return records.length;
   }
 
-  #schedule(): void {
+  /** Schedules the next minute whose sampling moment is still ahead, `from` at the earliest. */
+  #schedule(from = 0): void {
     const t = this.#d.now();
-    // The next minute whose sampling moment is still ahead.
-    let next = t - (t % MINUTE_MS);
+    let next = Math.max(from, t - (t % MINUTE_MS));
     if (next + this.#phaseMs <= t) next += MINUTE_MS;
     const at = next + this.#phaseMs;
     this.#timer = setTimeout(() => {

@@ -31,21 +31,22 @@ describe('AvailabilitySampler timer', () => {
   it('samples each minute at its phase: the record is the minute\'s, the state the one at the sampling moment', async () => {
     vi.useFakeTimers({ now: T + 5_000 });
     const liveness = new Liveness();
-    // A board last heard at T - 50 s: up until T + 25 s (its timeout is 75 s), down after.
-    liveness.heard('board', 'interactive_board', T - 50_000, false);
+    // A board last heard at T + 10 s: up until T + 85 s (its timeout is 75 s), down after.
+    liveness.heard('board', 'interactive_board', T + 10_000, false);
     const appended: OutboxRecord[][] = [];
     const sampler = new AvailabilitySampler(
       { enabled: true, phaseMs: 30_000 },
       { log: pino({ level: 'silent' }), now: () => Date.now(), liveness, append: async (r) => void appended.push(r) },
     );
     sampler.start();
-    await vi.advanceTimersByTimeAsync(24_999); // T + 29.999 s: not yet
+    // The minute it started in is not sampled: the first is the minute starting at T + 60 s.
+    await vi.advanceTimersByTimeAsync(84_999); // T + 89.999 s: not yet
     expect(appended).toEqual([]);
-    await vi.advanceTimersByTimeAsync(1); // T + 30 s
-    expect(appended).toEqual([[{ kind: 'availability', device: 'board', deviceKind: 'interactive_board', seq: T / MINUTE_MS, ts: T, state: 'down', rx: T + 30_000 }]]);
-    liveness.heard('board', 'interactive_board', T + 70_000, false);
-    await vi.advanceTimersByTimeAsync(MINUTE_MS); // T + 90 s: the next minute's sample
-    expect(appended[1]).toEqual([{ kind: 'availability', device: 'board', deviceKind: 'interactive_board', seq: T / MINUTE_MS + 1, ts: T + MINUTE_MS, state: 'up', rx: T + 90_000 }]);
+    await vi.advanceTimersByTimeAsync(1); // T + 90 s
+    expect(appended).toEqual([[{ kind: 'availability', device: 'board', deviceKind: 'interactive_board', seq: T / MINUTE_MS + 1, ts: T + MINUTE_MS, state: 'down', rx: T + 90_000 }]]);
+    liveness.heard('board', 'interactive_board', T + 130_000, false);
+    await vi.advanceTimersByTimeAsync(MINUTE_MS); // T + 150 s: the next minute's sample
+    expect(appended[1]).toEqual([{ kind: 'availability', device: 'board', deviceKind: 'interactive_board', seq: T / MINUTE_MS + 2, ts: T + 2 * MINUTE_MS, state: 'up', rx: T + 150_000 }]);
     sampler.stop();
   });
 
