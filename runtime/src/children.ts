@@ -18,3 +18,12 @@ export function track(child: ChildProcess): ChildProcess {
   }
   return child;
 }
+
+/** SIGTERM to a child still running, resolved once it has exited (at once if it already has). */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}

@@ -40,6 +40,7 @@ import { startHubProcess, type HubProcess } from '../harness/hubProcess.ts';
 import { startRedis } from '../harness/redis.ts';
 import { influxQL, startInflux } from '../harness/influx.ts';
 import type { PublisherGateway, WorkerCommand, WorkerInput, WorkerMessage, WorkerReport } from './city/publisherWorker.ts';
+import { publisherGateways } from './city/gateways.ts';
 import { procStats } from './procStats.ts';
 
 const cfg = loadConfigOrExit(() =>
@@ -104,13 +105,7 @@ const hubStats = (): { cpuSec: number; rssMiB: number; peakRssMiB: number } =>
   hubs.map((h) => procStats(h.pid)).reduce((a, b) => ({ cpuSec: a.cpuSec + b.cpuSec, rssMiB: a.rssMiB + b.rssMiB, peakRssMiB: a.peakRssMiB + b.peakRssMiB }));
 
 // ── publishers ───────────────────────────────────────────────────────────────────────────────
-const gateways: PublisherGateway[] = fleet.schools.map((s) => ({
-  district: s.district,
-  school: s.id,
-  gateway: s.gateway,
-  password: passwordOf(s.gateway),
-  devices: s.devices.map((d) => ({ id: d.id, kind: d.kind, ...(d.link ? { link: d.link } : {}) })),
-}));
+const gateways = publisherGateways(fleet, passwordOf);
 const workers: Worker[] = [];
 const waitAll = <T extends WorkerMessage['type']>(type: T): Promise<Array<Extract<WorkerMessage, { type: T }>>> =>
   Promise.all(

@@ -34,6 +34,7 @@ import { influxQL, startInflux, type InfluxInstance } from '../harness/influx.ts
 import { startMosquitto } from '../harness/mosquittoBroker.ts';
 import { waitFor } from '../harness/ports.ts';
 import type { PublisherGateway, WorkerCommand, WorkerInput, WorkerMessage } from './city/publisherWorker.ts';
+import { publisherGateways } from './city/gateways.ts';
 import { startNodeRedPeer, type PeerVariant } from './peers/nodeRedPeer.ts';
 import { procStats } from './procStats.ts';
 
@@ -120,13 +121,7 @@ export async function runPeerStackBench(given: Partial<PeerStackOptions> = {}, i
   const log = o.log ?? ((m: string) => void process.stderr.write(`[peer-stack] ${m}\n`));
   const fleet = generateFleet({ seed: 14, districts: SEED_DISTRICTS.slice(0, 2), schoolsPerDistrict: Math.ceil(o.schools / 2), roomsPerSchool: o.rooms, vrKitsPerSchool: 2, accessSwitchesPerSchool: 1 });
   const passwordOf = (g: string): string => `bench-${g}-pw`;
-  const gateways: PublisherGateway[] = fleet.schools.map((s) => ({
-    district: s.district,
-    school: s.id,
-    gateway: s.gateway,
-    password: passwordOf(s.gateway),
-    devices: s.devices.map((d) => ({ id: d.id, kind: d.kind, ...(d.link ? { link: d.link } : {}) })),
-  }));
+  const gateways = publisherGateways(fleet, passwordOf);
   const influx = influxGiven ?? (await startInflux({ forceLocal: !process.env['INFLUX_URL'] }));
   const dir = mkdtempSync(join(tmpdir(), 'campus-peer-stack-'));
   const since = Date.now() - 120_000;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { track } from './children.ts';
+import { stopChild, track } from './children.ts';
 import { freePort, waitFor } from './ports.ts';
 
 export interface RedisServer {
@@ -51,12 +51,7 @@ export async function startRedis(opts: { port?: number } = {}): Promise<RedisSer
     url: `redis://127.0.0.1:${port}`,
     port,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        await new Promise<void>((resolve) => {
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        });
-      }
+      await stopChild(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };
